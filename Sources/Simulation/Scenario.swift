@@ -1,0 +1,101 @@
+/// Skin tones of simulated patients: reflectance in linear 0–1 RGB and how strongly the
+/// pulse shows in it.
+public struct SkinTone: Sendable, Hashable {
+    /// Base reflectance, red, green, blue.
+    public var reflectance: SIMD3<Float>
+    /// Relative change of green reflectance per unit of blood volume; the simulated pulse wave
+    /// spans about one unit peak to peak, so this is the pulse's peak-to-peak depth in green
+    /// (a fraction of a percent).
+    public var pulseAmplitude: Float
+
+    /// Fitzpatrick I–II.
+    public static let light = SkinTone(reflectance: SIMD3(0.90, 0.70, 0.58), pulseAmplitude: 0.006)
+    /// Fitzpatrick III–IV.
+    public static let medium = SkinTone(reflectance: SIMD3(0.75, 0.53, 0.40), pulseAmplitude: 0.005)
+    /// Fitzpatrick V–VI: less light comes back and melanin hides part of the pulse.
+    public static let dark = SkinTone(reflectance: SIMD3(0.42, 0.28, 0.20), pulseAmplitude: 0.004)
+
+    /// A tone with the given reflectance and pulse amplitude.
+    public init(reflectance: SIMD3<Float>, pulseAmplitude: Float) {
+        self.reflectance = reflectance
+        self.pulseAmplitude = pulseAmplitude
+    }
+}
+
+/// How the heart rate evolves over a simulated recording.
+public struct HeartRateProfile: Sendable, Hashable {
+    /// (time in seconds, heart rate in bpm) points, linearly interpolated, held at the ends.
+    public var points: [SIMD2<Double>]
+
+    /// A constant heart rate.
+    public static func constant(_ bpm: Double) -> Self { Self(points: [SIMD2(0, bpm)]) }
+    /// A linear change from `from` to `to` bpm between `start` and `end` seconds.
+    public static func ramp(from: Double, to: Double, start: Double, end: Double) -> Self {
+        Self(points: [SIMD2(start, from), SIMD2(end, to)])
+    }
+
+    /// Heart rate at time `t` seconds.
+    public func bpm(at t: Double) -> Double {
+        guard let first = points.first else { return 70 }
+        if t <= first.x { return first.y }
+        for (a, b) in zip(points, points.dropFirst()) where t <= b.x {
+            return a.y + (b.y - a.y) * (t - a.x) / (b.x - a.x)
+        }
+        return points[points.count - 1].y
+    }
+}
+
+/// Everything that describes a simulated recording: the patient, the scene and the camera.
+///
+/// The defaults are a still, light-skinned patient at 72 bpm in good, steady light.
+public struct Scenario: Sendable, Hashable {
+    /// Frame width and height in pixels (even).
+    public var width = 320, height = 240
+    /// Frames per second.
+    public var frameRate = 30.0
+    /// Length in seconds.
+    public var duration = 30.0
+    /// Seed of every random choice: texture, noise, beat-to-beat variation, motion phases.
+    public var seed: UInt64 = 1
+
+    /// Heart rate over time.
+    public var heartRate = HeartRateProfile.constant(72)
+    /// Standard deviation of beat-to-beat interval changes at 72 bpm, in milliseconds
+    /// (RMSSD ≈ √2 × this); it scales with the beat interval.
+    public var beatVariability = 25.0
+    /// Breathing rate in breaths per minute; `nil` for none.
+    public var breathingRate: Double? = 15
+    /// Skin tone.
+    public var skinTone = SkinTone.light
+
+    /// Slow sway of the head, in pixels at 320 px width (scaled with the frame).
+    public var swayAmplitude = 0.0
+    /// Turning of the head left and right, in radians.
+    public var turnAmplitude = 0.0
+    /// Leaning towards and away from the camera, as a relative change of face size.
+    public var leanAmplitude = 0.0
+    /// Small fast movements of talking: jaw and head jitter at 3–6 Hz, mouth opening.
+    public var talking = false
+
+    /// Light level; 1 is good office light, 0.5 dim (the camera raises gain: more noise).
+    public var lightLevel = 1.0
+    /// Relative flicker depth of the lamp; 0 for steady light.
+    public var flickerDepth = 0.0
+    /// Flicker frequency in Hz.
+    public var flickerFrequency = 1.0
+    /// Relative change of light over the whole recording (slow drift), e.g. 0.3 for +30%.
+    public var illuminationDrift = 0.0
+    /// Camera noise, standard deviation in 8-bit levels at light level 1.
+    public var cameraNoise = 2.0
+
+    /// Stretches of time (seconds) when nobody is in front of the camera.
+    public var absences: [ClosedRange<Double>] = []
+    /// Whether a skin-coloured piece of furniture (a light wooden cabinet) is in view.
+    public var furniture = false
+
+    /// The default scenario.
+    public init() {}
+
+    /// Whether the patient is in view at time `t`.
+    public func patientPresent(at t: Double) -> Bool { !absences.contains { $0.contains(t) } }
+}

@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// What the tracker found in one frame.
+public struct RegionSample: Sendable, Hashable {
+    /// Whether a skin region large enough to be a face was found.
+    public var facePresent: Bool
+    /// Mean colour of the region's skin pixels, RGB on a 0–255 scale (zero when absent).
+    public var meanRGB: SIMD3<Double>
+    /// Skin pixels in the region.
+    public var skinPixels: Int
+    /// The region's bounding box in pixels: x, y, width, height (zero when absent).
+    public var bounds: (x: Int, y: Int, width: Int, height: Int) { (boundsStorage.x, boundsStorage.y, boundsStorage.z, boundsStorage.w) }
+    var boundsStorage: SIMD4<Int>
+
+    /// No face in this frame.
+    public static let absent = RegionSample(facePresent: false, meanRGB: .zero, skinPixels: 0, boundsStorage: .zero)
+}
+
+/// Finds the face's skin region in a ``CellGrid`` and follows it from frame to frame.
+///
+/// Skin cells (cells mostly of skin pixels) are grouped into 4-connected regions, and each
+/// region is scored by its size, weighted by how close its centre is to the frame's centre (a
+/// kiosk camera is aimed at the patient's face; a skin-coloured cabinet at the side should not
+/// win) and boosted by ``followBonus`` when it overlaps the region followed in the previous
+/// frame (so the face stays selected as the head moves). Regions smaller than
+/// ``minimumFraction`` of the frame are not a face.
+public struct FaceTracker: Sendable {
+    /// Fraction of a cell that must be skin for the cell to count.
+    public var cellSkinFraction: Double = 0.5
+    /// Smallest region, as a fraction of the frame's cells, that counts as a face.
+    public var minimumFraction: Double = 0.012
+    /// Spread of the centre weighting, as a fraction of the frame's diagonal half-size.
+    public var centreSpread: Double = 0.4
+    /// Score factor of the region that overlaps the previously followed one.
+    public var followBonus: Double = 2
+
+    private var labels: [Int32] = []
+    private var stack: [Int] = []
+    private var followed: [Bool] = []
+
+    /// A tracker with no region followed yet.
+    public init() {}
+
+    /// Forgets the followed region.
+    public mutating func reset() { followed = [] }
+
+    /// Finds the face region in `grid` and returns its mean colour.
+    public mutating func track(_ grid: CellGrid) -> RegionSample {
+        let cellCount = grid.columns * grid.rows
+        if labels.count != cellCount {
+            labels = Array(repeating: 0, count: cellCount)
+            followed = []
+        }
+        for i in 0..<cellCount {
+            labels[i] = grid.skinFraction(ofCell: i) >= cellSkinFraction ? 0 : -1
+        }
+        let minimumCells = max(4, Int((Double(cellCount) * minimumFraction).rounded(.up)))
+
+        // Label 4-connected regions; keep the best one.
+        var nextLabel: Int32 = 0
+        var best: (label: Int32, score: Double)? = nil
+        for start in 0..<cellCount where labels[start] == 0 {
+            nextLabel += 1
+            var size = 0, overlap = 0
+            var centre = SIMD2<Double>.zero
+            stack.removeAll(keepingCapacity: true)
+            stack.append(start)
+            labels[start] = nextLabel
+            while let cell = stack.popLast() {
+                size += 1
+                if !followed.isEmpty && followed[cell] { overlap += 1 }
+                let column = cell % grid.columns
+                centre += SIMD2(Double(column) + 0.5, Double(cell / grid.columns) + 0.5)
+                for neighbour in [
+                    column > 0 ? cell - 1 : -1, column + 1 < grid.columns ? cell + 1 : -1,
+                    cell - grid.columns, cell + grid.columns,
+                ] where neighbour >= 0 && neighbour < cellCount && labels[neighbour] == 0 {
+                    labels[neighbour] = nextLabel
+                    stack.append(neighbour)
+                }
+            }
+            guard size >= minimumCells else { continue }
+            let offset = (centre / Double(size) - SIMD2(Double(grid.columns), Double(grid.rows)) / 2)
+                / (SIMD2(Double(grid.columns), Double(grid.rows)) / 2)
+            let distance2 = (offset * offset).sum() / 2
+            var score = Double(size) * exp(-distance2 / (2 * centreSpread * centreSpread))
+            if overlap > 0 { score *= followBonus }
+            if best == nil || score > best!.score { best = (nextLabel, score) }
+        }
+        guard let chosen = best else {
+            followed = []
+            return .absent
+        }
+
+        var count: UInt64 = 0
+        var sums = SIMD3<Double>.zero
+        var minX = Int.max, minY = Int.max, maxX = 0, maxY = 0
+        if followed.count != cellCount { followed = Array(repeating: false, count: cellCount) }
+        for i in 0..<cellCount {
+            let inside = labels[i] == chosen.label
+            followed[i] = inside
+            guard inside else { continue }
+            count += UInt64(grid.skinCount[i])
+            sums += SIMD3(Double(grid.sum0[i]), Double(grid.sum1[i]), Double(grid.sum2[i]))
+            minX = min(minX, i % grid.columns)
+            maxX = max(maxX, i % grid.columns)
+            minY = min(minY, i / grid.columns)
+            maxY = max(maxY, i / grid.columns)
+        }
+        let mean = sums / Double(count)
+        let rgb: SIMD3<Double> =
+            switch grid.space {
+            case .rgb: mean
+            case .yCbCr(let range): ColourConversion.rgb(fromYCbCr: mean, range: range)
+            }
+        let s = grid.cellSize
+        return RegionSample(
+            facePresent: true,
+            meanRGB: rgb,
+            skinPixels: Int(count),
+            boundsStorage: SIMD4(minX * s, minY * s, min(grid.width, (maxX + 1) * s) - minX * s, min(grid.height, (maxY + 1) * s) - minY * s)
+        )
+    }
+}

@@ -1,0 +1,265 @@
+/// Classifies every pixel of a frame as skin or not and sums the skin pixels into a ``CellGrid``.
+///
+/// This is the per-frame hot path. ``accumulate(_:into:)`` processes 16 pixels at a time with
+/// Swift SIMD vectors; ``accumulateReference(_:into:)`` is the plain per-pixel definition it is
+/// tested against. Both produce identical sums.
+///
+/// YCbCr formats keep their luma and chroma sums (the conversion to RGB is affine, so the mean
+/// colour of a region converts exactly after summing); RGB formats sum R, G and B.
+/// ``PixelFormat/grey`` carries no colour, so no pixel is classified as skin.
+public struct SkinAccumulator: Sendable {
+    /// The frames this accumulator reads.
+    public let geometry: FrameGeometry
+    /// The colour range of the frames' YCbCr code values.
+    public let range: ColourRange
+    let thresholds: SkinThresholds
+
+    /// Prepares an accumulator for frames of one geometry.
+    ///
+    /// - Throws: ``FrameError`` when the geometry does not suit the format.
+    public init(geometry: FrameGeometry, range: ColourRange = .limited, skinModel: SkinModel = SkinModel()) throws(FrameError) {
+        try geometry.validate()
+        self.geometry = geometry
+        self.range = range
+        let isRGB = geometry.format == .rgb24 || geometry.format == .bgr24
+        // RGB frames are classified through a full-range conversion.
+        self.thresholds = skinModel.thresholds(for: isRGB ? .full : range)
+    }
+
+    /// A grid sized for this accumulator's frames.
+    public func makeGrid() -> CellGrid {
+        let isRGB = geometry.format == .rgb24 || geometry.format == .bgr24
+        return CellGrid(width: geometry.width, height: geometry.height, space: isRGB ? .rgb : .yCbCr(range))
+    }
+
+    func checkSize(_ frame: UnsafeRawBufferPointer, _ grid: CellGrid) throws(FrameError) {
+        guard frame.count >= geometry.frameSize else {
+            throw FrameError("frame holds \(frame.count) bytes, \(geometry.format) \(geometry.width)x\(geometry.height) needs \(geometry.frameSize)")
+        }
+        guard grid.width == geometry.width, grid.height == geometry.height else {
+            throw FrameError("grid is for \(grid.width)x\(grid.height) frames, not \(geometry.width)x\(geometry.height)")
+        }
+    }
+
+    /// Adds the frame's skin pixels to `grid` (SIMD path).
+    ///
+    /// - Throws: ``FrameError`` when the buffer is shorter than the geometry says.
+    public func accumulate(_ frame: UnsafeRawBufferPointer, into grid: inout CellGrid) throws(FrameError) {
+        try checkSize(frame, grid)
+        guard let base = frame.baseAddress else { return }
+        switch geometry.format {
+        case .yuyv: accumulatePacked(base, lumaFirst: true, into: &grid)
+        case .uyvy: accumulatePacked(base, lumaFirst: false, into: &grid)
+        case .nv12, .i420, .i422: accumulateSubsampledPlanar(base, into: &grid)
+        case .i444: accumulateFullChroma(base, into: &grid)
+        case .rgb24: accumulateRGB(base, redFirst: true, into: &grid)
+        case .bgr24: accumulateRGB(base, redFirst: false, into: &grid)
+        default: break
+        }
+    }
+}
+
+// MARK: - SIMD kernels
+
+/// Per-lane sums of one grid column while one band of cell rows is processed.
+struct LaneSums<V: SIMD> where V.Scalar: FixedWidthInteger & UnsignedInteger {
+    var count = V()
+    var s0 = V(), s1 = V(), s2 = V()
+
+    /// Pixel pairs sharing one chroma sample: luma `y0`, `y1`, chroma `cb`, `cr` per lane.
+    @inline(__always)
+    mutating func addPairs(y0: V, y1: V, cb: V, cr: V, _ t: SkinThresholds) {
+        let one = V(repeating: 1)
+        let chroma = ((cb &- V(repeating: V.Scalar(t.cbLower))) .<= V(repeating: V.Scalar(t.cbSpan)))
+            .& ((cr &- V(repeating: V.Scalar(t.crLower))) .<= V(repeating: V.Scalar(t.crSpan)))
+        let lower = V(repeating: V.Scalar(t.lumaLower)), span = V(repeating: V.Scalar(t.lumaSpan))
+        let m0 = chroma .& ((y0 &- lower) .<= span)
+        let m1 = chroma .& ((y1 &- lower) .<= span)
+        let zero = V()
+        let n = zero.replacing(with: one, where: m0) &+ zero.replacing(with: one, where: m1)
+        count &+= n
+        s0 &+= zero.replacing(with: y0, where: m0) &+ zero.replacing(with: y1, where: m1)
+        s1 &+= cb &* n
+        s2 &+= cr &* n
+    }
+
+    /// Single pixels: classified by `y`, `cb`, `cr`; `a0`, `a1`, `a2` are summed.
+    @inline(__always)
+    mutating func addSingles(y: V, cb: V, cr: V, a0: V, a1: V, a2: V, _ t: SkinThresholds) {
+        let mask = ((cb &- V(repeating: V.Scalar(t.cbLower))) .<= V(repeating: V.Scalar(t.cbSpan)))
+            .& ((cr &- V(repeating: V.Scalar(t.crLower))) .<= V(repeating: V.Scalar(t.crSpan)))
+            .& ((y &- V(repeating: V.Scalar(t.lumaLower))) .<= V(repeating: V.Scalar(t.lumaSpan)))
+        let zero = V()
+        count &+= zero.replacing(with: V(repeating: 1), where: mask)
+        s0 &+= zero.replacing(with: a0, where: mask)
+        s1 &+= zero.replacing(with: a1, where: mask)
+        s2 &+= zero.replacing(with: a2, where: mask)
+    }
+
+    /// Adds the lane totals to cell `index` of `grid` and clears the lanes.
+    @inline(__always)
+    mutating func flush(into grid: inout CellGrid, cell index: Int) {
+        func total(_ v: V) -> UInt32 {
+            var t: UInt32 = 0
+            for i in v.indices { t &+= UInt32(v[i]) }
+            return t
+        }
+        grid.skinCount[index] &+= total(count)
+        grid.sum0[index] &+= total(s0)
+        grid.sum1[index] &+= total(s1)
+        grid.sum2[index] &+= total(s2)
+        self = LaneSums()
+    }
+}
+
+extension SkinAccumulator {
+    /// Pixels one kernel step handles.
+    static let step = 16
+
+    /// Walks the frame band by band (one row of cells at a time), calling `row` for every pixel row
+    /// with the band's per-column lane sums, then flushes them; pixels right of the last whole
+    /// cell go through the scalar classifier.
+    @inline(__always)
+    func forEachBand<V>(
+        _ base: UnsafeRawPointer,
+        into grid: inout CellGrid,
+        lanes: V.Type,
+        row: (_ y: Int, _ wholeCells: Int, _ sums: inout [LaneSums<V>]) -> Void
+    ) {
+        let size = grid.cellSize
+        let wholeCells = geometry.width / size
+        var sums = [LaneSums<V>](repeating: LaneSums(), count: wholeCells)
+        for band in 0..<grid.rows {
+            let top = band * size
+            let bottom = min(geometry.height, top + size)
+            for y in top..<bottom {
+                row(y, wholeCells, &sums)
+                for x in (wholeCells * size)..<geometry.width {
+                    addReferencePixel(base, x: x, y: y, into: &grid)
+                }
+            }
+            for column in 0..<wholeCells {
+                sums[column].flush(into: &grid, cell: band * grid.columns + column)
+            }
+        }
+    }
+
+    /// YUYV or UYVY: 16 pixels are 32 bytes, read as eight 32-bit words of two pixels each.
+    func accumulatePacked(_ base: UnsafeRawPointer, lumaFirst: Bool, into grid: inout CellGrid) {
+        let t = thresholds
+        let stride = geometry.bytesPerLine
+        let cellSize = grid.cellSize
+        let byte = SIMD8<UInt32>(repeating: 0xFF)
+        let (y0Shift, cbShift, y1Shift, crShift): (UInt32, UInt32, UInt32, UInt32) =
+            lumaFirst ? (0, 8, 16, 24) : (8, 0, 24, 16)
+        forEachBand(base, into: &grid, lanes: SIMD8<UInt32>.self) { y, wholeCells, sums in
+            let row = base + y * stride
+            for column in 0..<wholeCells {
+                var offset = column * cellSize * 2
+                for _ in 0..<(cellSize / Self.step) {
+                    let w = row.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt32>.self)
+                    sums[column].addPairs(
+                        y0: (w &>> y0Shift) & byte,
+                        y1: (w &>> y1Shift) & byte,
+                        cb: (w &>> cbShift) & byte,
+                        cr: (w &>> crShift) & byte,
+                        t
+                    )
+                    offset += 32
+                }
+            }
+        }
+    }
+
+    /// NV12, I420, I422: 16 luma bytes as eight 16-bit words (an even and an odd pixel each),
+    /// with the eight chroma samples they share.
+    func accumulateSubsampledPlanar(_ base: UnsafeRawPointer, into grid: inout CellGrid) {
+        let t = thresholds
+        let stride = geometry.bytesPerLine
+        let chromaStride = geometry.chromaBytesPerLine
+        let chromaPlaneSize = chromaStride * geometry.chromaRows
+        let verticalShift = geometry.format == .i422 ? 0 : 1
+        let interleaved = geometry.format == .nv12
+        let lumaPlane = base
+        let chromaPlane = base + geometry.firstPlaneSize
+        let cellSize = grid.cellSize
+        let low = SIMD8<UInt16>(repeating: 0xFF)
+        forEachBand(base, into: &grid, lanes: SIMD8<UInt16>.self) { y, wholeCells, sums in
+            let lumaRow = lumaPlane + y * stride
+            let chromaRow = chromaPlane + (y >> verticalShift) * chromaStride
+            for column in 0..<wholeCells {
+                var x = column * cellSize
+                for _ in 0..<(cellSize / Self.step) {
+                    let luma = lumaRow.loadUnaligned(fromByteOffset: x, as: SIMD8<UInt16>.self)
+                    let cb: SIMD8<UInt16>, cr: SIMD8<UInt16>
+                    if interleaved {
+                        let c = chromaRow.loadUnaligned(fromByteOffset: x, as: SIMD8<UInt16>.self)
+                        cb = c & low
+                        cr = c &>> 8
+                    } else {
+                        cb = SIMD8(truncatingIfNeeded: chromaRow.loadUnaligned(fromByteOffset: x / 2, as: SIMD8<UInt8>.self))
+                        cr = SIMD8(
+                            truncatingIfNeeded: chromaRow.loadUnaligned(
+                                fromByteOffset: chromaPlaneSize + x / 2,
+                                as: SIMD8<UInt8>.self
+                            )
+                        )
+                    }
+                    sums[column].addPairs(y0: luma & low, y1: luma &>> 8, cb: cb, cr: cr, t)
+                    x += Self.step
+                }
+            }
+        }
+    }
+
+    /// I444: every pixel has its own chroma; 16 pixels as two halves of eight.
+    func accumulateFullChroma(_ base: UnsafeRawPointer, into grid: inout CellGrid) {
+        let t = thresholds
+        let stride = geometry.bytesPerLine
+        let planeSize = geometry.firstPlaneSize
+        let cellSize = grid.cellSize
+        forEachBand(base, into: &grid, lanes: SIMD8<UInt16>.self) { y, wholeCells, sums in
+            let row = base + y * stride
+            for column in 0..<wholeCells {
+                var x = column * cellSize
+                for _ in 0..<(cellSize / 8) {
+                    let l = SIMD8<UInt16>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: x, as: SIMD8<UInt8>.self))
+                    let cb = SIMD8<UInt16>(
+                        truncatingIfNeeded: row.loadUnaligned(fromByteOffset: planeSize + x, as: SIMD8<UInt8>.self)
+                    )
+                    let cr = SIMD8<UInt16>(
+                        truncatingIfNeeded: row.loadUnaligned(fromByteOffset: 2 * planeSize + x, as: SIMD8<UInt8>.self)
+                    )
+                    sums[column].addSingles(y: l, cb: cb, cr: cr, a0: l, a1: cb, a2: cr, t)
+                    x += 8
+                }
+            }
+        }
+    }
+
+    /// RGB24 or BGR24: eight pixels gathered into channel vectors, classified through the integer
+    /// full-range YCbCr conversion of ``ColourConversion``; R, G and B are summed.
+    func accumulateRGB(_ base: UnsafeRawPointer, redFirst: Bool, into grid: inout CellGrid) {
+        let t = thresholds
+        let stride = geometry.bytesPerLine
+        let cellSize = grid.cellSize
+        let (rOffset, bOffset) = redFirst ? (0, 2) : (2, 0)
+        forEachBand(base, into: &grid, lanes: SIMD8<UInt16>.self) { y, wholeCells, sums in
+            let row = (base + y * stride).assumingMemoryBound(to: UInt8.self)
+            for column in 0..<wholeCells {
+                var p = row + column * cellSize * 3
+                for _ in 0..<(cellSize / 8) {
+                    var r = SIMD8<UInt16>(), g = SIMD8<UInt16>(), b = SIMD8<UInt16>()
+                    for i in 0..<8 {
+                        r[i] = UInt16(p[3 * i + rOffset])
+                        g[i] = UInt16(p[3 * i + 1])
+                        b[i] = UInt16(p[3 * i + bOffset])
+                    }
+                    let (l, cb, cr) = ColourConversion.fullRangeYCbCr(r: r, g: g, b: b)
+                    sums[column].addSingles(y: l, cb: cb, cr: cr, a0: r, a1: g, a2: b, t)
+                    p += 24
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+/// The colour box that classifies a pixel as skin, in 8-bit YCbCr.
+///
+/// The chroma bounds are the classic ones of Chai & Ngan (1999), `Cb` 77–127 and `Cr` 133–173
+/// in full-range YCbCr; a luma floor and ceiling leave out near-black pixels (dark hair,
+/// shadow, where chroma is mostly noise) and clipped highlights (where colour is lost).
+/// Skin-coloured objects pass this test too: the pulse-quality gate rejects them later.
+public struct SkinModel: Hashable, Sendable {
+    /// Inclusive luma bounds, full range.
+    public var luma: ClosedRange<Int>
+    /// Inclusive blue-difference chroma bounds, full range.
+    public var cb: ClosedRange<Int>
+    /// Inclusive red-difference chroma bounds, full range.
+    public var cr: ClosedRange<Int>
+
+    /// A skin model with the given bounds (full-range 8-bit values).
+    public init(luma: ClosedRange<Int> = 20...250, cb: ClosedRange<Int> = 77...127, cr: ClosedRange<Int> = 133...173) {
+        self.luma = luma
+        self.cb = cb
+        self.cr = cr
+    }
+
+    /// The bounds expressed in the code values of `range`.
+    func thresholds(for range: ColourRange) -> SkinThresholds {
+        switch range {
+        case .full:
+            return SkinThresholds(luma: luma, cb: cb, cr: cr)
+        case .limited:
+            func lumaCode(_ v: Int) -> Int { 16 + (v * 219 + 127) / 255 }
+            func chromaCode(_ v: Int) -> Int { 128 + ((v - 128) * 224 + (v >= 128 ? 127 : -127)) / 255 }
+            return SkinThresholds(
+                luma: lumaCode(luma.lowerBound)...lumaCode(luma.upperBound),
+                cb: chromaCode(cb.lowerBound)...chromaCode(cb.upperBound),
+                cr: chromaCode(cr.lowerBound)...chromaCode(cr.upperBound)
+            )
+        }
+    }
+}
+
+/// Skin bounds in the code values of one colour range, as the accumulation kernels use them:
+/// a value `x` is inside when `x &- lower <= span` in unsigned arithmetic.
+struct SkinThresholds: Hashable, Sendable {
+    var lumaLower: UInt16, lumaSpan: UInt16
+    var cbLower: UInt16, cbSpan: UInt16
+    var crLower: UInt16, crSpan: UInt16
+
+    init(luma: ClosedRange<Int>, cb: ClosedRange<Int>, cr: ClosedRange<Int>) {
+        func clamp(_ v: Int) -> UInt16 { UInt16(max(0, min(255, v))) }
+        lumaLower = clamp(luma.lowerBound)
+        lumaSpan = clamp(luma.upperBound) &- lumaLower
+        cbLower = clamp(cb.lowerBound)
+        cbSpan = clamp(cb.upperBound) &- cbLower
+        crLower = clamp(cr.lowerBound)
+        crSpan = clamp(cr.upperBound) &- crLower
+    }
+
+    @inline(__always)
+    func isSkin(y: Int, cb: Int, cr: Int) -> Bool {
+        UInt16(truncatingIfNeeded: y) &- lumaLower <= lumaSpan
+            && UInt16(truncatingIfNeeded: cb) &- cbLower <= cbSpan
+            && UInt16(truncatingIfNeeded: cr) &- crLower <= crSpan
+    }
+}

@@ -1,0 +1,181 @@
+/// Turns a stream of face-region colours into heart-rate estimates once a second.
+///
+/// Feed it one ``RegionSample`` per frame with the frame's time (``add(_:at:)``). Whenever the
+/// stream passes the end of the next window, it analyses the window and returns an estimate
+/// timed at the window's centre; ``finish()`` closes the last window at the end of a stream.
+///
+/// Each window's colour traces are resampled onto a uniform grid (so dropped frames and
+/// jittery timestamps do not bend the spectrum), the pulse is extracted with the configured
+/// ``PulseMethod``, and the strongest spectral peak in the heart-rate band gives the rate;
+/// its SNR decides whether the estimate is released. Respiration and heart-rate variability
+/// are computed over longer windows ending with the heart-rate window, each behind its own gate.
+///
+/// Not thread-safe: a value type owned by one task.
+public struct VitalsAnalyzer: Sendable {
+    /// The settings in force.
+    public let configuration: VitalsConfiguration
+
+    private var times: [Double] = []
+    private var colours: [SIMD3<Double>] = []
+    private var present: [Bool] = []
+    private var nextWindowEnd: Double?
+    private var retainedSeconds: Double
+
+    /// An analyzer with the given settings.
+    ///
+    /// - Throws: ``ConfigurationError`` when the settings are inconsistent.
+    public init(configuration: VitalsConfiguration = VitalsConfiguration()) throws(ConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        retainedSeconds =
+            max(configuration.windowSeconds, configuration.respirationWindowSeconds, configuration.variabilityWindowSeconds) + 2
+    }
+
+    /// Adds one frame's region sample; returns the estimates whose windows this frame completed.
+    ///
+    /// Samples must come in time order; one earlier than the previous is ignored.
+    public mutating func add(_ sample: RegionSample, at time: Double) -> [VitalsEstimate] {
+        if let last = times.last, time <= last { return [] }
+        var estimates: [VitalsEstimate] = []
+        if nextWindowEnd == nil { nextWindowEnd = time + configuration.windowSeconds }
+        while let end = nextWindowEnd, time >= end {
+            estimates.append(estimate(windowEnd: end))
+            nextWindowEnd = end + configuration.updateInterval
+        }
+        times.append(time)
+        colours.append(sample.meanRGB)
+        present.append(sample.facePresent)
+        if let first = times.first, time - first > retainedSeconds + 10 {
+            let drop = times.firstIndex { time - $0 <= retainedSeconds } ?? 0
+            times.removeFirst(drop)
+            colours.removeFirst(drop)
+            present.removeFirst(drop)
+        }
+        return estimates
+    }
+
+    /// Closes the window that ends with the stream, if the stream reached it within a frame.
+    public mutating func finish() -> [VitalsEstimate] {
+        guard let end = nextWindowEnd, let last = times.last,
+            last + 1.5 / configuration.sampleRate >= end
+        else { return [] }
+        nextWindowEnd = end + configuration.updateInterval
+        return [estimate(windowEnd: end)]
+    }
+
+    // MARK: - Analysis
+
+    private func estimate(windowEnd end: Double) -> VitalsEstimate {
+        let c = configuration
+        let centre = end - c.windowSeconds / 2
+        guard let trace = uniformTrace(endingAt: end, seconds: c.windowSeconds) else {
+            return VitalsEstimate(time: centre, status: .noFace)
+        }
+        let band = (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60)
+        guard let (_, peak) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band) else {
+            return VitalsEstimate(time: centre, status: .lowQuality)
+        }
+        guard peak.snr >= c.minimumSNR else {
+            return VitalsEstimate(time: centre, status: .lowQuality, snr: peak.snr)
+        }
+        return VitalsEstimate(
+            time: centre,
+            status: .ok,
+            heartRate: peak.frequency * 60,
+            snr: peak.snr,
+            respirationRate: respirationRate(windowEnd: end),
+            variability: variability(windowEnd: end, band: band)
+        )
+    }
+
+    /// The pulse signal of a trace and its strongest peak in `band` (Hz).
+    static func pulse(_ trace: [SIMD3<Double>], method: PulseMethod, sampleRate: Double, band: ClosedRange<Double>)
+        -> (signal: [Double], peak: SpectralPeak)?
+    {
+        let pulse = method.extract(trace, sampleRate: sampleRate, band: band)
+        let margin = 2 * sampleRate / Double(trace.count)
+        let spectrum = PowerSpectrum(of: pulse, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin))
+        guard let peak = spectrum.peak(in: band) else { return nil }
+        return (pulse, peak)
+    }
+
+    /// Respiration from the slow swell of blood volume: the normalised colour projected on the
+    /// pulse's own colour direction (POS's plane with the mix tuned in the heart-rate band), then
+    /// the strongest peak in the respiration band.
+    private func respirationRate(windowEnd end: Double) -> Double? {
+        let c = configuration
+        guard let trace = uniformTrace(endingAt: end, seconds: c.respirationWindowSeconds, minimumPresence: 1) else { return nil }
+        let mean = trace.reduce(SIMD3<Double>.zero, +) / Double(trace.count)
+        let normalised = trace.map { $0 / mean }
+        let p1 = normalised.map { $0.y - $0.z }
+        let p2 = normalised.map { $0.y + $0.z - 2 * $0.x }
+        let heart = BandPass(band: (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60), sampleRate: c.sampleRate)
+        let d2 = Stats.standardDeviation(heart.apply(p2, padding: Int(c.sampleRate)))
+        let alpha = d2 > 0 ? Stats.standardDeviation(heart.apply(p1, padding: Int(c.sampleRate))) / d2 : 0
+        let band = (c.respirationBand.lowerBound / 60)...(c.respirationBand.upperBound / 60)
+        let projected = zip(p1, p2).map { -($0 + alpha * $1) }
+        let slow = BandPass(band: band, sampleRate: c.sampleRate).apply(projected, padding: Int(4 * c.sampleRate))
+        let margin = 2 / c.respirationWindowSeconds
+        let spectrum = PowerSpectrum(
+            of: slow,
+            sampleRate: c.sampleRate,
+            range: max(0.01, band.lowerBound - margin)...(band.upperBound + margin),
+            oversampling: 4
+        )
+        guard let peak = spectrum.peak(in: band), peak.snr >= c.minimumRespirationSNR else { return nil }
+        return peak.frequency * 60
+    }
+
+    /// Beat-to-beat intervals from the pulse's peaks over the variability window.
+    private func variability(windowEnd end: Double, band: ClosedRange<Double>) -> HeartRateVariability? {
+        let c = configuration
+        guard let trace = uniformTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1) else { return nil }
+        guard let (pulse, peak) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band),
+            peak.snr >= c.minimumVariabilitySNR
+        else { return nil }
+        let beats = BeatDetector.beatTimes(in: pulse, sampleRate: c.sampleRate, heartRate: peak.frequency)
+        return BeatDetector.variability(beatTimes: beats, minimumBeats: c.minimumBeats, minimumAcceptance: c.minimumBeatAcceptance)
+    }
+
+    /// The colour traces of the `seconds` before `end`, resampled at the configured rate, with
+    /// frames without a face bridged by interpolation; `nil` when a face was present in less than
+    /// `minimumPresence` (default: the configured one) of the window's frames.
+    private func uniformTrace(endingAt end: Double, seconds: Double, minimumPresence: Double? = nil) -> [SIMD3<Double>]? {
+        let start = end - seconds
+        guard let first = times.firstIndex(where: { $0 >= start }) else { return nil }
+        var last = first
+        var faces = 0, frames = 0
+        while last < times.count, times[last] < end {
+            frames += 1
+            if present[last] { faces += 1 }
+            last += 1
+        }
+        // The window must be covered: its first frame within two sample periods of its start.
+        guard frames > 0, times[first] - start <= 2 / configuration.sampleRate else { return nil }
+        let required = minimumPresence ?? configuration.minimumPresence
+        guard Double(faces) >= required * Double(frames) - 1e-9, faces >= 2 else { return nil }
+
+        let count = Int((seconds * configuration.sampleRate).rounded())
+        var trace = [SIMD3<Double>](repeating: .zero, count: count)
+        var previous = -1  // index of the last face sample at or before the grid time
+        var i = first
+        for k in 0..<count {
+            let t = start + Double(k) / configuration.sampleRate
+            while i < last, times[i] <= t {
+                if present[i] { previous = i }
+                i += 1
+            }
+            var next = i
+            while next < last, !present[next] { next += 1 }
+            switch (previous >= first ? previous : nil, next < last ? next : nil) {
+            case let (p?, n?):
+                let w = (t - times[p]) / (times[n] - times[p])
+                trace[k] = colours[p] + (colours[n] - colours[p]) * min(1, max(0, w))
+            case let (p?, nil): trace[k] = colours[p]
+            case let (nil, n?): trace[k] = colours[n]
+            case (nil, nil): return nil
+            }
+        }
+        return trace
+    }
+}

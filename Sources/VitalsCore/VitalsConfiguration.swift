@@ -1,0 +1,66 @@
+/// Settings of the vitals engine. Every field has a default that suits a kiosk camera.
+public struct VitalsConfiguration: Sendable, Hashable {
+    /// Pulse extraction method. Default ``PulseMethod/pos``.
+    public var method: PulseMethod = .pos
+    /// Rate at which the colour traces are resampled for analysis, in Hz. Default 30.
+    public var sampleRate: Double = 30
+    /// Heart-rate window length in seconds; estimates describe its centre. Default 10.
+    public var windowSeconds: Double = 10
+    /// Seconds between estimates. Default 1.
+    public var updateInterval: Double = 1
+    /// Heart-rate band in beats per minute. Default 42–240.
+    public var heartRateBand: ClosedRange<Double> = 42...240
+    /// Estimates with a lower pulse SNR (dB) are withheld. Default 0 dB.
+    public var minimumSNR: Double = 0
+    /// Fraction of a window in which a face must be present. Default 0.9.
+    public var minimumPresence: Double = 0.9
+
+    /// Respiration window in seconds. Default 32.
+    public var respirationWindowSeconds: Double = 32
+    /// Respiration band in breaths per minute. Default 6–36.
+    public var respirationBand: ClosedRange<Double> = 6...36
+    /// Respiration estimates with a lower SNR (dB) are withheld. Default 3 dB.
+    public var minimumRespirationSNR: Double = 3
+
+    /// Heart-rate-variability window in seconds. Default 30.
+    public var variabilityWindowSeconds: Double = 30
+    /// Fewest beats for an HRV figure. Default 20.
+    public var minimumBeats: Int = 20
+    /// Fraction of beat intervals that must be plausible for an HRV figure. Default 0.85.
+    public var minimumBeatAcceptance: Double = 0.85
+    /// HRV is reported only when the window's pulse SNR is at least this (dB). Default 3 dB.
+    public var minimumVariabilitySNR: Double = 3
+
+    /// The default configuration.
+    public init() {}
+
+    /// Checks that the values make sense together.
+    ///
+    /// - Throws: ``ConfigurationError`` naming the first field that does not.
+    public func validate() throws(ConfigurationError) {
+        guard sampleRate >= 10, sampleRate <= 240 else { throw ConfigurationError("sampleRate must be 10…240 Hz, got \(sampleRate)") }
+        guard windowSeconds >= 4, windowSeconds <= 60 else {
+            throw ConfigurationError("windowSeconds must be 4…60, got \(windowSeconds)")
+        }
+        guard updateInterval > 0, updateInterval <= windowSeconds else {
+            throw ConfigurationError("updateInterval must be in (0, windowSeconds], got \(updateInterval)")
+        }
+        guard heartRateBand.lowerBound >= 30, heartRateBand.upperBound <= 300 else {
+            throw ConfigurationError("heartRateBand must lie within 30…300 bpm")
+        }
+        guard heartRateBand.upperBound / 60 < sampleRate / 2 else {
+            throw ConfigurationError("heartRateBand's top (\(heartRateBand.upperBound) bpm) needs a sampleRate above \(heartRateBand.upperBound / 30) Hz")
+        }
+        guard (0...1).contains(minimumPresence) else { throw ConfigurationError("minimumPresence must be 0…1") }
+        guard respirationWindowSeconds >= 16, variabilityWindowSeconds >= 10 else {
+            throw ConfigurationError("respirationWindowSeconds must be ≥ 16 and variabilityWindowSeconds ≥ 10")
+        }
+    }
+}
+
+/// A configuration value out of range.
+public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What is wrong, in words.
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

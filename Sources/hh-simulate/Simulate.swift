@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import MediaFiles
+import Simulation
+import VitalsCore
+
+/// `hh-simulate`: writes a synthetic patient video with known heart rate, for the demo and tests.
+@main
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hh-simulate",
+        abstract: "Write a synthetic patient video (.y4m) and its true heart rate per second (.csv).",
+        discussion: "The same options and seed always give the same video."
+    )
+
+    @Option(help: "Output video (.y4m).") var out: String
+    @Option(help: "Output truth CSV (t_s,hr_bpm); default: the video's name with .truth.csv.") var truth: String?
+    @Option(help: "Frame width (even).") var width = 640
+    @Option(help: "Frame height (even).") var height = 480
+    @Option(help: "Frames per second.") var fps = 30
+    @Option(help: "Length in seconds.") var duration = 60.0
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Heart rate in bpm (at the start, with --hr-end).") var hr = 72.0
+    @Option(help: "Heart rate at the end: a linear change over the recording.") var hrEnd: Double?
+    @Option(help: "Breathing rate in breaths per minute (0 for none).") var breathing = 15.0
+    @Option(help: "Skin tone: light, medium or dark.") var skin = "light"
+    @Option(help: "Light level: 1 is good light, 0.4 dim.") var light = 1.0
+    @Option(help: "Lamp flicker depth (0–0.5).") var flicker = 0.0
+    @Option(help: "Lamp flicker frequency in Hz.") var flickerHz = 1.0
+    @Option(help: "Slow illumination change over the recording (e.g. 0.3).") var drift = 0.0
+    @Flag(help: "Head motion: sway, turning and leaning.") var motion = false
+    @Flag(help: "Small fast movements of talking.") var talking = false
+    @Flag(help: "A skin-coloured cabinet in view.") var furniture = false
+    @Option(help: "Seconds with nobody in view, as START-END (repeatable).") var absent: [String] = []
+    @Flag(help: "Write full-range (XCOLORRANGE=FULL) instead of limited-range samples.") var fullRange = false
+
+    func run() throws {
+        var s = Scenario()
+        s.width = width
+        s.height = height
+        s.frameRate = Double(fps)
+        s.duration = duration
+        s.seed = seed
+        s.heartRate = hrEnd.map { .ramp(from: hr, to: $0, start: 0, end: duration) } ?? .constant(hr)
+        s.breathingRate = breathing > 0 ? breathing : nil
+        switch skin {
+        case "light": s.skinTone = .light
+        case "medium": s.skinTone = .medium
+        case "dark": s.skinTone = .dark
+        default: throw ValidationError("--skin must be light, medium or dark, got '\(skin)'")
+        }
+        s.lightLevel = light
+        s.flickerDepth = flicker
+        s.flickerFrequency = flickerHz
+        s.illuminationDrift = drift
+        if motion {
+            s.swayAmplitude = 20
+            s.turnAmplitude = 0.3
+            s.leanAmplitude = 0.1
+        }
+        s.talking = talking
+        s.furniture = furniture
+        s.absences = try absent.map { text in
+            let parts = text.split(separator: "-").compactMap { Double($0) }
+            guard parts.count == 2, parts[0] <= parts[1] else {
+                throw ValidationError("--absent must be START-END in seconds, got '\(text)'")
+            }
+            return parts[0]...parts[1]
+        }
+        guard width > 0, height > 0, width % 2 == 0, height % 2 == 0 else {
+            throw ValidationError("--width and --height must be positive and even")
+        }
+        guard fps > 0, duration > 0, light > 0 else { throw ValidationError("--fps, --duration and --light must be positive") }
+
+        let simulator = PatientSimulator(scenario: s)
+        let range: ColourRange = fullRange ? .full : .limited
+        let writer = try Y4MWriter(
+            path: out,
+            header: Y4MHeader(width: width, height: height, frameRate: (fps, 1), colourSpace: .c420jpeg, fullRange: fullRange)
+        )
+        for index in 0..<simulator.frameCount {
+            try writer.write(frame: simulator.frame(index, format: .i420, range: range))
+        }
+        try writer.close()
+        let truthPath = truth ?? (out.hasSuffix(".y4m") ? String(out.dropLast(4)) : out) + ".truth.csv"
+        try simulator.truthCSV().write(toFile: truthPath, atomically: true, encoding: .utf8)
+        print("wrote \(out) (\(simulator.frameCount) frames) and \(truthPath)")
+    }
+}

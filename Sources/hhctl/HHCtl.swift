@@ -1,0 +1,62 @@
+import Analysis
+import ArgumentParser
+import VitalsCore
+
+/// `hhctl`: the kiosk administrator's command line.
+@main
+struct HHCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hhctl",
+        abstract: "Administer a Health Helper kiosk.",
+        version: "0.1.0",
+        subcommands: [Analyze.self]
+    )
+}
+
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Analyse a recording offline.",
+        subcommands: [Video.self]
+    )
+}
+
+extension PulseMethod: ExpressibleByArgument {}
+extension ReportFormat: ExpressibleByArgument {}
+
+struct Video: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Heart rate (and respiration, HRV) from a face video in YUV4MPEG2 (.y4m) format.",
+        discussion: """
+            Prints one estimate per second of video, timed at the centre of the window it was \
+            computed from. With --format csv: the header t_s,hr_bpm,snr_db and one row per second \
+            (hr_bpm empty where there is no estimate).
+            """
+    )
+
+    @Argument(help: "The .y4m file.")
+    var file: String
+
+    @Option(help: "Pulse extraction method: \(PulseMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var method: PulseMethod = .pos
+
+    @Option(help: "Output format: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var format: ReportFormat = .table
+
+    func run() throws {
+        var configuration = VitalsConfiguration()
+        configuration.method = method
+        let result: VideoAnalysis.Result
+        do {
+            result = try VideoAnalysis.analyze(path: file, configuration: configuration)
+        } catch {
+            throw Failure("\(file): \(error)")
+        }
+        print(try EstimateReport.render(result, method: method, format: format), terminator: "")
+    }
+}
+
+/// An error reported to the administrator as it is, on stderr, with exit code 1.
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
