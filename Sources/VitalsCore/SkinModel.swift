@@ -2,7 +2,10 @@
 ///
 /// The chroma bounds are the classic ones of Chai & Ngan (1999), `Cb` 77–127 and `Cr` 133–173
 /// in full-range YCbCr; a luma floor and ceiling leave out near-black pixels (dark hair,
-/// shadow, where chroma is mostly noise) and clipped highlights (where colour is lost).
+/// shadow, where chroma is mostly noise) and clipped highlights (where colour is lost); a
+/// ceiling on the red channel (estimated from luma and red-difference chroma) leaves out
+/// pixels about to clip in red, the brightest channel of skin: a clipped pixel does not follow
+/// a change of light in proportion, which would turn lamp flicker into a colour change.
 /// Skin-coloured objects pass this test too: the pulse-quality gate rejects them later.
 public struct SkinModel: Hashable, Sendable {
     /// Inclusive luma bounds, full range.
@@ -12,38 +15,53 @@ public struct SkinModel: Hashable, Sendable {
     /// Inclusive red-difference chroma bounds, full range.
     public var cr: ClosedRange<Int>
 
+    /// Largest red value (0–255) a skin pixel may have.
+    public var maximumRed: Int
+
     /// A skin model with the given bounds (full-range 8-bit values).
-    public init(luma: ClosedRange<Int> = 20...250, cb: ClosedRange<Int> = 77...127, cr: ClosedRange<Int> = 133...173) {
+    public init(
+        luma: ClosedRange<Int> = 20...250,
+        cb: ClosedRange<Int> = 77...127,
+        cr: ClosedRange<Int> = 133...173,
+        maximumRed: Int = 240
+    ) {
         self.luma = luma
         self.cb = cb
         self.cr = cr
+        self.maximumRed = maximumRed
     }
 
     /// The bounds expressed in the code values of `range`.
     func thresholds(for range: ColourRange) -> SkinThresholds {
         switch range {
         case .full:
-            return SkinThresholds(luma: luma, cb: cb, cr: cr)
+            // R = Y + 1.402 (Cr − 128) ≈ (8 Y + 11 Cr − 1408) / 8.
+            return SkinThresholds(luma: luma, cb: cb, cr: cr, redLimit: 8 * maximumRed + 11 * 128)
         case .limited:
             func lumaCode(_ v: Int) -> Int { 16 + (v * 219 + 127) / 255 }
             func chromaCode(_ v: Int) -> Int { 128 + ((v - 128) * 224 + (v >= 128 ? 127 : -127)) / 255 }
             return SkinThresholds(
                 luma: lumaCode(luma.lowerBound)...lumaCode(luma.upperBound),
                 cb: chromaCode(cb.lowerBound)...chromaCode(cb.upperBound),
-                cr: chromaCode(cr.lowerBound)...chromaCode(cr.upperBound)
+                cr: chromaCode(cr.lowerBound)...chromaCode(cr.upperBound),
+                // R = 1.164 (Y − 16) + 1.596 (Cr − 128) ≈ (8 Y + 11 Cr) / 6.875 − 222.9.
+                redLimit: Int((Double(maximumRed) + 222.9) * 6.875)
             )
         }
     }
 }
 
 /// Skin bounds in the code values of one colour range, as the accumulation kernels use them:
-/// a value `x` is inside when `x &- lower <= span` in unsigned arithmetic.
+/// a value `x` is inside when `x &- lower <= span` in unsigned arithmetic, and red is below its
+/// ceiling when `8 Y + 11 Cr <= redLimit`.
 struct SkinThresholds: Hashable, Sendable {
     var lumaLower: UInt16, lumaSpan: UInt16
     var cbLower: UInt16, cbSpan: UInt16
     var crLower: UInt16, crSpan: UInt16
+    var redLimit: UInt16
 
-    init(luma: ClosedRange<Int>, cb: ClosedRange<Int>, cr: ClosedRange<Int>) {
+    init(luma: ClosedRange<Int>, cb: ClosedRange<Int>, cr: ClosedRange<Int>, redLimit: Int) {
+        self.redLimit = UInt16(max(0, min(Int(UInt16.max), redLimit)))
         func clamp(_ v: Int) -> UInt16 { UInt16(max(0, min(255, v))) }
         lumaLower = clamp(luma.lowerBound)
         lumaSpan = clamp(luma.upperBound) &- lumaLower
@@ -58,5 +76,6 @@ struct SkinThresholds: Hashable, Sendable {
         UInt16(truncatingIfNeeded: y) &- lumaLower <= lumaSpan
             && UInt16(truncatingIfNeeded: cb) &- cbLower <= cbSpan
             && UInt16(truncatingIfNeeded: cr) &- crLower <= crSpan
+            && UInt16(8 * y + 11 * cr) <= redLimit
     }
 }

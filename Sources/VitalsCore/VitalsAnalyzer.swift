@@ -133,8 +133,17 @@ public struct VitalsAnalyzer: Sendable {
         guard let (pulse, peak) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band),
             peak.snr >= c.minimumVariabilitySNR
         else { return nil }
-        let beats = BeatDetector.beatTimes(in: pulse, sampleRate: c.sampleRate, heartRate: peak.frequency)
-        return BeatDetector.variability(beatTimes: beats, minimumBeats: c.minimumBeats, minimumAcceptance: c.minimumBeatAcceptance)
+        // Two fiducials per beat, the pulse's crests and its troughs, time the same heartbeats
+        // through different samples: where noise or motion moves the beat times, the two
+        // disagree, and the figure is withheld.
+        let crests = BeatDetector.beatTimes(in: pulse, sampleRate: c.sampleRate, heartRate: peak.frequency)
+        let troughs = BeatDetector.beatTimes(in: pulse.map { -$0 }, sampleRate: c.sampleRate, heartRate: peak.frequency)
+        guard
+            let a = BeatDetector.variability(beatTimes: crests, minimumBeats: c.minimumBeats, minimumAcceptance: c.minimumBeatAcceptance),
+            let b = BeatDetector.variability(beatTimes: troughs, minimumBeats: c.minimumBeats, minimumAcceptance: c.minimumBeatAcceptance),
+            abs(a.rmssd - b.rmssd) <= c.maximumFiducialDisagreement * (a.rmssd + b.rmssd) / 2
+        else { return nil }
+        return HeartRateVariability(rmssd: (a.rmssd + b.rmssd) / 2, sdnn: (a.sdnn + b.sdnn) / 2, beats: min(a.beats, b.beats))
     }
 
     /// The colour traces of the `seconds` before `end`, resampled at the configured rate, with

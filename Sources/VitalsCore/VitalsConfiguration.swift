@@ -28,8 +28,12 @@ public struct VitalsConfiguration: Sendable, Hashable {
     public var minimumBeats: Int = 20
     /// Fraction of beat intervals that must be plausible for an HRV figure. Default 0.85.
     public var minimumBeatAcceptance: Double = 0.85
-    /// HRV is reported only when the window's pulse SNR is at least this (dB). Default 3 dB.
-    public var minimumVariabilitySNR: Double = 3
+    /// HRV is reported only when the window's pulse SNR is at least this (dB). Default 8 dB:
+    /// beat timing needs a much cleaner pulse than the rate does.
+    public var minimumVariabilitySNR: Double = 8
+    /// HRV is reported only when the RMSSD from the pulse's crests and from its troughs differ by
+    /// at most this fraction of their mean. Default 0.2.
+    public var maximumFiducialDisagreement: Double = 0.2
 
     /// The default configuration.
     public init() {}
