@@ -61,22 +61,37 @@ public struct SkinAccumulator: Sendable {
 
 // MARK: - SIMD kernels
 
-/// Per-lane sums of one grid column while one band of cell rows is processed.
-struct LaneSums<V: SIMD> where V.Scalar: FixedWidthInteger & UnsignedInteger {
+/// The skin thresholds splatted across SIMD lanes, built once per frame.
+struct ThresholdVectors {
+    typealias V = SIMD8<UInt16>
+    let lumaLower, lumaSpan, cbLower, cbSpan, crLower, crSpan, redLimit: V
+
+    init(_ t: SkinThresholds) {
+        lumaLower = V(repeating: t.lumaLower)
+        lumaSpan = V(repeating: t.lumaSpan)
+        cbLower = V(repeating: t.cbLower)
+        cbSpan = V(repeating: t.cbSpan)
+        crLower = V(repeating: t.crLower)
+        crSpan = V(repeating: t.crSpan)
+        redLimit = V(repeating: t.redLimit)
+    }
+}
+
+/// Per-lane sums of one grid column while one band of cell rows is processed: eight 16-bit
+/// lanes (a band of at most 32 × 32 pixels cannot overflow them).
+struct LaneSums {
+    typealias V = SIMD8<UInt16>
     var count = V()
     var s0 = V(), s1 = V(), s2 = V()
 
     /// Pixel pairs sharing one chroma sample: luma `y0`, `y1`, chroma `cb`, `cr` per lane.
     @inline(__always)
-    mutating func addPairs(y0: V, y1: V, cb: V, cr: V, _ t: SkinThresholds) {
-        let one = V(repeating: 1)
-        let chroma = ((cb &- V(repeating: V.Scalar(t.cbLower))) .<= V(repeating: V.Scalar(t.cbSpan)))
-            .& ((cr &- V(repeating: V.Scalar(t.crLower))) .<= V(repeating: V.Scalar(t.crSpan)))
-        let lower = V(repeating: V.Scalar(t.lumaLower)), span = V(repeating: V.Scalar(t.lumaSpan))
-        let red = 11 &* cr, redLimit = V(repeating: V.Scalar(t.redLimit))
-        let m0 = chroma .& ((y0 &- lower) .<= span) .& ((8 &* y0 &+ red) .<= redLimit)
-        let m1 = chroma .& ((y1 &- lower) .<= span) .& ((8 &* y1 &+ red) .<= redLimit)
-        let zero = V()
+    mutating func addPairs(y0: V, y1: V, cb: V, cr: V, _ t: ThresholdVectors) {
+        let chroma = ((cb &- t.cbLower) .<= t.cbSpan) .& ((cr &- t.crLower) .<= t.crSpan)
+        let red = 11 &* cr
+        let m0 = chroma .& ((y0 &- t.lumaLower) .<= t.lumaSpan) .& ((8 &* y0 &+ red) .<= t.redLimit)
+        let m1 = chroma .& ((y1 &- t.lumaLower) .<= t.lumaSpan) .& ((8 &* y1 &+ red) .<= t.redLimit)
+        let zero = V(), one = V(repeating: 1)
         let n = zero.replacing(with: one, where: m0) &+ zero.replacing(with: one, where: m1)
         count &+= n
         s0 &+= zero.replacing(with: y0, where: m0) &+ zero.replacing(with: y1, where: m1)
@@ -86,11 +101,9 @@ struct LaneSums<V: SIMD> where V.Scalar: FixedWidthInteger & UnsignedInteger {
 
     /// Single pixels: classified by `y`, `cb`, `cr`; `a0`, `a1`, `a2` are summed.
     @inline(__always)
-    mutating func addSingles(y: V, cb: V, cr: V, a0: V, a1: V, a2: V, _ t: SkinThresholds) {
-        let mask = ((cb &- V(repeating: V.Scalar(t.cbLower))) .<= V(repeating: V.Scalar(t.cbSpan)))
-            .& ((cr &- V(repeating: V.Scalar(t.crLower))) .<= V(repeating: V.Scalar(t.crSpan)))
-            .& ((y &- V(repeating: V.Scalar(t.lumaLower))) .<= V(repeating: V.Scalar(t.lumaSpan)))
-            .& ((8 &* y &+ 11 &* cr) .<= V(repeating: V.Scalar(t.redLimit)))
+    mutating func addSingles(y: V, cb: V, cr: V, a0: V, a1: V, a2: V, _ t: ThresholdVectors) {
+        let mask = ((cb &- t.cbLower) .<= t.cbSpan) .& ((cr &- t.crLower) .<= t.crSpan)
+            .& ((y &- t.lumaLower) .<= t.lumaSpan) .& ((8 &* y &+ 11 &* cr) .<= t.redLimit)
         let zero = V()
         count &+= zero.replacing(with: V(repeating: 1), where: mask)
         s0 &+= zero.replacing(with: a0, where: mask)
@@ -101,15 +114,10 @@ struct LaneSums<V: SIMD> where V.Scalar: FixedWidthInteger & UnsignedInteger {
     /// Adds the lane totals to cell `index` of `grid` and clears the lanes.
     @inline(__always)
     mutating func flush(into grid: inout CellGrid, cell index: Int) {
-        func total(_ v: V) -> UInt32 {
-            var t: UInt32 = 0
-            for i in v.indices { t &+= UInt32(v[i]) }
-            return t
-        }
-        grid.skinCount[index] &+= total(count)
-        grid.sum0[index] &+= total(s0)
-        grid.sum1[index] &+= total(s1)
-        grid.sum2[index] &+= total(s2)
+        grid.skinCount[index] &+= SIMD8<UInt32>(truncatingIfNeeded: count).wrappedSum()
+        grid.sum0[index] &+= SIMD8<UInt32>(truncatingIfNeeded: s0).wrappedSum()
+        grid.sum1[index] &+= SIMD8<UInt32>(truncatingIfNeeded: s1).wrappedSum()
+        grid.sum2[index] &+= SIMD8<UInt32>(truncatingIfNeeded: s2).wrappedSum()
         self = LaneSums()
     }
 }
@@ -122,20 +130,21 @@ extension SkinAccumulator {
     /// with the band's per-column lane sums, then flushes them; pixels right of the last whole
     /// cell go through the scalar classifier.
     @inline(__always)
-    func forEachBand<V>(
+    func forEachBand(
         _ base: UnsafeRawPointer,
         into grid: inout CellGrid,
-        lanes: V.Type,
-        row: (_ y: Int, _ wholeCells: Int, _ sums: inout [LaneSums<V>]) -> Void
+        row: (_ y: Int, _ wholeCells: Int, _ sums: UnsafeMutableBufferPointer<LaneSums>) -> Void
     ) {
         let size = grid.cellSize
         let wholeCells = geometry.width / size
-        var sums = [LaneSums<V>](repeating: LaneSums(), count: wholeCells)
+        let sums = UnsafeMutableBufferPointer<LaneSums>.allocate(capacity: max(1, wholeCells))
+        sums.initialize(repeating: LaneSums())
+        defer { sums.deallocate() }
         for band in 0..<grid.rows {
             let top = band * size
             let bottom = min(geometry.height, top + size)
             for y in top..<bottom {
-                row(y, wholeCells, &sums)
+                row(y, wholeCells, sums)
                 for x in (wholeCells * size)..<geometry.width {
                     addReferencePixel(base, x: x, y: y, into: &grid)
                 }
@@ -148,27 +157,29 @@ extension SkinAccumulator {
 
     /// YUYV or UYVY: 16 pixels are 32 bytes, read as eight 32-bit words of two pixels each.
     func accumulatePacked(_ base: UnsafeRawPointer, lumaFirst: Bool, into grid: inout CellGrid) {
-        let t = thresholds
+        let t = ThresholdVectors(thresholds)
         let stride = geometry.bytesPerLine
         let cellSize = grid.cellSize
         let byte = SIMD8<UInt32>(repeating: 0xFF)
         let (y0Shift, cbShift, y1Shift, crShift): (UInt32, UInt32, UInt32, UInt32) =
             lumaFirst ? (0, 8, 16, 24) : (8, 0, 24, 16)
-        forEachBand(base, into: &grid, lanes: SIMD8<UInt32>.self) { y, wholeCells, sums in
+        forEachBand(base, into: &grid) { y, wholeCells, sums in
             let row = base + y * stride
             for column in 0..<wholeCells {
                 var offset = column * cellSize * 2
+                var lanes = sums[column]
                 for _ in 0..<(cellSize / Self.step) {
                     let w = row.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt32>.self)
-                    sums[column].addPairs(
-                        y0: (w &>> y0Shift) & byte,
-                        y1: (w &>> y1Shift) & byte,
-                        cb: (w &>> cbShift) & byte,
-                        cr: (w &>> crShift) & byte,
+                    lanes.addPairs(
+                        y0: SIMD8(truncatingIfNeeded: (w &>> y0Shift) & byte),
+                        y1: SIMD8(truncatingIfNeeded: (w &>> y1Shift) & byte),
+                        cb: SIMD8(truncatingIfNeeded: (w &>> cbShift) & byte),
+                        cr: SIMD8(truncatingIfNeeded: (w &>> crShift) & byte),
                         t
                     )
                     offset += 32
                 }
+                sums[column] = lanes
             }
         }
     }
@@ -176,7 +187,7 @@ extension SkinAccumulator {
     /// NV12, I420, I422: 16 luma bytes as eight 16-bit words (an even and an odd pixel each),
     /// with the eight chroma samples they share.
     func accumulateSubsampledPlanar(_ base: UnsafeRawPointer, into grid: inout CellGrid) {
-        let t = thresholds
+        let t = ThresholdVectors(thresholds)
         let stride = geometry.bytesPerLine
         let chromaStride = geometry.chromaBytesPerLine
         let chromaPlaneSize = chromaStride * geometry.chromaRows
@@ -186,7 +197,7 @@ extension SkinAccumulator {
         let chromaPlane = base + geometry.firstPlaneSize
         let cellSize = grid.cellSize
         let low = SIMD8<UInt16>(repeating: 0xFF)
-        forEachBand(base, into: &grid, lanes: SIMD8<UInt16>.self) { y, wholeCells, sums in
+        forEachBand(base, into: &grid) { y, wholeCells, sums in
             let lumaRow = lumaPlane + y * stride
             let chromaRow = chromaPlane + (y >> verticalShift) * chromaStride
             for column in 0..<wholeCells {
@@ -216,11 +227,11 @@ extension SkinAccumulator {
 
     /// I444: every pixel has its own chroma; 16 pixels as two halves of eight.
     func accumulateFullChroma(_ base: UnsafeRawPointer, into grid: inout CellGrid) {
-        let t = thresholds
+        let t = ThresholdVectors(thresholds)
         let stride = geometry.bytesPerLine
         let planeSize = geometry.firstPlaneSize
         let cellSize = grid.cellSize
-        forEachBand(base, into: &grid, lanes: SIMD8<UInt16>.self) { y, wholeCells, sums in
+        forEachBand(base, into: &grid) { y, wholeCells, sums in
             let row = base + y * stride
             for column in 0..<wholeCells {
                 var x = column * cellSize
@@ -242,11 +253,11 @@ extension SkinAccumulator {
     /// RGB24 or BGR24: eight pixels gathered into channel vectors, classified through the integer
     /// full-range YCbCr conversion of ``ColourConversion``; R, G and B are summed.
     func accumulateRGB(_ base: UnsafeRawPointer, redFirst: Bool, into grid: inout CellGrid) {
-        let t = thresholds
+        let t = ThresholdVectors(thresholds)
         let stride = geometry.bytesPerLine
         let cellSize = grid.cellSize
         let (rOffset, bOffset) = redFirst ? (0, 2) : (2, 0)
-        forEachBand(base, into: &grid, lanes: SIMD8<UInt16>.self) { y, wholeCells, sums in
+        forEachBand(base, into: &grid) { y, wholeCells, sums in
             let row = (base + y * stride).assumingMemoryBound(to: UInt8.self)
             for column in 0..<wholeCells {
                 var p = row + column * cellSize * 3
