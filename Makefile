@@ -18,7 +18,8 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 
-demo: build
+demo: deps
+	$(SWIFT) build -c $(CONFIG)
 	@scripts/demo.sh $(BIN) $(DEMO_DIR)
 
 test: build

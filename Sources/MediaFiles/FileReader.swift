@@ -95,17 +95,4 @@ final class FileReader {
         offset += got
         return got
     }
-
-    /// Reads exactly `count` bytes and discards them; returns how many there were.
-    func skip(_ count: Int) throws(MediaFileError) -> Int {
-        var scratch = [UInt8](repeating: 0, count: min(count, 1 << 16))
-        var skipped = 0
-        while skipped < count {
-            let chunk = min(scratch.count, count - skipped)
-            let n = try readExactly(chunk, into: &scratch)
-            skipped += n
-            if n < chunk { break }
-        }
-        return skipped
-    }
 }

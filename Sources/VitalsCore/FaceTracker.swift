@@ -12,12 +12,17 @@ public struct RegionSample: Sendable, Hashable {
     public var meanRGB: SIMD3<Double>
     /// Skin pixels in the region.
     public var skinPixels: Int
-    /// The region's bounding box in pixels: x, y, width, height (zero when absent).
-    public var bounds: (x: Int, y: Int, width: Int, height: Int) { (boundsStorage.x, boundsStorage.y, boundsStorage.z, boundsStorage.w) }
-    var boundsStorage: SIMD4<Int>
+    /// The region's bounding box in pixels (empty when absent).
+    public var bounds: PixelRect
 
     /// No face in this frame.
-    public static let absent = RegionSample(facePresent: false, meanRGB: .zero, skinPixels: 0, boundsStorage: .zero)
+    public static let absent = RegionSample(facePresent: false, meanRGB: .zero, skinPixels: 0, bounds: PixelRect())
+}
+
+/// A rectangle of pixels.
+public struct PixelRect: Sendable, Hashable {
+    /// Left and top edges, width and height, in pixels.
+    public var x = 0, y = 0, width = 0, height = 0
 }
 
 /// Finds the face's skin region in a ``CellGrid`` and follows it from frame to frame.
@@ -75,13 +80,15 @@ public struct FaceTracker: Sendable {
                 if !followed.isEmpty && followed[cell] { overlap += 1 }
                 let column = cell % grid.columns
                 centre += SIMD2(Double(column) + 0.5, Double(cell / grid.columns) + 0.5)
-                for neighbour in [
-                    column > 0 ? cell - 1 : -1, column + 1 < grid.columns ? cell + 1 : -1,
-                    cell - grid.columns, cell + grid.columns,
-                ] where neighbour >= 0 && neighbour < cellCount && labels[neighbour] == 0 {
+                func visit(_ neighbour: Int) {
+                    guard labels[neighbour] == 0 else { return }
                     labels[neighbour] = nextLabel
                     stack.append(neighbour)
                 }
+                if column > 0 { visit(cell - 1) }
+                if column + 1 < grid.columns { visit(cell + 1) }
+                if cell >= grid.columns { visit(cell - grid.columns) }
+                if cell + grid.columns < cellCount { visit(cell + grid.columns) }
             }
             guard size >= minimumCells else { continue }
             let offset = (centre / Double(size) - SIMD2(Double(grid.columns), Double(grid.rows)) / 2)
@@ -122,7 +129,12 @@ public struct FaceTracker: Sendable {
             facePresent: true,
             meanRGB: rgb,
             skinPixels: Int(count),
-            boundsStorage: SIMD4(minX * s, minY * s, min(grid.width, (maxX + 1) * s) - minX * s, min(grid.height, (maxY + 1) * s) - minY * s)
+            bounds: PixelRect(
+                x: minX * s,
+                y: minY * s,
+                width: min(grid.width, (maxX + 1) * s) - minX * s,
+                height: min(grid.height, (maxY + 1) * s) - minY * s
+            )
         )
     }
 }

@@ -33,12 +33,6 @@ public struct PixelFormat: Hashable, Sendable, CustomStringConvertible {
     /// Every supported format.
     public static let all: [PixelFormat] = [.yuyv, .uyvy, .nv12, .i420, .i422, .i444, .rgb24, .bgr24, .grey]
 
-    /// Looks a format up by its lower-case name (`"yuyv"`, `"nv12"`, …).
-    public init?(name: String) {
-        guard let base = Base(rawValue: name.lowercased()) else { return nil }
-        self.init(base)
-    }
-
     /// The lower-case name of the format.
     public var description: String { base.rawValue }
 

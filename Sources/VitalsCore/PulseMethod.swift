@@ -44,7 +44,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
         let length = Int((1.6 * sampleRate).rounded(.up))
         var h = [Double](repeating: 0, count: n)
         guard n >= length else { return h }
-        var s1 = [Double](repeating: 0, count: length), s2 = s1
+        var s1 = [Double](repeating: 0, count: length), s2 = s1, window = s1
         for end in (length - 1)..<n {
             let start = end - length + 1
             var mean = SIMD3<Double>.zero
@@ -58,7 +58,6 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
             }
             let d2 = Stats.standardDeviation(s2)
             let alpha = d2 > 0 ? Stats.standardDeviation(s1) / d2 : 0
-            var window = [Double](repeating: 0, count: length)
             for k in 0..<length { window[k] = s1[k] + alpha * s2[k] }
             let m = Stats.mean(window)
             // Blood absorbs green most: more blood makes the projection fall; flip so pulse rises.

@@ -24,6 +24,8 @@ public struct PowerSpectrum: Sendable {
     public let frequencies: [Double]
     /// Power at each grid frequency.
     public let power: [Double]
+    /// Spacing of the grid, in Hz.
+    public let step: Double
     /// Half-width of the band counted as the peak's own power: one natural bin, in Hz (the
     /// Hann window puts nearly all of a steady tone's power within a bin of its frequency).
     public let lobeHalfWidth: Double
@@ -39,7 +41,7 @@ public struct PowerSpectrum: Sendable {
             let hann = 0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(max(n - 1, 1)))
             windowed[i] = (signal[i] - mean) * hann
         }
-        let step = 1 / (duration * Double(oversampling))
+        step = 1 / (duration * Double(oversampling))
         var frequencies: [Double] = []
         var power: [Double] = []
         var f = range.lowerBound
@@ -76,7 +78,7 @@ public struct PowerSpectrum: Sendable {
             let denominator = a - 2 * b + c
             if denominator < 0 {
                 let offset = 0.5 * (a - c) / denominator
-                frequency += max(-0.5, min(0.5, offset)) * (frequencies[1] - frequencies[0])
+                frequency += max(-0.5, min(0.5, offset)) * step
             }
         }
         var signal = 0.0, noise = 0.0

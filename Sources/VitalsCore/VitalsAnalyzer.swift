@@ -19,7 +19,7 @@ public struct VitalsAnalyzer: Sendable {
     private var colours: [SIMD3<Double>] = []
     private var present: [Bool] = []
     private var nextWindowEnd: Double?
-    private var retainedSeconds: Double
+    private let retainedSeconds: Double
 
     /// An analyzer with the given settings.
     ///

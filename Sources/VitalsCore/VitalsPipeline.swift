@@ -8,8 +8,7 @@
 /// for estimate in pipeline.finish() { show(estimate) }
 /// ```
 public struct VitalsPipeline: Sendable {
-    /// Per-frame skin accumulation.
-    public let accumulator: SkinAccumulator
+    private let accumulator: SkinAccumulator
     private var grid: CellGrid
     private var tracker = FaceTracker()
     private var analyzer: VitalsAnalyzer

@@ -6,13 +6,9 @@ import VitalsCore
 
 /// Runs a built executable of this package (it sits beside the test bundle) and captures its output.
 func runProduct(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var executable = directory.appendingPathComponent(name)
-    if !FileManager.default.fileExists(atPath: executable.path) {
-        // /proc/self/exe is the test runner itself when launched through xctest.
-        let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "")
-        executable = exe.deletingLastPathComponent().appendingPathComponent(name)
-    }
+    // The test bundle is itself an executable in the build folder, beside the products.
+    let bundle = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    let executable = URL(fileURLWithPath: bundle).deletingLastPathComponent().appendingPathComponent(name)
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
