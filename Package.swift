@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "hhctl", targets: ["hhctl"]),
         .executable(name: "hh-simulate", targets: ["hh-simulate"]),
         .library(name: "VitalsCore", targets: ["VitalsCore"]),
+        .library(name: "VoiceCore", targets: ["VoiceCore"]),
         .library(name: "MediaFiles", targets: ["MediaFiles"]),
         .library(name: "Simulation", targets: ["Simulation"]),
     ],
@@ -23,6 +24,7 @@ let package = Package(
     targets: [
         // Pure cores: standard library and SIMD only, no I/O.
         .target(name: "VitalsCore", swiftSettings: strictSettings),
+        .target(name: "VoiceCore", swiftSettings: strictSettings),
         // Streaming, validated media file readers and writers (Glibc only).
         .target(name: "MediaFiles", swiftSettings: strictSettings),
         // Synthetic patients with known truth, for the tests and the demo.
@@ -30,7 +32,7 @@ let package = Package(
         // Glue between the file formats and the engines, shared by the executables.
         .target(
             name: "Analysis",
-            dependencies: ["VitalsCore", "MediaFiles"],
+            dependencies: ["VitalsCore", "VoiceCore", "MediaFiles"],
             swiftSettings: strictSettings
         ),
 
@@ -38,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "hhctl",
             dependencies: [
-                "Analysis",
+                "Analysis", "VoiceCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -60,13 +62,30 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "voice-bench",
+            dependencies: ["VoiceCore", "MediaFiles"],
+            path: "Benchmarks/VoiceBenchmarks",
+            swiftSettings: strictSettings
+        ),
+
+        // Training support: dumps the voice features the model is trained on (Training/voice).
+        .executableTarget(
+            name: "voice-features",
+            dependencies: ["VoiceCore", "MediaFiles"],
+            path: "Training/VoiceFeatures",
+            swiftSettings: strictSettings
+        ),
+
         .testTarget(name: "VitalsCoreTests", dependencies: ["VitalsCore", "Simulation"], swiftSettings: strictSettings),
+        .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore"], swiftSettings: strictSettings),
         .testTarget(name: "MediaFilesTests", dependencies: ["MediaFiles"], swiftSettings: strictSettings),
         .testTarget(
             name: "VitalsAccuracyTests",
             dependencies: ["VitalsCore", "Simulation"],
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "VoiceAccuracyTests", dependencies: ["Analysis"], swiftSettings: strictSettings),
         .testTarget(
             name: "HHCtlTests",
             dependencies: ["Simulation", "MediaFiles", "VitalsCore"],

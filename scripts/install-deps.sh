@@ -1,18 +1,44 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build, the demo and the tests need, when any is missing.
-# Usage: scripts/install-deps.sh [extra-package …]
+# Installs what the build, the demo and the tests need, when any of it is missing: Debian
+# packages through apt-get, Python modules through pip.
+# Usage: scripts/install-deps.sh [--pip module …] [extra-debian-package …]
 set -euo pipefail
 
-packages=(libv4l-dev libasound2-dev libsqlite3-dev libssl-dev pkg-config "$@")
+python_modules=(numpy scipy)
+packages=(libv4l-dev libasound2-dev libsqlite3-dev libssl-dev pkg-config espeak-ng python3 python3-pip)
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --pip) python_modules+=("$2"); shift 2 ;;
+        *) packages+=("$1"); shift ;;
+    esac
+done
+
 missing=()
 for p in "${packages[@]}"; do
+    # A python3 and pip already on PATH (pyenv, say) will do.
+    case "$p" in
+        python3) command -v python3 >/dev/null && continue ;;
+        python3-pip) python3 -m pip --version >/dev/null 2>&1 && continue ;;
+    esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing Debian packages: ${missing[*]}" >&2
+    sudo_cmd=()
+    [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
 
-echo "Installing Debian packages: ${missing[*]}" >&2
-sudo_cmd=()
-[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+missing_modules=()
+for m in "${python_modules[@]}"; do
+    import_name=${m//-/_}
+    case "$m" in webrtcvad-wheels) import_name=webrtcvad ;; esac
+    python3 -c "import $import_name" 2>/dev/null || missing_modules+=("$m")
+done
+if [ ${#missing_modules[@]} -gt 0 ]; then
+    echo "Installing Python modules: ${missing_modules[*]}" >&2
+    python3 -m pip install -q "${missing_modules[@]}" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "${missing_modules[@]}"
+fi

@@ -95,4 +95,17 @@ final class FileReader {
         offset += got
         return got
     }
+
+    /// Skips `count` bytes; returns how many it skipped (fewer only at end of file).
+    func skip(_ count: Int) throws(MediaFileError) -> Int {
+        var scratch = [UInt8](repeating: 0, count: min(count, 1 << 16))
+        var skipped = 0
+        while skipped < count {
+            let wanted = min(count - skipped, scratch.count)
+            let got = try readExactly(wanted, into: &scratch)
+            skipped += got
+            if got < wanted { break }
+        }
+        return skipped
+    }
 }

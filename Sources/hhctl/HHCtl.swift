@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import VitalsCore
+import VoiceCore
 
 /// `hhctl`: the kiosk administrator's command line.
 @main
@@ -16,7 +17,7 @@ struct HHCtl: ParsableCommand {
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Analyse a recording offline.",
-        subcommands: [Video.self]
+        subcommands: [Video.self, Audio.self]
     )
 }
 
@@ -52,6 +53,41 @@ struct Video: ParsableCommand {
             throw Failure("\(file): \(error)")
         }
         print(try EstimateReport.render(result, method: method, format: format), terminator: "")
+    }
+}
+
+struct Audio: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Speech segments in a WAV recording (voice activity detection).",
+        discussion: """
+            Any PCM or float WAV file: the audio is converted to 16 kHz mono first. Prints what \
+            the detector decided, 10 ms at a time, as speech segments (before the utterance \
+            padding and merging of live voice turns). With --format csv: the header \
+            start_s,end_s and one row per segment.
+            """
+    )
+
+    @Argument(help: "The .wav file.")
+    var file: String
+
+    @Option(help: "Detector sensitivity from 0 (fewest false alarms) to 1 (fewest misses).")
+    var sensitivity: Double = VoiceActivityConfiguration().sensitivity
+
+    @Option(help: "Output format: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var format: ReportFormat = .table
+
+    func validate() throws {
+        guard (0...1).contains(sensitivity) else { throw ValidationError("--sensitivity must be between 0 and 1") }
+    }
+
+    func run() throws {
+        let result: AudioAnalysis.Result
+        do {
+            result = try AudioAnalysis.analyze(path: file, configuration: VoiceActivityConfiguration(sensitivity: sensitivity))
+        } catch {
+            throw Failure("\(file): \(error)")
+        }
+        print(try SpeechReport.render(result, format: format), terminator: "")
     }
 }
 

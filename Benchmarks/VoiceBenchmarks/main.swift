@@ -1,0 +1,101 @@
+// voice-bench: CPU cost of the voice activity detector per 10 ms frame, single thread.
+//
+//     voice-bench [--json] [CORPUS_DIR]
+//
+// Reads every .wav in CORPUS_DIR (converted to 16 kHz mono up front, outside the timing), or
+// 60 s of generated noise and tones without one, and runs a fresh detector over all of it
+// five times. Prints the median CPU time (thread CPU clock, not wall time) per 10 ms frame,
+// for the whole detector and for its feature stage alone.
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import MediaFiles
+import VoiceCore
+
+func threadCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+func loadCorpus(_ directory: String) -> [[Float]] {
+    guard let dir = opendir(directory) else {
+        print("voice-bench: cannot open \(directory)")
+        exit(1)
+    }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        if name.hasSuffix(".wav") { names.append(name) }
+    }
+    return names.sorted().compactMap { name -> [Float]? in
+        guard let reader = try? WAVReader(path: directory + "/" + name) else { return nil }
+        var converter = AudioConverter(sampleRate: reader.format.sampleRate, channelCount: reader.format.channelCount)
+        var samples: [Float] = []
+        var block: [Float] = []
+        while let got = try? reader.read(maximumFrames: 8192, into: &block), got > 0 {
+            samples += converter.process(interleaved: block)
+        }
+        return samples + converter.finish()
+    }
+}
+
+func generated() -> [[Float]] {
+    var state: UInt64 = 0x1234_5678
+    return [(0..<(60 * 16_000)).map { i in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        let noise = Float(Int64(bitPattern: state) >> 11) / Float(1 << 52) * 0.05
+        let tone = (i / 16_000) % 3 == 0 ? 0.2 * sinf(Float(i) * 2 * .pi * 180 / 16_000) : 0
+        return noise + tone
+    }]
+}
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let json = arguments.contains("--json")
+let clips = arguments.first { !$0.hasPrefix("--") }.map(loadCorpus) ?? generated()
+let frames = clips.reduce(0) { $0 + $1.count / VoiceFeatures.hopSize }
+
+var detectorRuns: [Double] = [], featureRuns: [Double] = []
+var speechFrames = 0
+for _ in 0..<5 {
+    let start = threadCPUSeconds()
+    speechFrames = 0
+    for clip in clips {
+        var detector = VoiceActivityDetector()
+        for offset in stride(from: 0, to: clip.count - VoiceFeatures.hopSize + 1, by: VoiceFeatures.hopSize) {
+            for decision in detector.process(clip[offset..<(offset + VoiceFeatures.hopSize)]) where decision.isSpeech {
+                speechFrames += 1
+            }
+        }
+        speechFrames += detector.finish().count { $0.isSpeech }
+    }
+    detectorRuns.append((threadCPUSeconds() - start) / Double(frames) * 1e6)
+
+    let featureStart = threadCPUSeconds()
+    var row = [Float](repeating: 0, count: VoiceFeatures.count)
+    var checksum: Float = 0
+    for clip in clips {
+        var features = VoiceFeatures()
+        clip.withUnsafeBufferPointer { samples in
+            for offset in stride(from: 0, to: clip.count - VoiceFeatures.hopSize + 1, by: VoiceFeatures.hopSize) {
+                row.withUnsafeMutableBufferPointer { features.process(hop: UnsafeBufferPointer(rebasing: samples[offset..<(offset + VoiceFeatures.hopSize)]), into: $0) }
+                checksum += row[0]
+            }
+        }
+    }
+    featureRuns.append((threadCPUSeconds() - featureStart) / Double(frames) * 1e6)
+    if checksum.isNaN { print("features produced NaN") }
+}
+
+if json {
+    print("{\"frames\": \(frames), \"microseconds_per_frame\": \(median(detectorRuns)), \"feature_microseconds_per_frame\": \(median(featureRuns)), \"speech_share\": \(Double(speechFrames) / Double(frames))}")
+} else {
+    print("voice activity detector, \(frames) frames of 10 ms (\(clips.count) clip\(clips.count == 1 ? "" : "s")), median of 5 runs, thread CPU time:")
+    print("  whole detector: \(median(detectorRuns)) µs per 10 ms frame (runs: \(detectorRuns.map { ($0 * 100).rounded() / 100 }))")
+    print("  features only:  \(median(featureRuns)) µs per 10 ms frame")
+}

@@ -1,0 +1,142 @@
+/// How eager the voice activity detector is.
+public struct VoiceActivityConfiguration: Sendable, Hashable {
+    /// From 0 to 1: higher catches quieter and less certain speech at the cost of more false
+    /// alarms; lower misses more but triggers less on noise. 0.5 is the default balance.
+    public var sensitivity: Double
+    /// Frames (10 ms each) of low speech probability the detector holds through before it
+    /// decides speech has ended.
+    public var hangoverFrames: Int
+
+    /// The default balance: sensitivity 0.5, 80 ms hangover.
+    public init(sensitivity: Double = 0.5, hangoverFrames: Int = 8) {
+        self.sensitivity = sensitivity
+        self.hangoverFrames = hangoverFrames
+    }
+
+    /// The probability at which speech starts: 0.92 at sensitivity 0, 0.64 at 0.5, 0.36 at 1.
+    var onsetThreshold: Float { Float(0.92 - 0.56 * min(max(sensitivity, 0), 1)) }
+    /// The probability below which speech may end (after the hangover).
+    var releaseThreshold: Float { onsetThreshold * 0.7 }
+}
+
+/// The detector's decision about one 10 ms frame.
+public struct VoiceFrameDecision: Sendable, Hashable {
+    /// Frame number from the start of the stream (frame `i` covers `i × 10 ms ..< (i+1) × 10 ms`).
+    public var index: Int
+    /// The model's probability that the frame is speech.
+    public var probability: Float
+    /// Whether the detector counts the frame as speech (probability with hysteresis and hangover).
+    public var isSpeech: Bool
+
+    /// Start of the frame in seconds from the start of the stream.
+    public var startTime: Double { Double(index) * VoiceActivityDetector.frameDuration }
+    /// End of the frame in seconds from the start of the stream.
+    public var endTime: Double { Double(index + 1) * VoiceActivityDetector.frameDuration }
+}
+
+/// Voice activity detection on a stream of 16 kHz mono audio.
+///
+/// Feed audio in chunks of any size (typically 10, 20 or 30 ms frames); each call returns the
+/// decisions for the 10 ms frames that have become final. A decision waits for
+/// ``VoiceActivityModel/lookahead`` frames (30 ms) of the future. Use ``AudioConverter`` first
+/// for other rates and channel counts.
+///
+/// Not thread-safe: one detector per audio stream.
+public struct VoiceActivityDetector: Sendable {
+    /// Seconds per decision frame.
+    public static let frameDuration = 0.01
+
+    /// The settings in force.
+    public let configuration: VoiceActivityConfiguration
+    private let model: VoiceActivityModel
+    private var features = VoiceFeatures()
+    private var featureValues = [Float](repeating: 0, count: VoiceFeatures.count)
+    private var pending: [Float] = []
+    /// The embeddings of the last ``ringSize`` frames; frame `i` at `(i % ringSize) * embeddingSize`.
+    private var embeddings: [Float]
+    private var context: [Float]
+    private var framesSeen = 0
+    private var nextDecision = 0
+    private var inSpeech = false
+    private var quietFrames = 0
+
+    private static let ringSize = VoiceActivityModel.history + VoiceActivityModel.lookahead + 1
+
+    /// A detector at the start of a stream.
+    public init(configuration: VoiceActivityConfiguration = .init(), model: VoiceActivityModel = .trained) {
+        self.configuration = configuration
+        self.model = model
+        embeddings = Array(repeating: 0, count: Self.ringSize * VoiceActivityModel.embeddingSize)
+        context = Array(repeating: 0, count: VoiceActivityModel.contextInputs)
+        pending.reserveCapacity(VoiceFeatures.hopSize)
+    }
+
+    /// Consumes 16 kHz mono samples; returns the decisions that became final, in order.
+    public mutating func process(_ samples: some Collection<Float>) -> [VoiceFrameDecision] {
+        var decisions: [VoiceFrameDecision] = []
+        var rest = samples[...]
+        while !rest.isEmpty {
+            let take = min(VoiceFeatures.hopSize - pending.count, rest.count)
+            pending.append(contentsOf: rest.prefix(take))
+            rest = rest.dropFirst(take)
+            if pending.count == VoiceFeatures.hopSize {
+                consumeHop()
+                if framesSeen - 1 - nextDecision >= VoiceActivityModel.lookahead {
+                    decisions.append(decide(lastFrame: framesSeen - 1))
+                }
+            }
+        }
+        return decisions
+    }
+
+    /// Ends the stream: pads a partial last frame with silence and returns the remaining decisions.
+    public mutating func finish() -> [VoiceFrameDecision] {
+        if !pending.isEmpty {
+            pending.append(contentsOf: repeatElement(0, count: VoiceFeatures.hopSize - pending.count))
+            consumeHop()
+        }
+        var decisions: [VoiceFrameDecision] = []
+        while nextDecision < framesSeen { decisions.append(decide(lastFrame: framesSeen - 1)) }
+        return decisions
+    }
+
+    private mutating func consumeHop() {
+        pending.withUnsafeBufferPointer { hop in
+            featureValues.withUnsafeMutableBufferPointer { out in features.process(hop: hop, into: out) }
+        }
+        pending.removeAll(keepingCapacity: true)
+        let slot = (framesSeen % Self.ringSize) * VoiceActivityModel.embeddingSize
+        featureValues.withUnsafeBufferPointer { features in
+            embeddings.withUnsafeMutableBufferPointer { model.embed(features, into: $0.baseAddress! + slot) }
+        }
+        framesSeen += 1
+    }
+
+    /// Decides frame ``nextDecision``, reading context frames no later than `lastFrame`.
+    private mutating func decide(lastFrame: Int) -> VoiceFrameDecision {
+        let frame = nextDecision
+        let size = VoiceActivityModel.embeddingSize
+        context.withUnsafeMutableBufferPointer { context in
+            embeddings.withUnsafeBufferPointer { ring in
+                for (k, offset) in VoiceActivityModel.contextOffsets.enumerated() {
+                    let slot = (min(max(frame + offset, 0), lastFrame) % Self.ringSize) * size
+                    for e in 0..<size { context[k * size + e] = ring[slot + e] }
+                }
+            }
+        }
+        let probability = context.withUnsafeBufferPointer { model.probability(context: $0.baseAddress!) }
+        nextDecision += 1
+        if inSpeech {
+            if probability >= configuration.releaseThreshold {
+                quietFrames = 0
+            } else {
+                quietFrames += 1
+                if quietFrames > configuration.hangoverFrames { inSpeech = false }
+            }
+        } else if probability >= configuration.onsetThreshold {
+            inSpeech = true
+            quietFrames = 0
+        }
+        return VoiceFrameDecision(index: frame, probability: probability, isSpeech: inSpeech)
+    }
+}

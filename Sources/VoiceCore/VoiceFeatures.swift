@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Turns 16 kHz mono audio, 10 ms at a time, into the features the voice activity model reads.
+///
+/// For each 10 ms hop, a 32 ms Hann window ending at the hop is transformed (``PowerSpectrum``)
+/// and summed into ``bandCount`` mel bands between 100 and 7600 Hz. Each band's level (in
+/// bels, log10 of power) is compared with a noise floor tracked as the minimum of the smoothed
+/// level over the last 1.5 s (minimum statistics), which adapts to steady noise of any level
+/// and follows it down at once and up within the window. The features are:
+///
+/// * `bandCount` levels above the floor (how far each band stands out of the noise);
+/// * `bandCount` levels relative to the frame's mean level (the spectral shape, which does not
+///   depend on how loud the speaker is);
+/// * the mean level above the floor;
+/// * the mean level against its average over the last seconds (τ = 2 s), which tells a voice
+///   near the microphone from the steady murmur of distant talkers.
+///
+/// Not thread-safe: one extractor per audio stream.
+public struct VoiceFeatures: Sendable {
+    /// The sample rate the features are defined at.
+    public static let sampleRate = 16_000
+    /// Samples per hop: 10 ms.
+    public static let hopSize = 160
+    /// Mel bands.
+    public static let bandCount = 20
+    /// Values per feature vector.
+    public static let count = 2 * bandCount + 2
+
+    static let windowSize = 512
+    static let floorBlockFrames = 25
+    static let floorBlocks = 6
+    static let floorSmoothing: Float = 0.4
+    /// Per-frame weight of the running average of the mean level (τ = 2 s).
+    static let averageLevelRate: Float = 0.005
+    /// Power added before the logarithm so digital silence has a finite level (-100 dB re full scale).
+    static let powerFloor: Float = 1e-10 * Float(windowSize * windowSize) / 4
+
+    private var samples: [Float]
+    private var windowed: [Float]
+    private let window: [Float]
+    private var spectrum: PowerSpectrum
+    private var power: [Float]
+    private let bands: [MelBand]
+    private var smoothedLevel: [Float]
+    private var blockMinimum: [Float]
+    private var pastBlockMinima: [[Float]]
+    private var framesInBlock = 0
+    private var averageLevel: Float = 0
+    private var started = false
+
+    /// One triangular band: weights for bins `firstBin..<firstBin + weights.count`.
+    struct MelBand: Sendable {
+        var firstBin: Int
+        var weights: [Float]
+    }
+
+    /// An extractor at the start of a stream.
+    public init() {
+        let n = Self.windowSize
+        samples = [Float](repeating: 0, count: n)
+        windowed = [Float](repeating: 0, count: n)
+        window = (0..<n).map { Float(0.5 - 0.5 * cos(2 * Double.pi * (Double($0) + 0.5) / Double(n))) }
+        spectrum = PowerSpectrum(size: n)
+        power = [Float](repeating: 0, count: n / 2 + 1)
+        bands = Self.melBands(count: Self.bandCount, lowHz: 100, highHz: 7600, size: n, sampleRate: Self.sampleRate)
+        smoothedLevel = [Float](repeating: 0, count: Self.bandCount)
+        blockMinimum = [Float](repeating: .infinity, count: Self.bandCount)
+        pastBlockMinima = []
+    }
+
+    /// Consumes one hop of ``hopSize`` samples and writes ``count`` features into `features`.
+    public mutating func process(hop: UnsafeBufferPointer<Float>, into features: UnsafeMutableBufferPointer<Float>) {
+        precondition(hop.count == Self.hopSize && features.count >= Self.count)
+        let n = Self.windowSize, hopSize = Self.hopSize
+        samples.withUnsafeMutableBufferPointer { s in
+            let base = s.baseAddress!
+            _ = memmove(base, base + hopSize, (n - hopSize) * MemoryLayout<Float>.stride)
+            for i in 0..<hopSize { base[n - hopSize + i] = hop[i] }
+        }
+        // Window (SIMD8) and transform.
+        samples.withUnsafeBufferPointer { s in
+            window.withUnsafeBufferPointer { w in
+                windowed.withUnsafeMutableBufferPointer { out in
+                    let rs = UnsafeRawPointer(s.baseAddress!), rw = UnsafeRawPointer(w.baseAddress!)
+                    let ro = UnsafeMutableRawPointer(out.baseAddress!)
+                    for offset in stride(from: 0, to: n * 4, by: 32) {
+                        let product = rs.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                            * rw.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                        ro.storeBytes(of: product, toByteOffset: offset, as: SIMD8<Float>.self)
+                    }
+                }
+            }
+        }
+        windowed.withUnsafeBufferPointer { x in
+            power.withUnsafeMutableBufferPointer { p in spectrum.compute(x.baseAddress!, into: p.baseAddress!) }
+        }
+
+        let bandCount = Self.bandCount
+        var meanLevel: Float = 0
+        power.withUnsafeBufferPointer { p in
+            for b in 0..<bandCount {
+                let band = bands[b]
+                var energy: Float = Self.powerFloor
+                band.weights.withUnsafeBufferPointer { w in
+                    for i in 0..<w.count { energy += w[i] * p[band.firstBin + i] }
+                }
+                let level = log10f(energy)
+                features[b] = level  // provisional: the level itself
+                meanLevel += level
+            }
+        }
+        meanLevel /= Float(bandCount)
+        if !started { averageLevel = meanLevel }
+        updateFloor(levels: features)
+        started = true
+
+        var meanAboveFloor: Float = 0
+        for b in 0..<bandCount {
+            let level = features[b]
+            let floor = currentFloor(band: b)
+            features[b] = level - floor
+            features[bandCount + b] = level - meanLevel
+            meanAboveFloor += level - floor
+        }
+        features[2 * bandCount] = meanAboveFloor / Float(bandCount)
+        averageLevel += Self.averageLevelRate * (meanLevel - averageLevel)
+        features[2 * bandCount + 1] = meanLevel - averageLevel
+    }
+
+    private mutating func updateFloor(levels: UnsafeMutableBufferPointer<Float>) {
+        for b in 0..<Self.bandCount {
+            smoothedLevel[b] = started ? smoothedLevel[b] + Self.floorSmoothing * (levels[b] - smoothedLevel[b]) : levels[b]
+            blockMinimum[b] = min(blockMinimum[b], smoothedLevel[b])
+        }
+        framesInBlock += 1
+        if framesInBlock == Self.floorBlockFrames {
+            pastBlockMinima.append(blockMinimum)
+            if pastBlockMinima.count > Self.floorBlocks - 1 { pastBlockMinima.removeFirst() }
+            blockMinimum = smoothedLevel
+            framesInBlock = 0
+        }
+    }
+
+    /// The noise floor of band `b`: the least smoothed level over the current and past blocks.
+    private func currentFloor(band b: Int) -> Float {
+        var floor = blockMinimum[b]
+        for block in pastBlockMinima { floor = min(floor, block[b]) }
+        return floor
+    }
+
+    static func melBands(count: Int, lowHz: Double, highHz: Double, size: Int, sampleRate: Int) -> [MelBand] {
+        func mel(_ hz: Double) -> Double { 2595 * log10(1 + hz / 700) }
+        func hz(_ mel: Double) -> Double { 700 * (pow(10, mel / 2595) - 1) }
+        let edges = (0...(count + 1)).map { hz(mel(lowHz) + (mel(highHz) - mel(lowHz)) * Double($0) / Double(count + 1)) }
+        let binHz = Double(sampleRate) / Double(size)
+        return (0..<count).map { b in
+            let low = edges[b], centre = edges[b + 1], high = edges[b + 2]
+            let first = Int((low / binHz).rounded(.up)), last = Int((high / binHz).rounded(.down))
+            var weights: [Float] = []
+            for bin in first...max(first, last) {
+                let f = Double(bin) * binHz
+                let w = f <= centre ? (f - low) / (centre - low) : (high - f) / (high - centre)
+                weights.append(Float(max(0, w)))
+            }
+            return MelBand(firstBin: first, weights: weights)
+        }
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Testing
+import VoiceCore
+
+@Suite struct PowerSpectrumTests {
+    @Test(arguments: [32, 64, 512])
+    func matchesADirectDFT(size: Int) {
+        var state: UInt32 = 12345
+        let x: [Float] = (0..<size).map { _ in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(Int32(bitPattern: state)) / Float(Int32.max)
+        }
+        var transform = PowerSpectrum(size: size)
+        var power = [Float](repeating: 0, count: transform.binCount)
+        x.withUnsafeBufferPointer { input in
+            power.withUnsafeMutableBufferPointer { transform.compute(input.baseAddress!, into: $0.baseAddress!) }
+        }
+        for k in 0...(size / 2) {
+            var re = 0.0, im = 0.0
+            for n in 0..<size {
+                let angle = -2 * Double.pi * Double(k * n) / Double(size)
+                re += Double(x[n]) * cos(angle)
+                im += Double(x[n]) * sin(angle)
+            }
+            let expected = re * re + im * im
+            #expect(abs(Double(power[k]) - expected) <= 1e-3 * max(1, expected), "bin \(k): \(power[k]) vs \(expected)")
+        }
+    }
+}
+
+@Suite struct ResamplerTests {
+    static func sine(_ hz: Double, rate: Int, seconds: Double) -> [Float] {
+        (0..<Int(Double(rate) * seconds)).map { Float(0.5 * sin(2 * Double.pi * hz * Double($0) / Double(rate))) }
+    }
+
+    /// RMS of the middle half of `x`, away from the filter's start-up and tail.
+    static func rms(_ x: [Float]) -> Double {
+        let middle = x[(x.count / 4)..<(3 * x.count / 4)]
+        return (middle.reduce(0) { $0 + Double($1) * Double($1) } / Double(middle.count)).squareRoot()
+    }
+
+    @Test(arguments: [(48_000, 1000.0), (8_000, 1000.0), (44_100, 3000.0), (22_050, 300.0), (48_000, 5000.0)])
+    func passBandToneKeepsItsLevel(inputRate: Int, hz: Double) {
+        var resampler = Resampler(inputRate: inputRate, outputRate: 16_000)
+        let input = Self.sine(hz, rate: inputRate, seconds: 1)
+        let output = resampler.process(input) + resampler.finish()
+        #expect(abs(output.count - 16_000) <= 2, "got \(output.count) samples")
+        let gainDB = 20 * log10(Self.rms(output) / Self.rms(input))
+        #expect(abs(gainDB) < 0.1, "\(hz) Hz from \(inputRate) Hz: \(gainDB) dB")
+    }
+
+    @Test(arguments: [(48_000, 10_000.0), (48_000, 15_000.0), (44_100, 12_000.0)])
+    func toneAboveTheNewNyquistIsRemovedNotAliased(inputRate: Int, hz: Double) {
+        var resampler = Resampler(inputRate: inputRate, outputRate: 16_000)
+        let input = Self.sine(hz, rate: inputRate, seconds: 1)
+        let output = resampler.process(input) + resampler.finish()
+        let attenuationDB = 20 * log10(Self.rms(output) / Self.rms(input))
+        #expect(attenuationDB < -60, "\(hz) Hz from \(inputRate) Hz leaks at \(attenuationDB) dB")
+    }
+
+    @Test func streamingInChunksEqualsOneCall() {
+        let input = Self.sine(440, rate: 44_100, seconds: 0.5).enumerated().map { $1 + Float($0 % 13) * 0.001 }
+        var whole = Resampler(inputRate: 44_100, outputRate: 16_000)
+        let expected = whole.process(input) + whole.finish()
+        var chunked = Resampler(inputRate: 44_100, outputRate: 16_000)
+        var output: [Float] = []
+        var at = 0, size = 1
+        while at < input.count {
+            let end = min(input.count, at + size)
+            output += chunked.process(Array(input[at..<end]))
+            at = end
+            size = size * 7 % 1000 + 1
+        }
+        output += chunked.finish()
+        #expect(output == expected)
+    }
+
+    @Test func stereoIsAveragedToMono() {
+        var converter = AudioConverter(sampleRate: 16_000, channelCount: 2)
+        #expect(converter.process(interleaved: [1, 0, 0.5, 0.5, -1, 1]) == [0.5, 0.5, 0])
+        #expect(converter.finish().isEmpty)
+    }
+}
+
+@Suite struct VoiceActivityDetectorTests {
+    /// 6 s of pink-ish noise with a 1.5 s harmonic "vowel" burst (pitch glide, formant-like
+    /// harmonics, syllable-rate amplitude) in the middle: a crude voice the detector must find.
+    static let signal: [Float] = {
+        var state: UInt64 = 99
+        var brown: Float = 0
+        return (0..<(6 * 16_000)).map { i in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let white = Float(Int64(bitPattern: state) >> 11) / Float(1 << 52)
+            brown = 0.98 * brown + white
+            let t = Float(i) / 16_000
+            var voice: Float = 0
+            if t >= 3, t < 4.5 {
+                let pitch = 120 + 30 * sin(2 * .pi * 1.3 * t)
+                for h in 1...25 {
+                    let f = pitch * Float(h)
+                    let formant = exp(-pow((f - 700) / 300, 2)) + 0.6 * exp(-pow((f - 1200) / 400, 2)) + 0.3 * exp(-pow((f - 2500) / 500, 2))
+                    voice += formant * sin(2 * .pi * f * t)
+                }
+                voice *= 0.1 * (0.6 + 0.4 * sin(2 * .pi * 4 * t))
+            }
+            return 0.003 * brown + voice
+        }
+    }()
+
+    static func decisions(_ samples: [Float], chunk: Int) -> [VoiceFrameDecision] {
+        var detector = VoiceActivityDetector()
+        var out: [VoiceFrameDecision] = []
+        var at = 0
+        while at < samples.count {
+            out += detector.process(samples[at..<min(samples.count, at + chunk)])
+            at += chunk
+        }
+        return out + detector.finish()
+    }
+
+    @Test func framesOf10_20And30MsGiveTheSameDecisions() {
+        let reference = Self.decisions(Self.signal, chunk: 160)
+        #expect(reference.count == Self.signal.count / 160)
+        #expect(reference.map(\.index) == Array(0..<reference.count))
+        for chunk in [320, 480, 1000] {
+            #expect(Self.decisions(Self.signal, chunk: chunk) == reference)
+        }
+    }
+
+    @Test func digitalSilenceIsNeverSpeech() {
+        let decisions = Self.decisions([Float](repeating: 0, count: 3 * 16_000), chunk: 160)
+        #expect(decisions.count == 300)
+        #expect(decisions.allSatisfy { !$0.isSpeech })
+    }
+
+    @Test func sensitivityTradesMissesForFalseAlarms() {
+        func speechFrames(_ sensitivity: Double) -> Int {
+            var detector = VoiceActivityDetector(configuration: .init(sensitivity: sensitivity))
+            return (detector.process(Self.signal) + detector.finish()).count { $0.isSpeech }
+        }
+        let low = speechFrames(0), middle = speechFrames(0.5), high = speechFrames(1)
+        #expect(low <= middle && middle <= high)
+        #expect(low < high)
+    }
+}
+
+@Suite struct UtteranceSegmenterTests {
+    static let signal = VoiceActivityDetectorTests.signal
+
+    static func utterances(_ configuration: UtteranceConfiguration, chunk: Int, samples: [Float] = signal) -> [Utterance] {
+        var segmenter = UtteranceSegmenter(configuration: configuration)
+        var out: [Utterance] = []
+        var at = 0
+        while at < samples.count {
+            out += segmenter.process(Array(samples[at..<min(samples.count, at + chunk)]))
+            at += chunk
+        }
+        return out + segmenter.finish()
+    }
+
+    @Test func oneUtteranceWithPaddingAroundTheVoice() throws {
+        let configuration = UtteranceConfiguration(padding: 0.3, endSilence: 0.7)
+        let found = Self.utterances(configuration, chunk: 320)
+        try #require(found.count == 1, "found \(found.map { ($0.startTime, $0.endTime) })")
+        let utterance = found[0]
+        #expect(abs(utterance.speechStartTime - 3) <= 0.15)
+        #expect(abs(utterance.startTime - (utterance.speechStartTime - 0.3)) < 0.011)
+        #expect(utterance.endTime >= 4.5 && utterance.endTime <= 5.0)
+        #expect(utterance.endReason == .silence)
+        #expect(utterance.samples.count == Int(((utterance.endTime - utterance.startTime) * 16_000).rounded()))
+        // The audio is the stream's own, from startTime on.
+        let from = Int((utterance.startTime * 16_000).rounded())
+        #expect(Array(Self.signal[from..<(from + utterance.samples.count)]) == utterance.samples)
+    }
+
+    @Test func chunkSizeDoesNotChangeTheUtterances() {
+        let reference = Self.utterances(UtteranceConfiguration(), chunk: 160)
+        for chunk in [333, 480, 4096] {
+            #expect(Self.utterances(UtteranceConfiguration(), chunk: chunk) == reference)
+        }
+    }
+
+    @Test func longSpeechIsCutAtTheMaximumLength() {
+        let found = Self.utterances(UtteranceConfiguration(padding: 0.1, maximumLength: 0.5, minimumSpeech: 0), chunk: 480)
+        #expect(found.count >= 3)
+        for utterance in found {
+            #expect(utterance.endTime - utterance.startTime <= 0.5 + 1e-9)
+        }
+        #expect(found.dropLast().contains { $0.endReason == .maximumLength })
+        // Consecutive pieces do not overlap.
+        for (a, b) in zip(found, found.dropFirst()) { #expect(a.endTime <= b.startTime + 1e-9) }
+    }
+
+    @Test func speechRunningToTheEndOfTheStreamIsEmitted() throws {
+        let cut = Array(Self.signal[..<(4 * 16_000)])
+        let found = Self.utterances(UtteranceConfiguration(), chunk: 160, samples: cut)
+        let last = try #require(found.last)
+        #expect(last.endReason == .endOfStream)
+        #expect(last.endTime <= 4.0 + 1e-9)
+    }
+
+    @Test func shortBurstsBelowTheMinimumAreDropped() {
+        #expect(Self.utterances(UtteranceConfiguration(minimumSpeech: 5), chunk: 160).isEmpty)
+    }
+}
