@@ -359,8 +359,10 @@ def main():
         name = f"{kind}-{'%g' % round(snr)}db-{i}" if eval_split else f"train-{index:04d}"
         store(args.out, name, mix, truth, rate, channels, clip_rng)
         rows.append([name, kind, round(snr, 1), int(reverb), rate, channels, "speech", " ".join(clip_voices)])
-    # Noise only: in eval 60 s of each kind (false triggers per minute), in train 4 × 20 s.
-    for index, (kind, i) in enumerate([(k, i) for k in NOISES for i in range(1 if eval_split else 4)]):
+    # Noise only: in eval 60 s of each kind (false triggers per minute); in train 20 s clips,
+    # 4 of each kind and more of the two that sound most like speech (babble, music).
+    noise_only = {"babble": 24, "music": 12}
+    for index, (kind, i) in enumerate([(k, i) for k in NOISES for i in range(1 if eval_split else noise_only.get(k, 4))]):
         clip_rng = np.random.default_rng([base_seed, 1000 + index])
         mix, truth, _, _ = make_clip(clip_rng, kind, 5, speech_pool, babble_pool, duration=60 if eval_split else 20, speech=False)
         name = f"{kind}-noise-only" if eval_split else f"train-noise-{index:03d}"
