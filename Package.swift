@@ -64,7 +64,7 @@ let package = Package(
 
         .executableTarget(
             name: "voice-bench",
-            dependencies: ["VoiceCore", "MediaFiles"],
+            dependencies: ["VoiceCore", "Analysis"],
             path: "Benchmarks/VoiceBenchmarks",
             swiftSettings: strictSettings
         ),
@@ -72,7 +72,7 @@ let package = Package(
         // Training support: dumps the voice features the model is trained on (Training/voice).
         .executableTarget(
             name: "voice-features",
-            dependencies: ["VoiceCore", "MediaFiles"],
+            dependencies: ["VoiceCore", "MediaFiles", "Analysis"],
             path: "Training/VoiceFeatures",
             swiftSettings: strictSettings
         ),

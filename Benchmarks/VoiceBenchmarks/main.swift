@@ -11,7 +11,7 @@ import Glibc
 #else
 import Darwin
 #endif
-import MediaFiles
+import Analysis
 import VoiceCore
 
 func threadCPUSeconds() -> Double {
@@ -31,15 +31,16 @@ func loadCorpus(_ directory: String) -> [[Float]] {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
         if name.hasSuffix(".wav") { names.append(name) }
     }
-    return names.sorted().compactMap { name -> [Float]? in
-        guard let reader = try? WAVReader(path: directory + "/" + name) else { return nil }
-        var converter = AudioConverter(sampleRate: reader.format.sampleRate, channelCount: reader.format.channelCount)
+    return names.sorted().map { name in
         var samples: [Float] = []
-        var block: [Float] = []
-        while let got = try? reader.read(maximumFrames: 8192, into: &block), got > 0 {
-            samples += converter.process(interleaved: block)
+        do {
+            var reader = try MonoAudioReader(path: directory + "/" + name)
+            while let block = try reader.next() { samples += block }
+        } catch {
+            print("voice-bench: \(name): \(error)")
+            exit(1)
         }
-        return samples + converter.finish()
+        return samples
     }
 }
 

@@ -29,40 +29,35 @@ public enum AudioAnalysis {
     ///
     /// - Throws: ``MediaFileError`` for an unreadable, malformed or truncated file.
     public static func analyze(path: String, configuration: VoiceActivityConfiguration = .init()) throws(MediaFileError) -> Result {
-        let reader = try WAVReader(path: path)
-        var converter = AudioConverter(sampleRate: reader.format.sampleRate, channelCount: reader.format.channelCount)
+        var reader = try MonoAudioReader(path: path)
         var detector = VoiceActivityDetector(configuration: configuration)
         var speechFrames: [Bool] = []
-        var block: [Float] = []
-        var frames = 0
-        while true {
-            let got = try reader.read(maximumFrames: 8192, into: &block)
-            if got == 0 { break }
-            frames += got
-            speechFrames += detector.process(converter.process(interleaved: block)).map(\.isSpeech)
+        while let samples = try reader.next() {
+            speechFrames += detector.process(samples).map(\.isSpeech)
         }
-        speechFrames += detector.process(converter.finish()).map(\.isSpeech)
         speechFrames += detector.finish().map(\.isSpeech)
-        let duration = Double(frames) / Double(reader.format.sampleRate)
+        let duration = reader.secondsRead
         // The converter's flush can add a frame past the end of the file; drop it.
         let frameCount = Int((duration / VoiceActivityDetector.frameDuration).rounded(.up))
         if speechFrames.count > frameCount { speechFrames.removeLast(speechFrames.count - frameCount) }
         return Result(format: reader.format, duration: duration, speechFrames: speechFrames, segments: segments(of: speechFrames, duration: duration))
     }
 
-    /// Runs of `true` in `frames` (10 ms each) as segments, the last clipped to `duration`.
+    /// Runs of `true` in `frames` (one per detector frame) as segments, the last clipped to
+    /// `duration`.
     public static func segments(of frames: [Bool], duration: Double) -> [Segment] {
+        let frameDuration = VoiceActivityDetector.frameDuration
         var segments: [Segment] = []
         var start: Int?
         for (index, isSpeech) in frames.enumerated() {
             if isSpeech, start == nil { start = index }
             if !isSpeech, let first = start {
-                segments.append(Segment(start: Double(first) * 0.01, end: Double(index) * 0.01))
+                segments.append(Segment(start: Double(first) * frameDuration, end: Double(index) * frameDuration))
                 start = nil
             }
         }
         if let first = start {
-            segments.append(Segment(start: Double(first) * 0.01, end: min(Double(frames.count) * 0.01, duration)))
+            segments.append(Segment(start: Double(first) * frameDuration, end: min(Double(frames.count) * frameDuration, duration)))
         }
         return segments
     }

@@ -27,26 +27,26 @@ public enum EstimateReport {
     public static func csv(_ estimates: [VitalsEstimate]) -> String {
         var out = "t_s,hr_bpm,snr_db\n"
         for e in estimates {
-            out += "\(fixed(e.time, 2)),\(e.heartRate.map { fixed($0, 1) } ?? ""),\(e.snr.map { fixed($0, 1) } ?? "")\n"
+            out += "\(ReportText.fixed(e.time, 2)),\(e.heartRate.map { ReportText.fixed($0, 1) } ?? ""),\(e.snr.map { ReportText.fixed($0, 1) } ?? "")\n"
         }
         return out
     }
 
     static func table(_ result: VideoAnalysis.Result, method: PulseMethod) -> String {
         let h = result.header
-        var out = "\(h.width)x\(h.height) C\(h.colourSpace.rawValue) \(fixed(h.framesPerSecond, 2)) fps, \(result.frames) frames, method \(method.rawValue)\n"
-        out += pad("time s", 8) + pad("HR bpm", 8) + pad("SNR dB", 8) + pad("RR /min", 9) + pad("RMSSD ms", 10) + pad("SDNN ms", 9) + "status\n"
+        var out = "\(h.width)x\(h.height) C\(h.colourSpace.rawValue) \(ReportText.fixed(h.framesPerSecond, 2)) fps, \(result.frames) frames, method \(method.rawValue)\n"
+        out += ReportText.pad("time s", 8) + ReportText.pad("HR bpm", 8) + ReportText.pad("SNR dB", 8) + ReportText.pad("RR /min", 9) + ReportText.pad("RMSSD ms", 10) + ReportText.pad("SDNN ms", 9) + "status\n"
         for e in result.estimates {
-            out += pad(fixed(e.time, 1), 8) + pad(e.heartRate.map { fixed($0, 1) } ?? "-", 8)
-            out += pad(e.snr.map { fixed($0, 1) } ?? "-", 8) + pad(e.respirationRate.map { fixed($0, 1) } ?? "-", 9)
-            out += pad(e.variability.map { fixed($0.rmssd, 0) } ?? "-", 10) + pad(e.variability.map { fixed($0.sdnn, 0) } ?? "-", 9)
+            out += ReportText.pad(ReportText.fixed(e.time, 1), 8) + ReportText.pad(e.heartRate.map { ReportText.fixed($0, 1) } ?? "-", 8)
+            out += ReportText.pad(e.snr.map { ReportText.fixed($0, 1) } ?? "-", 8) + ReportText.pad(e.respirationRate.map { ReportText.fixed($0, 1) } ?? "-", 9)
+            out += ReportText.pad(e.variability.map { ReportText.fixed($0.rmssd, 0) } ?? "-", 10) + ReportText.pad(e.variability.map { ReportText.fixed($0.sdnn, 0) } ?? "-", 9)
             out += e.status.rawValue.replacingOccurrences(of: "_", with: " ") + "\n"
         }
         let rates = result.estimates.compactMap(\.heartRate)
         if rates.isEmpty {
             out += "no heart rate: \(result.estimates.isEmpty ? "video shorter than one window" : "no face or too little signal")\n"
         } else {
-            out += "heart rate \(fixed(rates.reduce(0, +) / Double(rates.count), 1)) bpm on average, "
+            out += "heart rate \(ReportText.fixed(rates.reduce(0, +) / Double(rates.count), 1)) bpm on average, "
             out += "\(rates.count) of \(result.estimates.count) seconds with an estimate\n"
         }
         return out
@@ -90,11 +90,6 @@ public enum EstimateReport {
                 )
             }
         )
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"
+        return try ReportText.json(document)
     }
-
-    static func fixed(_ value: Double, _ places: Int) -> String { String(format: "%.\(places)f", value) }
-    static func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import MediaFiles
 
 /// Renders detected speech segments for people and for machines.
@@ -15,19 +14,19 @@ public enum SpeechReport {
     /// `start_s,end_s` and one row per segment.
     public static func csv(_ segments: [AudioAnalysis.Segment]) -> String {
         var out = "start_s,end_s\n"
-        for s in segments { out += "\(EstimateReport.fixed(s.start, 2)),\(EstimateReport.fixed(s.end, 2))\n" }
+        for s in segments { out += "\(ReportText.fixed(s.start, 2)),\(ReportText.fixed(s.end, 2))\n" }
         return out
     }
 
     static func table(_ result: AudioAnalysis.Result) -> String {
-        var out = "\(result.format), \(EstimateReport.fixed(result.duration, 2)) s\n"
-        out += EstimateReport.pad("start s", 10) + EstimateReport.pad("end s", 10) + "length s\n"
+        var out = "\(result.format), \(ReportText.fixed(result.duration, 2)) s\n"
+        out += ReportText.pad("start s", 10) + ReportText.pad("end s", 10) + "length s\n"
         for s in result.segments {
-            out += EstimateReport.pad(EstimateReport.fixed(s.start, 2), 10) + EstimateReport.pad(EstimateReport.fixed(s.end, 2), 10)
-            out += EstimateReport.fixed(s.end - s.start, 2) + "\n"
+            out += ReportText.pad(ReportText.fixed(s.start, 2), 10) + ReportText.pad(ReportText.fixed(s.end, 2), 10)
+            out += ReportText.fixed(s.end - s.start, 2) + "\n"
         }
         let speech = result.segments.reduce(0) { $0 + $1.end - $1.start }
-        out += "\(result.segments.count) speech segment\(result.segments.count == 1 ? "" : "s"), \(EstimateReport.fixed(speech, 2)) s of speech\n"
+        out += "\(result.segments.count) speech segment\(result.segments.count == 1 ? "" : "s"), \(ReportText.fixed(speech, 2)) s of speech\n"
         return out
     }
 
@@ -52,8 +51,6 @@ public enum SpeechReport {
             speech_s: round(result.segments.reduce(0) { $0 + $1.end - $1.start }),
             segments: result.segments.map { .init(start_s: round($0.start), end_s: round($0.end)) }
         )
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"
+        return try ReportText.json(document)
     }
 }

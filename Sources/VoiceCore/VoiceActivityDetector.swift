@@ -51,7 +51,7 @@ public struct VoiceActivityDetector: Sendable {
     private let model: VoiceActivityModel
     private var features = VoiceFeatures()
     private var featureValues = [Float](repeating: 0, count: VoiceFeatures.count)
-    private var pending: [Float] = []
+    private var framer = HopFramer()
     /// The embeddings of the last ``ringSize`` frames; frame `i` at `(i % ringSize) * embeddingSize`.
     private var embeddings: [Float]
     private var context: [Float]
@@ -68,22 +68,21 @@ public struct VoiceActivityDetector: Sendable {
         self.model = model
         embeddings = Array(repeating: 0, count: Self.ringSize * VoiceActivityModel.embeddingSize)
         context = Array(repeating: 0, count: VoiceActivityModel.contextInputs)
-        pending.reserveCapacity(VoiceFeatures.hopSize)
     }
 
     /// Consumes 16 kHz mono samples; returns the decisions that became final, in order.
-    public mutating func process(_ samples: some Collection<Float>) -> [VoiceFrameDecision] {
+    public mutating func process(_ samples: [Float]) -> [VoiceFrameDecision] {
+        process(samples[...])
+    }
+
+    /// Consumes 16 kHz mono samples; returns the decisions that became final, in order.
+    public mutating func process(_ samples: ArraySlice<Float>) -> [VoiceFrameDecision] {
         var decisions: [VoiceFrameDecision] = []
-        var rest = samples[...]
-        while !rest.isEmpty {
-            let take = min(VoiceFeatures.hopSize - pending.count, rest.count)
-            pending.append(contentsOf: rest.prefix(take))
-            rest = rest.dropFirst(take)
-            if pending.count == VoiceFeatures.hopSize {
-                consumeHop()
-                if framesSeen - 1 - nextDecision >= VoiceActivityModel.lookahead {
-                    decisions.append(decide(lastFrame: framesSeen - 1))
-                }
+        var rest = samples
+        while framer.fill(from: &rest) {
+            consumeHop()
+            if framesSeen - 1 - nextDecision >= VoiceActivityModel.lookahead {
+                decisions.append(decide(lastFrame: framesSeen - 1))
             }
         }
         return decisions
@@ -91,20 +90,16 @@ public struct VoiceActivityDetector: Sendable {
 
     /// Ends the stream: pads a partial last frame with silence and returns the remaining decisions.
     public mutating func finish() -> [VoiceFrameDecision] {
-        if !pending.isEmpty {
-            pending.append(contentsOf: repeatElement(0, count: VoiceFeatures.hopSize - pending.count))
-            consumeHop()
-        }
+        if framer.padPartialHop() { consumeHop() }
         var decisions: [VoiceFrameDecision] = []
         while nextDecision < framesSeen { decisions.append(decide(lastFrame: framesSeen - 1)) }
         return decisions
     }
 
     private mutating func consumeHop() {
-        pending.withUnsafeBufferPointer { hop in
+        framer.hop.withUnsafeBufferPointer { hop in
             featureValues.withUnsafeMutableBufferPointer { out in features.process(hop: hop, into: out) }
         }
-        pending.removeAll(keepingCapacity: true)
         let slot = (framesSeen % Self.ringSize) * VoiceActivityModel.embeddingSize
         featureValues.withUnsafeBufferPointer { features in
             embeddings.withUnsafeMutableBufferPointer { model.embed(features, into: $0.baseAddress! + slot) }

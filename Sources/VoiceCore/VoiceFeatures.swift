@@ -46,8 +46,10 @@ public struct VoiceFeatures: Sendable {
     private var power: [Float]
     private let bands: [MelBand]
     private var smoothedLevel: [Float]
-    private var blockMinimum: [Float]
-    private var pastBlockMinima: [[Float]]
+    /// The least smoothed level of each band in each of the last ``floorBlocks`` blocks
+    /// (block-major, a ring; the current block at `currentBlock`).
+    private var blockMinima: [Float]
+    private var currentBlock = 0
     private var framesInBlock = 0
     private var averageLevel: Float = 0
     private var started = false
@@ -68,8 +70,7 @@ public struct VoiceFeatures: Sendable {
         power = [Float](repeating: 0, count: n / 2 + 1)
         bands = Self.melBands(count: Self.bandCount, lowHz: 100, highHz: 7600, size: n, sampleRate: Self.sampleRate)
         smoothedLevel = [Float](repeating: 0, count: Self.bandCount)
-        blockMinimum = [Float](repeating: .infinity, count: Self.bandCount)
-        pastBlockMinima = []
+        blockMinima = [Float](repeating: .infinity, count: Self.floorBlocks * Self.bandCount)
     }
 
     /// Consumes one hop of ``hopSize`` samples and writes ``count`` features into `features`.
@@ -132,23 +133,24 @@ public struct VoiceFeatures: Sendable {
     }
 
     private mutating func updateFloor(levels: UnsafeMutableBufferPointer<Float>) {
-        for b in 0..<Self.bandCount {
+        let bands = Self.bandCount
+        for b in 0..<bands {
             smoothedLevel[b] = started ? smoothedLevel[b] + Self.floorSmoothing * (levels[b] - smoothedLevel[b]) : levels[b]
-            blockMinimum[b] = min(blockMinimum[b], smoothedLevel[b])
+            blockMinima[currentBlock * bands + b] = min(blockMinima[currentBlock * bands + b], smoothedLevel[b])
         }
         framesInBlock += 1
         if framesInBlock == Self.floorBlockFrames {
-            pastBlockMinima.append(blockMinimum)
-            if pastBlockMinima.count > Self.floorBlocks - 1 { pastBlockMinima.removeFirst() }
-            blockMinimum = smoothedLevel
+            // The oldest block gives way to a new one, which starts from the current level.
+            currentBlock = (currentBlock + 1) % Self.floorBlocks
+            for b in 0..<bands { blockMinima[currentBlock * bands + b] = smoothedLevel[b] }
             framesInBlock = 0
         }
     }
 
     /// The noise floor of band `b`: the least smoothed level over the current and past blocks.
     private func currentFloor(band b: Int) -> Float {
-        var floor = blockMinimum[b]
-        for block in pastBlockMinima { floor = min(floor, block[b]) }
+        var floor = Float.infinity
+        for block in 0..<Self.floorBlocks { floor = min(floor, blockMinima[block * Self.bandCount + b]) }
         return floor
     }
 

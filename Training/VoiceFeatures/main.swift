@@ -3,13 +3,14 @@
 //     voice-features OUTPUT_DIR FILE.wav...
 //
 // For each FILE.wav, writes OUTPUT_DIR/FILE.f32: one row of VoiceFeatures.count little-endian
-// float32 values per 10 ms frame, computed exactly as the detector computes them (the audio
-// converted to 16 kHz mono first, a partial last frame padded with silence).
+// float32 values per 10 ms frame, computed exactly as the detector computes them: the same
+// conversion to 16 kHz mono (MonoAudioReader) and the same framing (HopFramer).
 #if canImport(Glibc)
 import Glibc
 #else
 import Darwin
 #endif
+import Analysis
 import MediaFiles
 import VoiceCore
 
@@ -26,32 +27,22 @@ guard arguments.count >= 2 else {
 let outputDirectory = arguments.first!
 
 func features(of path: String) throws(MediaFileError) -> [Float] {
-    let reader = try WAVReader(path: path)
-    var converter = AudioConverter(sampleRate: reader.format.sampleRate, channelCount: reader.format.channelCount)
+    var reader = try MonoAudioReader(path: path)
+    var framer = HopFramer()
     var extractor = VoiceFeatures()
-    var pending: [Float] = []
     var rows: [Float] = []
     var row = [Float](repeating: 0, count: VoiceFeatures.count)
-    func consume(_ samples: [Float]) {
-        pending.append(contentsOf: samples)
-        var start = 0
-        while pending.count - start >= VoiceFeatures.hopSize {
-            pending[start..<(start + VoiceFeatures.hopSize)].withUnsafeBufferPointer { hop in
-                row.withUnsafeMutableBufferPointer { extractor.process(hop: hop, into: $0) }
-            }
-            rows.append(contentsOf: row)
-            start += VoiceFeatures.hopSize
+    func consumeHop() {
+        framer.hop.withUnsafeBufferPointer { hop in
+            row.withUnsafeMutableBufferPointer { extractor.process(hop: hop, into: $0) }
         }
-        pending.removeFirst(start)
+        rows.append(contentsOf: row)
     }
-    var block: [Float] = []
-    while try reader.read(maximumFrames: 4096, into: &block) > 0 {
-        consume(converter.process(interleaved: block))
+    while let samples = try reader.next() {
+        var rest = samples[...]
+        while framer.fill(from: &rest) { consumeHop() }
     }
-    consume(converter.finish())
-    if !pending.isEmpty {
-        consume([Float](repeating: 0, count: VoiceFeatures.hopSize - pending.count))
-    }
+    if framer.padPartialHop() { consumeHop() }
     return rows
 }
 
