@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
 /// How eager the voice activity detector is.
 public struct VoiceActivityConfiguration: Sendable, Hashable {
     /// From 0 to 1: higher catches quieter and less certain speech at the cost of more false
@@ -13,8 +19,14 @@ public struct VoiceActivityConfiguration: Sendable, Hashable {
         self.hangoverFrames = hangoverFrames
     }
 
-    /// The probability at which speech starts: 0.92 at sensitivity 0, 0.64 at 0.5, 0.36 at 1.
-    var onsetThreshold: Float { Float(0.92 - 0.56 * min(max(sensitivity, 0), 1)) }
+    /// The probability at which speech starts. At sensitivity 0.5 it is the threshold chosen
+    /// in training (on held-back training clips); each 0.25 of sensitivity moves its log-odds
+    /// by 1, down for higher sensitivity.
+    var onsetThreshold: Float {
+        let trained = Double(VoiceActivityWeights.onsetThreshold)
+        let logOdds = log(trained / (1 - trained)) + 4 * (0.5 - min(max(sensitivity, 0), 1))
+        return Float(1 / (1 + exp(-logOdds)))
+    }
     /// The probability below which speech may end (after the hangover).
     var releaseThreshold: Float { onsetThreshold * 0.7 }
 }

@@ -505,4 +505,7 @@ enum VoiceActivityWeights {
         595a66bf7dc03a3fb6e1223f18a9ca3e94a1253fedea293fb59bddbe90c263bfb6b0c73e41bc193fb080d63ed78723bf0004303f57cad43ed0e0013f2abeb6be
         e51cb9be4fb36dbf7f53f93e01846cbf603e31bc
         """
+
+    /// The onset threshold at sensitivity 0.5, chosen on the held-back training clips.
+    static let onsetThreshold: Float = 0.86
 }

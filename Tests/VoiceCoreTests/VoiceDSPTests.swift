@@ -147,7 +147,11 @@ import VoiceCore
 @Suite struct UtteranceSegmenterTests {
     static let signal = VoiceActivityDetectorTests.signal
 
+    /// Segments `samples` fed in chunks of `chunk` samples. The synthetic vowel is a crude voice,
+    /// so the detector runs at its most sensitive: segmentation, not detection, is under test.
     static func utterances(_ configuration: UtteranceConfiguration, chunk: Int, samples: [Float] = signal) -> [Utterance] {
+        var configuration = configuration
+        configuration.detector.sensitivity = 1
         var segmenter = UtteranceSegmenter(configuration: configuration)
         var out: [Utterance] = []
         var at = 0

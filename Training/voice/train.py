@@ -14,7 +14,9 @@ or by hand:
 The network is the one VoiceActivityModel.swift runs (keep the two in step): per frame,
 features normalised and embedded through EMBEDDING ReLU units; the embeddings at
 CONTEXT_OFFSETS around the frame (clamped to the clip, as the detector clamps to the stream)
-through HIDDEN ReLU units to a logistic output. Plain numpy, Adam, binary cross-entropy,
+through HIDDEN ReLU units to a logistic output. The detector's default onset threshold is chosen
+here too, on the held-back clips (the lowest whose false alarms stay within
+FALSE_ALARM_BUDGET), never on the evaluation split. Plain numpy, Adam, binary cross-entropy,
 on the CPU. The training split never contains the evaluation split's sentences, noise
 instances or held-out voices (see corpus.py). A tenth of the training clips is held back to
 report how training went.
@@ -33,6 +35,13 @@ CONTEXT_OFFSETS = np.array([-50, -30, -20, -14, -10, -7, -5, -3, -2, -1, 0, 1, 2
 CENTRE = int(np.nonzero(CONTEXT_OFFSETS == 0)[0][0])
 # Missing a frame of speech costs less than flagging a frame of noise.
 NOISE_WEIGHT = 1.5
+# The detector's decision rule (VoiceActivityDetector.swift): keep the two in step.
+RELEASE_RATIO = 0.7
+HANGOVER_FRAMES = 8
+ONSET_CANDIDATES = np.round(np.arange(0.30, 0.99, 0.02), 2)
+# Share of noise-only frames the default threshold may flag on the held-back clips: well
+# inside the 5% the product allows, to leave room for audio unlike the training corpus.
+FALSE_ALARM_BUDGET = 0.02
 
 
 def load(corpus, features_dir):
@@ -109,7 +118,45 @@ def f1(prob, y, threshold=0.5):
     return 2 * tp / max(1, decided.sum() + (y > 0.5).sum())
 
 
-def write_swift(path, values):
+def decide(prob, onset):
+    """The detector's hysteresis: speech from `onset` on, until HANGOVER_FRAMES below release."""
+    release = onset * RELEASE_RATIO
+    out = np.zeros(len(prob), dtype=bool)
+    in_speech, quiet = False, 0
+    for i, p in enumerate(prob):
+        if in_speech:
+            if p >= release:
+                quiet = 0
+            else:
+                quiet += 1
+                if quiet > HANGOVER_FRAMES:
+                    in_speech = False
+        elif p >= onset:
+            in_speech, quiet = True, 0
+        out[i] = in_speech
+    return out
+
+
+def choose_onset_threshold(model, features, labels, contexts, files):
+    """The lowest onset threshold (the most speech caught) whose false-alarm rate on the
+    held-back clips is within FALSE_ALARM_BUDGET (false alarms: frames flagged in noise-only
+    stretches, truth 0 and >= 0.5 s from speech); the highest candidate if none is."""
+    probs = [model.probability(features[contexts[i]]) for i in files]
+    truths = [labels[i] > 0.5 for i in files]
+    quiet = [np.convolve(t.astype(int), np.ones(101, dtype=int), mode="same") == 0 for t in truths]
+    chosen = None
+    for onset in ONSET_CANDIDATES:
+        decided = [decide(p, onset) for p in probs]
+        hits = sum(np.sum(d & t) for d, t in zip(decided, truths))
+        f1_score = 2 * hits / max(1, sum(d.sum() for d in decided) + sum(t.sum() for t in truths))
+        false_alarms = sum(np.sum(d & q) for d, q in zip(decided, quiet)) / max(1, sum(q.sum() for q in quiet))
+        print(f"onset {onset:.2f}: held-back F1 {f1_score:.3f}, false alarms {false_alarms:.1%}")
+        if chosen is None and false_alarms <= FALSE_ALARM_BUDGET:
+            chosen = float(onset)
+    return chosen if chosen is not None else float(ONSET_CANDIDATES[-1])
+
+
+def write_swift(path, values, onset_threshold):
     hex_text = values.tobytes().hex()
     lines = [hex_text[i: i + 128] for i in range(0, len(hex_text), 128)]
     with open(path, "w") as f:
@@ -118,7 +165,9 @@ def write_swift(path, values):
         f.write("enum VoiceActivityWeights {\n    static let hex = \"\"\"\n")
         for line in lines:
             f.write("        " + line + "\n")
-        f.write("        \"\"\"\n}\n")
+        f.write("        \"\"\"\n\n")
+        f.write("    /// The onset threshold at sensitivity 0.5, chosen on the held-back training clips.\n")
+        f.write(f"    static let onsetThreshold: Float = {onset_threshold}\n}}\n")
 
 
 def main():
@@ -165,7 +214,9 @@ def main():
             prob = model.probability(features[context[sample]])
             print(f"step {step}: loss {loss:.3f}, held-back frame F1 {f1(prob, y[sample]):.3f}")
 
-    write_swift(args.output, model.serialise())
+    onset = choose_onset_threshold(model, features, labels, contexts, sorted(held_back))
+    print(f"onset threshold {onset}")
+    write_swift(args.output, model.serialise(), onset)
     print(f"wrote {args.output}")
 
 
