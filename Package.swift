@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hhctl", targets: ["hhctl"]),
+        .executable(name: "hhd", targets: ["hhd"]),
         .executable(name: "hh-simulate", targets: ["hh-simulate"]),
         .library(name: "VitalsCore", targets: ["VitalsCore"]),
         .library(name: "VoiceCore", targets: ["VoiceCore"]),
@@ -20,6 +21,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Pure cores: standard library and SIMD only, no I/O.
@@ -29,6 +36,40 @@ let package = Package(
         .target(name: "MediaFiles", swiftSettings: strictSettings),
         // Synthetic patients with known truth, for the tests and the demo.
         .target(name: "Simulation", dependencies: ["VitalsCore"], swiftSettings: strictSettings),
+        // Wire types shared by kiosk and relay (versioned JSON).
+        .target(name: "HHProtocol", swiftSettings: strictSettings),
+        // Module maps over the C libraries the kiosk's devices use.
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        // Camera, microphone and speaker (ALSA), and file-backed sources with the same protocols.
+        .target(
+            name: "Devices",
+            dependencies: ["CALSA", "CV4L2", "Analysis", "MediaFiles", "VitalsCore", "VoiceCore"],
+            swiftSettings: strictSettings
+        ),
+        // The kiosk's SQLite store: measurements, sessions, outbox, retention.
+        .target(
+            name: "EdgeStore",
+            dependencies: ["HHProtocol", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        // The daemon's core: configuration, pipeline, sessions, relay delivery, control socket.
+        .target(
+            name: "Kiosk",
+            dependencies: [
+                "Devices", "EdgeStore", "HHProtocol", "VitalsCore", "VoiceCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Glue between the file formats and the engines, shared by the executables.
         .target(
             name: "Analysis",
@@ -40,7 +81,15 @@ let package = Package(
         .executableTarget(
             name: "hhctl",
             dependencies: [
-                "Analysis", "VoiceCore",
+                "Analysis", "VoiceCore", "Kiosk", "Devices", "HHProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "hhd",
+            dependencies: [
+                "Kiosk",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -86,6 +135,22 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "VoiceAccuracyTests", dependencies: ["Analysis"], swiftSettings: strictSettings),
+        .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "KioskTests",
+            dependencies: ["Kiosk", "EdgeStore", "VitalsCore", "HHProtocol"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "HHDTests",
+            dependencies: [
+                "EdgeStore", "HHProtocol", "Kiosk", "Simulation", "MediaFiles", "VitalsCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "HHCtlTests",
             dependencies: ["Simulation", "MediaFiles", "VitalsCore"],

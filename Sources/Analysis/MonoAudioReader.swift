@@ -17,11 +17,14 @@ public struct MonoAudioReader {
     private var converter: AudioConverter
     private var block: [Float] = []
     private var flushed = false
+    private let blockFrames: Int
 
-    /// Opens `path` and reads its header.
+    /// Opens `path` and reads its header; ``next()`` reads up to `blockFrames` frames (at the
+    /// file's rate) at a time.
     ///
     /// - Throws: ``MediaFileError`` for a file that is missing, not a WAV file or malformed.
-    public init(path: String) throws(MediaFileError) {
+    public init(path: String, blockFrames: Int = 8192) throws(MediaFileError) {
+        self.blockFrames = max(1, blockFrames)
         reader = try WAVReader(path: path)
         format = reader.format
         converter = AudioConverter(sampleRate: format.sampleRate, channelCount: format.channelCount)
@@ -34,7 +37,7 @@ public struct MonoAudioReader {
     ///   before that point has been returned.
     public mutating func next() throws(MediaFileError) -> [Float]? {
         guard !flushed else { return nil }
-        let got = try reader.read(maximumFrames: 8192, into: &block)
+        let got = try reader.read(maximumFrames: blockFrames, into: &block)
         if got > 0 {
             framesRead += got
             return converter.process(interleaved: block)

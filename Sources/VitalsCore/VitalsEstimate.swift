@@ -23,6 +23,19 @@ public struct VitalsEstimate: Sendable, Hashable {
     public var respirationRate: Double?
     /// Heart-rate variability, when its own quality gate passed.
     public var variability: HeartRateVariability?
+
+    /// Creates an estimate.
+    public init(
+        time: Double, status: Status, heartRate: Double? = nil, snr: Double? = nil,
+        respirationRate: Double? = nil, variability: HeartRateVariability? = nil
+    ) {
+        self.time = time
+        self.status = status
+        self.heartRate = heartRate
+        self.snr = snr
+        self.respirationRate = respirationRate
+        self.variability = variability
+    }
 }
 
 /// Heart-rate variability from beat-to-beat intervals.

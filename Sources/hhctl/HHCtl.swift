@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Kiosk
 import VitalsCore
 import VoiceCore
 
@@ -9,8 +10,8 @@ struct HHCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hhctl",
         abstract: "Administer a Health Helper kiosk.",
-        version: "0.1.0",
-        subcommands: [Analyze.self]
+        version: KioskVersion.current,
+        subcommands: [Status.self, Sessions.self, Flush.self, Config.self, Enroll.self, CaptureTest.self, Analyze.self]
     )
 }
 

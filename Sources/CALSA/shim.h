@@ -1,0 +1,4 @@
+#ifndef HH_CALSA_SHIM_H
+#define HH_CALSA_SHIM_H
+#include <alsa/asoundlib.h>
+#endif

@@ -1,0 +1,113 @@
+import Analysis
+import MediaFiles
+import VitalsCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Seconds on the monotonic clock.
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
+}
+
+/// Sleeps until `deadline` on the monotonic clock.
+func sleep(until deadline: Double) {
+    let wait = deadline - monotonicSeconds()
+    guard wait > 0 else { return }
+    var request = timespec(tv_sec: Int(wait), tv_nsec: Int((wait - Double(Int(wait))) * 1e9))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+}
+
+/// A `.y4m` file standing in for a camera, paced in real time or read as fast as possible.
+public final class Y4MFileVideoSource: VideoSource {
+    /// The file.
+    public let name: String
+    private let pacing: FilePacing
+    private var reader: Y4MReader?
+    private var frame: [UInt8] = []
+    private var period = 1.0 / 30
+    private var openedAt = 0.0
+
+    /// A source reading `path`.
+    public init(path: String, pacing: FilePacing) {
+        self.name = path
+        self.pacing = pacing
+    }
+
+    public func open() throws(DeviceError) -> VideoStreamFormat {
+        let reader: Y4MReader
+        do { reader = try Y4MReader(path: name) } catch {
+            throw error.code == .io ? .missing(error.description) : .unsupported(error.description)
+        }
+        let header = reader.header
+        self.reader = reader
+        period = Double(header.frameRate.denominator) / Double(header.frameRate.numerator)
+        openedAt = monotonicSeconds()
+        let geometry = FrameGeometry(width: header.width, height: header.height, format: VideoAnalysis.pixelFormat(of: header.colourSpace))
+        return VideoStreamFormat(geometry: geometry, range: header.fullRange ? .full : .limited, nominalFPS: 1 / period)
+    }
+
+    public func nextFrame(_ body: (UnsafeRawBufferPointer, Double) -> Void) throws(DeviceError) -> Bool {
+        guard let reader else { throw .failed("\(name) is not open") }
+        let more: Bool
+        do { more = try reader.readFrame(into: &frame) } catch { throw .failed(error.description) }
+        guard more else { return false }
+        let time = Double(reader.framesRead - 1) * period
+        if pacing == .realtime { sleep(until: openedAt + time) }
+        frame.withUnsafeBytes { body($0, time) }
+        return true
+    }
+
+    public func close() { reader = nil }
+}
+
+/// A WAV file standing in for a microphone: any layout, converted to 16 kHz mono, in blocks
+/// of 20 ms, paced in real time or read as fast as possible.
+public final class WAVFileAudioSource: AudioSource {
+    /// The file.
+    public let name: String
+    /// Always 0: a file does not overrun.
+    public let overruns = 0
+    private let pacing: FilePacing
+    private var reader: MonoAudioReader?
+    private var samplesDelivered = 0
+    private var openedAt = 0.0
+
+    /// A source reading `path`.
+    public init(path: String, pacing: FilePacing) {
+        self.name = path
+        self.pacing = pacing
+    }
+
+    public func open() throws(DeviceError) -> AudioStreamFormat {
+        let reader: MonoAudioReader
+        do {
+            let probe = try WAVReader(path: name)
+            reader = try MonoAudioReader(path: name, blockFrames: max(1, probe.format.sampleRate / 50))
+        } catch {
+            throw error.code == .io ? .missing(error.description) : .unsupported(error.description)
+        }
+        self.reader = reader
+        samplesDelivered = 0
+        openedAt = monotonicSeconds()
+        return AudioStreamFormat(sampleRate: reader.format.sampleRate, channelCount: reader.format.channelCount, encoding: reader.format.sampleFormat.description)
+    }
+
+    public func read() throws(DeviceError) -> AudioBlock? {
+        guard var reader else { throw .failed("\(name) is not open") }
+        defer { self.reader = reader }
+        let samples: [Float]?
+        do { samples = try reader.next() } catch { throw .failed(error.description) }
+        guard let samples else { return nil }
+        let time = Double(samplesDelivered) / 16_000
+        samplesDelivered += samples.count
+        if pacing == .realtime { sleep(until: openedAt + Double(samplesDelivered) / 16_000) }
+        return AudioBlock(samples: samples, time: time)
+    }
+
+    public func close() { reader = nil }
+}

@@ -1,0 +1,342 @@
+import Devices
+import Foundation
+import Logging
+import Synchronization
+import VitalsCore
+import VoiceCore
+
+/// What a capture thread reports to the recorder.
+public enum CaptureEvent: Sendable {
+    /// A pipeline event; `progress` is how far the source has got (its watermark).
+    case event(PipelineEvent?, progress: Double, source: EventMerger.SourceID)
+    /// The source is delivering again from `time` on.
+    case up(EventMerger.SourceID, time: Double)
+    /// The source is down (missing or failed): it must not hold the others back.
+    case down(EventMerger.SourceID)
+    /// The source reached the end of its file: it will send nothing more.
+    case ended(EventMerger.SourceID)
+}
+
+/// Runs a capture loop on a thread of its own (device reads block), reopening the device
+/// with backoff when it is missing or fails, until stopped or the file ends.
+final class CaptureThread: Sendable {
+    private let stopped = Atomic<Bool>(false)
+    private let finished = Atomic<Bool>(false)
+
+    /// Starts `body` on a new thread.
+    init(name: String, _ body: @escaping @Sendable (CaptureThread) -> Void) {
+        let thread = Thread { [self] in
+            body(self)
+            finished.store(true, ordering: .releasing)
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Whether ``stop()`` was called.
+    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    /// Whether the loop has returned.
+    var isFinished: Bool { finished.load(ordering: .acquiring) }
+
+    /// Asks the loop to end; it notices at its next frame or block.
+    func stop() { stopped.store(true, ordering: .releasing) }
+
+    /// Sleeps up to `seconds`, waking early when stopped. Returns `false` if stopped.
+    func pause(_ seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if isStopped { return false }
+            Thread.sleep(forTimeInterval: min(0.1, max(0, deadline.timeIntervalSinceNow)))
+        }
+        return !isStopped
+    }
+}
+
+/// The delays between attempts to reopen a missing or failed device: 1, 2, 4 … 30 s.
+func reopenDelay(afterFailures failures: Int) -> Double {
+    min(30, pow(2, Double(max(0, failures - 1))))
+}
+
+/// The camera loop: frames into the vitals pipeline, presence per second and estimates out.
+struct VideoCapture: Sendable {
+    let makeSource: @Sendable () -> any VideoSource
+    let configuration: VitalsConfiguration
+    let clock: MediaClock
+    let board: StatusBoard
+    let logger: Logger
+    let emit: @Sendable (CaptureEvent) -> Void
+
+    /// Runs until stopped or the file ends.
+    func run(on thread: CaptureThread) {
+        let source = makeSource()
+        var failures = 0
+        while !thread.isStopped {
+            board.update { $0.camera.state = .starting }
+            let format: VideoStreamFormat
+            do {
+                format = try source.open()
+            } catch {
+                failures += 1
+                report(error, failures: failures)
+                emit(.down(.video))
+                guard thread.pause(reopenDelay(afterFailures: failures)) else { break }
+                continue
+            }
+            let offset = clock.offset()
+            logger.info("camera streaming", metadata: ["device": "\(source.name)", "format": "\(format)"])
+            board.update {
+                $0.camera.state = .running
+                $0.camera.format = format.geometry.format.description
+                $0.camera.width = format.geometry.width
+                $0.camera.height = format.geometry.height
+                $0.camera.lastError = nil
+            }
+            emit(.up(.video, time: offset))
+            do {
+                let ended = try stream(source, format: format, offset: offset, thread: thread)
+                source.close()
+                if ended {
+                    board.update { $0.camera.state = .ended }
+                    logger.info("camera input ended", metadata: ["device": "\(source.name)"])
+                    emit(.ended(.video))
+                    return
+                }
+                failures = 0
+            } catch {
+                source.close()
+                failures += 1
+                report(error, failures: failures)
+                emit(.down(.video))
+                guard thread.pause(reopenDelay(afterFailures: failures)) else { break }
+            }
+        }
+        source.close()
+        emit(.ended(.video))
+    }
+
+    /// Streams frames until the file ends (`true`), the thread is stopped (`false`) or the
+    /// device fails (throws).
+    private func stream(_ source: any VideoSource, format: VideoStreamFormat, offset: Double, thread: CaptureThread) throws -> Bool {
+        var settings = configuration
+        settings.sampleRate = format.nominalFPS
+        var pipeline = try VitalsPipeline(geometry: format.geometry, range: format.range, configuration: settings)
+        var second = -1.0
+        var framesInSecond = 0
+        var faceFrames = 0
+        var lastTime: Double?
+        var frameInterval: Double?
+        var frameError: (any Error)?
+        while !thread.isStopped {
+            let more = try source.nextFrame { pixels, frameTime in
+                let time = offset + frameTime
+                let estimates: [VitalsEstimate]
+                do { estimates = try pipeline.process(pixels, at: time) } catch {
+                    frameError = error
+                    return
+                }
+                let face = pipeline.lastRegion.facePresent
+                if let lastTime { frameInterval = frameInterval.map { 0.95 * $0 + 0.05 * (time - lastTime) } ?? (time - lastTime) }
+                lastTime = time
+                let thisSecond = (time - offset).rounded(.down)
+                if thisSecond != second {
+                    if second >= 0 {
+                        emit(.event(.presence(time: offset + second, face: faceFrames * 2 >= framesInSecond), progress: time, source: .video))
+                    }
+                    second = thisSecond
+                    framesInSecond = 0
+                    faceFrames = 0
+                }
+                framesInSecond += 1
+                if face { faceFrames += 1 }
+                for estimate in estimates { emit(.event(.vitals(estimate), progress: time, source: .video)) }
+                board.update {
+                    $0.camera.frames += 1
+                    $0.camera.facePresent = face
+                    if let frameInterval, frameInterval > 0 { $0.camera.fps = 1 / frameInterval }
+                    for estimate in estimates {
+                        $0.heartRate = KioskStatus.HeartRate(
+                            bpm: estimate.heartRate, snrDb: estimate.snr, quality: estimate.status.rawValue,
+                            respirationBpm: estimate.respirationRate)
+                    }
+                }
+            }
+            if let frameError { throw DeviceError.failed("bad frame: \(frameError)") }
+            if !more {
+                if second >= 0 {
+                    emit(.event(.presence(time: offset + second, face: faceFrames * 2 >= framesInSecond), progress: offset + second + 1, source: .video))
+                }
+                for estimate in pipeline.finish() { emit(.event(.vitals(estimate), progress: lastTime ?? offset, source: .video)) }
+                return true
+            }
+        }
+        return false
+    }
+
+    private func report(_ error: any Error, failures: Int) {
+        let state: KioskStatus.DeviceState = if case DeviceError.missing = error { .missing } else { .failed }
+        board.update {
+            $0.camera.state = state
+            $0.camera.lastError = "\(error)"
+            $0.camera.fps = nil
+            $0.camera.facePresent = false
+        }
+        if failures == 1 || failures.isMultiple(of: 10) {
+            logger.warning("camera unavailable, retrying", metadata: ["device": "\(makeSourceName)", "error": "\(error)", "attempt": "\(failures)"])
+        }
+    }
+
+    private var makeSourceName: String { board.snapshot.camera.device }
+}
+
+/// The microphone loop: audio into the voice engine, utterances and levels out.
+struct AudioCapture: Sendable {
+    let makeSource: @Sendable () -> any AudioSource
+    let configuration: UtteranceConfiguration
+    let clock: MediaClock
+    let board: StatusBoard
+    let logger: Logger
+    let emit: @Sendable (CaptureEvent) -> Void
+
+    /// Runs until stopped or the file ends.
+    func run(on thread: CaptureThread) {
+        let source = makeSource()
+        var failures = 0
+        while !thread.isStopped {
+            board.update { $0.microphone.state = .starting }
+            let format: AudioStreamFormat
+            do {
+                format = try source.open()
+            } catch {
+                failures += 1
+                report(error, failures: failures, device: source.name)
+                emit(.down(.audio))
+                guard thread.pause(reopenDelay(afterFailures: failures)) else { break }
+                continue
+            }
+            let offset = clock.offset()
+            logger.info("microphone capturing", metadata: ["device": "\(source.name)", "format": "\(format)"])
+            board.update {
+                $0.microphone.state = .running
+                $0.microphone.sampleRate = format.sampleRate
+                $0.microphone.lastError = nil
+            }
+            emit(.up(.audio, time: offset))
+            do {
+                let ended = try stream(source, offset: offset, thread: thread)
+                source.close()
+                if ended {
+                    board.update { $0.microphone.state = .ended }
+                    logger.info("microphone input ended", metadata: ["device": "\(source.name)"])
+                    emit(.ended(.audio))
+                    return
+                }
+                failures = 0
+            } catch {
+                source.close()
+                failures += 1
+                report(error, failures: failures, device: source.name)
+                emit(.down(.audio))
+                guard thread.pause(reopenDelay(afterFailures: failures)) else { break }
+            }
+        }
+        source.close()
+        emit(.ended(.audio))
+    }
+
+    private func stream(_ source: any AudioSource, offset: Double, thread: CaptureThread) throws -> Bool {
+        var segmenter = UtteranceSegmenter(configuration: configuration)
+        var level = LevelMeter(sampleRate: 16_000)
+        var position = 0.0
+        func publish(_ utterances: [Utterance], progress: Double) {
+            for utterance in utterances {
+                let id = UUID().uuidString.lowercased()
+                emit(.event(.utterance(id: id, start: offset + utterance.startTime, end: offset + utterance.endTime), progress: progress, source: .audio))
+            }
+            if !utterances.isEmpty { board.update { $0.microphone.utterances += utterances.count } }
+        }
+        while !thread.isStopped {
+            guard let block = try source.read() else {
+                publish(segmenter.finish(), progress: offset + position)
+                return true
+            }
+            position = block.time + Double(block.samples.count) / 16_000
+            let utterances = segmenter.process(block.samples)
+            if let dbfs = level.add(block.samples) {
+                let overruns = source.overruns
+                board.update {
+                    $0.microphone.levelDbfs = dbfs
+                    $0.microphone.overruns = overruns
+                }
+            }
+            // Progress is held back by the segmenter's lookahead: an utterance is reported
+            // once its end silence has passed, so no utterance ending earlier is still to come.
+            let held = configuration.endSilence + configuration.padding + 0.05
+            if utterances.isEmpty {
+                emit(.event(nil, progress: offset + max(0, position - held), source: .audio))
+            } else {
+                publish(utterances, progress: offset + max(0, position - held))
+            }
+        }
+        return false
+    }
+
+    private func report(_ error: any Error, failures: Int, device: String) {
+        let state: KioskStatus.DeviceState = if case DeviceError.missing = error { .missing } else { .failed }
+        board.update {
+            $0.microphone.state = state
+            $0.microphone.lastError = "\(error)"
+            $0.microphone.levelDbfs = nil
+        }
+        if failures == 1 || failures.isMultiple(of: 10) {
+            logger.warning("microphone unavailable, retrying", metadata: ["device": "\(device)", "error": "\(error)", "attempt": "\(failures)"])
+        }
+    }
+}
+
+/// RMS level per second, in dBFS.
+struct LevelMeter: Sendable {
+    let sampleRate: Int
+    private var sum = 0.0
+    private var count = 0
+
+    init(sampleRate: Int) { self.sampleRate = sampleRate }
+
+    /// Adds samples; returns the level of each second completed (the last, if several).
+    mutating func add(_ samples: [Float]) -> Double? {
+        var completed: Double?
+        for sample in samples {
+            sum += Double(sample * sample)
+            count += 1
+            if count == sampleRate {
+                completed = 10 * log10(max(sum / Double(count), 1e-12))
+                sum = 0
+                count = 0
+            }
+        }
+        return completed
+    }
+}
+
+/// The daemon's media clock: seconds since the daemon started, shared by both capture
+/// threads so that their events line up. With fast file input both files start at 0.
+public struct MediaClock: Sendable {
+    /// Whether sources are files read as fast as possible.
+    public let fast: Bool
+    private let start: Double
+
+    /// A clock starting now.
+    public init(fast: Bool) {
+        self.fast = fast
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        start = Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
+    }
+
+    /// The media time at which a source opened now starts.
+    func offset() -> Double {
+        guard !fast else { return 0 }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9 - start
+    }
+}

@@ -1,0 +1,177 @@
+import EdgeStore
+import Foundation
+import HHProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's control socket: a Unix socket, mode 0660 (the daemon's group may talk to
+/// it), serving ``ControlProtocol``. Status answers come from memory and two small indexed
+/// queries, well under the 100 ms `hhctl status` allows.
+final class ControlServer: Service {
+    private let path: String
+    private let board: StatusBoard
+    private let store: EdgeStore
+    private let outbox: Doorbell
+    private let logger: Logger
+    private let onReady: @Sendable () -> Void
+
+    init(path: String, board: StatusBoard, store: EdgeStore, outbox: Doorbell, logger: Logger, onReady: @escaping @Sendable () -> Void) {
+        self.path = path
+        self.board = board
+        self.store = store
+        self.outbox = outbox
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    func run() async throws {
+        let handler = RequestHandler(respond: { [self] in respond(to: $0) })
+        // Created with the final mode at once: no moment where others could connect.
+        let previous = umask(0o117)
+        let channel: any Channel
+        do {
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(limit: ControlProtocol.maximumRequestBytes)))
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
+                }
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+                .get()
+        } catch {
+            umask(previous)
+            throw error
+        }
+        umask(previous)
+        chmod(path, 0o660)
+        logger.info("control socket listening", metadata: ["path": "\(path)"])
+        onReady()
+        await withGracefulShutdownHandler {
+            try? await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+        unlink(path)
+    }
+
+    /// Answers one request line.
+    func respond(to line: ByteBuffer) -> ByteBuffer {
+        let response: ControlProtocol.Response
+        do {
+            let request = try JSONDecoder().decode(ControlProtocol.Request.self, from: Data(line.readableBytesView))
+            response = try answer(request)
+        } catch let error as DecodingError {
+            response = .init(error: "malformed request: \(error.shortDescription)")
+        } catch {
+            response = .init(error: "\(error)")
+        }
+        var data = (try? WireJSON.encoder().encode(response)) ?? Data(#"{"ok":false,"error":"encoding failed","version":1}"#.utf8)
+        data.append(UInt8(ascii: "\n"))
+        return ByteBuffer(bytes: data)
+    }
+
+    private func answer(_ request: ControlProtocol.Request) throws -> ControlProtocol.Response {
+        guard request.version == ControlProtocol.version else {
+            return .init(error: "protocol version \(request.version) not supported (this daemon speaks \(ControlProtocol.version))")
+        }
+        switch request.command {
+        case "status":
+            return .init(status: try currentStatus())
+        case "sessions":
+            let limit = min(max(request.limit ?? 20, 1), 1000)
+            let sessions = try store.recentSessions(limit: limit).map {
+                ControlProtocol.SessionEntry(
+                    id: $0.id, startedAt: $0.startedAt, endedAt: $0.endedAt, state: $0.state.rawValue,
+                    attempts: $0.attempts, detail: $0.detail, deliveredAt: $0.deliveredAt)
+            }
+            return .init(sessions: sessions)
+        case "flush":
+            try store.makeAllDue()
+            outbox.ring()
+            return .init(flushed: try store.outboxStatistics().depth)
+        default:
+            return .init(error: "unknown command \"\(request.command)\" (status, sessions, flush)")
+        }
+    }
+
+    /// The board, with the outbox and disk figures read now.
+    private func currentStatus() throws -> KioskStatus {
+        var status = board.snapshot
+        let now = Date()
+        status.uptimeS = now.timeIntervalSince(status.startedAt)
+        let statistics = try store.outboxStatistics()
+        status.outbox = KioskStatus.Outbox(
+            depth: statistics.depth, oldestAgeS: statistics.oldestClosedAt.map { max(0, now.timeIntervalSince($0)) },
+            rejected: statistics.rejected, evicted: statistics.evicted, delivered: statistics.delivered)
+        status.storage.usedBytes = try store.usage().usedBytes
+        return status
+    }
+}
+
+/// Splits the byte stream into lines (without the newline), refusing lines over `limit`.
+struct LineDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+    let limit: Int
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+            let length = newline - buffer.readerIndex
+            let line = buffer.readSlice(length: length)!
+            buffer.moveReaderIndex(forwardBy: 1)
+            context.fireChannelRead(Self.wrapInboundOut(line))
+            return .continue
+        }
+        if buffer.readableBytes > limit { throw ControlLineTooLong() }
+        return .needMoreData
+    }
+}
+
+/// A request line longer than the protocol allows.
+struct ControlLineTooLong: Error {}
+
+/// Answers each request line and closes the connection.
+final class RequestHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private let respond: @Sendable (ByteBuffer) -> ByteBuffer
+
+    init(respond: @escaping @Sendable (ByteBuffer) -> ByteBuffer) {
+        self.respond = respond
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let reply = respond(Self.unwrapInboundIn(data))
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is ControlLineTooLong {
+            let reply = ByteBuffer(string: #"{"error":"request too long","ok":false,"version":1}"# + "\n")
+            let channel = context.channel
+            context.writeAndFlush(Self.wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+}
+
+extension DecodingError {
+    /// What is wrong, without the coding path noise.
+    var shortDescription: String {
+        switch self {
+        case .dataCorrupted(let context): context.debugDescription
+        case .keyNotFound(let key, _): "missing key \"\(key.stringValue)\""
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            "wrong type at \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\""
+        @unknown default: "\(self)"
+        }
+    }
+}

@@ -1,0 +1,212 @@
+import Devices
+import EdgeStore
+import Foundation
+import HHProtocol
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import VitalsCore
+import VoiceCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The kiosk software's version.
+public enum KioskVersion {
+    /// Reported by `hhd --version`, `hhctl status` and in every session document.
+    public static let current = "0.4.0"
+}
+
+/// Where the daemon keeps things, derived from the configuration and the environment.
+public struct DaemonPaths: Sendable, Hashable {
+    /// The state directory.
+    public var stateDirectory: String
+    /// The SQLite store.
+    public var database: String { stateDirectory + "/hhd.sqlite" }
+    /// The enrolment written by `hhctl enroll`.
+    public var enrollment: String { stateDirectory + "/enrollment.json" }
+    /// The control socket.
+    public var socket: String
+
+    /// The paths for `configuration`: the socket from the configuration, else
+    /// `$RUNTIME_DIRECTORY/hhd.sock` (systemd), else `<state_dir>/hhd.sock`.
+    public init(configuration: KioskConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        stateDirectory = configuration.stateDirectory
+        if !configuration.socketPath.isEmpty {
+            socket = configuration.socketPath
+        } else if let runtime = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first {
+            socket = "\(runtime)/hhd.sock"
+        } else {
+            socket = configuration.stateDirectory + "/hhd.sock"
+        }
+    }
+}
+
+extension Enrollment {
+    /// The relay and token the daemon uses: the URL from the configuration or the enrolment
+    /// file; the token from `relay.token_file`, the systemd credential `device-token`, or the
+    /// enrolment file. `nil` when either is missing (sessions then wait in the outbox).
+    public static func resolve(
+        configuration: KioskConfiguration, paths: DaemonPaths,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> Enrollment? {
+        let stored = FileManager.default.contents(atPath: paths.enrollment).flatMap { try? JSONDecoder().decode(Enrollment.self, from: $0) }
+        let url = configuration.relayURL.isEmpty ? stored?.relayURL : configuration.relayURL
+        var token: String?
+        if !configuration.tokenFile.isEmpty {
+            token = readToken(configuration.tokenFile)
+        } else if let credentials = environment["CREDENTIALS_DIRECTORY"], let credential = readToken(credentials + "/device-token") {
+            token = credential
+        } else {
+            token = stored?.token
+        }
+        guard let url, !url.isEmpty, let token, !token.isEmpty else { return nil }
+        return Enrollment(relayURL: url, token: token)
+    }
+
+    private static func readToken(_ path: String) -> String? {
+        FileManager.default.contents(atPath: path).flatMap { String(data: $0, encoding: .utf8) }?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// The daemon: opens the store, starts capture, the recorder, the outbox, the control socket
+/// and the watchdog, and runs them until SIGTERM (or, with file input, the end of the files).
+public enum Daemon {
+    /// Runs the daemon. Returns when it has shut down cleanly.
+    public static func run(configuration: KioskConfiguration, logger: Logger) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let paths = DaemonPaths(configuration: configuration, environment: environment)
+        do {
+            try FileManager.default.createDirectory(atPath: paths.stateDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw DaemonError("cannot create the state directory \(paths.stateDirectory): \(error.localizedDescription)")
+        }
+        var storeOptions = EdgeStore.Options()
+        storeOptions.quotaBytes = Int64(configuration.storageQuotaMB) << 20
+        storeOptions.deliveredHistory = configuration.deliveredHistory
+        let store = try EdgeStore(path: paths.database, options: storeOptions)
+
+        let metadata = SessionMetadata(softwareVersion: KioskVersion.current, pulseMethod: configuration.pulseMethod.rawValue)
+        try Recorder.recoverInterrupted(store: store, metadata: metadata, logger: logger)
+
+        let enrollment = Enrollment.resolve(configuration: configuration, paths: paths, environment: environment)
+        if enrollment == nil { logger.warning("not enrolled (no relay URL or device token): sessions wait in the outbox") }
+
+        let pacing: FilePacing = configuration.pace == .fast ? .fast : .realtime
+        let video = makeVideoSource(configuration, pacing: pacing)
+        let audio = makeAudioSource(configuration, pacing: pacing)
+        let board = StatusBoard(initialStatus(configuration: configuration, paths: paths, enrollment: enrollment, storeQuota: storeOptions.quotaBytes))
+        if video == nil { board.update { $0.camera.state = .disabled } }
+        if audio == nil { board.update { $0.microphone.state = .disabled } }
+
+        let (events, continuation) = AsyncStream<CaptureEvent>.makeStream()
+        let clock = MediaClock(fast: pacing == .fast)
+        var threads: [CaptureThread] = []
+        var sources: Set<EventMerger.SourceID> = []
+        if let video {
+            sources.insert(.video)
+            var vitals = VitalsConfiguration()
+            vitals.method = configuration.pulseMethod
+            let capture = VideoCapture(makeSource: video, configuration: vitals, clock: clock, board: board, logger: logger) { continuation.yield($0) }
+            threads.append(CaptureThread(name: "hhd-camera") { capture.run(on: $0) })
+        }
+        if let audio {
+            sources.insert(.audio)
+            let utterances = UtteranceConfiguration(detector: VoiceActivityConfiguration(sensitivity: configuration.voiceSensitivity))
+            let capture = AudioCapture(makeSource: audio, configuration: utterances, clock: clock, board: board, logger: logger) { continuation.yield($0) }
+            threads.append(CaptureThread(name: "hhd-microphone") { capture.run(on: $0) })
+        }
+        let captureThreads = threads
+        if sources.isEmpty { continuation.finish() }
+
+        let doorbell = Doorbell()
+        let notifier = SystemdNotifier(environment: environment)
+        let tracker = SessionTracker(
+            configuration: .init(absenceTimeout: configuration.absenceTimeout, maximumLength: configuration.maximumSessionLength),
+            makeID: { UUID().uuidString.lowercased() })
+        let recorder = Recorder(
+            events: events, sources: sources, store: store, board: board, logger: logger, tracker: tracker,
+            metadata: metadata, wallEpoch: Date(), outbox: doorbell,
+            stopCapture: {
+                for thread in captureThreads { thread.stop() }
+            })
+        var policy = RetryPolicy()
+        policy.initialDelay = configuration.retryInitial
+        policy.maximumDelay = configuration.retryMaximum
+        let inputIsFiles = [configuration.cameraDevice, configuration.microphoneDevice].allSatisfy { $0.isEmpty || isFile($0) }
+        let outbox = OutboxService(
+            store: store,
+            relay: enrollment.map { HTTPRelayClient(enrollment: $0, timeoutSeconds: configuration.relayTimeout, userAgent: "hhd/\(KioskVersion.current)") },
+            policy: policy, board: board, logger: logger, doorbell: doorbell,
+            drainSeconds: inputIsFiles ? configuration.drainTimeout : nil)
+        let control = ControlServer(path: paths.socket, board: board, store: store, outbox: doorbell, logger: logger) {
+            notifier.notify("READY=1\nSTATUS=running")
+        }
+        let watchdog = WatchdogService(notifier: notifier, interval: SystemdNotifier.watchdogInterval(environment: environment), board: board)
+
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: control),
+                .init(service: outbox),
+                .init(service: recorder, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: watchdog),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        logger.info("hhd started", metadata: [
+            "version": "\(KioskVersion.current)", "state_dir": "\(paths.stateDirectory)", "socket": "\(paths.socket)",
+            "camera": "\(configuration.cameraDevice)", "microphone": "\(configuration.microphoneDevice)",
+        ])
+        defer {
+            for thread in captureThreads { thread.stop() }
+            notifier.notify("STOPPING=1")
+        }
+        try await group.run()
+        for thread in captureThreads { thread.stop() }
+        logger.info("hhd stopped")
+    }
+
+    static func isFile(_ device: String) -> Bool {
+        device.hasSuffix(".y4m") || device.hasSuffix(".wav")
+    }
+
+    private static func makeVideoSource(_ configuration: KioskConfiguration, pacing: FilePacing) -> (@Sendable () -> any VideoSource)? {
+        let device = configuration.cameraDevice
+        guard !device.isEmpty else { return nil }
+        if device.hasSuffix(".y4m") { return { Y4MFileVideoSource(path: device, pacing: pacing) } }
+        let request = CameraRequest(
+            width: configuration.cameraWidth, height: configuration.cameraHeight, fps: configuration.cameraFPS,
+            preferred: configuration.cameraFormat.rawValue)
+        return { V4L2Camera(path: device, request: request) }
+    }
+
+    private static func makeAudioSource(_ configuration: KioskConfiguration, pacing: FilePacing) -> (@Sendable () -> any AudioSource)? {
+        let device = configuration.microphoneDevice
+        guard !device.isEmpty else { return nil }
+        if device.hasSuffix(".wav") { return { WAVFileAudioSource(path: device, pacing: pacing) } }
+        let period = configuration.microphonePeriodMs
+        let buffer = configuration.microphoneBufferMs
+        return { ALSAAudioSource(name: device, periodMilliseconds: period, bufferMilliseconds: buffer) }
+    }
+
+    private static func initialStatus(configuration: KioskConfiguration, paths: DaemonPaths, enrollment: Enrollment?, storeQuota: Int64) -> KioskStatus {
+        KioskStatus(
+            version: KioskVersion.current, pid: getpid(), startedAt: Date(), uptimeS: 0,
+            camera: .init(device: configuration.cameraDevice, state: .starting, frames: 0, facePresent: false),
+            microphone: .init(device: configuration.microphoneDevice, state: .starting, overruns: 0, utterances: 0),
+            session: nil,
+            heartRate: .init(quality: "none"),
+            outbox: .init(depth: 0, rejected: 0, evicted: 0, delivered: 0),
+            relay: .init(url: enrollment?.relayURL),
+            storage: .init(path: paths.database, usedBytes: 0, quotaBytes: storeQuota, state: "ok"))
+    }
+}
+
+/// A reason the daemon cannot start.
+public struct DaemonError: Error, CustomStringConvertible {
+    /// What is wrong.
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

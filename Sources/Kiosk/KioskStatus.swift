@@ -1,0 +1,150 @@
+import Foundation
+import Synchronization
+
+/// Everything `hhctl status` shows: the daemon's live state. Encoded with ``HHProtocol/WireJSON``
+/// conventions (snake_case keys); the JSON form is documented in `docs/HHCTL.md`.
+public struct KioskStatus: Codable, Sendable, Hashable {
+    /// The daemon's version.
+    public var version: String
+    /// The daemon's process id.
+    public var pid: Int32
+    /// When the daemon started.
+    public var startedAt: Date
+    /// Seconds since the daemon started.
+    public var uptimeS: Double
+    /// The camera.
+    public var camera: Camera
+    /// The microphone.
+    public var microphone: Microphone
+    /// The session in progress.
+    public var session: Session?
+    /// The latest heart rate.
+    public var heartRate: HeartRate
+    /// The store-and-forward queue.
+    public var outbox: Outbox
+    /// The cloud relay.
+    public var relay: Relay
+    /// The store's disk use.
+    public var storage: Storage
+
+    /// Where a capture device stands.
+    public enum DeviceState: String, Codable, Sendable, Hashable {
+        /// Not configured.
+        case disabled
+        /// Being opened.
+        case starting
+        /// Delivering frames or samples.
+        case running
+        /// Not there (or gone); retried with backoff.
+        case missing
+        /// There but failing; retried with backoff.
+        case failed
+        /// A file source reached its end.
+        case ended
+    }
+
+    /// The camera's state.
+    public struct Camera: Codable, Sendable, Hashable {
+        public var device: String
+        public var state: DeviceState
+        /// Negotiated pixel format, e.g. `yuyv`.
+        public var format: String?
+        public var width: Int?
+        public var height: Int?
+        /// Frames per second measured over the last seconds.
+        public var fps: Double?
+        /// Frames delivered since start.
+        public var frames: Int
+        public var lastError: String?
+        /// Whether a face is in view now.
+        public var facePresent: Bool
+    }
+
+    /// The microphone's state.
+    public struct Microphone: Codable, Sendable, Hashable {
+        public var device: String
+        public var state: DeviceState
+        public var sampleRate: Int?
+        /// Level of the last second, dBFS (RMS).
+        public var levelDbfs: Double?
+        /// Capture overruns recovered since start.
+        public var overruns: Int
+        /// Utterances heard since start.
+        public var utterances: Int
+        public var lastError: String?
+    }
+
+    /// The session in progress.
+    public struct Session: Codable, Sendable, Hashable {
+        public var id: String
+        public var startedAt: Date
+        public var durationS: Double
+        public var turns: Int
+    }
+
+    /// The latest heart-rate estimate and its quality.
+    public struct HeartRate: Codable, Sendable, Hashable {
+        /// Beats per minute; nil when there is no estimate (no face, poor signal).
+        public var bpm: Double?
+        /// SNR of the pulse peak, dB.
+        public var snrDb: Double?
+        /// `ok`, `no_face`, `low_quality`, or `none` before the first estimate.
+        public var quality: String
+        public var respirationBpm: Double?
+    }
+
+    /// The outbox.
+    public struct Outbox: Codable, Sendable, Hashable {
+        /// Closed sessions waiting for delivery.
+        public var depth: Int
+        /// Seconds the oldest waiting session has waited.
+        public var oldestAgeS: Double?
+        /// Sessions the relay refused, set aside.
+        public var rejected: Int
+        /// Waiting sessions evicted to stay within the quota.
+        public var evicted: Int
+        /// Sessions delivered.
+        public var delivered: Int
+    }
+
+    /// The relay.
+    public struct Relay: Codable, Sendable, Hashable {
+        /// Base URL; nil when not enrolled.
+        public var url: String?
+        /// Whether the last attempt reached it (nil before any attempt).
+        public var reachable: Bool?
+        public var lastSuccess: Date?
+        public var lastError: String?
+        /// When the next delivery attempt is due.
+        public var nextAttempt: Date?
+    }
+
+    /// The store's disk use.
+    public struct Storage: Codable, Sendable, Hashable {
+        public var path: String
+        public var usedBytes: Int64
+        public var quotaBytes: Int64
+        /// `ok` or `full` (the last write failed for lack of space).
+        public var state: String
+        public var lastError: String?
+    }
+}
+
+/// The live state the daemon's parts write and the control socket reads. Thread-safe: the
+/// capture threads, the recorder and the outbox all update it.
+public final class StatusBoard: Sendable {
+    private let state: Mutex<KioskStatus>
+
+    /// A board starting from `initial`.
+    public init(_ initial: KioskStatus) {
+        state = Mutex(initial)
+    }
+
+    /// Changes the state.
+    public func update(_ change: (inout KioskStatus) -> Void) {
+        state.withLock { change(&$0) }
+    }
+
+    /// A copy of the state.
+    public var snapshot: KioskStatus { state.withLock { $0 } }
+}

@@ -1,0 +1,161 @@
+import EdgeStore
+import Foundation
+import HHProtocol
+import Logging
+import ServiceLifecycle
+
+/// Turns capture events into sessions in the store: merges the two capture threads in time
+/// order, runs the ``SessionTracker`` and commits each of its actions before anything else
+/// hears of it. A session that closes goes into the outbox in the same transaction.
+actor Recorder: Service {
+    private let events: AsyncStream<CaptureEvent>
+    private let sources: Set<EventMerger.SourceID>
+    private let store: EdgeStore
+    private let board: StatusBoard
+    private let logger: Logger
+    private let metadata: SessionMetadata
+    private let wallEpoch: Date
+    private let outbox: Doorbell
+    private let stopCapture: @Sendable () -> Void
+    private var tracker: SessionTracker
+    private var merger: EventMerger
+    private var openedAt: [String: Date] = [:]
+    private var lastTime = 0.0
+
+    init(
+        events: AsyncStream<CaptureEvent>, sources: Set<EventMerger.SourceID>, store: EdgeStore, board: StatusBoard,
+        logger: Logger, tracker: SessionTracker, metadata: SessionMetadata, wallEpoch: Date, outbox: Doorbell,
+        stopCapture: @escaping @Sendable () -> Void
+    ) {
+        self.events = events
+        self.sources = sources
+        self.store = store
+        self.board = board
+        self.logger = logger
+        self.tracker = tracker
+        self.metadata = metadata
+        self.wallEpoch = wallEpoch
+        self.outbox = outbox
+        self.stopCapture = stopCapture
+        self.merger = EventMerger(sources: sources)
+    }
+
+    /// Closes the sessions a previous run left open (it was killed): their recorded seconds
+    /// are kept and sent like any other session, marked `interrupted`.
+    static func recoverInterrupted(store: EdgeStore, metadata: SessionMetadata, logger: Logger) throws(StoreError) {
+        for session in try store.openSessions() {
+            let measurements = try store.measurements(session: session.id)
+            let turns = try store.turns(session: session.id)
+            let span = max(measurements.last?.t ?? 0, turns.last?.end ?? 0)
+            let endedAt = session.startedAt.addingTimeInterval(span)
+            let document = SessionDocumentBuilder.document(
+                id: session.id, startedAt: session.startedAt, endedAt: endedAt, reason: .interrupted,
+                measurements: measurements, turns: turns, metadata: metadata)
+            let data: Data
+            do { data = try WireJSON.encoder().encode(document) } catch { throw .database("encoding session \(session.id): \(error)") }
+            try store.closeSession(id: session.id, endedAt: endedAt, document: data)
+            logger.notice("closed session left open by the previous run", metadata: ["session": "\(session.id)", "seconds": "\(measurements.count)"])
+        }
+    }
+
+    func run() async throws {
+        var active = sources
+        await withGracefulShutdownHandler {
+            for await event in events {
+                switch event {
+                case .event(let pipelineEvent, let progress, let source):
+                    merger.push(pipelineEvent, progress: progress, from: source)
+                case .up(let source, let time):
+                    merger.resume(source, at: time)
+                case .down(let source):
+                    merger.finish(source)
+                case .ended(let source):
+                    merger.finish(source)
+                    active.remove(source)
+                }
+                for released in merger.release() {
+                    lastTime = max(lastTime, released.time)
+                    perform(tracker.handle(released))
+                }
+                let watermark = merger.watermark
+                if watermark.isFinite { perform(tracker.advance(to: watermark)) }
+                if active.isEmpty { break }
+            }
+        } onGracefulShutdown: { [stopCapture] in
+            stopCapture()
+        }
+        for released in merger.release() {
+            lastTime = max(lastTime, released.time)
+            perform(tracker.handle(released))
+        }
+        perform(tracker.finish(at: lastTime + 1))
+        logger.info("recorder stopped")
+    }
+
+    /// Carries out the tracker's actions against the store.
+    private func perform(_ actions: [SessionTracker.Action]) {
+        for action in actions {
+            do {
+                try apply(action)
+                board.update {
+                    $0.storage.state = "ok"
+                    $0.storage.lastError = nil
+                }
+            } catch {
+                logger.error("could not store a session update", metadata: ["error": "\(error)"])
+                board.update {
+                    if case .full = error { $0.storage.state = "full" }
+                    $0.storage.lastError = "\(error)"
+                }
+            }
+        }
+    }
+
+    private func apply(_ action: SessionTracker.Action) throws(StoreError) {
+        switch action {
+        case .open(let id, let time):
+            let startedAt = wallEpoch.addingTimeInterval(time)
+            openedAt[id] = startedAt
+            try store.openSession(id: id, startedAt: startedAt)
+            logger.info("session started", metadata: ["session": "\(id)"])
+            board.update { $0.session = KioskStatus.Session(id: id, startedAt: startedAt, durationS: 0, turns: 0) }
+        case .measure(let id, let measurement):
+            try store.record(measurement, session: id)
+            let now = wallEpoch.addingTimeInterval(lastTime)
+            board.update {
+                guard var session = $0.session, session.id == id else { return }
+                session.durationS = max(session.durationS, now.timeIntervalSince(session.startedAt))
+                $0.session = session
+            }
+        case .turn(let id, let turn):
+            try store.record(turn, session: id)
+            board.update { if $0.session?.id == id { $0.session?.turns += 1 } }
+        case .close(let id, let time, let reason):
+            guard let startedAt = openedAt.removeValue(forKey: id) else { return }
+            let endedAt = max(startedAt, wallEpoch.addingTimeInterval(time))
+            let document = SessionDocumentBuilder.document(
+                id: id, startedAt: startedAt, endedAt: endedAt, reason: reason.documentReason,
+                measurements: try store.measurements(session: id), turns: try store.turns(session: id), metadata: metadata)
+            let data: Data
+            do { data = try WireJSON.encoder().encode(document) } catch { throw .database("encoding session \(id): \(error)") }
+            try store.closeSession(id: id, endedAt: endedAt, document: data)
+            logger.info("session ended", metadata: [
+                "session": "\(id)", "reason": "\(reason.rawValue)",
+                "seconds": "\(document.heartRate.count)", "turns": "\(document.voiceTurns.count)",
+            ])
+            board.update { if $0.session?.id == id { $0.session = nil } }
+            outbox.ring()
+        }
+    }
+}
+
+extension SessionTracker.CloseReason {
+    /// The reason as the wire document names it.
+    var documentReason: SessionDocument.EndReason {
+        switch self {
+        case .absence: .absence
+        case .maximumLength: .maximumLength
+        case .shutdown: .shutdown
+        }
+    }
+}

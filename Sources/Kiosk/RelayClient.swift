@@ -1,0 +1,70 @@
+import AsyncHTTPClient
+import Foundation
+import HHProtocol
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// The relay's answer to an upload, or why there was none.
+public enum UploadResult: Sendable, Hashable {
+    /// The relay answered with `status`.
+    case answered(status: Int, retryAfter: String?, message: String)
+    /// The relay could not be reached (refused, timed out, DNS, TLS).
+    case unreachable(String)
+}
+
+/// Uploads session documents to the relay (`POST /v1/sessions`).
+public protocol RelayUploading: Sendable {
+    /// Sends one session document; never throws (a failure is a result).
+    func upload(sessionID: String, document: Data) async -> UploadResult
+}
+
+/// Where the relay is and who the kiosk is.
+public struct Enrollment: Codable, Sendable, Hashable {
+    /// The relay's base URL.
+    public var relayURL: String
+    /// The device token minted by `hh-relay admin add-device`.
+    public var token: String
+
+    /// Creates an enrolment.
+    public init(relayURL: String, token: String) {
+        self.relayURL = relayURL
+        self.token = token
+    }
+}
+
+/// The relay client over HTTPS (AsyncHTTPClient).
+public struct HTTPRelayClient: RelayUploading {
+    private let enrollment: Enrollment
+    private let timeout: TimeAmount
+    private let client: HTTPClient
+    private let userAgent: String
+
+    /// A client for `enrollment` on the shared HTTP client.
+    public init(enrollment: Enrollment, timeoutSeconds: Double, client: HTTPClient = .shared, userAgent: String) {
+        self.enrollment = enrollment
+        self.timeout = .milliseconds(Int64(timeoutSeconds * 1000))
+        self.client = client
+        self.userAgent = userAgent
+    }
+
+    public func upload(sessionID: String, document: Data) async -> UploadResult {
+        var base = enrollment.relayURL
+        while base.hasSuffix("/") { base.removeLast() }
+        var request = HTTPClientRequest(url: base + "/v1/sessions")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(enrollment.token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Idempotency-Key", value: sessionID)
+        request.headers.add(name: "User-Agent", value: userAgent)
+        request.body = .bytes(ByteBuffer(data: document))
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: 64 * 1024)
+            let message = (try? WireJSON.decoder().decode(ErrorResponse.self, from: body).error.message) ?? ""
+            return .answered(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"), message: message)
+        } catch {
+            return .unreachable(String(describing: error))
+        }
+    }
+}

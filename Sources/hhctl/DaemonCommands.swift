@@ -1,0 +1,230 @@
+import ArgumentParser
+import Devices
+import Foundation
+import HHProtocol
+import Kiosk
+
+/// Options shared by the commands that talk to the daemon.
+struct SocketOptions: ParsableArguments {
+    @Option(help: "The daemon's control socket (default: $HHCTL_SOCKET, /run/health-helper/hhd.sock, or hhd.sock in --state-dir).")
+    var socket: String?
+
+    @Option(help: "The daemon's state directory, to find its socket there.")
+    var stateDir: String?
+
+    /// Sends `request` to the daemon; "not running" exits 3, like `systemctl status`.
+    func send(_ request: ControlProtocol.Request) throws -> ControlProtocol.Response {
+        let client = ControlClient(path: ControlClient.defaultPath(flag: socket, stateDirectory: stateDir))
+        do {
+            return try client.send(request)
+        } catch {
+            FileHandle.standardError.write(Data("hhctl: \(error)\n".utf8))
+            if case .notRunning = error { throw ExitCode(3) }
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the daemon's state: devices, live heart rate, session, outbox, relay, disk.",
+        discussion: "Exits 3 when the daemon is not running. --json prints the full state (see docs/HHCTL.md)."
+    )
+
+    @OptionGroup var connection: SocketOptions
+
+    @Flag(help: "Print the state as JSON.")
+    var json = false
+
+    func run() throws {
+        let response = try connection.send(.init(command: "status"))
+        guard let status = response.status else { throw Failure("hhd sent no status") }
+        if json {
+            let encoder = WireJSON.encoder()
+            encoder.outputFormatting.insert(.prettyPrinted)
+            print(String(decoding: try encoder.encode(status), as: UTF8.self))
+        } else {
+            print(StatusText.render(status, now: Date()), terminator: "")
+        }
+    }
+}
+
+struct Sessions: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List recent sessions and their delivery state.")
+
+    @OptionGroup var connection: SocketOptions
+
+    @Option(help: "How many sessions to list.")
+    var limit = 20
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let sessions = try connection.send(.init(command: "sessions", limit: limit)).sessions ?? []
+        if json {
+            let encoder = WireJSON.encoder()
+            encoder.outputFormatting.insert(.prettyPrinted)
+            print(String(decoding: try encoder.encode(sessions), as: UTF8.self))
+            return
+        }
+        guard !sessions.isEmpty else {
+            print("no sessions yet")
+            return
+        }
+        print("SESSION                               STARTED (UTC)        LENGTH  STATE      TRIES  DETAIL")
+        for session in sessions {
+            let length = session.endedAt.map { StatusText.duration($0.timeIntervalSince(session.startedAt)) } ?? "open"
+            print([
+                session.id.padding(toLength: 37, withPad: " ", startingAt: 0),
+                StatusText.timestamp(session.startedAt).padding(toLength: 20, withPad: " ", startingAt: 0),
+                length.padding(toLength: 7, withPad: " ", startingAt: 0),
+                session.state.padding(toLength: 10, withPad: " ", startingAt: 0),
+                String(session.attempts).padding(toLength: 6, withPad: " ", startingAt: 0),
+                session.detail ?? "",
+            ].joined(separator: " "))
+        }
+    }
+}
+
+struct Flush: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Deliver waiting sessions now, without waiting for the backoff.")
+
+    @OptionGroup var connection: SocketOptions
+
+    func run() throws {
+        let flushed = try connection.send(.init(command: "flush")).flushed ?? 0
+        print(flushed == 0 ? "outbox empty" : "delivering \(flushed) waiting session(s) now")
+    }
+}
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Work with hhd's configuration.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a configuration file as hhd would at start.")
+
+        @Argument(help: "The file (default \(KioskConfiguration.defaultPath)).")
+        var file: String = KioskConfiguration.defaultPath
+
+        func run() throws {
+            do {
+                _ = try KioskConfiguration.load(path: file)
+            } catch {
+                throw Failure("\(file): \(error)")
+            }
+            print("\(file): configuration OK")
+        }
+    }
+}
+
+struct Enroll: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Store the relay URL and this kiosk's device token for hhd.",
+        discussion: """
+            Writes enrollment.json (mode 0600) in the state directory; hhd reads it at start. A token \
+            in the systemd credential device-token, or in relay.token_file, takes precedence.
+            """
+    )
+
+    @Option(help: "The relay's base URL.")
+    var relay: String
+
+    @Option(help: "The device token (from hh-relay admin add-device).")
+    var token: String?
+
+    @Option(help: "Read the device token from this file instead.")
+    var tokenFile: String?
+
+    @Option(help: "hhd's state directory.")
+    var stateDir = KioskConfiguration().stateDirectory
+
+    func run() throws {
+        var check = KioskConfiguration()
+        check.relayURL = relay
+        do { try check.validate() } catch { throw Failure("\(error)") }
+        let secret: String
+        if let token {
+            secret = token
+        } else if let tokenFile {
+            guard let data = FileManager.default.contents(atPath: tokenFile) else { throw Failure("cannot read \(tokenFile)") }
+            secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            throw Failure("give the device token with --token or --token-file")
+        }
+        guard !secret.isEmpty, !secret.contains(where: \.isWhitespace) else { throw Failure("the device token is empty or contains spaces") }
+        let path = DaemonPaths(configuration: { var c = KioskConfiguration(); c.stateDirectory = stateDir; return c }()).enrollment
+        do {
+            try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+            let data = try JSONEncoder().encode(Enrollment(relayURL: relay, token: secret))
+            guard FileManager.default.createFile(atPath: path + ".new", contents: data, attributes: [.posixPermissions: 0o600]) else {
+                throw Failure("cannot write \(path)")
+            }
+            _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: path + ".new"))
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure("cannot write \(path): \(error.localizedDescription)")
+        }
+        print("enrolled with \(relay); restart hhd to use it (systemctl restart hhd)")
+    }
+}
+
+struct CaptureTest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capture-test",
+        abstract: "Grab a few seconds from the configured camera and microphone; report formats, fps and levels.",
+        discussion: "Stop hhd first: a camera opens for one program at a time."
+    )
+
+    @Option(help: "Configuration file to take the devices from.")
+    var config: String?
+
+    @Option(help: "Camera device (overrides the configuration).")
+    var video: String?
+
+    @Option(help: "ALSA capture PCM (overrides the configuration).")
+    var audio: String?
+
+    @Option(help: "Seconds to capture.")
+    var seconds: Double = 3
+
+    func run() throws {
+        var configuration = KioskConfiguration()
+        if let config {
+            do { configuration = try KioskConfiguration.load(path: config) } catch { throw Failure("\(config): \(error)") }
+        } else if FileManager.default.fileExists(atPath: KioskConfiguration.defaultPath) {
+            do { configuration = try KioskConfiguration.load(path: KioskConfiguration.defaultPath) } catch { throw Failure("\(error)") }
+        }
+        let camera = video ?? configuration.cameraDevice
+        let microphone = audio ?? configuration.microphoneDevice
+        var failed = false
+        if !camera.isEmpty {
+            let source: any VideoSource = camera.hasSuffix(".y4m")
+                ? Y4MFileVideoSource(path: camera, pacing: .realtime)
+                : V4L2Camera(path: camera, request: CameraRequest(
+                    width: configuration.cameraWidth, height: configuration.cameraHeight, fps: configuration.cameraFPS,
+                    preferred: configuration.cameraFormat.rawValue))
+            do {
+                let report = try CaptureProbe.video(source, seconds: seconds)
+                print("camera      \(camera): \(report)")
+            } catch {
+                print("camera      \(camera): \(error)")
+                failed = true
+            }
+        }
+        if !microphone.isEmpty {
+            let source: any AudioSource = microphone.hasSuffix(".wav")
+                ? WAVFileAudioSource(path: microphone, pacing: .realtime)
+                : ALSAAudioSource(name: microphone, periodMilliseconds: configuration.microphonePeriodMs, bufferMilliseconds: configuration.microphoneBufferMs)
+            do {
+                let report = try CaptureProbe.audio(source, seconds: seconds)
+                print("microphone  \(microphone): \(report)")
+            } catch {
+                print("microphone  \(microphone): \(error)")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode.failure }
+    }
+}

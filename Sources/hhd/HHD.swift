@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Kiosk
+import Logging
+
+/// `hhd`: the kiosk daemon. A thin shell over ``Kiosk/Daemon``.
+@main
+struct HHD: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hhd",
+        abstract: "The Health Helper kiosk daemon: capture, vitals, voice, store-and-forward.",
+        discussion: """
+            Settings come from the configuration file (default /etc/health-helper/hhd.toml when \
+            it exists); flags override it. With --video FILE.y4m and --audio FILE.wav the daemon \
+            reads files instead of devices; at their end it delivers what it can and exits 0.
+            """,
+        version: KioskVersion.current
+    )
+
+    @Option(help: "Configuration file (TOML).")
+    var config: String?
+
+    @Option(help: "State directory (SQLite store, and the control socket outside systemd).")
+    var stateDir: String?
+
+    @Option(help: "Camera: a V4L2 device such as /dev/video0, or a .y4m file.")
+    var video: String?
+
+    @Option(help: "Microphone: an ALSA PCM name, or a .wav file.")
+    var audio: String?
+
+    @Option(help: "Relay base URL, e.g. https://relay.example.org.")
+    var relay: String?
+
+    @Option(help: "How file input is read: realtime or fast.")
+    var pace: String?
+
+    @Option(help: "Control socket path.")
+    var socket: String?
+
+    func run() async throws {
+        let configuration: KioskConfiguration
+        do {
+            configuration = try resolvedConfiguration()
+        } catch {
+            FileHandle.standardError.write(Data("hhd: configuration error: \(error)\n".utf8))
+            throw ExitCode(78)  // EX_CONFIG: systemd does not restart on it (RestartPreventExitStatus).
+        }
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "hhd")
+        do {
+            try await Daemon.run(configuration: configuration, logger: logger)
+        } catch {
+            logger.critical("hhd failed", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+    }
+
+    /// The file's settings (or the defaults) with the flags applied.
+    private func resolvedConfiguration() throws(KioskConfigurationError) -> KioskConfiguration {
+        var configuration: KioskConfiguration
+        if let config {
+            configuration = try KioskConfiguration.load(path: config)
+        } else if FileManager.default.fileExists(atPath: KioskConfiguration.defaultPath) {
+            configuration = try KioskConfiguration.load(path: KioskConfiguration.defaultPath)
+        } else {
+            configuration = KioskConfiguration()
+        }
+        if let stateDir { configuration.stateDirectory = stateDir }
+        if let video { configuration.cameraDevice = video }
+        if let audio { configuration.microphoneDevice = audio }
+        if let relay { configuration.relayURL = relay }
+        if let socket { configuration.socketPath = socket }
+        if let pace {
+            guard let value = KioskConfiguration.Pace(rawValue: pace) else {
+                throw KioskConfigurationError(key: "--pace", message: "\"\(pace)\" is not one of realtime, fast")
+            }
+            configuration.pace = value
+        }
+        try configuration.validate()
+        return configuration
+    }
+}
