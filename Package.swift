@@ -135,6 +135,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "VoiceAccuracyTests", dependencies: ["Analysis"], swiftSettings: strictSettings),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "VitalsCore"], swiftSettings: strictSettings),
         .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: strictSettings),
         .testTarget(
             name: "KioskTests",

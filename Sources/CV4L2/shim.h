@@ -8,7 +8,14 @@
 #include <linux/videodev2.h>
 #include <libv4l2.h>
 
-static inline int hh_v4l2_open(const char *path) { return v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0); }
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static inline int hh_open(const char *path) { return open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC); }
+static inline int hh_close(int fd) { return close(fd); }
+/// VIDIOC_QUERYCAP straight to the kernel: tells a V4L2 device from anything else, before libv4l2 sees it.
+static inline int hh_querycap_raw(int fd, struct v4l2_capability *value) { return ioctl(fd, VIDIOC_QUERYCAP, value); }
+static inline int hh_v4l2_fd_open(int fd) { return v4l2_fd_open(fd, 0); }
 static inline int hh_v4l2_close(int fd) { return v4l2_close(fd); }
 static inline int hh_querycap(int fd, struct v4l2_capability *value) { return v4l2_ioctl(fd, VIDIOC_QUERYCAP, value); }
 static inline int hh_enum_fmt(int fd, struct v4l2_fmtdesc *value) { return v4l2_ioctl(fd, VIDIOC_ENUM_FMT, value); }

@@ -28,11 +28,23 @@ public final class V4L2Camera: VideoSource {
 
     public func open() throws(DeviceError) -> VideoStreamFormat {
         close()
-        let fd = hh_v4l2_open(name)
-        guard fd >= 0 else {
+        let raw = hh_open(name)
+        guard raw >= 0 else {
             let code = errno
             let message = "\(name): \(String(cString: strerror(code)))"
             throw code == ENOENT || code == ENODEV || code == ENXIO ? .missing(message) : .failed(message)
+        }
+        var probe = v4l2_capability()
+        guard hh_querycap_raw(raw, &probe) == 0 else {
+            let reason = errorText()
+            _ = hh_close(raw)
+            throw .unsupported("\(name) is not a V4L2 device (\(reason))")
+        }
+        let fd = hh_v4l2_fd_open(raw)
+        guard fd >= 0 else {
+            let reason = errorText()
+            _ = hh_close(raw)
+            throw .failed("\(name): libv4l2 cannot use it: \(reason)")
         }
         descriptor = fd
         do {

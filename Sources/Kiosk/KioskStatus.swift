@@ -17,7 +17,7 @@ public struct KioskStatus: Codable, Sendable, Hashable {
     /// The microphone.
     public var microphone: Microphone
     /// The session in progress.
-    public var session: Session?
+    @Nullable public var session: Session?
     /// The latest heart rate.
     public var heartRate: HeartRate
     /// The store-and-forward queue.
@@ -48,14 +48,14 @@ public struct KioskStatus: Codable, Sendable, Hashable {
         public var device: String
         public var state: DeviceState
         /// Negotiated pixel format, e.g. `yuyv`.
-        public var format: String?
+        @Nullable public var format: String?
         public var width: Int?
-        public var height: Int?
+        @Nullable public var height: Int?
         /// Frames per second measured over the last seconds.
-        public var fps: Double?
+        @Nullable public var fps: Double?
         /// Frames delivered since start.
         public var frames: Int
-        public var lastError: String?
+        @Nullable public var lastError: String?
         /// Whether a face is in view now.
         public var facePresent: Bool
     }
@@ -64,14 +64,14 @@ public struct KioskStatus: Codable, Sendable, Hashable {
     public struct Microphone: Codable, Sendable, Hashable {
         public var device: String
         public var state: DeviceState
-        public var sampleRate: Int?
+        @Nullable public var sampleRate: Int?
         /// Level of the last second, dBFS (RMS).
-        public var levelDbfs: Double?
+        @Nullable public var levelDbfs: Double?
         /// Capture overruns recovered since start.
         public var overruns: Int
         /// Utterances heard since start.
         public var utterances: Int
-        public var lastError: String?
+        @Nullable public var lastError: String?
     }
 
     /// The session in progress.
@@ -85,12 +85,12 @@ public struct KioskStatus: Codable, Sendable, Hashable {
     /// The latest heart-rate estimate and its quality.
     public struct HeartRate: Codable, Sendable, Hashable {
         /// Beats per minute; nil when there is no estimate (no face, poor signal).
-        public var bpm: Double?
+        @Nullable public var bpm: Double?
         /// SNR of the pulse peak, dB.
-        public var snrDb: Double?
+        @Nullable public var snrDb: Double?
         /// `ok`, `no_face`, `low_quality`, or `none` before the first estimate.
         public var quality: String
-        public var respirationBpm: Double?
+        @Nullable public var respirationBpm: Double?
     }
 
     /// The outbox.
@@ -98,7 +98,7 @@ public struct KioskStatus: Codable, Sendable, Hashable {
         /// Closed sessions waiting for delivery.
         public var depth: Int
         /// Seconds the oldest waiting session has waited.
-        public var oldestAgeS: Double?
+        @Nullable public var oldestAgeS: Double?
         /// Sessions the relay refused, set aside.
         public var rejected: Int
         /// Waiting sessions evicted to stay within the quota.
@@ -110,13 +110,13 @@ public struct KioskStatus: Codable, Sendable, Hashable {
     /// The relay.
     public struct Relay: Codable, Sendable, Hashable {
         /// Base URL; nil when not enrolled.
-        public var url: String?
+        @Nullable public var url: String?
         /// Whether the last attempt reached it (nil before any attempt).
-        public var reachable: Bool?
+        @Nullable public var reachable: Bool?
         public var lastSuccess: Date?
-        public var lastError: String?
+        @Nullable public var lastError: String?
         /// When the next delivery attempt is due.
-        public var nextAttempt: Date?
+        @Nullable public var nextAttempt: Date?
     }
 
     /// The store's disk use.
@@ -126,7 +126,7 @@ public struct KioskStatus: Codable, Sendable, Hashable {
         public var quotaBytes: Int64
         /// `ok` or `full` (the last write failed for lack of space).
         public var state: String
-        public var lastError: String?
+        @Nullable public var lastError: String?
     }
 }
 

@@ -4,6 +4,10 @@ import Foundation
 import HHProtocol
 import Kiosk
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Options shared by the commands that talk to the daemon.
 struct SocketOptions: ParsableArguments {
     @Option(help: "The daemon's control socket (default: $HHCTL_SOCKET, /run/health-helper/hhd.sock, or hhd.sock in --state-dir).")
@@ -160,7 +164,8 @@ struct Enroll: ParsableCommand {
             guard FileManager.default.createFile(atPath: path + ".new", contents: data, attributes: [.posixPermissions: 0o600]) else {
                 throw Failure("cannot write \(path)")
             }
-            _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: path + ".new"))
+            // Atomic: hhd never reads a half-written file.
+            guard rename(path + ".new", path) == 0 else { throw Failure("cannot write \(path): \(String(cString: strerror(errno)))") }
         } catch let failure as Failure {
             throw failure
         } catch {
