@@ -118,6 +118,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "kiosk-bench",
+            dependencies: ["Kiosk", "EdgeStore", "MediaFiles", "Simulation", "VitalsCore"],
+            path: "Benchmarks/KioskBenchmarks",
+            swiftSettings: strictSettings
+        ),
+
         // Training support: dumps the voice features the model is trained on (Training/voice).
         .executableTarget(
             name: "voice-features",
