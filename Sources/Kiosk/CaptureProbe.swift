@@ -40,6 +40,7 @@ public enum CaptureProbe {
         var sumSquares = 0.0
         var peak: Float = 0
         var count = 0
+        let started = Date()
         while Double(count) < seconds * 16_000 {
             guard let block = try source.read() else { break }
             for sample in block.samples {
@@ -50,6 +51,8 @@ public enum CaptureProbe {
         }
         let rms = 10 * log10(max(sumSquares / Double(max(count, 1)), 1e-12))
         let peakDB = 20 * log10(max(Double(peak), 1e-6))
-        return String(format: "%@, %.1f s read, level %.1f dBFS RMS, peak %.1f dBFS, %d overrun(s)", format.description, Double(count) / 16_000, rms, peakDB, source.overruns)
+        return String(
+            format: "%@, %.1f s read in %.1f s, level %.1f dBFS RMS, peak %.1f dBFS, %d overrun(s)",
+            format.description, Double(count) / 16_000, Date().timeIntervalSince(started), rms, peakDB, source.overruns)
     }
 }

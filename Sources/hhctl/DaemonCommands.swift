@@ -233,3 +233,33 @@ struct CaptureTest: ParsableCommand {
         if failed { throw ExitCode.failure }
     }
 }
+
+struct SpeakerTest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speaker-test",
+        abstract: "Play a test tone through the configured speaker (440 Hz at -20 dBFS RMS)."
+    )
+
+    @Option(help: "Configuration file to take the speaker from.")
+    var config: String?
+
+    @Option(help: "ALSA playback PCM (overrides the configuration).")
+    var device: String?
+
+    @Option(help: "Seconds of tone.")
+    var seconds: Double = 2
+
+    func run() throws {
+        var configuration = KioskConfiguration()
+        if let config {
+            do { configuration = try KioskConfiguration.load(path: config) } catch { throw Failure("\(config): \(error)") }
+        }
+        let name = device ?? configuration.speakerDevice
+        let rate = 16_000
+        let amplitude = 0.1 * 2.0.squareRoot()
+        let tone = (0..<Int(seconds * Double(rate))).map { Int16((amplitude * sin(2 * Double.pi * 440 * Double($0) / Double(rate)) * 32_767).rounded()) }
+        let speaker = ALSASpeaker(name: name)
+        do { try speaker.play(tone, sampleRate: rate) } catch { throw Failure("speaker \(name): \(error)") }
+        print("speaker     \(name): played \(seconds) s of 440 Hz at -20 dBFS RMS, \(speaker.underruns) underrun(s)")
+    }
+}

@@ -11,7 +11,7 @@ struct HHCtl: ParsableCommand {
         commandName: "hhctl",
         abstract: "Administer a Health Helper kiosk.",
         version: KioskVersion.current,
-        subcommands: [Status.self, Sessions.self, Flush.self, Config.self, Enroll.self, CaptureTest.self, Analyze.self]
+        subcommands: [Status.self, Sessions.self, Flush.self, Config.self, Enroll.self, CaptureTest.self, SpeakerTest.self, Analyze.self]
     )
 }
 

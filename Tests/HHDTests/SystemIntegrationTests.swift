@@ -88,7 +88,7 @@ final class NotifySocket {
         let environment = ["ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:\(directory)/asound.conf"]
         let probe = try runProduct("hhctl", ["capture-test", "--video", "", "--audio", "kioskmic", "--seconds", "1"], environment: environment)
         #expect(probe.status == 0, "\(probe.stdout)\(probe.stderr)")
-        #expect(probe.stdout.contains("S16_LE 16000 Hz x1") && probe.stdout.contains("level -20.0 dBFS RMS"), "\(probe.stdout)")
+        #expect(probe.stdout.contains("S16_LE 16000 Hz x1, 1.0 s read in") && probe.stdout.contains("level -20.0 dBFS RMS"), "\(probe.stdout)")
 
         let socket = directory + "/control.sock"
         let daemon = try DaemonProcess(
