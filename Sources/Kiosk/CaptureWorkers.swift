@@ -22,6 +22,7 @@ public enum CaptureEvent: Sendable {
 final class CaptureThread: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
+    private let lastBeat = Atomic<Int64>(CaptureThread.milliseconds())
 
     /// Starts `body` on a new thread.
     init(name: String, _ body: @escaping @Sendable (CaptureThread) -> Void) {
@@ -41,10 +42,25 @@ final class CaptureThread: Sendable {
     /// Asks the loop to end; it notices at its next frame or block.
     func stop() { stopped.store(true, ordering: .releasing) }
 
+    /// Says the loop is alive (called at every frame, block and backoff step).
+    func beat() { lastBeat.store(Self.milliseconds(), ordering: .relaxed) }
+
+    /// Whether the loop has shown signs of life within `seconds` (or has ended).
+    func isAlive(within seconds: Double) -> Bool {
+        isFinished || Double(Self.milliseconds() - lastBeat.load(ordering: .relaxed)) < seconds * 1000
+    }
+
+    private static func milliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
     /// Sleeps up to `seconds`, waking early when stopped. Returns `false` if stopped.
     func pause(_ seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
+            beat()
             if isStopped { return false }
             Thread.sleep(forTimeInterval: min(0.1, max(0, deadline.timeIntervalSinceNow)))
         }
@@ -128,6 +144,7 @@ struct VideoCapture: Sendable {
         var frameError: (any Error)?
         while !thread.isStopped {
             let more = try source.nextFrame { pixels, frameTime in
+                thread.beat()
                 let time = offset + frameTime
                 let estimates: [VitalsEstimate]
                 do { estimates = try pipeline.process(pixels, at: time) } catch {
@@ -255,6 +272,7 @@ struct AudioCapture: Sendable {
             if !utterances.isEmpty { board.update { $0.microphone.utterances += utterances.count } }
         }
         while !thread.isStopped {
+            thread.beat()
             guard let block = try source.read() else {
                 publish(segmenter.finish(), progress: offset + position)
                 return true

@@ -144,7 +144,9 @@ public enum Daemon {
         let control = ControlServer(path: paths.socket, board: board, store: store, outbox: doorbell, logger: logger) {
             notifier.notify("READY=1\nSTATUS=running")
         }
-        let watchdog = WatchdogService(notifier: notifier, interval: SystemdNotifier.watchdogInterval(environment: environment), board: board)
+        let watchdog = WatchdogService(
+            notifier: notifier, interval: SystemdNotifier.watchdogInterval(environment: environment), board: board,
+            threads: captureThreads, logger: logger)
 
         let group = ServiceGroup(configuration: .init(
             services: [

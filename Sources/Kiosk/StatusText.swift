@@ -73,12 +73,12 @@ public enum StatusText {
         return String(format: "%d h %02d min", total / 3600, total % 3600 / 60)
     }
 
-    /// A size as `812 kB`, `1.2 MB`.
+    /// A size in binary units, as the quota is configured: `812 KiB`, `1.2 MiB`.
     public static func bytes(_ count: Int64) -> String {
         let value = Double(count)
-        if value < 1e6 { return String(format: "%.0f kB", value / 1e3) }
-        if value < 1e9 { return String(format: "%.1f MB", value / 1e6) }
-        return String(format: "%.2f GB", value / 1e9)
+        if value < 1_048_576 { return String(format: "%.0f KiB", value / 1024) }
+        if value < 1_073_741_824 { return String(format: "%.1f MiB", value / 1_048_576) }
+        return String(format: "%.2f GiB", value / 1_073_741_824)
     }
 
     /// A time as `2026-11-26 02:14:05` (UTC).

@@ -54,11 +54,14 @@ public struct SystemdNotifier: Sendable {
 }
 
 /// Pings the systemd watchdog at half its interval with a one-line status, while the
-/// daemon's event loop is alive.
+/// daemon's async runtime is alive and every capture thread has shown signs of life within
+/// the interval (a thread stuck in a driver call stops the pings, and systemd restarts us).
 struct WatchdogService: Service {
     let notifier: SystemdNotifier
     let interval: Double?
     let board: StatusBoard
+    let threads: [CaptureThread]
+    let logger: Logger
 
     func run() async throws {
         let period = (interval ?? 10) / 2
@@ -68,7 +71,9 @@ struct WatchdogService: Service {
                 var line = "camera \(status.camera.state.rawValue), microphone \(status.microphone.state.rawValue)"
                 if let bpm = status.heartRate.bpm { line += ", \(Int(bpm.rounded())) bpm" }
                 line += ", outbox \(status.outbox.depth)"
-                notifier.notify((interval != nil ? "WATCHDOG=1\n" : "") + "STATUS=\(line)")
+                let alive = threads.allSatisfy { $0.isAlive(within: interval ?? 10) }
+                if !alive { logger.critical("a capture thread is stuck; withholding the watchdog ping") }
+                notifier.notify((interval != nil && alive ? "WATCHDOG=1\n" : "") + "STATUS=\(line)")
                 try? await Task.sleep(for: .seconds(period))
             }
         }

@@ -31,174 +31,176 @@ func value(_ json: [String: Any]?, _ path: String) -> Any? {
     return current
 }
 
-@Suite(.serialized) struct ControlIntegrationTests {
-    @Test func statusShowsTheLiveDaemonAndSIGTERMClosesTheSessionAndExitsCleanly() throws {
-        let directory = temporaryDirectory("status")
-        let relay = try TestRelay()
-        let socket = directory + "/control.sock"
-        let daemon = try DaemonProcess(
-            ["--config", writeTestConfiguration(in: directory), "--state-dir", directory + "/state", "--socket", socket,
-             "--video", VisitVideo.path, "--audio", "", "--relay", relay.url, "--pace", "realtime"],
-            log: directory + "/hhd.log")
-        defer { daemon.ensureStopped() }
-        #expect(eventually(timeout: 10) { FileManager.default.fileExists(atPath: socket) }, "\(daemon.log)")
-        var info = stat()
-        #expect(stat(socket, &info) == 0 && info.st_mode & 0o777 == 0o660, "socket mode 0660")
+extension DaemonTests {
+    @Suite struct ControlIntegrationTests {
+        @Test func statusShowsTheLiveDaemonAndSIGTERMClosesTheSessionAndExitsCleanly() throws {
+            let directory = temporaryDirectory("status")
+            let relay = try TestRelay()
+            let socket = directory + "/control.sock"
+            let daemon = try DaemonProcess(
+                ["--config", writeTestConfiguration(in: directory), "--state-dir", directory + "/state", "--socket", socket,
+                 "--video", VisitVideo.path, "--audio", "", "--relay", relay.url, "--pace", "realtime"],
+                log: directory + "/hhd.log")
+            defer { daemon.ensureStopped() }
+            #expect(eventually(timeout: 10) { FileManager.default.fileExists(atPath: socket) }, "\(daemon.log)")
+            var info = stat()
+            #expect(stat(socket, &info) == 0 && info.st_mode & 0o777 == 0o660, "socket mode 0660")
 
-        // After a full analysis window the live heart rate is there.
-        var status: [String: Any]?
-        #expect(eventually(timeout: 20) {
-            status = statusJSON(socket: socket)
-            return value(status, "heart_rate.bpm") is Double
-        }, "no live heart rate; log:\n\(daemon.log)")
-        for key in ["camera.state", "microphone.state", "heart_rate.bpm", "heart_rate.snr_db", "outbox.depth", "relay.url", "storage.quota_bytes", "version", "uptime_s"] {
-            #expect(value(status, key) != nil, "status has \(key)")
-        }
-        #expect(value(status, "camera.state") as? String == "running")
-        #expect(value(status, "camera.format") as? String == "i420")
-        #expect(value(status, "microphone.state") as? String == "disabled")
-        #expect(abs((value(status, "heart_rate.bpm") as? Double ?? 0) - VisitVideo.heartRate) < 6)
-        #expect(value(status, "session.id") is String, "a patient is in front of the camera")
-        // Keys whose value may be unknown are still present (as null), so scripts can rely on them.
-        let outbox = value(status, "outbox") as? [String: Any]
-        #expect(outbox?.keys.contains("oldest_age_s") == true)
-        let relayStatus = value(status, "relay") as? [String: Any]
-        #expect(relayStatus?.keys.contains("reachable") == true)
-
-        let readable = try runProduct("hhctl", ["status", "--socket", socket])
-        #expect(readable.status == 0)
-        #expect(readable.stdout.contains("camera      running, i420 320x240"))
-        #expect(readable.stdout.contains("heart rate  "))
-        #expect(try runProduct("hhctl", ["sessions", "--socket", socket]).stdout.contains("open"))
-        #expect(try runProduct("hhctl", ["flush", "--socket", socket]).status == 0)
-
-        Thread.sleep(forTimeInterval: 3)
-        daemon.send(SIGTERM)
-        let started = Date()
-        #expect(daemon.wait(timeout: 20) == 0, "\(daemon.log)")
-        #expect(Date().timeIntervalSince(started) < 10, "SIGTERM exits well within the stop timeout")
-        #expect(!FileManager.default.fileExists(atPath: socket), "socket removed")
-        // The session in progress was closed and delivered before exiting.
-        let documents = try relay.storedOrder.map { try WireJSON.decoder().decode(SessionDocument.self, from: relay.stored[$0]!) }
-        #expect(documents.count == 1)
-        #expect(documents.first?.endReason == .shutdown)
-        #expect((documents.first?.heartRate.count ?? 0) >= 3)
-    }
-
-    @Test func aSessionCutShortByKill9IsRecoveredAndDeliveredAsInterrupted() throws {
-        let directory = temporaryDirectory("interrupted")
-        let configuration = writeTestConfiguration(in: directory)
-        let state = directory + "/state"
-        let recording = try DaemonProcess(
-            ["--config", configuration, "--state-dir", state, "--video", VisitVideo.path, "--audio", "", "--pace", "realtime"],
-            log: directory + "/record.log")
-        defer { recording.ensureStopped() }
-        #expect(eventually(timeout: 25) {
-            ((try? EdgeStore(path: state + "/hhd.sqlite").openSessions().first).flatMap { try? EdgeStore(path: state + "/hhd.sqlite").measurements(session: $0.id).count } ?? 0) >= 4
-        }, "\(recording.log)")
-        recording.send(SIGKILL)
-        _ = recording.wait(timeout: 10)
-
-        let relay = try TestRelay()
-        let delivery = try DaemonProcess(
-            ["--config", configuration, "--state-dir", state, "--video", "", "--audio", "", "--relay", relay.url, "--pace", "fast"],
-            log: directory + "/deliver.log")
-        #expect(delivery.wait(timeout: 30) == 0, "\(delivery.log)")
-        #expect(delivery.log.contains("closed session left open by the previous run"))
-        let documents = try relay.storedOrder.map { try WireJSON.decoder().decode(SessionDocument.self, from: relay.stored[$0]!) }
-        #expect(documents.count == 1)
-        #expect(documents.first?.endReason == .interrupted)
-        #expect((documents.first?.heartRate.compactMap(\.bpm).count ?? 0) >= 4, "the seconds committed before the kill are all there")
-    }
-
-    @Test func aRefusedSessionIsSetAsideAndRetryAfterIsHonoured() throws {
-        let directory = temporaryDirectory("poison")
-        let relay = try TestRelay()
-        let order = Mutex<[String]>([])
-        relay.behave { id, attempt in
-            let index = order.withLock { order -> Int in
-                if !order.contains(id) { order.append(id) }
-                return order.firstIndex(of: id)!
+            // After a full analysis window the live heart rate is there.
+            var status: [String: Any]?
+            #expect(eventually(timeout: 20) {
+                status = statusJSON(socket: socket)
+                return value(status, "heart_rate.bpm") is Double
+            }, "no live heart rate; log:\n\(daemon.log)")
+            for key in ["camera.state", "microphone.state", "heart_rate.bpm", "heart_rate.snr_db", "outbox.depth", "relay.url", "storage.quota_bytes", "version", "uptime_s"] {
+                #expect(value(status, key) != nil, "status has \(key)")
             }
-            if index == 0 && attempt == 1 { return .status(503, retryAfter: "2") }
-            if index == 1 { return .status(422, retryAfter: nil) }
-            return .normal
+            #expect(value(status, "camera.state") as? String == "running")
+            #expect(value(status, "camera.format") as? String == "i420")
+            #expect(value(status, "microphone.state") as? String == "disabled")
+            #expect(abs((value(status, "heart_rate.bpm") as? Double ?? 0) - VisitVideo.heartRate) < 6)
+            #expect(value(status, "session.id") is String, "a patient is in front of the camera")
+            // Keys whose value may be unknown are still present (as null), so scripts can rely on them.
+            let outbox = value(status, "outbox") as? [String: Any]
+            #expect(outbox?.keys.contains("oldest_age_s") == true)
+            let relayStatus = value(status, "relay") as? [String: Any]
+            #expect(relayStatus?.keys.contains("reachable") == true)
+
+            let readable = try runProduct("hhctl", ["status", "--socket", socket])
+            #expect(readable.status == 0)
+            #expect(readable.stdout.contains("camera      running, i420 320x240"))
+            #expect(readable.stdout.contains("heart rate  "))
+            #expect(try runProduct("hhctl", ["sessions", "--socket", socket]).stdout.contains("open"))
+            #expect(try runProduct("hhctl", ["flush", "--socket", socket]).status == 0)
+
+            Thread.sleep(forTimeInterval: 3)
+            daemon.send(SIGTERM)
+            let started = Date()
+            #expect(daemon.wait(timeout: 20) == 0, "\(daemon.log)")
+            #expect(Date().timeIntervalSince(started) < 10, "SIGTERM exits well within the stop timeout")
+            #expect(!FileManager.default.fileExists(atPath: socket), "socket removed")
+            // The session in progress was closed and delivered before exiting.
+            let documents = try relay.storedOrder.map { try WireJSON.decoder().decode(SessionDocument.self, from: relay.stored[$0]!) }
+            #expect(documents.count == 1)
+            #expect(documents.first?.endReason == .shutdown)
+            #expect((documents.first?.heartRate.count ?? 0) >= 3)
         }
-        let daemon = try DaemonProcess(
-            ["--config", writeTestConfiguration(in: directory), "--state-dir", directory + "/state", "--video", VisitVideo.path,
-             "--audio", "", "--relay", relay.url, "--pace", "fast"],
-            log: directory + "/hhd.log")
-        defer { daemon.ensureStopped() }
-        #expect(daemon.wait(timeout: 60) == 0, "\(daemon.log)")
-        let ids = order.withLock { $0 }
-        #expect(ids.count == VisitVideo.presence.count)
-        let first = relay.uploads.filter { $0.id == ids[0] }
-        #expect(first.count == 2)
-        if first.count == 2 { #expect(first[1].time.timeIntervalSince(first[0].time) >= 1.9, "Retry-After: 2 honoured") }
-        #expect(relay.uploads.filter { $0.id == ids[1] }.count == 1, "a refused session is not retried")
-        #expect(relay.storedOrder == [ids[0]] + ids[2...], "the others are delivered, in order")
-        let listing = try EdgeStore(path: directory + "/state/hhd.sqlite").recentSessions(limit: 10)
-        let rejected = listing.first { $0.id == ids[1] }
-        #expect(rejected?.state == .rejected)
-        #expect(rejected?.detail?.contains("HTTP 422") == true)
-    }
 
-    @Test func aCameraThatIsMissingIsReportedAndPickedUpWhenItAppears() throws {
-        let directory = temporaryDirectory("missing")
-        let socket = directory + "/control.sock"
-        let camera = directory + "/camera.y4m"
-        let daemon = try DaemonProcess(
-            ["--config", writeTestConfiguration(in: directory), "--state-dir", directory + "/state", "--socket", socket,
-             "--video", camera, "--audio", "", "--pace", "realtime"],
-            log: directory + "/hhd.log")
-        defer { daemon.ensureStopped() }
-        var status: [String: Any]?
-        #expect(eventually(timeout: 10) {
-            status = statusJSON(socket: socket)
-            return value(status, "camera.state") as? String == "missing"
-        }, "\(daemon.log)")
-        #expect((value(status, "camera.last_error") as? String)?.contains(camera) == true)
-        #expect(daemon.process.isRunning, "a missing camera does not stop the daemon")
-        try FileManager.default.createSymbolicLink(atPath: camera, withDestinationPath: VisitVideo.path)
-        #expect(eventually(timeout: 15) { value(statusJSON(socket: socket), "camera.state") as? String == "running" }, "\(daemon.log)")
-        daemon.send(SIGTERM)
-        #expect(daemon.wait(timeout: 20) == 0)
-    }
+        @Test func aSessionCutShortByKill9IsRecoveredAndDeliveredAsInterrupted() throws {
+            let directory = temporaryDirectory("interrupted")
+            let configuration = writeTestConfiguration(in: directory)
+            let state = directory + "/state"
+            let recording = try DaemonProcess(
+                ["--config", configuration, "--state-dir", state, "--video", VisitVideo.path, "--audio", "", "--pace", "realtime"],
+                log: directory + "/record.log")
+            defer { recording.ensureStopped() }
+            #expect(eventually(timeout: 25) {
+                ((try? EdgeStore(path: state + "/hhd.sqlite").openSessions().first).flatMap { try? EdgeStore(path: state + "/hhd.sqlite").measurements(session: $0.id).count } ?? 0) >= 4
+            }, "\(recording.log)")
+            recording.send(SIGKILL)
+            _ = recording.wait(timeout: 10)
 
-    @Test func hhctlSaysClearlyWhenTheDaemonIsNotRunning() throws {
-        let result = try runProduct("hhctl", ["status", "--socket", "/tmp/no-such-dir-\(UUID())/hhd.sock"])
-        #expect(result.status == 3)
-        #expect(result.stderr.contains("hhd is not running"))
-        let fromEnvironment = try runProduct("hhctl", ["status"], environment: ["HHCTL_SOCKET": "/tmp/absent-\(UUID()).sock"])
-        #expect(fromEnvironment.status == 3 && fromEnvironment.stderr.contains("absent-"))
-    }
+            let relay = try TestRelay()
+            let delivery = try DaemonProcess(
+                ["--config", configuration, "--state-dir", state, "--video", "", "--audio", "", "--relay", relay.url, "--pace", "fast"],
+                log: directory + "/deliver.log")
+            #expect(delivery.wait(timeout: 30) == 0, "\(delivery.log)")
+            #expect(delivery.log.contains("closed session left open by the previous run"))
+            let documents = try relay.storedOrder.map { try WireJSON.decoder().decode(SessionDocument.self, from: relay.stored[$0]!) }
+            #expect(documents.count == 1)
+            #expect(documents.first?.endReason == .interrupted)
+            #expect((documents.first?.heartRate.compactMap(\.bpm).count ?? 0) >= 4, "the seconds committed before the kill are all there")
+        }
 
-    @Test func aBadConfigurationStopsTheStartNamingTheKey() throws {
-        let directory = temporaryDirectory("config")
-        let bad = directory + "/bad.toml"
-        try "[camera]\nfps = 1000\n".write(toFile: bad, atomically: true, encoding: .utf8)
-        let daemon = try runProduct("hhd", ["--config", bad, "--state-dir", directory])
-        #expect(daemon.status == 78)
-        #expect(daemon.stderr.contains("camera.fps") && daemon.stderr.contains("5…120"))
-        let pace = try runProduct("hhd", ["--state-dir", directory, "--pace", "slow"])
-        #expect(pace.status == 78 && pace.stderr.contains("realtime, fast"))
-        let check = try runProduct("hhctl", ["config", "check", bad])
-        #expect(check.status != 0 && check.stderr.contains("camera.fps"))
-        let sample = repositoryRoot.appendingPathComponent("configs/hhd.toml").path
-        let good = try runProduct("hhctl", ["config", "check", sample])
-        #expect(good.status == 0 && good.stdout.contains("configuration OK"))
-    }
+        @Test func aRefusedSessionIsSetAsideAndRetryAfterIsHonoured() throws {
+            let directory = temporaryDirectory("poison")
+            let relay = try TestRelay()
+            let order = Mutex<[String]>([])
+            relay.behave { id, attempt in
+                let index = order.withLock { order -> Int in
+                    if !order.contains(id) { order.append(id) }
+                    return order.firstIndex(of: id)!
+                }
+                if index == 0 && attempt == 1 { return .status(503, retryAfter: "2") }
+                if index == 1 { return .status(422, retryAfter: nil) }
+                return .normal
+            }
+            let daemon = try DaemonProcess(
+                ["--config", writeTestConfiguration(in: directory), "--state-dir", directory + "/state", "--video", VisitVideo.path,
+                 "--audio", "", "--relay", relay.url, "--pace", "fast"],
+                log: directory + "/hhd.log")
+            defer { daemon.ensureStopped() }
+            #expect(daemon.wait(timeout: 60) == 0, "\(daemon.log)")
+            let ids = order.withLock { $0 }
+            #expect(ids.count == VisitVideo.presence.count)
+            let first = relay.uploads.filter { $0.id == ids[0] }
+            #expect(first.count == 2)
+            if first.count == 2 { #expect(first[1].time.timeIntervalSince(first[0].time) >= 1.9, "Retry-After: 2 honoured") }
+            #expect(relay.uploads.filter { $0.id == ids[1] }.count == 1, "a refused session is not retried")
+            #expect(relay.storedOrder == [ids[0]] + ids[2...], "the others are delivered, in order")
+            let listing = try EdgeStore(path: directory + "/state/hhd.sqlite").recentSessions(limit: 10)
+            let rejected = listing.first { $0.id == ids[1] }
+            #expect(rejected?.state == .rejected)
+            #expect(rejected?.detail?.contains("HTTP 422") == true)
+        }
 
-    @Test func enrollStoresTheRelayAndTokenPrivately() throws {
-        let directory = temporaryDirectory("enroll")
-        let result = try runProduct("hhctl", ["enroll", "--relay", "https://relay.example.org", "--token", "abc123", "--state-dir", directory])
-        #expect(result.status == 0, "\(result.stderr)")
-        var info = stat()
-        #expect(stat(directory + "/enrollment.json", &info) == 0 && info.st_mode & 0o777 == 0o600)
-        let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/enrollment.json"))) as? [String: String]
-        #expect(stored?["token"] == "abc123" && stored?["relayURL"] == "https://relay.example.org")
-        let bad = try runProduct("hhctl", ["enroll", "--relay", "relay.example.org", "--token", "x", "--state-dir", directory])
-        #expect(bad.status != 0 && bad.stderr.contains("relay.url"))
+        @Test func aCameraThatIsMissingIsReportedAndPickedUpWhenItAppears() throws {
+            let directory = temporaryDirectory("missing")
+            let socket = directory + "/control.sock"
+            let camera = directory + "/camera.y4m"
+            let daemon = try DaemonProcess(
+                ["--config", writeTestConfiguration(in: directory), "--state-dir", directory + "/state", "--socket", socket,
+                 "--video", camera, "--audio", "", "--pace", "realtime"],
+                log: directory + "/hhd.log")
+            defer { daemon.ensureStopped() }
+            var status: [String: Any]?
+            #expect(eventually(timeout: 10) {
+                status = statusJSON(socket: socket)
+                return value(status, "camera.state") as? String == "missing"
+            }, "\(daemon.log)")
+            #expect((value(status, "camera.last_error") as? String)?.contains(camera) == true)
+            #expect(daemon.process.isRunning, "a missing camera does not stop the daemon")
+            try FileManager.default.createSymbolicLink(atPath: camera, withDestinationPath: VisitVideo.path)
+            #expect(eventually(timeout: 15) { value(statusJSON(socket: socket), "camera.state") as? String == "running" }, "\(daemon.log)")
+            daemon.send(SIGTERM)
+            #expect(daemon.wait(timeout: 20) == 0)
+        }
+
+        @Test func hhctlSaysClearlyWhenTheDaemonIsNotRunning() throws {
+            let result = try runProduct("hhctl", ["status", "--socket", "/tmp/no-such-dir-\(UUID())/hhd.sock"])
+            #expect(result.status == 3)
+            #expect(result.stderr.contains("hhd is not running"))
+            let fromEnvironment = try runProduct("hhctl", ["status"], environment: ["HHCTL_SOCKET": "/tmp/absent-\(UUID()).sock"])
+            #expect(fromEnvironment.status == 3 && fromEnvironment.stderr.contains("absent-"))
+        }
+
+        @Test func aBadConfigurationStopsTheStartNamingTheKey() throws {
+            let directory = temporaryDirectory("config")
+            let bad = directory + "/bad.toml"
+            try "[camera]\nfps = 1000\n".write(toFile: bad, atomically: true, encoding: .utf8)
+            let daemon = try runProduct("hhd", ["--config", bad, "--state-dir", directory])
+            #expect(daemon.status == 78)
+            #expect(daemon.stderr.contains("camera.fps") && daemon.stderr.contains("5…120"))
+            let pace = try runProduct("hhd", ["--state-dir", directory, "--pace", "slow"])
+            #expect(pace.status == 78 && pace.stderr.contains("realtime, fast"))
+            let check = try runProduct("hhctl", ["config", "check", bad])
+            #expect(check.status != 0 && check.stderr.contains("camera.fps"))
+            let sample = repositoryRoot.appendingPathComponent("configs/hhd.toml").path
+            let good = try runProduct("hhctl", ["config", "check", sample])
+            #expect(good.status == 0 && good.stdout.contains("configuration OK"))
+        }
+
+        @Test func enrollStoresTheRelayAndTokenPrivately() throws {
+            let directory = temporaryDirectory("enroll")
+            let result = try runProduct("hhctl", ["enroll", "--relay", "https://relay.example.org", "--token", "abc123", "--state-dir", directory])
+            #expect(result.status == 0, "\(result.stderr)")
+            var info = stat()
+            #expect(stat(directory + "/enrollment.json", &info) == 0 && info.st_mode & 0o777 == 0o600)
+            let stored = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/enrollment.json"))) as? [String: String]
+            #expect(stored?["token"] == "abc123" && stored?["relayURL"] == "https://relay.example.org")
+            let bad = try runProduct("hhctl", ["enroll", "--relay", "relay.example.org", "--token", "x", "--state-dir", directory])
+            #expect(bad.status != 0 && bad.stderr.contains("relay.url"))
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import EdgeStore
 import Foundation
 import MediaFiles
+import Testing
 import Simulation
 import VitalsCore
 
@@ -124,3 +125,7 @@ func writeTestConfiguration(in directory: String, token: String = "test-token", 
     try! text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
+
+/// The daemon's integration tests, one at a time: they start real processes, some paced in
+/// real time, and a VM; running them side by side would only make them compete for 2 cores.
+@Suite(.serialized) enum DaemonTests {}

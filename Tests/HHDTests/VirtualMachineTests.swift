@@ -1,59 +1,61 @@
 import Foundation
 import Testing
 
-/// The V4L2 and real-time ALSA code against real kernel drivers: a Debian kernel under QEMU
-/// with `vivid` (a virtual camera) and `snd-aloop` (a loopback sound card), running
-/// `hhctl capture-test`, `hhctl speaker-test` and `hhd` inside (scripts/vm-device-test.sh;
-/// the kernel comes from scripts/vm-assets.sh, which `make test` runs).
-@Suite struct VirtualMachineTests {
-    @Test func captureWorksAgainstRealKernelDevices() throws {
-        let vm = repositoryRoot.appendingPathComponent("out/vm").path
-        try #require(FileManager.default.fileExists(atPath: vm + "/kernel/ready"), "no VM kernel: run scripts/vm-assets.sh out/vm (make test does)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [repositoryRoot.appendingPathComponent("scripts/vm-device-test.sh").path, productsDirectory.path, vm]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let console = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let lines = console.split(whereSeparator: \.isNewline).map(String.init).filter { $0.contains("HH-VM") }
-        func line(_ prefix: String) -> String? { lines.first { $0.contains("HH-VM " + prefix) } }
-        func number(after marker: String, in text: String?) -> Double? {
-            guard let text, let range = text.range(of: marker) else { return nil }
-            return Double(text[range.upperBound...].prefix { "0123456789.-".contains($0) })
+extension DaemonTests {
+    /// The V4L2 and real-time ALSA code against real kernel drivers: a Debian kernel under QEMU
+    /// with `vivid` (a virtual camera) and `snd-aloop` (a loopback sound card), running
+    /// `hhctl capture-test`, `hhctl speaker-test` and `hhd` inside (scripts/vm-device-test.sh;
+    /// the kernel comes from scripts/vm-assets.sh, which `make test` runs).
+    @Suite struct VirtualMachineTests {
+        @Test func captureWorksAgainstRealKernelDevices() throws {
+            let vm = repositoryRoot.appendingPathComponent("out/vm").path
+            try #require(FileManager.default.fileExists(atPath: vm + "/kernel/ready"), "no VM kernel: run scripts/vm-assets.sh out/vm (make test does)")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = [repositoryRoot.appendingPathComponent("scripts/vm-device-test.sh").path, productsDirectory.path, vm]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let console = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            let lines = console.split(whereSeparator: \.isNewline).map(String.init).filter { $0.contains("HH-VM") }
+            func line(_ prefix: String) -> String? { lines.first { $0.contains("HH-VM " + prefix) } }
+            func number(after marker: String, in text: String?) -> Double? {
+                guard let text, let range = text.range(of: marker) else { return nil }
+                return Double(text[range.upperBound...].prefix { "0123456789.-".contains($0) })
+            }
+            try #require(line("end") != nil, "the VM did not finish:\n\(console.suffix(4000))")
+            #expect(line("devices")?.contains("/dev/video0") == true)
+
+            // The camera: YUYV negotiated, frames at the driver's rate (vivid: 25 fps).
+            let camera = line("camera")
+            #expect(camera?.contains("yuyv 640x480") == true, "\(camera ?? "no camera line")")
+            let fps = number(after: "measured ", in: camera) ?? 0
+            #expect(fps > 15 && fps < 31, "measured fps \(fps)")
+            // Another size and format asked for by configuration: NV12 at 1280x720.
+            let nv12 = line("nv12 camera")
+            #expect(nv12?.contains("nv12 1280x720") == true, "\(nv12 ?? "no nv12 line")")
+
+            // The microphone: the tone played into the loopback card comes back at its level,
+            // paced in real time (3 s of audio take about 3 s).
+            let microphone = line("microphone")
+            #expect(microphone?.contains("S16_LE 16000 Hz x1, 3.0 s read in") == true, "\(microphone ?? "no microphone line")")
+            let wall = number(after: "read in ", in: microphone) ?? 0
+            #expect(wall > 2.7 && wall < 4.5, "3 s of audio read in \(wall) s (a file would take milliseconds)")
+            #expect(abs((number(after: "level ", in: microphone) ?? 0) + 20) < 0.5)
+
+            // The daemon on both devices.
+            let statusLine = try #require(line("status:"), "no status from hhd in the VM:\n\(lines.joined(separator: "\n"))")
+            let json = String(statusLine[statusLine.range(of: "HH-VM status: ")!.upperBound...])
+            let status = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            #expect(value(status, "camera.state") as? String == "running")
+            #expect(value(status, "camera.format") as? String == "yuyv")
+            #expect((value(status, "camera.fps") as? Double ?? 0) > 15)
+            #expect(value(status, "microphone.state") as? String == "running")
+            #expect(abs((value(status, "microphone.level_dbfs") as? Double ?? 0) + 20) < 0.5)
+            #expect(value(status, "microphone.overruns") as? Int == 0)
+            #expect(line("hhd exit")?.hasSuffix("exit 0") == true, "\(lines.filter { $0.contains("log:") }.joined(separator: "\n"))")
         }
-        try #require(line("end") != nil, "the VM did not finish:\n\(console.suffix(4000))")
-        #expect(line("devices")?.contains("/dev/video0") == true)
-
-        // The camera: YUYV negotiated, frames at the driver's rate (vivid: 25 fps).
-        let camera = line("camera")
-        #expect(camera?.contains("yuyv 640x480") == true, "\(camera ?? "no camera line")")
-        let fps = number(after: "measured ", in: camera) ?? 0
-        #expect(fps > 20 && fps < 31, "measured fps \(fps)")
-        // Another size and format asked for by configuration: NV12 at 1280x720.
-        let nv12 = line("nv12 camera")
-        #expect(nv12?.contains("nv12 1280x720") == true, "\(nv12 ?? "no nv12 line")")
-
-        // The microphone: the tone played into the loopback card comes back at its level,
-        // paced in real time (3 s of audio take about 3 s).
-        let microphone = line("microphone")
-        #expect(microphone?.contains("S16_LE 16000 Hz x1, 3.0 s read in") == true, "\(microphone ?? "no microphone line")")
-        let wall = number(after: "read in ", in: microphone) ?? 0
-        #expect(wall > 2.7 && wall < 3.5, "3 s of audio read in \(wall) s")
-        #expect(abs((number(after: "level ", in: microphone) ?? 0) + 20) < 0.5)
-
-        // The daemon on both devices.
-        let statusLine = try #require(line("status:"), "no status from hhd in the VM:\n\(lines.joined(separator: "\n"))")
-        let json = String(statusLine[statusLine.range(of: "HH-VM status: ")!.upperBound...])
-        let status = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        #expect(value(status, "camera.state") as? String == "running")
-        #expect(value(status, "camera.format") as? String == "yuyv")
-        #expect((value(status, "camera.fps") as? Double ?? 0) > 20)
-        #expect(value(status, "microphone.state") as? String == "running")
-        #expect(abs((value(status, "microphone.level_dbfs") as? Double ?? 0) + 20) < 0.5)
-        #expect(value(status, "microphone.overruns") as? Int == 0)
-        #expect(line("hhd exit")?.hasSuffix("exit 0") == true, "\(lines.filter { $0.contains("log:") }.joined(separator: "\n"))")
     }
 }
