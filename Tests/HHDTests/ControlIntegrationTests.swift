@@ -166,6 +166,27 @@ extension DaemonTests {
             #expect(daemon.wait(timeout: 20) == 0)
         }
 
+        @Test func theControlSocketRefusesBadRequestsClearlyAndKeepsServing() throws {
+            let directory = temporaryDirectory("protocol")
+            let socket = directory + "/control.sock"
+            let daemon = try DaemonProcess(
+                ["--config", writeTestConfiguration(in: directory), "--state-dir", directory + "/state", "--socket", socket,
+                 "--video", VisitVideo.path, "--audio", "", "--pace", "realtime"],
+                log: directory + "/hhd.log")
+            defer { daemon.ensureStopped() }
+            #expect(eventually(timeout: 10) { FileManager.default.fileExists(atPath: socket) }, "\(daemon.log)")
+            #expect(rawExchange(socket, "this is not json\n").contains(#""ok":false"#))
+            #expect(rawExchange(socket, "this is not json\n").contains("malformed request"))
+            #expect(rawExchange(socket, #"{"version":2,"command":"status"}"# + "\n").contains("protocol version 2 not supported"))
+            #expect(rawExchange(socket, #"{"version":1,"command":"reboot"}"# + "\n").contains(#"unknown command \"reboot\""#))
+            #expect(rawExchange(socket, #"{"version":1}"# + "\n").contains("missing key"))
+            #expect(rawExchange(socket, String(repeating: "x", count: 70_000)).contains("request too long"))
+            // And the daemon still answers.
+            #expect(value(statusJSON(socket: socket), "camera.device") as? String == VisitVideo.path)
+            daemon.send(SIGTERM)
+            #expect(daemon.wait(timeout: 20) == 0)
+        }
+
         @Test func hhctlSaysClearlyWhenTheDaemonIsNotRunning() throws {
             let result = try runProduct("hhctl", ["status", "--socket", "/tmp/no-such-dir-\(UUID())/hhd.sock"])
             #expect(result.status == 3)
@@ -202,6 +223,38 @@ extension DaemonTests {
             #expect(bad.status != 0 && bad.stderr.contains("relay.url"))
         }
     }
+}
+
+/// Writes `request` to the control socket as is and returns the answer line.
+func rawExchange(_ path: String, _ request: String) -> String {
+    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+    }
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard connected == 0 else { return "connect failed" }
+    var wait = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+    let bytes = Array(request.utf8)
+    var sent = 0
+    while sent < bytes.count {
+        let count = bytes[sent...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        if count <= 0 { break }
+        sent += count
+    }
+    var reply: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while !reply.contains(UInt8(ascii: "\n")) {
+        let got = read(descriptor, &buffer, buffer.count)
+        if got <= 0 { break }
+        reply += buffer[0..<got]
+    }
+    return String(decoding: reply, as: UTF8.self)
 }
 
 /// The repository's root.
