@@ -29,7 +29,8 @@ demo: deps voice-corpus
 	@scripts/demo.sh $(BIN) $(DEMO_DIR) $(VOICE_CORPUS)/eval
 
 test: build voice-corpus vm-assets
-	$(SWIFT) test -c $(CONFIG) --skip-build --parallel
+	@scripts/install-deps.sh --pip schemathesis
+	scripts/with-postgres.sh $(SWIFT) test -c $(CONFIG) --skip-build --parallel
 
 # QEMU, busybox and a Debian kernel with vivid and snd-aloop for the device tests (once, ~70 MB).
 vm-assets: deps

@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "hhctl", targets: ["hhctl"]),
         .executable(name: "hhd", targets: ["hhd"]),
+        .executable(name: "hh-relay", targets: ["hh-relay"]),
         .executable(name: "hh-simulate", targets: ["hh-simulate"]),
         .library(name: "VitalsCore", targets: ["VitalsCore"]),
         .library(name: "VoiceCore", targets: ["VoiceCore"]),
@@ -27,6 +28,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure cores: standard library and SIMD only, no I/O.
@@ -70,6 +77,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The cloud relay: device API, auth, storage (SQLite or Postgres), metrics.
+        .target(
+            name: "Relay",
+            dependencies: [
+                "HHProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/openapi.yaml")],
+            swiftSettings: strictSettings
+        ),
         // Glue between the file formats and the engines, shared by the executables.
         .target(
             name: "Analysis",
@@ -91,6 +119,15 @@ let package = Package(
             dependencies: [
                 "Kiosk",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "hh-relay",
+            dependencies: [
+                "Relay",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -142,6 +179,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "VoiceAccuracyTests", dependencies: ["Analysis"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "RelayTests",
+            dependencies: [
+                "Relay", "HHProtocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "VitalsCore"], swiftSettings: strictSettings),
         .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: strictSettings),
         .testTarget(
@@ -152,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "HHDTests",
             dependencies: [
-                "EdgeStore", "HHProtocol", "Kiosk", "Simulation", "MediaFiles", "VitalsCore",
+                "EdgeStore", "HHProtocol", "Kiosk", "Simulation", "MediaFiles", "VitalsCore", "Relay",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -129,3 +129,10 @@ func writeTestConfiguration(in directory: String, token: String = "test-token", 
 /// The daemon's integration tests, one at a time: they start real processes, some paced in
 /// real time, and a VM; running them side by side would only make them compete for 2 cores.
 @Suite(.serialized) enum DaemonTests {}
+
+/// What a kiosk's store says it delivered.
+enum EdgeStoreProbe {
+    static func delivered(stateDirectory: String) throws -> [String] {
+        try EdgeStore(path: stateDirectory + "/hhd.sqlite").recentSessions(limit: 1000).filter { $0.state == .delivered }.map(\.id)
+    }
+}

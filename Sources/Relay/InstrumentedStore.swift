@@ -1,0 +1,48 @@
+import Foundation
+import Metrics
+import Synchronization
+
+/// Wraps a store with metrics: operations in flight (the pool in use), the pool size, and
+/// the duration of each operation by name.
+final class InstrumentedStore: RelayStore {
+    private let base: any RelayStore
+    private let inFlight = Gauge(label: "hh_relay_db_operations_in_flight")
+    private let poolSize: Gauge
+    private let counter = InFlightCounter()
+
+    init(_ base: any RelayStore, poolSize: Int) {
+        self.base = base
+        self.poolSize = Gauge(label: "hh_relay_db_pool_size")
+        self.poolSize.record(poolSize)
+    }
+
+    private func measure<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        inFlight.record(counter.add(1))
+        let start = ContinuousClock.now
+        defer {
+            inFlight.record(counter.add(-1))
+            Timer(label: "hh_relay_db_operation_duration", dimensions: [("operation", operation)])
+                .record(duration: ContinuousClock.now - start)
+        }
+        return try await body()
+    }
+
+    func migrate() async throws { try await measure("migrate") { try await base.migrate() } }
+    func ping() async throws { try await measure("ping") { try await base.ping() } }
+    func addClinic(name: String) async throws -> Clinic { try await measure("add_clinic") { try await base.addClinic(name: name) } }
+    func addDevice(id: String, clinicID: String, name: String, secretHash: String) async throws -> Device {
+        try await measure("add_device") { try await base.addDevice(id: id, clinicID: clinicID, name: name, secretHash: secretHash) }
+    }
+    func revokeDevice(id: String) async throws -> Bool { try await measure("revoke_device") { try await base.revokeDevice(id: id) } }
+    func device(id: String) async throws -> Device? { try await measure("device") { try await base.device(id: id) } }
+    func store(_ session: StoredSession) async throws -> StoreOutcome { try await measure("store_session") { try await base.store(session) } }
+    func session(id: String) async throws -> StoredSession? { try await measure("session") { try await base.session(id: id) } }
+    func sessionCount() async throws -> Int { try await measure("session_count") { try await base.sessionCount() } }
+    func close() async { await base.close() }
+}
+
+/// A counter shared across tasks.
+private final class InFlightCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func add(_ delta: Int) -> Int { value.add(delta, ordering: .relaxed).newValue }
+}

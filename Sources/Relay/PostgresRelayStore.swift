@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// The production store: Postgres through postgres-nio's connection pool (TLS as the URL's
+/// `sslmode` asks). Stateless instances share it; uniqueness of session ids is the database's.
+public final class PostgresRelayStore: RelayStore {
+    private let client: PostgresClient
+    private let logger: Logger
+    private let runner: Task<Void, Never>
+    /// Connections the pool may open.
+    public let poolSize: Int
+
+    /// A store on `url` with at most `poolSize` connections. The pool runs until ``close()``.
+    public init(url: DatabaseURL, poolSize: Int, logger: Logger) {
+        let tls: PostgresClient.Configuration.TLS = switch url.tls {
+        case .disable: .disable
+        case .prefer: .prefer(.makeClientConfiguration())
+        case .require: .require(.makeClientConfiguration())
+        }
+        var configuration = PostgresClient.Configuration(
+            host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: tls)
+        configuration.options.maximumConnections = poolSize
+        configuration.options.minimumConnections = 0
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        self.poolSize = poolSize
+        runner = Task { await client.run() }
+    }
+
+    /// Migrations by version. Never edit one that has shipped; add the next.
+    static let migrations: [(version: Int, sql: [PostgresQuery])] = [
+        (1, [
+            """
+            CREATE TABLE clinics (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())
+            """,
+            """
+            CREATE TABLE devices (
+                id TEXT PRIMARY KEY,
+                clinic_id TEXT NOT NULL REFERENCES clinics (id),
+                name TEXT NOT NULL,
+                secret_hash TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                revoked_at TIMESTAMPTZ
+            )
+            """,
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                clinic_id TEXT NOT NULL REFERENCES clinics (id),
+                device_id TEXT NOT NULL REFERENCES devices (id),
+                started_at TIMESTAMPTZ NOT NULL,
+                ended_at TIMESTAMPTZ NOT NULL,
+                received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                digest TEXT NOT NULL,
+                document JSONB NOT NULL,
+                heart_rate_median_bpm DOUBLE PRECISION
+            )
+            """,
+            "CREATE INDEX sessions_clinic_started ON sessions (clinic_id, started_at)",
+        ]),
+    ]
+
+    /// Applies the missing migrations under a session-level advisory lock, so instances that
+    /// start together run them once, one after the other.
+    public func migrate() async throws {
+        try await client.withConnection { connection in
+            try await connection.query("SELECT pg_advisory_lock(\(Self.migrationLock))", logger: logger)
+            do {
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                    logger: logger)
+                var applied = Set<Int>()
+                for try await version in try await connection.query("SELECT version FROM schema_migrations", logger: logger).decode(Int.self) {
+                    applied.insert(version)
+                }
+                for migration in Self.migrations where !applied.contains(migration.version) {
+                    try await connection.withTransaction(logger: logger) { transaction in
+                        for statement in migration.sql { try await transaction.query(statement, logger: logger) }
+                        try await transaction.query("INSERT INTO schema_migrations (version) VALUES (\(migration.version))", logger: logger)
+                    }
+                    logger.info("migrated", metadata: ["version": "\(migration.version)"])
+                }
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: logger)
+                throw error
+            }
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.migrationLock))", logger: logger)
+        }
+    }
+
+    /// The advisory lock key of migrations ("hhrelay" in ASCII).
+    static let migrationLock: Int64 = 0x68_68_72_65_6c_61_79
+
+    public func ping() async throws {
+        try await client.query("SELECT 1", logger: logger)
+    }
+
+    public func addClinic(name: String) async throws -> Clinic {
+        let clinic = Clinic(id: UUID().uuidString.lowercased(), name: name)
+        try await client.query("INSERT INTO clinics (id, name) VALUES (\(clinic.id), \(name))", logger: logger)
+        return clinic
+    }
+
+    public func addDevice(id: String, clinicID: String, name: String, secretHash: String) async throws -> Device {
+        let rows = try await client.query(
+            """
+            INSERT INTO devices (id, clinic_id, name, secret_hash)
+            SELECT \(id), id, \(name), \(secretHash) FROM clinics WHERE id = \(clinicID)
+            RETURNING id
+            """,
+            logger: logger)
+        var inserted = false
+        for try await _ in rows.decode(String.self) { inserted = true }
+        guard inserted else { throw RelayStoreError.unknownClinic(clinicID) }
+        return Device(id: id, clinicID: clinicID, name: name, secretHash: secretHash)
+    }
+
+    public func revokeDevice(id: String) async throws -> Bool {
+        let rows = try await client.query(
+            "UPDATE devices SET revoked_at = COALESCE(revoked_at, now()) WHERE id = \(id) RETURNING id", logger: logger)
+        var found = false
+        for try await _ in rows.decode(String.self) { found = true }
+        return found
+    }
+
+    public func device(id: String) async throws -> Device? {
+        let rows = try await client.query(
+            "SELECT id, clinic_id, name, secret_hash, revoked_at FROM devices WHERE id = \(id)", logger: logger)
+        for try await (id, clinic, name, hash, revoked) in rows.decode((String, String, String, String, Date?).self) {
+            return Device(id: id, clinicID: clinic, name: name, secretHash: hash, revokedAt: revoked)
+        }
+        return nil
+    }
+
+    public func store(_ session: StoredSession) async throws -> StoreOutcome {
+        let inserted = try await client.query(
+            """
+            INSERT INTO sessions (id, clinic_id, device_id, started_at, ended_at, digest, document, heart_rate_median_bpm)
+            VALUES (\(session.id), \(session.clinicID), \(session.deviceID), \(session.startedAt), \(session.endedAt),
+                    \(session.digest), \(session.document)::jsonb, \(session.heartRateMedianBpm))
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id
+            """,
+            logger: logger)
+        for try await _ in inserted.decode(String.self) { return .created }
+        let existing = try await client.query("SELECT clinic_id, digest FROM sessions WHERE id = \(session.id)", logger: logger)
+        for try await (clinic, digest) in existing.decode((String, String).self) {
+            return .resolving(existingClinic: clinic, existingDigest: digest, for: session)
+        }
+        // Inserted by nobody and found by nobody: only possible if it was deleted in between.
+        return try await store(session)
+    }
+
+    public func session(id: String) async throws -> StoredSession? {
+        let rows = try await client.query(
+            """
+            SELECT id, clinic_id, device_id, started_at, ended_at, digest, document::text, heart_rate_median_bpm
+            FROM sessions WHERE id = \(id)
+            """,
+            logger: logger)
+        for try await (id, clinic, device, started, ended, digest, document, median) in rows.decode((String, String, String, Date, Date, String, String, Double?).self) {
+            return StoredSession(id: id, clinicID: clinic, deviceID: device, startedAt: started, endedAt: ended, digest: digest, document: document, heartRateMedianBpm: median)
+        }
+        return nil
+    }
+
+    public func sessionCount() async throws -> Int {
+        for try await count in try await client.query("SELECT COUNT(*)::BIGINT FROM sessions", logger: logger).decode(Int64.self) {
+            return Int(count)
+        }
+        return 0
+    }
+
+    public func close() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+}

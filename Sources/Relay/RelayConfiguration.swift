@@ -1,0 +1,156 @@
+import Foundation
+
+/// The relay's settings. Read from environment variables (how ECS passes them, secrets
+/// included), an optional env file of `KEY=VALUE` lines, and command-line flags, in rising
+/// order of precedence. A bad value is a ``RelayConfigurationError`` naming the variable.
+public struct RelayConfiguration: Sendable, Hashable {
+    /// Address to listen on (`HH_RELAY_HOST`).
+    public var host = "127.0.0.1"
+    /// Port to listen on (`HH_RELAY_PORT`).
+    public var port = 8080
+    /// Folder of the embedded database (`HH_RELAY_DATA_DIR`).
+    public var dataDirectory = "data"
+    /// `postgres://user:password@host:port/database?sslmode=…` selects Postgres; unset means
+    /// SQLite in the data folder (`HH_RELAY_DATABASE_URL`).
+    public var databaseURL: DatabaseURL?
+    /// Largest request body accepted, bytes (`HH_RELAY_MAX_BODY_BYTES`).
+    public var maximumBodyBytes = 2 << 20
+    /// Sustained requests per second per device (`HH_RELAY_RATE_LIMIT`).
+    public var rateLimit = 5.0
+    /// Requests a device may make in a burst (`HH_RELAY_RATE_BURST`).
+    public var rateBurst = 20.0
+    /// Postgres connections per instance (`HH_RELAY_DB_POOL_SIZE`).
+    public var databasePoolSize = 10
+    /// swift-log level (`HH_RELAY_LOG_LEVEL`).
+    public var logLevel = "info"
+
+    /// The defaults.
+    public init() {}
+
+    /// The environment variables read, with what each sets.
+    public static let variables: [(name: String, meaning: String)] = [
+        ("HH_RELAY_HOST", "address to listen on (default 127.0.0.1)"),
+        ("HH_RELAY_PORT", "port (default 8080)"),
+        ("HH_RELAY_DATA_DIR", "folder of the embedded SQLite database (default data)"),
+        ("HH_RELAY_DATABASE_URL", "postgres://user:password@host:port/db[?sslmode=disable|prefer|require]; unset: SQLite"),
+        ("HH_RELAY_MAX_BODY_BYTES", "largest request body (default 2097152)"),
+        ("HH_RELAY_RATE_LIMIT", "requests per second per device (default 5)"),
+        ("HH_RELAY_RATE_BURST", "burst per device (default 20)"),
+        ("HH_RELAY_DB_POOL_SIZE", "Postgres connections per instance (default 10)"),
+        ("HH_RELAY_LOG_LEVEL", "trace, debug, info, notice, warning, error or critical (default info)"),
+    ]
+
+    /// Applies `values` (environment variables or an env file) over the current settings.
+    public mutating func apply(_ values: [String: String]) throws(RelayConfigurationError) {
+        func number<T: LosslessStringConvertible & Comparable>(_ name: String, _ range: ClosedRange<T>) throws(RelayConfigurationError) -> T? {
+            guard let text = values[name] else { return nil }
+            guard let value = T(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+                throw RelayConfigurationError(name: name, message: "\"\(text)\" is not a number in \(range.lowerBound)…\(range.upperBound)")
+            }
+            return value
+        }
+        if let host = values["HH_RELAY_HOST"] {
+            guard !host.isEmpty else { throw RelayConfigurationError(name: "HH_RELAY_HOST", message: "must not be empty") }
+            self.host = host
+        }
+        if let port: Int = try number("HH_RELAY_PORT", 0...65_535) { self.port = port }
+        if let directory = values["HH_RELAY_DATA_DIR"] {
+            guard !directory.isEmpty else { throw RelayConfigurationError(name: "HH_RELAY_DATA_DIR", message: "must not be empty") }
+            dataDirectory = directory
+        }
+        if let url = values["HH_RELAY_DATABASE_URL"], !url.isEmpty {
+            do { databaseURL = try DatabaseURL(url) } catch { throw RelayConfigurationError(name: "HH_RELAY_DATABASE_URL", message: error.message) }
+        }
+        if let bytes: Int = try number("HH_RELAY_MAX_BODY_BYTES", 1024...(1 << 30)) { maximumBodyBytes = bytes }
+        if let rate: Double = try number("HH_RELAY_RATE_LIMIT", 0.01...1_000_000) { rateLimit = rate }
+        if let burst: Double = try number("HH_RELAY_RATE_BURST", 1...1_000_000) { rateBurst = burst }
+        if let size: Int = try number("HH_RELAY_DB_POOL_SIZE", 1...1000) { databasePoolSize = size }
+        if let level = values["HH_RELAY_LOG_LEVEL"] {
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(level) else {
+                throw RelayConfigurationError(name: "HH_RELAY_LOG_LEVEL", message: "\"\(level)\" is not one of \(levels.joined(separator: ", "))")
+            }
+            logLevel = level
+        }
+    }
+
+    /// Reads an env file: `KEY=VALUE` lines, `#` comments, optional quotes around values.
+    public static func readEnvFile(_ path: String) throws(RelayConfigurationError) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw RelayConfigurationError(name: path, message: "cannot read the file")
+        }
+        var values: [String: String] = [:]
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let equals = line.firstIndex(of: "="), !line[..<equals].isEmpty else {
+                throw RelayConfigurationError(name: "\(path):\(number + 1)", message: "expected KEY=VALUE")
+            }
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[line[..<equals].trimmingCharacters(in: .whitespaces)] = value
+        }
+        return values
+    }
+}
+
+/// A configuration value that is not allowed.
+public struct RelayConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The variable, flag or file position.
+    public var name: String
+    /// What is wrong and what is allowed.
+    public var message: String
+
+    /// Creates an error.
+    public init(name: String, message: String) {
+        self.name = name
+        self.message = message
+    }
+
+    public var description: String { "\(name): \(message)" }
+}
+
+/// A parsed `postgres://` URL.
+public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
+    /// How to use TLS.
+    public enum TLSMode: String, Sendable, Hashable {
+        case disable, prefer, require
+    }
+
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    public var tls: TLSMode
+
+    /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
+    public init(_ text: String) throws(URLError) {
+        guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
+            throw URLError(message: "not a postgres:// URL")
+        }
+        guard let host = components.host, !host.isEmpty else { throw URLError(message: "no host in the URL") }
+        guard let user = components.user, !user.isEmpty else { throw URLError(message: "no user in the URL") }
+        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        self.host = host
+        self.port = components.port ?? 5432
+        self.username = user.removingPercentEncoding ?? user
+        self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        self.database = path.isEmpty ? username : path
+        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        guard let tls = TLSMode(rawValue: mode) else {
+            throw URLError(message: "sslmode=\(mode) is not one of disable, prefer, require")
+        }
+        self.tls = tls
+    }
+
+    /// The URL without its password, for logs.
+    public var description: String { "postgres://\(username)@\(host):\(port)/\(database)?sslmode=\(tls.rawValue)" }
+
+    /// Why a URL is not usable.
+    public struct URLError: Error, Sendable {
+        public var message: String
+    }
+}

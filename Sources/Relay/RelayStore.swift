@@ -1,0 +1,100 @@
+import Foundation
+
+/// A clinic: the unit whose data its clinicians (and only they) see.
+public struct Clinic: Sendable, Hashable, Codable {
+    public var id: String
+    public var name: String
+}
+
+/// A kiosk registered with the relay.
+public struct Device: Sendable, Hashable {
+    public var id: String
+    public var clinicID: String
+    public var name: String
+    /// SHA-256 of the token's secret, hex.
+    public var secretHash: String
+    /// When the device was revoked; its token no longer works.
+    public var revokedAt: Date?
+}
+
+/// A session as the device API stores it.
+public struct StoredSession: Sendable, Hashable {
+    public var id: String
+    public var clinicID: String
+    public var deviceID: String
+    public var startedAt: Date
+    public var endedAt: Date
+    /// SHA-256 of the canonical document, hex: tells a replay from a different document.
+    public var digest: String
+    /// The canonical document (JSON).
+    public var document: String
+    /// Median heart rate, for listings.
+    public var heartRateMedianBpm: Double?
+
+    /// Creates a stored session.
+    public init(
+        id: String, clinicID: String, deviceID: String, startedAt: Date, endedAt: Date, digest: String, document: String,
+        heartRateMedianBpm: Double?
+    ) {
+        self.id = id
+        self.clinicID = clinicID
+        self.deviceID = deviceID
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.digest = digest
+        self.document = document
+        self.heartRateMedianBpm = heartRateMedianBpm
+    }
+}
+
+/// What storing a session did.
+public enum StoreOutcome: Sendable, Hashable {
+    /// Stored now.
+    case created
+    /// The same document was stored before under this id (a retry): nothing changed.
+    case replayed
+    /// Another document is stored under this id by the same clinic.
+    case conflict
+    /// The id belongs to another clinic's session.
+    case otherClinic
+}
+
+/// Why the store failed.
+public enum RelayStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// No such clinic (adding a device).
+    case unknownClinic(String)
+    /// The database is unreachable or failed.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .unknownClinic(let id): "no clinic with id \(id)"
+        case .unavailable(let message): "database unavailable: \(message)"
+        }
+    }
+}
+
+/// The relay's persistence: one protocol, two back ends (SQLite embedded, Postgres in
+/// production), both held to one contract test suite.
+public protocol RelayStore: Sendable {
+    /// Brings the schema to the current version. Safe to run from several instances at once.
+    func migrate() async throws
+    /// Checks the database answers (for `GET /health`).
+    func ping() async throws
+    /// Adds a clinic.
+    func addClinic(name: String) async throws -> Clinic
+    /// Adds a device to a clinic with the hash of its token's secret.
+    func addDevice(id: String, clinicID: String, name: String, secretHash: String) async throws -> Device
+    /// Revokes a device; `false` when there is no such device.
+    func revokeDevice(id: String) async throws -> Bool
+    /// The device with `id`, revoked or not.
+    func device(id: String) async throws -> Device?
+    /// Stores a session once: idempotent on its id.
+    func store(_ session: StoredSession) async throws -> StoreOutcome
+    /// The session with `id`.
+    func session(id: String) async throws -> StoredSession?
+    /// Number of stored sessions (for tests and the admin).
+    func sessionCount() async throws -> Int
+    /// Releases connections.
+    func close() async
+}

@@ -1,0 +1,56 @@
+import Foundation
+import HHProtocol
+
+/// Checks a session document beyond its JSON shape: what a kiosk could never have measured is
+/// refused (400) rather than stored.
+public enum SessionValidation {
+    /// The longest session accepted, seconds.
+    public static let maximumDuration: Double = 24 * 3600
+
+    /// The problems of `document`, empty when it is acceptable.
+    public static func problems(_ document: SessionDocument) -> [String] {
+        var problems: [String] = []
+        if document.schemaVersion != SessionDocument.currentSchemaVersion {
+            problems.append("schema_version \(document.schemaVersion) is not supported (expected \(SessionDocument.currentSchemaVersion))")
+        }
+        if UUID(uuidString: document.id) == nil { problems.append("id must be a UUID") }
+        let duration = document.endedAt.timeIntervalSince(document.startedAt)
+        if duration < 0 { problems.append("ended_at is before started_at") }
+        if duration > maximumDuration { problems.append("the session is longer than 24 h") }
+        if document.heartRate.count > Int(maximumDuration) + 1 { problems.append("heart_rate has more than one sample per second") }
+        var previous = -Double.infinity
+        for (index, sample) in document.heartRate.enumerated() {
+            guard sample.t.isFinite, sample.t >= 0, sample.t <= max(duration, 0) + 1 else {
+                problems.append("heart_rate[\(index)].t is outside the session")
+                break
+            }
+            guard sample.t >= previous else {
+                problems.append("heart_rate is not in time order at \(index)")
+                break
+            }
+            previous = sample.t
+            if let bpm = sample.bpm, !(20...300).contains(bpm) { problems.append("heart_rate[\(index)].bpm \(bpm) is outside 20…300"); break }
+            if let snr = sample.snrDb, !snr.isFinite || abs(snr) > 200 { problems.append("heart_rate[\(index)].snr_db is not a plausible SNR"); break }
+            if let rate = sample.respirationBpm, !(1...120).contains(rate) { problems.append("heart_rate[\(index)].respiration_bpm is outside 1…120"); break }
+        }
+        if document.summary.secondsWithEstimate < 0 { problems.append("summary.seconds_with_estimate is negative") }
+        for (name, value) in [("heart_rate_median_bpm", document.summary.heartRateMedianBpm), ("heart_rate_min_bpm", document.summary.heartRateMinBpm), ("heart_rate_max_bpm", document.summary.heartRateMaxBpm)] {
+            if let value, !(20...300).contains(value) { problems.append("summary.\(name) \(value) is outside 20…300") }
+        }
+        if let variability = document.summary.variability, !(0...2000).contains(variability.rmssdMs) || !(0...2000).contains(variability.sdnnMs) {
+            problems.append("summary.variability is outside 0…2000 ms")
+        }
+        if document.voiceTurns.count > 10_000 { problems.append("more than 10000 voice turns") }
+        var turnIDs = Set<String>()
+        for (index, turn) in document.voiceTurns.enumerated() {
+            if UUID(uuidString: turn.id) == nil { problems.append("voice_turns[\(index)].id must be a UUID"); break }
+            if !turnIDs.insert(turn.id.lowercased()).inserted { problems.append("voice_turns[\(index)].id is repeated"); break }
+            if !(turn.startS.isFinite && turn.endS.isFinite) || turn.endS < turn.startS { problems.append("voice_turns[\(index)] ends before it starts"); break }
+        }
+        for (name, value) in [("metadata.software_version", document.metadata.softwareVersion), ("metadata.pulse_method", document.metadata.pulseMethod), ("metadata.camera", document.metadata.camera ?? "")]
+        where value.count > 200 {
+            problems.append("\(name) is longer than 200 characters")
+        }
+        return problems
+    }
+}

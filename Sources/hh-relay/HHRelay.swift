@@ -1,0 +1,170 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Relay
+
+/// `hh-relay`: the cloud relay. A thin shell over ``Relay``.
+@main
+struct HHRelay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hh-relay",
+        abstract: "The Health Helper relay: the device API kiosks deliver their sessions to.",
+        discussion: "Settings come from environment variables (\(RelayConfiguration.variables.map(\.name).joined(separator: ", "))), an --env-file, and flags, in rising precedence.",
+        subcommands: [Serve.self, Migrate.self, Admin.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Options every subcommand takes.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "Folder of the embedded SQLite database (HH_RELAY_DATA_DIR; default data).")
+    var dataDir: String?
+
+    @Option(help: "postgres:// URL; unset: SQLite in the data folder (HH_RELAY_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "A file of KEY=VALUE lines with the same variables as the environment.")
+    var envFile: String?
+
+    /// Environment, then the env file, then the flags.
+    func configuration(extra: [String: String] = [:]) throws -> RelayConfiguration {
+        var configuration = RelayConfiguration()
+        do {
+            try configuration.apply(ProcessInfo.processInfo.environment)
+            if let envFile { try configuration.apply(try RelayConfiguration.readEnvFile(envFile)) }
+            var flags = extra
+            if let dataDir { flags["HH_RELAY_DATA_DIR"] = dataDir }
+            if let databaseURL { flags["HH_RELAY_DATABASE_URL"] = databaseURL }
+            try configuration.apply(flags)
+        } catch {
+            FileHandle.standardError.write(Data("hh-relay: configuration error: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        return configuration
+    }
+
+    /// JSON log lines on stdout.
+    func logger(_ configuration: RelayConfiguration) -> Logger {
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+        return Logger(label: "hh-relay")
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the device API (migrating the database first).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Address to listen on (HH_RELAY_HOST; default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port (HH_RELAY_PORT; default 8080).")
+    var port: String?
+
+    func run() async throws {
+        var flags: [String: String] = [:]
+        if let host { flags["HH_RELAY_HOST"] = host }
+        if let port { flags["HH_RELAY_PORT"] = port }
+        let configuration = try common.configuration(extra: flags)
+        let logger = common.logger(configuration)
+        do {
+            try await RelayServer.run(configuration: configuration, logger: logger)
+        } catch {
+            logger.critical("hh-relay failed", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Bring the database schema to the current version (safe from several instances at once).")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        try await withStore(common) { store in
+            try await store.migrate()
+            print("database schema is current")
+        }
+    }
+}
+
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage clinics and devices.",
+        subcommands: [AddClinic.self, AddDevice.self, RevokeDevice.self])
+
+    struct AddClinic: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add-clinic", abstract: "Add a clinic; prints its id as the last line.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The clinic's name.") var name: String
+
+        func run() async throws {
+            try await withStore(common) { store in
+                try await store.migrate()
+                let clinic = try await store.addClinic(name: name)
+                print("added clinic \"\(clinic.name)\"")
+                print(clinic.id)
+            }
+        }
+    }
+
+    struct AddDevice: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-device",
+            abstract: "Add a kiosk to a clinic; prints its device token (shown only now) as the last line.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The clinic's id.") var clinic: String
+        @Option(help: "The kiosk's name.") var name: String
+
+        func run() async throws {
+            try await withStore(common) { store in
+                try await store.migrate()
+                let token = DeviceToken.mint(deviceID: UUID().uuidString.lowercased())
+                do {
+                    _ = try await store.addDevice(id: token.deviceID, clinicID: clinic, name: name, secretHash: token.secretHash)
+                } catch let error as RelayStoreError {
+                    FileHandle.standardError.write(Data("hh-relay: \(error)\n".utf8))
+                    throw ExitCode.failure
+                }
+                print("added device \(token.deviceID) \"\(name)\"; its token is shown only once:")
+                print(token.text)
+            }
+        }
+    }
+
+    struct RevokeDevice: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revoke-device", abstract: "Revoke a device: its token stops working.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The device's id.") var device: String
+
+        func run() async throws {
+            try await withStore(common) { store in
+                try await store.migrate()
+                guard try await store.revokeDevice(id: device) else {
+                    FileHandle.standardError.write(Data("hh-relay: no device with id \(device)\n".utf8))
+                    throw ExitCode.failure
+                }
+                print("revoked device \(device)")
+            }
+        }
+    }
+}
+
+/// Opens the configured store, runs `body`, closes the store.
+func withStore(_ common: CommonOptions, _ body: (any RelayStore) async throws -> Void) async throws {
+    let configuration = try common.configuration()
+    var logger = Logger(label: "hh-relay")
+    logger.logLevel = .warning
+    let store = try RelayStores.open(configuration: configuration, logger: logger)
+    do {
+        try await body(store)
+    } catch {
+        await store.close()
+        if error is ExitCode { throw error }
+        FileHandle.standardError.write(Data("hh-relay: \(error)\n".utf8))
+        throw ExitCode.failure
+    }
+    await store.close()
+}

@@ -1,0 +1,124 @@
+import Foundation
+import HHProtocol
+import Relay
+import Testing
+
+@Suite struct DeviceTokenTests {
+    @Test func aMintedTokenParsesAndMatchesOnlyItsOwnHash() throws {
+        let token = DeviceToken.mint(deviceID: "dev-1")
+        let parsed = try #require(DeviceToken(token.text))
+        #expect(parsed == token && parsed.deviceID == "dev-1")
+        #expect(parsed.matches(storedHash: token.secretHash))
+        #expect(!DeviceToken.mint(deviceID: "dev-1").matches(storedHash: token.secretHash), "a fresh secret every time")
+        var tampered = token.text
+        tampered.removeLast()
+        tampered += token.text.hasSuffix("A") ? "B" : "A"
+        #expect(DeviceToken(tampered)?.matches(storedHash: token.secretHash) == false)
+        #expect(!token.matches(storedHash: ""))
+        #expect(token.secretHash.count == 64 && !token.secretHash.contains(token.secret))
+    }
+
+    @Test(arguments: ["", "hh1", "hh1..x", "hh2.dev.\(String(repeating: "a", count: 43))", "hh1.dev.short", "Bearer hh1.dev.\(String(repeating: "a", count: 43))"])
+    func malformedTokensAreNotTokens(_ text: String) {
+        #expect(DeviceToken(text) == nil)
+    }
+}
+
+@Suite struct RateLimiterTests {
+    @Test func aBurstIsAllowedThenTheSustainedRate() {
+        let limiter = RateLimiter(rate: 2, burst: 3)
+        let start = ContinuousClock.now
+        #expect((0..<3).map { _ in limiter.take("a", now: start) } == [nil, nil, nil])
+        let wait = limiter.take("a", now: start)
+        #expect(wait != nil && abs(wait! - 0.5) < 1e-6, "the next token comes in 1/rate")
+        #expect(limiter.take("b", now: start) == nil, "each device has its own bucket")
+        #expect(limiter.take("a", now: start + .milliseconds(500)) == nil)
+        #expect(limiter.take("a", now: start + .milliseconds(500)) != nil)
+    }
+}
+
+@Suite struct ValidationTests {
+    static func document() -> SessionDocument {
+        SessionDocument(
+            id: UUID().uuidString.lowercased(), startedAt: Date(timeIntervalSince1970: 1_800_000_000),
+            endedAt: Date(timeIntervalSince1970: 1_800_000_020), endReason: .absence,
+            heartRate: [HeartRateSample(t: 5, bpm: 70, snrDb: 5), HeartRateSample(t: 6)],
+            summary: VitalsSummary(heartRateMedianBpm: 70, secondsWithEstimate: 1),
+            voiceTurns: [VoiceTurnSummary(id: UUID().uuidString, startS: 1, endS: 2)],
+            metadata: SessionMetadata(softwareVersion: "0.4.0", pulseMethod: "pos"))
+    }
+
+    @Test func aKioskDocumentIsAcceptable() {
+        #expect(SessionValidation.problems(Self.document()).isEmpty)
+    }
+
+    @Test func whatNoKioskMeasuresIsRefused() {
+        var document = Self.document()
+        document.id = "not-a-uuid"
+        #expect(SessionValidation.problems(document) == ["id must be a UUID"])
+        document = Self.document()
+        document.endedAt = document.startedAt.addingTimeInterval(-1)
+        #expect(SessionValidation.problems(document).contains("ended_at is before started_at"))
+        document = Self.document()
+        document.heartRate[0].bpm = 900
+        #expect(SessionValidation.problems(document).first?.contains("outside 20…300") == true)
+        document = Self.document()
+        document.heartRate = [HeartRateSample(t: 6), HeartRateSample(t: 5)]
+        #expect(SessionValidation.problems(document).first?.contains("time order") == true)
+        document = Self.document()
+        document.heartRate = [HeartRateSample(t: 500)]
+        #expect(SessionValidation.problems(document).first?.contains("outside the session") == true)
+        document = Self.document()
+        document.schemaVersion = 7
+        #expect(SessionValidation.problems(document).first?.contains("schema_version 7") == true)
+        document = Self.document()
+        document.voiceTurns.append(document.voiceTurns[0])
+        #expect(SessionValidation.problems(document).first?.contains("repeated") == true)
+    }
+}
+
+@Suite struct RelayConfigurationTests {
+    @Test func theEnvironmentSetsEverything() throws {
+        var configuration = RelayConfiguration()
+        try configuration.apply([
+            "HH_RELAY_HOST": "0.0.0.0", "HH_RELAY_PORT": "9090", "HH_RELAY_DATA_DIR": "/srv/relay",
+            "HH_RELAY_DATABASE_URL": "postgres://relay:s%40cret@db.internal:6543/hh?sslmode=require",
+            "HH_RELAY_MAX_BODY_BYTES": "65536", "HH_RELAY_RATE_LIMIT": "2.5", "HH_RELAY_LOG_LEVEL": "debug",
+        ])
+        #expect(configuration.host == "0.0.0.0" && configuration.port == 9090 && configuration.dataDirectory == "/srv/relay")
+        #expect(configuration.maximumBodyBytes == 65536 && configuration.rateLimit == 2.5 && configuration.logLevel == "debug")
+        let url = try #require(configuration.databaseURL)
+        #expect(url.host == "db.internal" && url.port == 6543 && url.username == "relay" && url.password == "s@cret")
+        #expect(url.database == "hh" && url.tls == .require)
+        #expect(!url.description.contains("cret"), "no password in logs")
+    }
+
+    @Test(arguments: [
+        ("HH_RELAY_PORT", "eighty", "0…65535"),
+        ("HH_RELAY_PORT", "70000", "0…65535"),
+        ("HH_RELAY_DATABASE_URL", "mysql://x@y/z", "postgres://"),
+        ("HH_RELAY_DATABASE_URL", "postgres://db.internal/hh", "no user"),
+        ("HH_RELAY_DATABASE_URL", "postgres://u@h/d?sslmode=maybe", "sslmode"),
+        ("HH_RELAY_LOG_LEVEL", "loud", "info"),
+        ("HH_RELAY_HOST", "", "empty"),
+    ])
+    func aBadValueNamesTheVariable(name: String, value: String, allowed: String) {
+        var configuration = RelayConfiguration()
+        #expect {
+            try configuration.apply([name: value])
+        } throws: { error in
+            guard let error = error as? RelayConfigurationError else { return false }
+            return error.name == name && error.message.contains(allowed)
+        }
+    }
+
+    @Test func anEnvFileReadsLikeTheEnvironment() throws {
+        let path = NSTemporaryDirectory() + "relay-\(UUID()).env"
+        try "# relay\nHH_RELAY_PORT=8181\nHH_RELAY_DATA_DIR=\"/var/lib/relay\"\n\n".write(toFile: path, atomically: true, encoding: .utf8)
+        var configuration = RelayConfiguration()
+        try configuration.apply(try RelayConfiguration.readEnvFile(path))
+        #expect(configuration.port == 8181 && configuration.dataDirectory == "/var/lib/relay")
+        try "HH_RELAY_PORT\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: RelayConfigurationError.self) { try RelayConfiguration.readEnvFile(path) }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import HHProtocol
+import Logging
+import Relay
+import Testing
+
+/// N stateless relays on one Postgres, as on ECS behind a load balancer.
+@Suite(.serialized) struct ScaleOutTests {
+    @Test func twoRelaysOnOnePostgresStoreEverySessionOnceWhileKiosksRetryAgainstBoth() async throws {
+        let database = try Backend.postgres.freshDatabase()
+        // Both instances start together: both migrate, one after the other.
+        let relays = try [RelayProcess(environment: database, extra: ["HH_RELAY_RATE_LIMIT": "10000", "HH_RELAY_RATE_BURST": "10000"]),
+                          RelayProcess(environment: database, extra: ["HH_RELAY_RATE_LIMIT": "10000", "HH_RELAY_RATE_BURST": "10000"])]
+        defer { relays.forEach { $0.stop() } }
+        let kiosks = try (0..<4).map { try relays[0].clinicWithDevice("Clinic \($0)").token }
+        let sessions = (0..<4).map { _ in (0..<25).map { _ in UUID().uuidString.lowercased() } }
+        let urls = relays.map(\.url)
+        // Every kiosk sends each of its sessions three times, alternating relays, all at once.
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (kiosk, token) in kiosks.enumerated() {
+                for (index, id) in sessions[kiosk].enumerated() {
+                    for attempt in 0..<3 {
+                        group.addTask {
+                            try await http("POST", urls[(index + attempt) % 2] + "/v1/sessions",
+                                           headers: [("Authorization", "Bearer \(token)")], body: sessionJSON(id: id)).0
+                        }
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.count == 300 && statuses.allSatisfy { $0 == 201 }, "\(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
+        var configuration = RelayConfiguration()
+        try configuration.apply(database)
+        let store = try RelayStores.open(configuration: configuration, logger: .init(label: "test"))
+        #expect(try await store.sessionCount() == 100, "each session stored exactly once")
+        for id in sessions.joined() { #expect(try await store.session(id: id) != nil) }
+        await store.close()
+    }
+
+    @Test func migrateFromSeveralInstancesAtOnceRunsEachMigrationOnce() async throws {
+        let database = try Backend.postgres.freshDatabase()
+        let relay = productsDirectory.appendingPathComponent("hh-relay").path
+        let results = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<4 { group.addTask { try run(relay, ["migrate"], environment: database).status } }
+            return try await group.reduce(into: [Int32]()) { $0.append($1) }
+        }
+        #expect(results == [0, 0, 0, 0])
+        let url = database["HH_RELAY_DATABASE_URL"]!
+        let rows = try run("/usr/bin/psql", [url, "-tAc", "SELECT COUNT(*) FROM schema_migrations"])
+        #expect(rows.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+    }
+}

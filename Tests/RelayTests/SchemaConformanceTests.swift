@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+
+/// The relay conforms to its own OpenAPI document: schemathesis (PyPI; `make test` installs it)
+/// generates requests from docs/openapi.yaml, valid and not, and checks every answer: no 5xx,
+/// documented status codes, content types, headers and bodies that match their schemas.
+@Suite struct SchemaConformanceTests {
+    @Test func schemathesisFindsNoServerErrorAndNoResponseOutsideTheSchema() throws {
+        let schemathesis = try #require(which("schemathesis"), "schemathesis is not on PATH (make test installs it with pip)")
+        let relay = try RelayProcess(environment: try Backend.sqlite.freshDatabase(), extra: ["HH_RELAY_RATE_LIMIT": "100000", "HH_RELAY_RATE_BURST": "100000"])
+        defer { relay.stop() }
+        let device = try relay.clinicWithDevice("Conformance")
+        let report = NSTemporaryDirectory() + "schemathesis-\(UUID().uuidString.prefix(8))"
+        let result = try run(schemathesis, [
+            "run", repositoryRoot.appendingPathComponent("docs/openapi.yaml").path,
+            "--url", relay.url,
+            "--header", "Authorization: Bearer \(device.token)",
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+            "--phases", "examples,coverage,fuzzing",
+            "--max-examples", "60", "--seed", "2026", "--workers", "2",
+            "--report-dir", report,
+        ], environment: ["SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"])
+        #expect(result.status == 0, "schemathesis found problems:\n\(result.stdout.suffix(6000))\n\(result.stderr.suffix(2000))")
+        #expect(result.stdout.contains("Tested: 5") && result.stdout.contains("No issues found"), "every operation tested: \(result.stdout.suffix(3000))")
+        let generated = result.stdout.firstMatch(of: /(\d+) generated/).flatMap { Int($0.1) } ?? 0
+        #expect(generated >= 200, "\(generated) test cases generated")
+        #expect(!relay.log.contains(#""level":"error""#), "the relay logged errors:\n\(relay.log.suffix(3000))")
+    }
+}
+
+/// The path of `name` on PATH.
+func which(_ name: String) -> String? {
+    (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}
