@@ -6,6 +6,18 @@ import Foundation
 /// face is seen (or speech heard) to the start of a configurable absence. The id is made on the
 /// kiosk and is the idempotency key: the relay stores each id once.
 public struct SessionDocument: Codable, Sendable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version"
+        case id
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case endReason = "end_reason"
+        case heartRate = "heart_rate"
+        case summary
+        case voiceTurns = "voice_turns"
+        case metadata
+    }
+
     /// The version of this document's shape.
     public static let currentSchemaVersion = 1
 
@@ -60,6 +72,13 @@ public struct SessionDocument: Codable, Sendable, Hashable {
 
 /// One second of a session's heart-rate series.
 public struct HeartRateSample: Codable, Sendable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case t
+        case bpm
+        case snrDb = "snr_db"
+        case respirationBpm = "respiration_bpm"
+    }
+
     /// Seconds from the session's start to the time the estimate describes.
     public var t: Double
     /// Heart rate in beats per minute; absent where there was no estimate.
@@ -80,6 +99,16 @@ public struct HeartRateSample: Codable, Sendable, Hashable {
 
 /// Vitals over a whole session.
 public struct VitalsSummary: Codable, Sendable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case heartRateMedianBpm = "heart_rate_median_bpm"
+        case heartRateMinBpm = "heart_rate_min_bpm"
+        case heartRateMaxBpm = "heart_rate_max_bpm"
+        case snrMedianDb = "snr_median_db"
+        case secondsWithEstimate = "seconds_with_estimate"
+        case respirationMedianBpm = "respiration_median_bpm"
+        case variability
+    }
+
     /// Median heart rate over the seconds with an estimate.
     public var heartRateMedianBpm: Double?
     /// Lowest per-second heart rate.
@@ -97,6 +126,11 @@ public struct VitalsSummary: Codable, Sendable, Hashable {
 
     /// Heart-rate variability from beat-to-beat intervals.
     public struct Variability: Codable, Sendable, Hashable {
+        enum CodingKeys: String, CodingKey {
+            case rmssdMs = "rmssd_ms"
+            case sdnnMs = "sdnn_ms"
+        }
+
         /// Root mean square of successive differences, ms.
         public var rmssdMs: Double
         /// Standard deviation of the intervals, ms.
@@ -149,6 +183,12 @@ public struct VitalsSummary: Codable, Sendable, Hashable {
 /// One utterance of the patient within a session. The audio itself travels separately
 /// (`POST /v1/sessions/{id}/turns`).
 public struct VoiceTurnSummary: Codable, Sendable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case id
+        case startS = "start_s"
+        case endS = "end_s"
+    }
+
     /// The turn id: a UUID made on the kiosk.
     public var id: String
     /// Seconds from the session's start to the start of the utterance.
@@ -166,6 +206,12 @@ public struct VoiceTurnSummary: Codable, Sendable, Hashable {
 
 /// What measured a session.
 public struct SessionMetadata: Codable, Sendable, Hashable {
+    enum CodingKeys: String, CodingKey {
+        case softwareVersion = "software_version"
+        case pulseMethod = "pulse_method"
+        case camera
+    }
+
     /// The kiosk software version.
     public var softwareVersion: String
     /// The pulse extraction method (`pos`, `chrom`, `green`).

@@ -88,7 +88,7 @@ public struct ControlClient: Sendable {
             reply.append(contentsOf: chunk[0..<got])
         }
         let response: ControlProtocol.Response
-        do { response = try WireJSON.decoder().decode(ControlProtocol.Response.self, from: reply) } catch {
+        do { response = try ControlJSON.decoder().decode(ControlProtocol.Response.self, from: reply) } catch {
             throw .failed("unreadable answer: \(String(decoding: reply.prefix(200), as: UTF8.self))")
         }
         guard response.ok else { throw .refused(response.error ?? "no reason given") }

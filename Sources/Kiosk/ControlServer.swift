@@ -72,7 +72,7 @@ final class ControlServer: Service {
         } catch {
             response = .init(error: "\(error)")
         }
-        var data = (try? WireJSON.encoder().encode(response)) ?? Data(#"{"ok":false,"error":"encoding failed","version":1}"#.utf8)
+        var data = (try? ControlJSON.encoder().encode(response)) ?? Data(#"{"ok":false,"error":"encoding failed","version":1}"#.utf8)
         data.append(UInt8(ascii: "\n"))
         return ByteBuffer(bytes: data)
     }

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// Everything `hhctl status` shows: the daemon's live state. Encoded with ``HHProtocol/WireJSON``
+/// Everything `hhctl status` shows: the daemon's live state. Encoded with ``ControlJSON``
 /// conventions (snake_case keys); the JSON form is documented in `docs/HHCTL.md`.
 public struct KioskStatus: Codable, Sendable, Hashable {
     /// The daemon's version.

@@ -104,15 +104,21 @@ enum SessionUpload {
         }
         let problems = SessionValidation.problems(document)
         guard problems.isEmpty else { throw APIError(.badRequest, "invalid", problems.joined(separator: "; ")) }
-        var canonical = document
-        canonical.id = document.id.lowercased()
-        let bytes = try WireJSON.encoder().encode(canonical)
-        let digest = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        // The digest of the bytes tells a retry (the kiosk resends exactly what it stored)
+        // from a new document at once; only when the bytes differ are the documents compared.
+        let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
         let session = StoredSession(
-            id: canonical.id, clinicID: device.clinicID, deviceID: device.id, startedAt: document.startedAt, endedAt: document.endedAt,
-            digest: digest, document: String(decoding: bytes, as: UTF8.self), heartRateMedianBpm: document.summary.heartRateMedianBpm)
-        let outcome: StoreOutcome
-        do { outcome = try await store.store(session) } catch {
+            id: document.id.lowercased(), clinicID: device.clinicID, deviceID: device.id, startedAt: document.startedAt,
+            endedAt: document.endedAt, digest: digest, document: String(decoding: body, as: UTF8.self),
+            heartRateMedianBpm: document.summary.heartRateMedianBpm)
+        var outcome: StoreOutcome
+        do {
+            outcome = try await store.store(session)
+            if outcome == .conflict, let stored = try await store.session(id: session.id),
+               let previous = try? WireJSON.decoder().decode(SessionDocument.self, from: Data(stored.document.utf8)), previous == document {
+                outcome = .replayed
+            }
+        } catch {
             throw APIError(.serviceUnavailable, "unavailable", "the database is unavailable", headers: [.retryAfter: "5"])
         }
         switch outcome {

@@ -24,9 +24,9 @@ public struct StoredSession: Sendable, Hashable {
     public var deviceID: String
     public var startedAt: Date
     public var endedAt: Date
-    /// SHA-256 of the canonical document, hex: tells a replay from a different document.
+    /// SHA-256 of the document as uploaded, hex: tells a byte-identical retry at once.
     public var digest: String
-    /// The canonical document (JSON).
+    /// The document (JSON) as uploaded.
     public var document: String
     /// Median heart rate, for listings.
     public var heartRateMedianBpm: Double?

@@ -44,7 +44,7 @@ struct Status: ParsableCommand {
         let response = try connection.send(.init(command: "status"))
         guard let status = response.status else { throw Failure("hhd sent no status") }
         if json {
-            let encoder = WireJSON.encoder()
+            let encoder = ControlJSON.encoder()
             encoder.outputFormatting.insert(.prettyPrinted)
             print(String(decoding: try encoder.encode(status), as: UTF8.self))
         } else {
@@ -67,7 +67,7 @@ struct Sessions: ParsableCommand {
     func run() throws {
         let sessions = try connection.send(.init(command: "sessions", limit: limit)).sessions ?? []
         if json {
-            let encoder = WireJSON.encoder()
+            let encoder = ControlJSON.encoder()
             encoder.outputFormatting.insert(.prettyPrinted)
             print(String(decoding: try encoder.encode(sessions), as: UTF8.self))
             return

@@ -24,6 +24,10 @@ import Glibc
         #expect(first.1.first(name: "X-Request-Id") == "req-42")
         let again = try await http("POST", relay.url + "/v1/sessions", headers: auth, body: sessionJSON(id: id))
         #expect(again.0 == first.0 && again.2 == first.2, "a retry answers as the first time")
+        // The same document written differently (other key order, spacing) is still a retry.
+        let reordered = try JSONSerialization.data(withJSONObject: try JSONSerialization.jsonObject(with: sessionJSON(id: id)), options: [.prettyPrinted])
+        let rewritten = try await http("POST", relay.url + "/v1/sessions", headers: auth, body: reordered)
+        #expect(rewritten.0 == 201 && rewritten.2 == first.2)
         let different = try await http("POST", relay.url + "/v1/sessions", headers: auth, body: sessionJSON(id: id, bpm: 90))
         #expect(different.0 == 409 && errorCode(different.2) == "conflict")
         let stolen = try await http("POST", relay.url + "/v1/sessions", headers: [("Authorization", "Bearer \(south.token)")], body: sessionJSON(id: id))

@@ -122,3 +122,29 @@ import Testing
         #expect(throws: RelayConfigurationError.self) { try RelayConfiguration.readEnvFile(path) }
     }
 }
+
+@Suite struct WireTimestampTests {
+    @Test func formatAndParseRoundTripToTheMillisecond() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let seconds = Int64.random(in: -2_000_000_000...4_000_000_000, using: &generator)
+            let millisecond = Int64.random(in: 0...999, using: &generator)
+            let date = Date(timeIntervalSince1970: Double(seconds * 1000 + millisecond) / 1000)
+            let text = WireTimestamp.format(date)
+            // The calendar part agrees with Foundation; the fraction is the exact millisecond.
+            let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())
+            #expect(text == whole.dropLast() + "." + String(format: "%03d", millisecond) + "Z", "\(text) vs \(whole)")
+            let parsed = WireTimestamp.parse(text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+            #expect(parsed == seconds * 1000 + millisecond, "\(text)")
+        }
+    }
+
+    @Test func offsetsAndPrecisionAreRead() {
+        #expect(WireTimestamp.parse("2026-11-26T09:30:00Z") == Date(timeIntervalSince1970: 1_795_685_400))
+        #expect(WireTimestamp.parse("2026-11-26T10:30:00+01:00") == Date(timeIntervalSince1970: 1_795_685_400))
+        #expect(WireTimestamp.parse("2026-11-26T09:30:00.250Z") == Date(timeIntervalSince1970: 1_795_685_400.25))
+        for bad in ["", "2026-11-26", "2026-13-01T00:00:00Z", "2026-11-26T09:30:00", "2026-11-26T09:30:00.Z", "2026-11-26T09:30:00Zjunk", "2026-11-26 09:30:00Z"] {
+            #expect(WireTimestamp.parse(bad) == nil, "\(bad)")
+        }
+    }
+}
