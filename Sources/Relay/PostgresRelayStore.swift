@@ -4,7 +4,7 @@ import NIOSSL
 import PostgresNIO
 
 /// The production store: Postgres through postgres-nio's connection pool (TLS as the URL's
-/// `sslmode` asks). Stateless instances share it; uniqueness of session ids is the database's.
+/// `sslmode` asks, with libpq's meanings). Stateless instances share it; uniqueness of session ids is the database's.
 public final class PostgresRelayStore: RelayStore {
     private let client: PostgresClient
     private let logger: Logger
@@ -14,10 +14,15 @@ public final class PostgresRelayStore: RelayStore {
 
     /// A store on `url` with at most `poolSize` connections. The pool runs until ``close()``.
     public init(url: DatabaseURL, poolSize: Int, logger: Logger) {
+        var unverified = TLSConfiguration.makeClientConfiguration()
+        unverified.certificateVerification = .none
+        var verified = TLSConfiguration.makeClientConfiguration()
+        if let roots = url.rootCertificatePath { verified.trustRoots = .file(roots) }
         let tls: PostgresClient.Configuration.TLS = switch url.tls {
         case .disable: .disable
-        case .prefer: .prefer(.makeClientConfiguration())
-        case .require: .require(.makeClientConfiguration())
+        case .prefer: .prefer(unverified)
+        case .require: .require(unverified)
+        case .verifyFull: .require(verified)
         }
         var configuration = PostgresClient.Configuration(
             host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: tls)

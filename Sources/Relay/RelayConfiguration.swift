@@ -32,7 +32,7 @@ public struct RelayConfiguration: Sendable, Hashable {
         ("HH_RELAY_HOST", "address to listen on (default 127.0.0.1)"),
         ("HH_RELAY_PORT", "port (default 8080)"),
         ("HH_RELAY_DATA_DIR", "folder of the embedded SQLite database (default data)"),
-        ("HH_RELAY_DATABASE_URL", "postgres://user:password@host:port/db[?sslmode=disable|prefer|require]; unset: SQLite"),
+        ("HH_RELAY_DATABASE_URL", "postgres://user:password@host:port/db[?sslmode=disable|prefer|require|verify-full][&sslrootcert=CA.pem]; unset: SQLite"),
         ("HH_RELAY_MAX_BODY_BYTES", "largest request body (default 2097152)"),
         ("HH_RELAY_RATE_LIMIT", "requests per second per device (default 5)"),
         ("HH_RELAY_RATE_BURST", "burst per device (default 20)"),
@@ -114,9 +114,17 @@ public struct RelayConfigurationError: Error, Sendable, Hashable, CustomStringCo
 
 /// A parsed `postgres://` URL.
 public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
-    /// How to use TLS.
+    /// How to use TLS, as libpq's `sslmode` names it.
     public enum TLSMode: String, Sendable, Hashable {
-        case disable, prefer, require
+        /// Plain TCP.
+        case disable
+        /// TLS if the server offers it, certificate not checked.
+        case prefer
+        /// TLS or nothing, certificate not checked (encryption against eavesdropping).
+        case require
+        /// TLS with the certificate checked against trusted roots (`sslrootcert`, else the
+        /// system's) and the host name: encryption and authentication.
+        case verifyFull = "verify-full"
     }
 
     public var host: String
@@ -125,8 +133,10 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     public var password: String?
     public var database: String
     public var tls: TLSMode
+    /// PEM file of the certificate authorities to trust with `verify-full` (e.g. the RDS bundle).
+    public var rootCertificatePath: String?
 
-    /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]`.
+    /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=…][&sslrootcert=PATH]`.
     public init(_ text: String) throws(URLError) {
         guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
             throw URLError(message: "not a postgres:// URL")
@@ -141,9 +151,10 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         self.database = path.isEmpty ? username : path
         let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
         guard let tls = TLSMode(rawValue: mode) else {
-            throw URLError(message: "sslmode=\(mode) is not one of disable, prefer, require")
+            throw URLError(message: "sslmode=\(mode) is not one of disable, prefer, require, verify-full")
         }
         self.tls = tls
+        rootCertificatePath = components.queryItems?.first { $0.name == "sslrootcert" }?.value
     }
 
     /// The URL without its password, for logs.

@@ -60,8 +60,7 @@ public enum RelayServer {
             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
         ]
         MetricsSystem.bootstrap(factory)
-        let base = try RelayStores.open(configuration: configuration, logger: logger)
-        let store = InstrumentedStore(base, poolSize: configuration.databaseURL == nil ? 1 : configuration.databasePoolSize)
+        let store = try RelayStores.open(configuration: configuration, logger: logger)
         do {
             try await store.migrate()
         } catch {
@@ -162,13 +161,15 @@ extension DecodingError {
 
 /// Opens the configured store.
 public enum RelayStores {
-    /// Postgres when `databaseURL` is set, else SQLite in the data folder.
+    /// Postgres when `databaseURL` is set, else SQLite in the data folder; every operation
+    /// measured and given at most 10 s.
     public static func open(configuration: RelayConfiguration, logger: Logger) throws -> any RelayStore {
         if let url = configuration.databaseURL {
             logger.info("using Postgres", metadata: ["database": "\(url)"])
-            return PostgresRelayStore(url: url, poolSize: configuration.databasePoolSize, logger: logger)
+            let store = PostgresRelayStore(url: url, poolSize: configuration.databasePoolSize, logger: logger)
+            return InstrumentedStore(store, poolSize: configuration.databasePoolSize, timeout: .seconds(10))
         }
         logger.info("using SQLite", metadata: ["directory": "\(configuration.dataDirectory)"])
-        return try SQLiteRelayStore(directory: configuration.dataDirectory)
+        return InstrumentedStore(try SQLiteRelayStore(directory: configuration.dataDirectory), poolSize: 1, timeout: .seconds(10))
     }
 }
