@@ -48,10 +48,11 @@ let package = Package(
         // Module maps over the C libraries the kiosk's devices use.
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         // Camera, microphone and speaker (ALSA), and file-backed sources with the same protocols.
         .target(
             name: "Devices",
-            dependencies: ["CALSA", "CV4L2", "Analysis", "MediaFiles", "VitalsCore", "VoiceCore"],
+            dependencies: ["CALSA", "CV4L2", "CTurboJPEG", "Analysis", "MediaFiles", "VitalsCore", "VoiceCore"],
             swiftSettings: strictSettings
         ),
         // The kiosk's SQLite store: measurements, sessions, outbox, retention.
@@ -191,7 +192,7 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "DevicesTests", dependencies: ["Devices", "VitalsCore"], swiftSettings: strictSettings),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices", "VitalsCore", "CTurboJPEG"], swiftSettings: strictSettings),
         .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: strictSettings),
         .testTarget(
             name: "KioskTests",

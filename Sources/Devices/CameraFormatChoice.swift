@@ -53,27 +53,32 @@ public enum CameraFormatChoice {
         readable.first { $0.fourcc == fourcc }?.format
     }
 
-    /// The mode to use among `offered`: the requested size in the preferred readable format
-    /// if offered, else in any readable format (in preference order), else the readable mode
-    /// nearest in size.
+    /// The compressed format decoded before the engine reads it (libturbojpeg, to RGB24).
+    public static let decoded = "MJPG"
+
+    /// The mode to use among `offered`: the requested size in the preferred format if offered,
+    /// else in a format the engine reads (in preference order), else as MJPEG (decoded), else
+    /// the readable mode nearest in size (MJPEG only when nothing readable is offered).
     ///
-    /// - Throws: ``DeviceError/unsupported(_:)`` when no offered format is readable (e.g. a
-    ///   camera that offers MJPEG only; MJPEG decoding is not built in yet).
+    /// - Throws: ``DeviceError/unsupported(_:)`` when the camera offers neither a readable format
+    ///   nor MJPEG.
     public static func choose(from offered: [CameraMode], request: CameraRequest) throws(DeviceError) -> CameraMode {
-        var order = readable.map(\.fourcc)
-        let preferred = request.preferred.uppercased()
+        var order = readable.map(\.fourcc) + [decoded]
+        let preferred = request.preferred == "mjpeg" ? decoded : request.preferred.uppercased()
         if let index = order.firstIndex(of: preferred) { order.insert(order.remove(at: index), at: 0) }
         let usable = offered.filter { order.contains($0.fourcc) }
         guard !usable.isEmpty else {
             let formats = Set(offered.map(\.fourcc)).sorted().joined(separator: ", ")
-            throw .unsupported("the camera offers \(formats.isEmpty ? "no formats" : formats); readable: \(order.joined(separator: ", "))")
+            throw .unsupported("the camera offers \(formats.isEmpty ? "no formats" : formats); usable: \(order.joined(separator: ", "))")
         }
         func rank(_ mode: CameraMode) -> Int { order.firstIndex(of: mode.fourcc) ?? order.count }
         if let exact = usable.filter({ $0.width == request.width && $0.height == request.height }).min(by: { rank($0) < rank($1) }) {
             return exact
         }
+        let uncompressed = usable.filter { $0.fourcc != decoded }
+        let candidates = uncompressed.isEmpty ? usable : uncompressed
         let target = request.width * request.height
-        return usable.min { a, b in
+        return candidates.min { a, b in
             let da = abs(a.width * a.height - target), db = abs(b.width * b.height - target)
             return da != db ? da < db : rank(a) < rank(b)
         }!

@@ -15,6 +15,12 @@ public final class V4L2Camera: VideoSource {
     private var descriptor: Int32 = -1
     private var buffers: [(start: UnsafeMutableRawPointer, length: Int)] = []
     private var firstTimestamp: Double?
+    /// Set when the camera streams MJPEG: frames are decoded to RGB24 first.
+    private var decoder: MJPEGDecoder?
+    private var decodedFrame: [UInt8] = []
+    private var frameSize = (width: 0, height: 0)
+    /// MJPEG frames that could not be decoded and were skipped.
+    public private(set) var corruptFrames = 0
     /// How long a frame may take before the camera counts as failed, milliseconds.
     private let frameTimeout: Int32 = 2000
 
@@ -71,9 +77,17 @@ public final class V4L2Camera: VideoSource {
         format.fmt.pix.field = V4L2_FIELD_NONE.rawValue
         guard hh_s_fmt(descriptor, &format) == 0 else { throw .unsupported("\(name) refused \(mode): \(errorText())") }
         let granted = fourccText(format.fmt.pix.pixelformat)
-        guard let pixelFormat = CameraFormatChoice.pixelFormat(of: granted) else {
+        let pixelFormat: PixelFormat
+        if granted == CameraFormatChoice.decoded {
+            decoder = try MJPEGDecoder()
+            pixelFormat = .rgb24
+        } else if let readable = CameraFormatChoice.pixelFormat(of: granted) {
+            decoder = nil
+            pixelFormat = readable
+        } else {
             throw .unsupported("\(name) switched to \(granted), which cannot be read")
         }
+        frameSize = (Int(format.fmt.pix.width), Int(format.fmt.pix.height))
         var parameters = v4l2_streamparm()
         parameters.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
         parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1, denominator: UInt32(request.fps))
@@ -84,10 +98,10 @@ public final class V4L2Camera: VideoSource {
         try mapBuffers(count: 4)
         guard hh_streamon(descriptor) == 0 else { throw .failed("\(name): cannot start streaming: \(errorText())") }
         firstTimestamp = nil
-        let geometry = FrameGeometry(
-            width: Int(format.fmt.pix.width), height: Int(format.fmt.pix.height), format: pixelFormat,
-            bytesPerLine: Int(format.fmt.pix.bytesperline) > 0 ? Int(format.fmt.pix.bytesperline) : nil)
-        let range: ColourRange = format.fmt.pix.quantization == UInt32(V4L2_QUANTIZATION_FULL_RANGE.rawValue) ? .full : .limited
+        let stride = decoder == nil && Int(format.fmt.pix.bytesperline) > 0 ? Int(format.fmt.pix.bytesperline) : nil
+        let geometry = FrameGeometry(width: frameSize.width, height: frameSize.height, format: pixelFormat, bytesPerLine: stride)
+        // JPEG is full range; so is a driver that says so.
+        let range: ColourRange = decoder != nil || format.fmt.pix.quantization == UInt32(V4L2_QUANTIZATION_FULL_RANGE.rawValue) ? .full : .limited
         return VideoStreamFormat(geometry: geometry, range: range, nominalFPS: fps)
     }
 
@@ -167,7 +181,18 @@ public final class V4L2Camera: VideoSource {
             time = 0
         }
         let mapped = buffers[Int(buffer.index)]
-        body(UnsafeRawBufferPointer(start: mapped.start, count: min(Int(buffer.bytesused), mapped.length)), time)
+        let pixels = UnsafeRawBufferPointer(start: mapped.start, count: min(Int(buffer.bytesused), mapped.length))
+        if let decoder {
+            do {
+                try decoder.decode(pixels, width: frameSize.width, height: frameSize.height, into: &decodedFrame)
+                decodedFrame.withUnsafeBytes { body($0, time) }
+            } catch {
+                // A damaged frame is skipped, not the end of the stream.
+                corruptFrames += 1
+            }
+        } else {
+            body(pixels, time)
+        }
         guard hh_qbuf(descriptor, &buffer) == 0 else { throw .failed("\(name): cannot requeue a buffer: \(errorText())") }
         return true
     }

@@ -143,8 +143,8 @@ struct VideoCapture: Sendable {
         var frameInterval: Double?
         var frameError: (any Error)?
         while !thread.isStopped {
+            thread.beat()
             let more = try source.nextFrame { pixels, frameTime in
-                thread.beat()
                 let time = offset + frameTime
                 let estimates: [VitalsEstimate]
                 do { estimates = try pipeline.process(pixels, at: time) } catch {

@@ -30,12 +30,22 @@ import VitalsCore
         #expect(mode == CameraMode(fourcc: "YUYV", width: 320, height: 240))
     }
 
-    @Test func aCameraWithNothingReadableIsRefusedClearly() {
+    @Test func mjpegIsUsedWhereOnlyItOffersTheSize() throws {
+        let mode = try CameraFormatChoice.choose(from: uvc, request: CameraRequest(width: 1920, height: 1080, fps: 30))
+        #expect(mode == CameraMode(fourcc: "MJPG", width: 1920, height: 1080))
+        let preferred = try CameraFormatChoice.choose(from: uvc, request: CameraRequest(width: 640, height: 480, fps: 30, preferred: "mjpeg"))
+        #expect(preferred.fourcc == "MJPG")
+        // Without the size, an uncompressed mode is nearer to what the engine wants.
+        let nearest = try CameraFormatChoice.choose(from: uvc, request: CameraRequest(width: 800, height: 600, fps: 30))
+        #expect(nearest == CameraMode(fourcc: "YUYV", width: 640, height: 480))
+    }
+
+    @Test func aCameraWithNothingUsableIsRefusedClearly() {
         #expect {
-            try CameraFormatChoice.choose(from: [CameraMode(fourcc: "MJPG", width: 640, height: 480), CameraMode(fourcc: "H264", width: 640, height: 480)], request: CameraRequest(width: 640, height: 480, fps: 30))
+            try CameraFormatChoice.choose(from: [CameraMode(fourcc: "H264", width: 640, height: 480), CameraMode(fourcc: "HEVC", width: 640, height: 480)], request: CameraRequest(width: 640, height: 480, fps: 30))
         } throws: { error in
             guard case .unsupported(let message) = error as? DeviceError else { return false }
-            return message.contains("H264, MJPG")
+            return message.contains("H264, HEVC")
         }
     }
 
