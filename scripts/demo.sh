@@ -3,7 +3,7 @@
 # analysed by `hhctl analyze video`, its heart-rate timeline printed next to the truth; then a
 # patient speaking over ventilation noise, analysed by `hhctl analyze audio`, the detected
 # speech printed next to the truth; then the kiosk daemon hhd on a simulated visit, with
-# hhctl status while it runs and a stand-in relay receiving the session.
+# hhctl status while it runs, delivering its session to the relay hh-relay.
 # Usage: scripts/demo.sh BIN_DIR OUT_DIR VOICE_CORPUS_DIR
 set -euo pipefail
 bin=${1:-.build/release}
@@ -71,13 +71,19 @@ echo "== The kiosk daemon: hhd on a simulated visit (video and microphone from f
     --absent 26-40 --seed 77 > /dev/null
 python3 "$(dirname "$0")/demo_speech.py" "$out/visit.wav" 40
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 "$(dirname "$0")/demo_relay.py" "$port" demo-token &
-relay=$!
+relay_dir="$out/relay"
 state="$out/kiosk-state"
-rm -rf "$state"
+rm -rf "$relay_dir" "$state"
+export HH_RELAY_DATA_DIR="$relay_dir"
+echo "\$ hh-relay admin add-clinic \"North Clinic\"; hh-relay admin add-device --clinic … --name Lobby"
+clinic=$("$bin/hh-relay" admin add-clinic "North Clinic" | tail -1)
+token=$("$bin/hh-relay" admin add-device --clinic "$clinic" --name Lobby | tail -1)
+echo "\$ hh-relay serve --port $port &      (embedded SQLite in $relay_dir)"
+"$bin/hh-relay" serve --port "$port" > "$out/relay.log" &
+relay=$!
 trap 'kill $relay 2>/dev/null || true' EXIT
-echo "\$ hhctl enroll --relay http://127.0.0.1:$port --token demo-token --state-dir $state"
-"$bin/hhctl" enroll --relay "http://127.0.0.1:$port" --token demo-token --state-dir "$state"
+echo "\$ hhctl enroll --relay http://127.0.0.1:$port --token hh1.… --state-dir $state"
+"$bin/hhctl" enroll --relay "http://127.0.0.1:$port" --token "$token" --state-dir "$state"
 echo "\$ hhd --state-dir $state --video $out/visit.y4m --audio $out/visit.wav --pace realtime &"
 "$bin/hhd" --state-dir "$state" --video "$out/visit.y4m" --audio "$out/visit.wav" --pace realtime \
     > "$out/hhd.log" 2>&1 &
@@ -93,3 +99,15 @@ status=0
 wait $daemon || status=$?
 echo
 echo "hhd reached the end of its input files, delivered the session and exited with status $status (log: $out/hhd.log)"
+echo
+echo "== What the relay logged (one JSON line per request) and stored"
+grep '"route":"/v1/sessions"' "$out/relay.log" || true
+python3 - "$relay_dir/relay.sqlite" <<'PY'
+import json, sqlite3, sys
+for session_id, median, document in sqlite3.connect(sys.argv[1]).execute(
+        "SELECT id, heart_rate_median_bpm, document FROM sessions ORDER BY started_at"):
+    doc = json.loads(document)
+    print(f"stored session {session_id}: {doc['started_at']} → {doc['ended_at']} ({doc['end_reason']}), "
+          f"median heart rate {median} bpm over {doc['summary']['seconds_with_estimate']} s "
+          f"(simulated truth 76), {len(doc['voice_turns'])} voice turn(s)")
+PY
