@@ -68,6 +68,48 @@ final class CaptureThread: Sendable {
     }
 }
 
+extension CaptureThread {
+    /// The life of a capture source, the same for camera and microphone: open it, stream until
+    /// the end of a file or a failure, and after a failure reopen it with backoff, until the
+    /// thread is stopped. `started` reports the opened source and returns its media offset;
+    /// `stream` returns `true` at the end of a file.
+    func supervise<Format>(
+        _ id: EventMerger.SourceID,
+        emit: (CaptureEvent) -> Void,
+        open: () throws -> Format,
+        started: (Format) -> Double,
+        stream: (Format, Double) throws -> Bool,
+        close: () -> Void,
+        failed: (any Error, Int) -> Void,
+        ended: () -> Void
+    ) {
+        var failures = 0
+        while !isStopped {
+            do {
+                let format = try open()
+                let offset = started(format)
+                emit(.up(id, time: offset))
+                let atEnd = try stream(format, offset)
+                close()
+                if atEnd {
+                    ended()
+                    emit(.ended(id))
+                    return
+                }
+                failures = 0
+            } catch {
+                close()
+                failures += 1
+                failed(error, failures)
+                emit(.down(id))
+                guard pause(reopenDelay(afterFailures: failures)) else { break }
+            }
+        }
+        close()
+        emit(.ended(id))
+    }
+}
+
 /// The delays between attempts to reopen a missing or failed device: 1, 2, 4 … 30 s.
 func reopenDelay(afterFailures failures: Int) -> Double {
     min(30, pow(2, Double(max(0, failures - 1))))
@@ -85,49 +127,30 @@ struct VideoCapture: Sendable {
     /// Runs until stopped or the file ends.
     func run(on thread: CaptureThread) {
         let source = makeSource()
-        var failures = 0
-        while !thread.isStopped {
-            board.update { $0.camera.state = .starting }
-            let format: VideoStreamFormat
-            do {
-                format = try source.open()
-            } catch {
-                failures += 1
-                report(error, failures: failures)
-                emit(.down(.video))
-                guard thread.pause(reopenDelay(afterFailures: failures)) else { break }
-                continue
-            }
-            let offset = clock.offset()
-            logger.info("camera streaming", metadata: ["device": "\(source.name)", "format": "\(format)"])
-            board.update {
-                $0.camera.state = .running
-                $0.camera.format = format.geometry.format.description
-                $0.camera.width = format.geometry.width
-                $0.camera.height = format.geometry.height
-                $0.camera.lastError = nil
-            }
-            emit(.up(.video, time: offset))
-            do {
-                let ended = try stream(source, format: format, offset: offset, thread: thread)
-                source.close()
-                if ended {
-                    board.update { $0.camera.state = .ended }
-                    logger.info("camera input ended", metadata: ["device": "\(source.name)"])
-                    emit(.ended(.video))
-                    return
+        thread.supervise(
+            .video, emit: emit,
+            open: {
+                board.update { $0.camera.state = .starting }
+                return try source.open()
+            },
+            started: { format in
+                logger.info("camera streaming", metadata: ["device": "\(source.name)", "format": "\(format)"])
+                board.update {
+                    $0.camera.state = .running
+                    $0.camera.format = format.geometry.format.description
+                    $0.camera.width = format.geometry.width
+                    $0.camera.height = format.geometry.height
+                    $0.camera.lastError = nil
                 }
-                failures = 0
-            } catch {
-                source.close()
-                failures += 1
-                report(error, failures: failures)
-                emit(.down(.video))
-                guard thread.pause(reopenDelay(afterFailures: failures)) else { break }
-            }
-        }
-        source.close()
-        emit(.ended(.video))
+                return clock.offset()
+            },
+            stream: { format, offset in try stream(source, format: format, offset: offset, thread: thread) },
+            close: source.close,
+            failed: { error, failures in report(error, failures: failures, device: source.name) },
+            ended: {
+                board.update { $0.camera.state = .ended }
+                logger.info("camera input ended", metadata: ["device": "\(source.name)"])
+            })
     }
 
     /// Streams frames until the file ends (`true`), the thread is stopped (`false`) or the
@@ -189,7 +212,7 @@ struct VideoCapture: Sendable {
         return false
     }
 
-    private func report(_ error: any Error, failures: Int) {
+    private func report(_ error: any Error, failures: Int, device: String) {
         let state: KioskStatus.DeviceState = if case DeviceError.missing = error { .missing } else { .failed }
         board.update {
             $0.camera.state = state
@@ -198,11 +221,9 @@ struct VideoCapture: Sendable {
             $0.camera.facePresent = false
         }
         if failures == 1 || failures.isMultiple(of: 10) {
-            logger.warning("camera unavailable, retrying", metadata: ["device": "\(makeSourceName)", "error": "\(error)", "attempt": "\(failures)"])
+            logger.warning("camera unavailable, retrying", metadata: ["device": "\(device)", "error": "\(error)", "attempt": "\(failures)"])
         }
     }
-
-    private var makeSourceName: String { board.snapshot.camera.device }
 }
 
 /// The microphone loop: audio into the voice engine, utterances and levels out.
@@ -217,47 +238,28 @@ struct AudioCapture: Sendable {
     /// Runs until stopped or the file ends.
     func run(on thread: CaptureThread) {
         let source = makeSource()
-        var failures = 0
-        while !thread.isStopped {
-            board.update { $0.microphone.state = .starting }
-            let format: AudioStreamFormat
-            do {
-                format = try source.open()
-            } catch {
-                failures += 1
-                report(error, failures: failures, device: source.name)
-                emit(.down(.audio))
-                guard thread.pause(reopenDelay(afterFailures: failures)) else { break }
-                continue
-            }
-            let offset = clock.offset()
-            logger.info("microphone capturing", metadata: ["device": "\(source.name)", "format": "\(format)"])
-            board.update {
-                $0.microphone.state = .running
-                $0.microphone.sampleRate = format.sampleRate
-                $0.microphone.lastError = nil
-            }
-            emit(.up(.audio, time: offset))
-            do {
-                let ended = try stream(source, offset: offset, thread: thread)
-                source.close()
-                if ended {
-                    board.update { $0.microphone.state = .ended }
-                    logger.info("microphone input ended", metadata: ["device": "\(source.name)"])
-                    emit(.ended(.audio))
-                    return
+        thread.supervise(
+            .audio, emit: emit,
+            open: {
+                board.update { $0.microphone.state = .starting }
+                return try source.open()
+            },
+            started: { format in
+                logger.info("microphone capturing", metadata: ["device": "\(source.name)", "format": "\(format)"])
+                board.update {
+                    $0.microphone.state = .running
+                    $0.microphone.sampleRate = format.sampleRate
+                    $0.microphone.lastError = nil
                 }
-                failures = 0
-            } catch {
-                source.close()
-                failures += 1
-                report(error, failures: failures, device: source.name)
-                emit(.down(.audio))
-                guard thread.pause(reopenDelay(afterFailures: failures)) else { break }
-            }
-        }
-        source.close()
-        emit(.ended(.audio))
+                return clock.offset()
+            },
+            stream: { _, offset in try stream(source, offset: offset, thread: thread) },
+            close: source.close,
+            failed: { error, failures in report(error, failures: failures, device: source.name) },
+            ended: {
+                board.update { $0.microphone.state = .ended }
+                logger.info("microphone input ended", metadata: ["device": "\(source.name)"])
+            })
     }
 
     private func stream(_ source: any AudioSource, offset: Double, thread: CaptureThread) throws -> Bool {
