@@ -137,6 +137,14 @@ extension KioskConfiguration {
         return try parse(toml: text)
     }
 
+    /// The configuration a program starts from: the file at `path` when given, else the
+    /// default file when it exists, else the defaults.
+    public static func resolve(path: String?) throws(KioskConfigurationError) -> KioskConfiguration {
+        if let path { return try load(path: path) }
+        if FileManager.default.fileExists(atPath: defaultPath) { return try load(path: defaultPath) }
+        return KioskConfiguration()
+    }
+
     /// Checks the values that depend on each other or come from flags.
     public func validate() throws(KioskConfigurationError) {
         if !relayURL.isEmpty {

@@ -195,12 +195,7 @@ struct CaptureTest: ParsableCommand {
     var seconds: Double = 3
 
     func run() throws {
-        var configuration = KioskConfiguration()
-        if let config {
-            do { configuration = try KioskConfiguration.load(path: config) } catch { throw Failure("\(config): \(error)") }
-        } else if FileManager.default.fileExists(atPath: KioskConfiguration.defaultPath) {
-            do { configuration = try KioskConfiguration.load(path: KioskConfiguration.defaultPath) } catch { throw Failure("\(error)") }
-        }
+        let configuration = try toolConfiguration(config)
         let camera = video ?? configuration.cameraDevice
         let microphone = audio ?? configuration.microphoneDevice
         var failed = false
@@ -250,10 +245,7 @@ struct SpeakerTest: ParsableCommand {
     var seconds: Double = 2
 
     func run() throws {
-        var configuration = KioskConfiguration()
-        if let config {
-            do { configuration = try KioskConfiguration.load(path: config) } catch { throw Failure("\(config): \(error)") }
-        }
+        let configuration = try toolConfiguration(config)
         let name = device ?? configuration.speakerDevice
         let rate = 16_000
         let amplitude = 0.1 * 2.0.squareRoot()
@@ -262,4 +254,9 @@ struct SpeakerTest: ParsableCommand {
         do { try speaker.play(tone, sampleRate: rate) } catch { throw Failure("speaker \(name): \(error)") }
         print("speaker     \(name): played \(seconds) s of 440 Hz at -20 dBFS RMS, \(speaker.underruns) underrun(s)")
     }
+}
+
+/// The configuration an hhctl command takes its devices from (see ``KioskConfiguration/resolve(path:)``).
+func toolConfiguration(_ path: String?) throws -> KioskConfiguration {
+    do { return try KioskConfiguration.resolve(path: path) } catch { throw Failure("\(path ?? KioskConfiguration.defaultPath): \(error)") }
 }

@@ -63,14 +63,7 @@ struct HHD: AsyncParsableCommand {
 
     /// The file's settings (or the defaults) with the flags applied.
     private func resolvedConfiguration() throws(KioskConfigurationError) -> KioskConfiguration {
-        var configuration: KioskConfiguration
-        if let config {
-            configuration = try KioskConfiguration.load(path: config)
-        } else if FileManager.default.fileExists(atPath: KioskConfiguration.defaultPath) {
-            configuration = try KioskConfiguration.load(path: KioskConfiguration.defaultPath)
-        } else {
-            configuration = KioskConfiguration()
-        }
+        var configuration = try KioskConfiguration.resolve(path: config)
         if let stateDir { configuration.stateDirectory = stateDir }
         if let video { configuration.cameraDevice = video }
         if let audio { configuration.microphoneDevice = audio }
