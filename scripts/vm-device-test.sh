@@ -27,8 +27,8 @@ for name in rc-core cec mc videodev v4l2-dv-timings v4l2-tpg videobuf2-common vi
 done
 
 # The programs under test and every shared library they load, at their own paths.
-cp "$bin/hhd" "$bin/hhctl" "$root/bin/"
-for library in $(ldd "$bin/hhd" "$bin/hhctl" | awk '/=>/ {print $3} /ld-linux/ {print $1}' | sort -u); do
+cp "$bin/hhd" "$bin/hhctl" /usr/bin/v4l2-ctl "$root/bin/"
+for library in $(ldd "$bin/hhd" "$bin/hhctl" /usr/bin/v4l2-ctl | awk '/=>/ {print $3} /ld-linux/ {print $1}' | sort -u); do
     cp -L --parents "$library" "$root/"
 done
 cp -r /usr/share/alsa "$root/usr/share/"
@@ -62,6 +62,11 @@ daemon=$!
 hhctl speaker-test --device hw:Loopback,0,0 --seconds 14 > /dev/null 2>&1 &
 sleep 10
 echo "HH-VM status: $(hhctl status --json --state-dir /tmp/state | tr -d '\n')"
+# Unplug the camera while hhd streams (vivid's Disconnect control emulates a USB disconnect;
+# the device comes back once every handle on it is closed) and see hhd pick it up again.
+v4l2-ctl -d /dev/video0 --set-ctrl=disconnect=1 2>&1 | sed 's/^/HH-VM v4l2-ctl: /'
+sleep 6
+echo "HH-VM status after unplug: $(hhctl status --json --state-dir /tmp/state | tr -d '\n')"
 kill -TERM $daemon
 wait $daemon
 echo "HH-VM hhd exit $?"

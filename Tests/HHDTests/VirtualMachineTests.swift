@@ -56,6 +56,17 @@ extension DaemonTests {
             #expect(abs((value(status, "microphone.level_dbfs") as? Double ?? 0) + 20) < 0.5)
             #expect(value(status, "microphone.overruns") as? Int == 0)
             #expect(line("hhd exit")?.hasSuffix("exit 0") == true, "\(lines.filter { $0.contains("log:") }.joined(separator: "\n"))")
+
+            // The camera unplugged while streaming (vivid's emulated USB disconnect): reported,
+            // retried with backoff, and streaming again when it is back, without a restart.
+            let log = lines.filter { $0.contains("HH-VM log:") }.joined(separator: "\n")
+            #expect(log.contains("camera unavailable, retrying"), "\(log)")
+            #expect(log.components(separatedBy: "camera streaming").count - 1 >= 2, "streaming again after the unplug:\n\(log)")
+            let afterLine = try #require(line("status after unplug:"), "\(lines.joined(separator: "\n"))")
+            let afterJSON = String(afterLine[afterLine.range(of: "HH-VM status after unplug: ")!.upperBound...])
+            let after = try #require(try JSONSerialization.jsonObject(with: Data(afterJSON.utf8)) as? [String: Any])
+            #expect(value(after, "camera.state") as? String == "running", "\(afterJSON)")
+            #expect((value(after, "camera.frames") as? Int ?? 0) > (value(status, "camera.frames") as? Int ?? 0))
         }
     }
 }
