@@ -106,10 +106,7 @@ final class ControlServer: Service {
         var status = board.snapshot
         let now = Date()
         status.uptimeS = now.timeIntervalSince(status.startedAt)
-        let statistics = try store.outboxStatistics()
-        status.outbox = KioskStatus.Outbox(
-            depth: statistics.depth, oldestAgeS: statistics.oldestClosedAt.map { max(0, now.timeIntervalSince($0)) },
-            rejected: statistics.rejected, evicted: statistics.evicted, delivered: statistics.delivered)
+        status.outbox = KioskStatus.Outbox(try store.outboxStatistics(), now: now)
         status.storage.usedBytes = try store.usage().usedBytes
         return status
     }

@@ -98,6 +98,7 @@ public enum Daemon {
         let video = makeVideoSource(configuration, pacing: pacing)
         let audio = makeAudioSource(configuration, pacing: pacing)
         let board = StatusBoard(initialStatus(configuration: configuration, paths: paths, enrollment: enrollment, storeQuota: storeOptions.quotaBytes))
+        if let statistics = try? store.outboxStatistics() { board.update { $0.outbox = KioskStatus.Outbox(statistics, now: Date()) } }
         if video == nil { board.update { $0.camera.state = .disabled } }
         if audio == nil { board.update { $0.microphone.state = .disabled } }
 

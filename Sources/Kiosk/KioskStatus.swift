@@ -1,3 +1,4 @@
+import EdgeStore
 import Foundation
 import Synchronization
 
@@ -127,6 +128,15 @@ public struct KioskStatus: Codable, Sendable, Hashable {
         /// `ok` or `full` (the last write failed for lack of space).
         public var state: String
         @Nullable public var lastError: String?
+    }
+}
+
+extension KioskStatus.Outbox {
+    /// The outbox's figures as the store counts them at `now`.
+    init(_ statistics: OutboxStatistics, now: Date) {
+        self.init(
+            depth: statistics.depth, oldestAgeS: statistics.oldestClosedAt.map { max(0, now.timeIntervalSince($0)) },
+            rejected: statistics.rejected, evicted: statistics.evicted, delivered: statistics.delivered)
     }
 }
 

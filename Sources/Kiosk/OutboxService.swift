@@ -51,7 +51,6 @@ actor OutboxService: Service {
                 guard let drainSeconds else { return }
                 if drainDeadline == nil { drainDeadline = Date().addingTimeInterval(drainSeconds) }
             }
-            refreshStatistics()
             let head: OutboxRecord?
             do { head = try store.outboxHead() } catch {
                 logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
@@ -128,17 +127,11 @@ actor OutboxService: Service {
         refreshStatistics()
     }
 
-    /// Copies the outbox figures and disk use to the status board.
+    /// Copies the outbox figures to the status board after an attempt (for the watchdog's
+    /// STATUS line; `hhctl status` reads the store afresh).
     private func refreshStatistics() {
-        guard let statistics = try? store.outboxStatistics(), let usage = try? store.usage() else { return }
-        board.update {
-            $0.outbox.depth = statistics.depth
-            $0.outbox.rejected = statistics.rejected
-            $0.outbox.evicted = statistics.evicted
-            $0.outbox.delivered = statistics.delivered
-            $0.outbox.oldestAgeS = statistics.oldestClosedAt.map { max(0, Date().timeIntervalSince($0)) }
-            $0.storage.usedBytes = usage.usedBytes
-        }
+        guard let statistics = try? store.outboxStatistics() else { return }
+        board.update { $0.outbox = KioskStatus.Outbox(statistics, now: Date()) }
     }
 }
 

@@ -47,15 +47,25 @@ actor Recorder: Service {
             let measurements = try store.measurements(session: session.id)
             let turns = try store.turns(session: session.id)
             let span = max(measurements.last?.t ?? 0, turns.last?.end ?? 0)
-            let endedAt = session.startedAt.addingTimeInterval(span)
-            let document = SessionDocumentBuilder.document(
-                id: session.id, startedAt: session.startedAt, endedAt: endedAt, reason: .interrupted,
-                measurements: measurements, turns: turns, metadata: metadata)
-            let data: Data
-            do { data = try WireJSON.encoder().encode(document) } catch { throw .database("encoding session \(session.id): \(error)") }
-            try store.closeSession(id: session.id, endedAt: endedAt, document: data)
+            try close(
+                session.id, startedAt: session.startedAt, endedAt: session.startedAt.addingTimeInterval(span), reason: .interrupted,
+                measurements: measurements, turns: turns, store: store, metadata: metadata)
             logger.notice("closed session left open by the previous run", metadata: ["session": "\(session.id)", "seconds": "\(measurements.count)"])
         }
+    }
+
+    /// Builds a session's document from what the store holds and moves it to the outbox.
+    @discardableResult
+    private static func close(
+        _ id: String, startedAt: Date, endedAt: Date, reason: SessionDocument.EndReason,
+        measurements: [VitalsSecond], turns: [StoredTurn], store: EdgeStore, metadata: SessionMetadata
+    ) throws(StoreError) -> SessionDocument {
+        let document = SessionDocumentBuilder.document(
+            id: id, startedAt: startedAt, endedAt: endedAt, reason: reason, measurements: measurements, turns: turns, metadata: metadata)
+        let data: Data
+        do { data = try WireJSON.encoder().encode(document) } catch { throw .database("encoding session \(id): \(error)") }
+        try store.closeSession(id: id, endedAt: endedAt, document: data)
+        return document
     }
 
     func run() async throws {
@@ -133,12 +143,9 @@ actor Recorder: Service {
         case .close(let id, let time, let reason):
             guard let startedAt = openedAt.removeValue(forKey: id) else { return }
             let endedAt = max(startedAt, wallEpoch.addingTimeInterval(time))
-            let document = SessionDocumentBuilder.document(
-                id: id, startedAt: startedAt, endedAt: endedAt, reason: reason.documentReason,
-                measurements: try store.measurements(session: id), turns: try store.turns(session: id), metadata: metadata)
-            let data: Data
-            do { data = try WireJSON.encoder().encode(document) } catch { throw .database("encoding session \(id): \(error)") }
-            try store.closeSession(id: id, endedAt: endedAt, document: data)
+            let document = try Self.close(
+                id, startedAt: startedAt, endedAt: endedAt, reason: reason.documentReason,
+                measurements: try store.measurements(session: id), turns: try store.turns(session: id), store: store, metadata: metadata)
             logger.info("session ended", metadata: [
                 "session": "\(id)", "reason": "\(reason.rawValue)",
                 "seconds": "\(document.heartRate.count)", "turns": "\(document.voiceTurns.count)",

@@ -11,10 +11,15 @@ final class InstrumentedStore: RelayStore {
     private let poolSize: Gauge
     private let counter = InFlightCounter()
     private let timeout: Duration
+    /// One latency histogram per operation, made once (not per request).
+    private let timers: [String: Timer]
 
     init(_ base: any RelayStore, poolSize: Int, timeout: Duration) {
         self.base = base
         self.timeout = timeout
+        timers = Dictionary(uniqueKeysWithValues: ["ping", "add_clinic", "add_device", "revoke_device", "device", "store_session", "session", "session_count"].map {
+            ($0, Timer(label: "hh_relay_db_operation_duration", dimensions: [("operation", $0)]))
+        })
         self.poolSize = Gauge(label: "hh_relay_db_pool_size")
         self.poolSize.record(poolSize)
     }
@@ -24,8 +29,7 @@ final class InstrumentedStore: RelayStore {
         let start = ContinuousClock.now
         defer {
             inFlight.record(counter.add(-1))
-            Timer(label: "hh_relay_db_operation_duration", dimensions: [("operation", operation)])
-                .record(duration: ContinuousClock.now - start)
+            timers[operation]?.record(duration: ContinuousClock.now - start)
         }
         let timeout = self.timeout
         return try await withThrowingTaskGroup(of: T?.self) { group in

@@ -24,6 +24,8 @@ struct RequestLogMiddleware: RouterMiddleware {
             response = APIError.from(error).jsonResponse()
         }
         response.headers[.init("X-Request-Id")!] = context.requestID
+        let level: Logger.Level = response.status.code >= 500 ? .error : .info
+        guard logger.logLevel <= level else { return response }
         let elapsed = ContinuousClock.now - start
         var metadata: Logger.Metadata = [
             "request_id": "\(context.requestID)",
@@ -34,7 +36,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         ]
         if let device = context.requestLog.deviceID { metadata["device"] = "\(device)" }
         if response.status.code >= 500, let failure { metadata["error"] = "\(failure)" }
-        logger.log(level: response.status.code >= 500 ? .error : .info, "request", metadata: metadata)
+        logger.log(level: level, "request", metadata: metadata)
         return response
     }
 
