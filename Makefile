@@ -30,7 +30,7 @@ demo: deps voice-corpus
 
 test: build voice-corpus vm-assets
 	@scripts/install-deps.sh --pip schemathesis
-	scripts/with-postgres.sh $(SWIFT) test -c $(CONFIG) --skip-build --parallel
+	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --parallel
 
 # QEMU, busybox and a Debian kernel with vivid and snd-aloop for the device tests (once, ~70 MB).
 vm-assets: deps

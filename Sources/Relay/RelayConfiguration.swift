@@ -23,6 +23,12 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var databasePoolSize = 10
     /// swift-log level (`HH_RELAY_LOG_LEVEL`).
     public var logLevel = "info"
+    /// Objects in S3 (`HH_RELAY_S3_BUCKET` and friends); `nil` means the folder `objects` in
+    /// the data folder.
+    public var s3: S3Location?
+
+    /// Where objects go when S3 is not configured.
+    public var objectsDirectory: String { dataDirectory + "/objects" }
 
     /// The defaults.
     public init() {}
@@ -38,6 +44,10 @@ public struct RelayConfiguration: Sendable, Hashable {
         ("HH_RELAY_RATE_BURST", "burst per device (default 20)"),
         ("HH_RELAY_DB_POOL_SIZE", "Postgres connections per instance (default 10)"),
         ("HH_RELAY_LOG_LEVEL", "trace, debug, info, notice, warning, error or critical (default info)"),
+        ("HH_RELAY_S3_BUCKET", "S3 bucket for objects (session documents); unset: the folder objects in the data folder"),
+        ("HH_RELAY_S3_PREFIX", "prefix of every object key in the bucket, e.g. prod/ (default none)"),
+        ("HH_RELAY_S3_REGION", "the bucket's region (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"),
+        ("HH_RELAY_S3_ENDPOINT", "an S3-compatible endpoint such as http://127.0.0.1:5000, addressed path-style (default AWS)"),
     ]
 
     /// Applies `values` (environment variables or an env file) over the current settings.
@@ -72,6 +82,48 @@ public struct RelayConfiguration: Sendable, Hashable {
             }
             logLevel = level
         }
+        try applyS3(values)
+    }
+
+    private mutating func applyS3(_ values: [String: String]) throws(RelayConfigurationError) {
+        let settings = ["HH_RELAY_S3_PREFIX", "HH_RELAY_S3_REGION", "HH_RELAY_S3_ENDPOINT"]
+        let named = values["HH_RELAY_S3_BUCKET"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let bucket = named ?? s3?.bucket else {
+            if let stray = settings.first(where: { !(values[$0] ?? "").isEmpty }) {
+                throw RelayConfigurationError(name: stray, message: "is set but HH_RELAY_S3_BUCKET is not")
+            }
+            return
+        }
+        // Bucket naming rules (DNS-compatible, as virtual-hosted addressing needs).
+        let bucketCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+        guard (3...63).contains(bucket.count), bucket.allSatisfy(bucketCharacters.contains),
+              bucket.first!.isLetter || bucket.first!.isNumber, bucket.last!.isLetter || bucket.last!.isNumber
+        else {
+            throw RelayConfigurationError(name: "HH_RELAY_S3_BUCKET", message: "\"\(bucket)\" is not a bucket name (3-63 of a-z, 0-9, '.', '-')")
+        }
+        var location = s3 ?? S3Location(bucket: bucket, region: "us-east-1")
+        location.bucket = bucket
+        if s3 == nil, let region = values["AWS_REGION"] ?? values["AWS_DEFAULT_REGION"], !region.isEmpty { location.region = region }
+        if let region = values["HH_RELAY_S3_REGION"], !region.isEmpty { location.region = region }
+        guard !location.region.isEmpty, location.region.allSatisfy(Set("abcdefghijklmnopqrstuvwxyz0123456789-").contains) else {
+            throw RelayConfigurationError(name: "HH_RELAY_S3_REGION", message: "\"\(location.region)\" is not a region name such as eu-west-1")
+        }
+        if var prefix = values["HH_RELAY_S3_PREFIX"] {
+            if !prefix.isEmpty && !prefix.hasSuffix("/") { prefix += "/" }
+            guard prefix.isEmpty || (try? ObjectKey(String(prefix.dropLast()))) != nil else {
+                throw RelayConfigurationError(name: "HH_RELAY_S3_PREFIX", message: "\"\(prefix)\" may hold only letters, digits, '-', '_', '.' and '/'")
+            }
+            location.prefix = prefix
+        }
+        if let endpoint = values["HH_RELAY_S3_ENDPOINT"], !endpoint.isEmpty {
+            guard let components = URLComponents(string: endpoint), ["http", "https"].contains(components.scheme ?? ""),
+                  components.host?.isEmpty == false, components.query == nil
+            else {
+                throw RelayConfigurationError(name: "HH_RELAY_S3_ENDPOINT", message: "\"\(endpoint)\" is not an http:// or https:// URL")
+            }
+            location.endpoint = endpoint
+        }
+        s3 = location
     }
 
     /// Reads an env file: `KEY=VALUE` lines, `#` comments, optional quotes around values.

@@ -1,3 +1,4 @@
+import AWSSigning
 import Crypto
 import Foundation
 import HHProtocol
@@ -14,7 +15,8 @@ import UnixSignals
 public enum RelayServer {
     /// The device API's routes and the operational ones.
     public static func router(
-        store: any RelayStore, configuration: RelayConfiguration, registry: PrometheusCollectorRegistry, logger: Logger
+        store: any RelayStore, objects: any ObjectStore, configuration: RelayConfiguration, registry: PrometheusCollectorRegistry,
+        logger: Logger
     ) -> Router<RelayRequestContext> {
         let router = Router(context: RelayRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
@@ -46,7 +48,7 @@ public enum RelayServer {
                 throw APIError(.contentTooLarge, "too_large", "request body larger than \(configuration.maximumBodyBytes) bytes")
             }
             let body = try await request.body.collect(upTo: configuration.maximumBodyBytes)
-            return try await SessionUpload.handle(Data(buffer: body), device: device, store: store)
+            return try await SessionUpload.handle(body, device: device, store: store, objects: objects, logger: context.logger)
         }
         return router
     }
@@ -61,14 +63,17 @@ public enum RelayServer {
         ]
         MetricsSystem.bootstrap(factory)
         let store = try RelayStores.open(configuration: configuration, logger: logger)
+        let objects: any ObjectStore
         do {
             try await store.migrate()
+            objects = try RelayStores.openObjects(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
+            try await checkObjects(objects, logger: logger)
         } catch {
             await store.close()
             throw error
         }
         let application = Application(
-            router: router(store: store, configuration: configuration, registry: registry, logger: logger),
+            router: router(store: store, objects: objects, configuration: configuration, registry: registry, logger: logger),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hh-relay"),
             onServerRunning: { channel in
                 logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
@@ -85,14 +90,30 @@ public enum RelayServer {
         await store.close()
     }
 
+    /// Writes, reads back and removes a small object, so that a store the relay may not use
+    /// (wrong bucket, no permission, bad credentials, read-only folder) stops it at start with
+    /// the store's own words. A store that is only unreachable now is a warning: uploads
+    /// answer 503 until it is back.
+    static func checkObjects(_ objects: any ObjectStore, logger: Logger) async throws {
+        let key = try ObjectKey("probes/\(UUID().uuidString.lowercased())")
+        do {
+            try await objects.put(ByteBuffer(string: "probe"), at: key, contentType: "text/plain")
+            guard try await objects.get(key) == ByteBuffer(string: "probe") else { throw ObjectStoreError.refused("a probe object read back different") }
+            try await objects.delete(key)
+        } catch ObjectStoreError.unavailable(let message) {
+            logger.warning("object store unavailable at start", metadata: ["error": "\(message)"])
+        }
+    }
+
     static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }
 
-/// `POST /v1/sessions`: validate, store once, answer.
+/// `POST /v1/sessions`: validate, keep the document of record, store once, answer.
 enum SessionUpload {
-    static func handle(_ body: Data, device: Device, store: any RelayStore) async throws -> Response {
+    static func handle(_ bytes: ByteBuffer, device: Device, store: any RelayStore, objects: any ObjectStore, logger: Logger) async throws -> Response {
+        let body = Data(buffer: bytes)
         let document: SessionDocument
         do {
             document = try WireJSON.decoder().decode(SessionDocument.self, from: body)
@@ -110,15 +131,38 @@ enum SessionUpload {
             id: document.id.lowercased(), clinicID: device.clinicID, deviceID: device.id, startedAt: document.startedAt,
             endedAt: document.endedAt, digest: digest, document: String(decoding: body, as: UTF8.self),
             heartRateMedianBpm: document.summary.heartRateMedianBpm)
+
+        // The exact bytes go to the object store first, under a key that holds their digest:
+        // every stored row then has its document of record, and a document that loses (409,
+        // 403) never overwrites the one that won.
+        let key = try ObjectKey.sessionDocument(clinicID: device.clinicID, sessionID: session.id, digest: digest)
+        do {
+            try await objects.put(bytes, at: key, contentType: "application/json")
+        } catch {
+            logger.error("object store failed", metadata: ["error": "\(error)"])
+            throw APIError(.serviceUnavailable, "unavailable", "the object store is unavailable", headers: [.retryAfter: "5"])
+        }
         var outcome: StoreOutcome
         do {
             outcome = try await store.store(session)
-            if outcome == .conflict, let stored = try await store.session(id: session.id),
-               let previous = try? WireJSON.decoder().decode(SessionDocument.self, from: Data(stored.document.utf8)), previous == document {
-                outcome = .replayed
-            }
         } catch {
             throw APIError(.serviceUnavailable, "unavailable", "the database is unavailable", headers: [.retryAfter: "5"])
+        }
+        if outcome != .created && outcome != .replayed {
+            // The id is taken by another document: ours is not kept.
+            do { try await objects.delete(key) } catch {
+                logger.warning("could not remove a refused document", metadata: ["error": "\(error)"])
+            }
+        }
+        if outcome == .conflict {
+            // The same session sent again with different bytes (key order, number spelling) is a replay.
+            let stored: StoredSession?
+            do { stored = try await store.session(id: session.id) } catch {
+                throw APIError(.serviceUnavailable, "unavailable", "the database is unavailable", headers: [.retryAfter: "5"])
+            }
+            if let stored, let previous = try? WireJSON.decoder().decode(SessionDocument.self, from: Data(stored.document.utf8)), previous == document {
+                outcome = .replayed
+            }
         }
         switch outcome {
         case .created, .replayed:
@@ -171,5 +215,16 @@ public enum RelayStores {
         }
         logger.info("using SQLite", metadata: ["directory": "\(configuration.dataDirectory)"])
         return InstrumentedStore(try SQLiteRelayStore(directory: configuration.dataDirectory), poolSize: 1, timeout: .seconds(10))
+    }
+
+    /// S3 when a bucket is configured (credentials from the AWS chain in `environment`: keys,
+    /// the ECS task role, a profile), else the folder `objects` in the data folder.
+    public static func openObjects(configuration: RelayConfiguration, environment: [String: String], logger: Logger) throws -> any ObjectStore {
+        if let s3 = configuration.s3 {
+            logger.info("using S3", metadata: ["bucket": "\(s3.bucket)", "prefix": "\(s3.prefix)", "region": "\(s3.region)"])
+            return S3ObjectStore(location: s3, credentials: try AWSCredentialChain.provider(environment: environment))
+        }
+        logger.info("using a local folder for objects", metadata: ["directory": "\(configuration.objectsDirectory)"])
+        return try LocalFolderObjectStore(root: configuration.objectsDirectory)
     }
 }

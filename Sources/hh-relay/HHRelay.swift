@@ -92,8 +92,8 @@ struct Migrate: AsyncParsableCommand {
 
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage clinics and devices.",
-        subcommands: [AddClinic.self, AddDevice.self, RevokeDevice.self])
+        abstract: "Manage clinics and devices; export what a kiosk sent.",
+        subcommands: [AddClinic.self, AddDevice.self, RevokeDevice.self, ExportSession.self])
 
     struct AddClinic: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add-clinic", abstract: "Add a clinic; prints its id as the last line.")
@@ -147,6 +147,25 @@ struct Admin: AsyncParsableCommand {
                     throw ExitCode.failure
                 }
                 print("revoked device \(device)")
+            }
+        }
+    }
+}
+
+extension Admin {
+    struct ExportSession: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export-session",
+            abstract: "Print a session's document of record: the exact bytes its kiosk sent, checked against their SHA-256.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The session's id.") var session: String
+
+        func run() async throws {
+            try await withStore(common) { store in
+                let configuration = try common.configuration()
+                let objects = try RelayStores.openObjects(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: Logger(label: "hh-relay"))
+                let bytes = try await SessionExport.documentOfRecord(sessionID: session.lowercased(), store: store, objects: objects)
+                FileHandle.standardOutput.write(bytes)
             }
         }
     }

@@ -1,3 +1,4 @@
+import AWSSigning
 import Foundation
 import HHProtocol
 import NIOHTTP1
@@ -37,6 +38,17 @@ import Glibc
         let stored = try #require(try await store.session(id: id))
         #expect(stored.heartRateMedianBpm == 72, "the first document stays")
         await store.close()
+
+        // The document of record is the exact bytes first sent; the refused ones were not kept.
+        let export = try run(productsDirectory.appendingPathComponent("hh-relay").path, ["admin", "export-session", id], environment: relay.environment)
+        #expect(export.status == 0 && Data(export.stdout.utf8) == sessionJSON(id: id), "\(export.stderr)")
+        let objects = try Backend.objects(relay.environment)
+        for (clinic, body) in [(north.clinic, sessionJSON(id: id, bpm: 90)), (north.clinic, reordered), (south.clinic, sessionJSON(id: id))] {
+            let key = try ObjectKey.sessionDocument(clinicID: clinic, sessionID: id, digest: SigV4Encoding.payloadHash(body))
+            #expect(try await objects.get(key) == nil, "refused document \(key) removed")
+        }
+        let missing = try run(productsDirectory.appendingPathComponent("hh-relay").path, ["admin", "export-session", UUID().uuidString], environment: relay.environment)
+        #expect(missing.status != 0 && missing.stderr.contains("no session"))
 
         // One JSON line per request with its id, route, status, duration and device; no patient data.
         let lines = relay.log.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }

@@ -1,0 +1,195 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOPosix
+
+/// The name of an object: `/`-separated segments of letters, digits, `-`, `_` and `.`, no
+/// empty, `.` or `..` segment. Safe as a path under a folder and as an S3 key alike.
+public struct ObjectKey: Sendable, Hashable, CustomStringConvertible {
+    public let text: String
+
+    /// Validates `text`.
+    public init(_ text: String) throws(ObjectStoreError) {
+        let segments = text.split(separator: "/", omittingEmptySubsequences: false)
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+        guard text.utf8.count <= 512, !segments.isEmpty,
+              segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && $0.allSatisfy(allowed.contains) })
+        else { throw ObjectStoreError.badKey(text) }
+        self.text = text
+    }
+
+    /// The key under which a session document is kept: the exact bytes the kiosk sent, whose
+    /// SHA-256 is the stored `digest`.
+    public static func sessionDocument(clinicID: String, sessionID: String, digest: String) throws(ObjectStoreError) -> ObjectKey {
+        try ObjectKey("sessions/\(clinicID)/\(sessionID).\(digest).json")
+    }
+
+    public var description: String { text }
+}
+
+/// Why an object operation failed.
+public enum ObjectStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The key is not a valid ``ObjectKey``.
+    case badKey(String)
+    /// The store could not be reached or failed (disk full, network, 5xx): try again later.
+    case unavailable(String)
+    /// The store refused the request (credentials, permissions, missing bucket): a
+    /// configuration problem that retrying will not fix.
+    case refused(String)
+
+    public var description: String {
+        switch self {
+        case .badKey(let key): "not a valid object key: \(key)"
+        case .unavailable(let message): "object store unavailable: \(message)"
+        case .refused(let message): "object store refused the request: \(message)"
+        }
+    }
+}
+
+/// Where the relay keeps objects (session documents now; audio and summaries later). Two
+/// back ends, one contract test suite: a local folder (embedded) and S3 (production).
+public protocol ObjectStore: Sendable {
+    /// Stores `bytes` under `key`, replacing what was there; durable when it returns.
+    func put(_ bytes: ByteBuffer, at key: ObjectKey, contentType: String) async throws(ObjectStoreError)
+    /// The object's bytes, `nil` when there is none.
+    func get(_ key: ObjectKey) async throws(ObjectStoreError) -> ByteBuffer?
+    /// Removes the object; removing an absent one is not an error.
+    func delete(_ key: ObjectKey) async throws(ObjectStoreError)
+}
+
+/// Objects as files under a folder (the embedded default, `DATA_DIR/objects`). A put writes a
+/// temporary file, flushes it, renames it into place and flushes the folder (and the folders
+/// above a new one), so a crash leaves the old object or the new one, never half of one, and
+/// an object acknowledged stays. File I/O runs on a thread pool of its own, not on the tasks
+/// serving requests; its threads mostly wait for the disk, so there are more of them than cores.
+public final class LocalFolderObjectStore: ObjectStore {
+    /// The folder holding the objects.
+    public let root: String
+    private let threads: NIOThreadPool
+
+    /// A store under `root` (created when missing).
+    public init(root: String, threads: Int = 16) throws(ObjectStoreError) {
+        do {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        } catch {
+            throw .unavailable("cannot create \(root): \(error.localizedDescription)")
+        }
+        self.root = root
+        self.threads = NIOThreadPool(numberOfThreads: threads)
+        self.threads.start()
+    }
+
+    deinit {
+        threads.shutdownGracefully { _ in }
+    }
+
+    public func put(_ bytes: ByteBuffer, at key: ObjectKey, contentType: String) async throws(ObjectStoreError) {
+        let path = root + "/" + key.text
+        try await blocking {
+            let folder = (path as NSString).deletingLastPathComponent
+            try Self.ensureFolder(folder)
+            let temporary = folder + "/.tmp-" + UUID().uuidString
+            let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+            guard descriptor >= 0 else { throw POSIXFailure("creating \(temporary)") }
+            var written = 0
+            let ok = bytes.withUnsafeReadableBytes { buffer -> Bool in
+                while written < buffer.count {
+                    let count = write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+                    if count < 0 { if errno == EINTR { continue }; return false }
+                    written += count
+                }
+                return fsync(descriptor) == 0
+            }
+            let failure = ok ? nil : POSIXFailure("writing \(temporary)")
+            close(descriptor)
+            if let failure {
+                unlink(temporary)
+                throw failure
+            }
+            guard rename(temporary, path) == 0 else {
+                let failure = POSIXFailure("renaming into \(path)")
+                unlink(temporary)
+                throw failure
+            }
+            try Self.flushFolder(folder)
+        }
+    }
+
+    /// Creates `folder` and its missing parents, flushing each parent so the new entries last.
+    private static func ensureFolder(_ folder: String) throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue { return }
+        let parent = (folder as NSString).deletingLastPathComponent
+        try ensureFolder(parent)
+        guard mkdir(folder, 0o750) == 0 || errno == EEXIST else { throw POSIXFailure("creating \(folder)") }
+        try flushFolder(parent)
+    }
+
+    private static func flushFolder(_ folder: String) throws {
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw POSIXFailure("opening \(folder)") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw POSIXFailure("flushing \(folder)") }
+    }
+
+    public func get(_ key: ObjectKey) async throws(ObjectStoreError) -> ByteBuffer? {
+        let path = root + "/" + key.text
+        return try await blocking { () throws -> ByteBuffer? in
+            guard let data = FileManager.default.contents(atPath: path) else {
+                if access(path, F_OK) != 0 && errno == ENOENT { return nil }
+                throw POSIXFailure("reading \(path)")
+            }
+            return ByteBuffer(bytes: data)
+        }
+    }
+
+    public func delete(_ key: ObjectKey) async throws(ObjectStoreError) {
+        let path = root + "/" + key.text
+        try await blocking {
+            guard unlink(path) == 0 || errno == ENOENT else { throw POSIXFailure("removing \(path)") }
+        }
+    }
+
+    /// Runs file I/O on the blocking pool; any failure is the store being unavailable (a full
+    /// or read-only disk is the common case: the kiosk retries later).
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws(ObjectStoreError) -> T {
+        do {
+            return try await threads.runIfActive(body)
+        } catch let failure as POSIXFailure {
+            throw .unavailable(failure.description)
+        } catch {
+            throw .unavailable("\(error)")
+        }
+    }
+}
+
+/// A failed system call, with errno's text.
+struct POSIXFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ action: String) { description = "\(action): \(String(cString: strerror(errno)))" }
+}
+
+/// Reading back what a kiosk sent.
+public enum SessionExport {
+    /// Why a session cannot be exported.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The exact bytes stored for session `sessionID`, after checking their SHA-256 against
+    /// the digest the database recorded when the session was accepted.
+    public static func documentOfRecord(sessionID: String, store: any RelayStore, objects: any ObjectStore) async throws -> Data {
+        guard let session = try await store.session(id: sessionID) else { throw Failure(description: "no session with id \(sessionID)") }
+        let key = try ObjectKey.sessionDocument(clinicID: session.clinicID, sessionID: session.id, digest: session.digest)
+        guard let bytes = try await objects.get(key) else {
+            throw Failure(description: "session \(sessionID) has no document of record at \(key) (stored before the relay kept them, or removed)")
+        }
+        let data = Data(buffer: bytes)
+        let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        guard digest == session.digest else {
+            throw Failure(description: "the document of record \(key) is damaged: SHA-256 \(digest), recorded \(session.digest)")
+        }
+        return data
+    }
+}

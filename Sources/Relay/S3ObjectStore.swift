@@ -1,0 +1,128 @@
+import AWSSigning
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Where objects live in S3.
+public struct S3Location: Sendable, Hashable {
+    /// The bucket.
+    public var bucket: String
+    /// Prepended to every key (e.g. `prod/`), empty for none.
+    public var prefix: String
+    /// The bucket's region.
+    public var region: String
+    /// An S3-compatible endpoint (`http://127.0.0.1:5000` for moto, MinIO…), addressed
+    /// path-style; `nil` for AWS, addressed virtual-hosted style over HTTPS.
+    public var endpoint: String?
+
+    /// Creates a location.
+    public init(bucket: String, prefix: String = "", region: String, endpoint: String? = nil) {
+        self.bucket = bucket
+        self.prefix = prefix
+        self.region = region
+        self.endpoint = endpoint
+    }
+
+    /// Where `key` is: the URL's origin (`scheme://host[:port]`), the `Host` header and the
+    /// path as sent (percent-encoded, bucket first when path-style).
+    public func address(of key: ObjectKey) -> (origin: String, host: String, path: String) {
+        let encodedKey = SigV4Encoding.encode(prefix + key.text, keepingSlashes: true)
+        if let endpoint, let components = URLComponents(string: endpoint), let scheme = components.scheme, let host = components.host {
+            let authority = components.port.map { "\(host):\($0)" } ?? host
+            let base = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
+            return ("\(scheme)://\(authority)", authority, "\(base)/\(SigV4Encoding.encode(bucket, keepingSlashes: false))/\(encodedKey)")
+        }
+        let host = "\(bucket).s3.\(region).amazonaws.com"
+        return ("https://\(host)", host, "/\(encodedKey)")
+    }
+}
+
+/// Objects in an S3 bucket over plain HTTPS (async-http-client), each request signed with
+/// our own SigV4 and the payload's SHA-256.
+public struct S3ObjectStore: ObjectStore {
+    public let location: S3Location
+    private let credentials: any AWSCredentialProvider
+    private let httpClient: HTTPClient
+    private let signer: SigV4Signer
+    /// Longest a request may take.
+    private let timeout: TimeAmount
+
+    /// A store in `location`, signing with `credentials`.
+    public init(location: S3Location, credentials: any AWSCredentialProvider, httpClient: HTTPClient = .shared, timeout: TimeAmount = .seconds(10)) {
+        self.location = location
+        self.credentials = credentials
+        self.httpClient = httpClient
+        self.timeout = timeout
+        signer = SigV4Signer(region: location.region, service: "s3")
+    }
+
+    public func put(_ bytes: ByteBuffer, at key: ObjectKey, contentType: String) async throws(ObjectStoreError) {
+        let response = try await send(.PUT, key, body: bytes, contentType: contentType)
+        guard response.status == .ok else { throw Self.failure(response) }
+    }
+
+    public func get(_ key: ObjectKey) async throws(ObjectStoreError) -> ByteBuffer? {
+        let response = try await send(.GET, key)
+        if response.status == .notFound && response.code == "NoSuchKey" { return nil }
+        guard response.status == .ok else { throw Self.failure(response) }
+        return response.body
+    }
+
+    public func delete(_ key: ObjectKey) async throws(ObjectStoreError) {
+        let response = try await send(.DELETE, key)
+        guard response.status == .noContent || response.status == .ok else { throw Self.failure(response) }
+    }
+
+    /// An S3 answer: status, body, and the error code of an error body.
+    struct Answer {
+        var status: HTTPResponseStatus
+        var body: ByteBuffer
+        var code: String?
+        var message: String?
+    }
+
+    private func send(_ method: HTTPMethod, _ key: ObjectKey, body: ByteBuffer? = nil, contentType: String? = nil) async throws(ObjectStoreError) -> Answer {
+        let credentials: AWSCredentials
+        do { credentials = try await self.credentials.credentials() } catch {
+            throw .unavailable("no AWS credentials: \(error)")
+        }
+        let address = location.address(of: key)
+        var headers = [SigV4Request.Header("Host", address.host)]
+        if let contentType { headers.append(.init("Content-Type", contentType)) }
+        let payloadHash = body.map { $0.withUnsafeReadableBytes { SigV4Encoding.payloadHash(UnsafeRawBufferPointer($0)) } } ?? SigV4Signer.emptyPayloadHash
+        let unsigned = SigV4Request(method: method.rawValue, path: address.path, headers: headers, payloadHash: payloadHash)
+        let signature = signer.signHeaders(unsigned, credentials: credentials, date: Date(), signsPayloadHeader: true)
+
+        var request = HTTPClientRequest(url: address.origin + address.path)
+        request.method = method
+        for header in headers + signature.headers { request.headers.add(name: header.name, value: header.value) }
+        if let body { request.body = .bytes(body) }
+        do {
+            let response = try await httpClient.execute(request, timeout: timeout)
+            let bytes = try await response.body.collect(upTo: 64 << 20)
+            var answer = Answer(status: response.status, body: bytes)
+            if !(200..<300).contains(response.status.code) {
+                let text = String(buffer: bytes)
+                answer.code = Self.element("Code", in: text)
+                answer.message = Self.element("Message", in: text)
+            }
+            return answer
+        } catch {
+            throw .unavailable("S3 \(method.rawValue) \(location.bucket)/\(location.prefix)\(key.text): \(error)")
+        }
+    }
+
+    /// The text of the first `<name>…</name>` in an S3 error body.
+    static func element(_ name: String, in text: String) -> String? {
+        guard let start = text.range(of: "<\(name)>"), let end = text.range(of: "</\(name)>", range: start.upperBound..<text.endIndex) else { return nil }
+        return String(text[start.upperBound..<end.lowerBound])
+    }
+
+    /// Throttling and server errors are passing; the rest (credentials, permissions, a
+    /// missing bucket, a bad request) need someone to fix the configuration.
+    static func failure(_ answer: Answer) -> ObjectStoreError {
+        let text = "S3 answered \(answer.status.code) \(answer.code ?? "")\(answer.message.map { ": \($0)" } ?? "")"
+        return answer.status.code >= 500 || answer.status == .tooManyRequests ? .unavailable(text) : .refused(text)
+    }
+}
