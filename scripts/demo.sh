@@ -111,3 +111,8 @@ for session_id, median, document in sqlite3.connect(sys.argv[1]).execute(
           f"median heart rate {median} bpm over {doc['summary']['seconds_with_estimate']} s "
           f"(simulated truth 76), {len(doc['voice_turns'])} voice turn(s)")
 PY
+for session_id in $(python3 -c 'import sqlite3, sys; print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT id FROM sessions")))' "$relay_dir/relay.sqlite"); do
+    echo "\$ hh-relay admin export-session $session_id > session.json      (the document of record, hash checked)"
+    "$bin/hh-relay" admin export-session "$session_id" > "$out/session-$session_id.json"
+    echo "$(wc -c < "$out/session-$session_id.json") bytes, as the kiosk sent them: $(head -c 120 "$out/session-$session_id.json") …"
+done
