@@ -162,8 +162,10 @@ extension Admin {
 
         func run() async throws {
             try await withStore(common) { store in
-                let configuration = try common.configuration()
-                let objects = try RelayStores.openObjects(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: Logger(label: "hh-relay"))
+                var quiet = Logger(label: "hh-relay")
+                quiet.logLevel = .warning
+                let objects = try RelayStores.openObjects(
+                    configuration: try common.configuration(), environment: ProcessInfo.processInfo.environment, logger: quiet)
                 let bytes = try await SessionExport.documentOfRecord(sessionID: session.lowercased(), store: store, objects: objects)
                 FileHandle.standardOutput.write(bytes)
             }

@@ -2,6 +2,7 @@ import AWSSigning
 import Foundation
 import Logging
 import NIOCore
+import NIOFoundationCompat
 import NIOHTTP1
 import Relay
 import Testing
@@ -192,5 +193,30 @@ import Testing
         #expect(throws: AWSCredentialsError.self) {
             try RelayStores.openObjects(configuration: configuration, environment: ["HOME": "/nonexistent"], logger: Logger(label: "test"))
         }
+    }
+}
+
+@Suite struct SessionExportTests {
+    @Test func theDocumentOfRecordIsCheckedAgainstItsDigest() async throws {
+        let store = try Backend.sqlite.freshStore()
+        try await store.migrate()
+        let clinic = try await store.addClinic(name: "North")
+        _ = try await store.addDevice(id: "n1", clinicID: clinic.id, name: "n1", secretHash: "h")
+        let id = UUID().uuidString.lowercased()
+        let bytes = sessionJSON(id: id)
+        let digest = SigV4Encoding.payloadHash(bytes)
+        #expect(try await store.store(storedSession(id, clinic: clinic.id, device: "n1", digest: digest)) == .created)
+        let objects = try ObjectStoreContractTests.freshStore(.sqlite)
+        await #expect(throws: SessionExport.Failure.self, "no document yet") {
+            try await SessionExport.documentOfRecord(sessionID: id, store: store, objects: objects)
+        }
+        let key = try ObjectKey.sessionDocument(clinicID: clinic.id, sessionID: id, digest: digest)
+        try await objects.put(ByteBuffer(data: bytes), at: key, contentType: "application/json")
+        #expect(try await SessionExport.documentOfRecord(sessionID: id, store: store, objects: objects) == bytes)
+        try await objects.put(ByteBuffer(data: bytes + Data(" ".utf8)), at: key, contentType: "application/json")
+        await #expect { try await SessionExport.documentOfRecord(sessionID: id, store: store, objects: objects) } throws: { error in
+            "\(error)".contains("damaged")
+        }
+        await store.close()
     }
 }
