@@ -13,9 +13,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 database="relay_bench_$$"
 psql "$HH_TEST_POSTGRES_URL" -qc "CREATE DATABASE $database"
 export HH_RELAY_DATABASE_URL=${HH_TEST_POSTGRES_URL/\/postgres\?//$database?}
-# Objects (each session's document of record) in a local folder; S3's network time is not
-# this machine's to measure.
-export HH_RELAY_DATA_DIR=$(mktemp -d /tmp/relay-bench-data.XXXXXX)
+# Objects (each session's document of record) in a local folder on this machine's disk, or
+# where HH_BENCH_OBJECTS_DIR says (e.g. /dev/shm to leave the disk out); S3's network time
+# is not this machine's to measure.
+export HH_RELAY_DATA_DIR=$(mktemp -d "${HH_BENCH_OBJECTS_DIR:-${TMPDIR:-/tmp}}/relay-bench-data.XXXXXX")
 export HH_RELAY_RATE_LIMIT=1000000 HH_RELAY_RATE_BURST=1000000 HH_RELAY_LOG_LEVEL=warning HH_RELAY_DB_POOL_SIZE=16
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 clinic=$("$bin/hh-relay" admin add-clinic Bench | tail -1)

@@ -1,4 +1,4 @@
-import Crypto
+import AWSSigning
 import Foundation
 
 /// A kiosk's device token: `hh1.<device id>.<secret>`. The secret is 32 random bytes
@@ -38,7 +38,7 @@ public struct DeviceToken: Sendable, Hashable {
 
     /// SHA-256 of `secret`, hex.
     static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        sha256Hex(Data(secret.utf8))
     }
 
     /// Whether this token's secret hashes to `storedHash`, compared in constant time.
@@ -54,4 +54,10 @@ public struct DeviceToken: Sendable, Hashable {
         data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
+}
+
+/// Lower-case hex SHA-256 of `bytes` (session digests, token hashes): the same function as
+/// SigV4's payload hash.
+func sha256Hex<Bytes: DataProtocol>(_ bytes: Bytes) -> String {
+    SigV4Encoding.payloadHash(bytes)
 }

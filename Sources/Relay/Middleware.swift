@@ -52,6 +52,7 @@ struct RequestLogMiddleware: RouterMiddleware {
 struct DeviceAuthenticationMiddleware: RouterMiddleware {
     typealias Context = RelayRequestContext
     let store: any RelayStore
+    let devices: DeviceCache
     let limiter: RateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -61,9 +62,12 @@ struct DeviceAuthenticationMiddleware: RouterMiddleware {
         guard let token = DeviceToken(String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)) else {
             throw APIError.unauthorized("the device token is malformed")
         }
-        let device: Device?
-        do { device = try await store.device(id: token.deviceID) } catch {
-            throw APIError(.serviceUnavailable, "unavailable", "the database is unavailable", headers: [.retryAfter: "5"])
+        var device = devices.device(id: token.deviceID)
+        if device == nil {
+            do { device = try await store.device(id: token.deviceID) } catch {
+                throw APIError(.serviceUnavailable, "unavailable", "the database is unavailable", headers: [.retryAfter: "5"])
+            }
+            if let device { devices.keep(device) }
         }
         guard let device, token.matches(storedHash: device.secretHash) else {
             throw APIError.unauthorized("the device token is not valid")
@@ -109,6 +113,42 @@ public final class RateLimiter: Sendable {
                 return nil
             }
             return (1 - bucket.tokens) / rate
+        }
+    }
+}
+
+/// Devices looked up recently, kept for a few seconds: a kiosk's uploads then cost one
+/// database query, not two. A revocation reaches every instance within that time. Only
+/// devices that exist are kept, and at most `capacity` of them.
+public final class DeviceCache: Sendable {
+    private let lifetime: Duration
+    private let capacity: Int
+    private let entries = Mutex<[String: (device: Device, until: ContinuousClock.Instant)]>([:])
+
+    /// A cache keeping devices for `lifetime` (zero: nothing is kept).
+    public init(lifetime: Duration, capacity: Int = 10_000) {
+        self.lifetime = lifetime
+        self.capacity = capacity
+    }
+
+    /// The device with `id` if it was kept and has not expired.
+    public func device(id: String, now: ContinuousClock.Instant = .now) -> Device? {
+        entries.withLock { entries in
+            guard let entry = entries[id] else { return nil }
+            guard now < entry.until else {
+                entries[id] = nil
+                return nil
+            }
+            return entry.device
+        }
+    }
+
+    /// Keeps `device` until `lifetime` from now.
+    public func keep(_ device: Device, now: ContinuousClock.Instant = .now) {
+        guard lifetime > .zero else { return }
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[device.id] = (device, now + lifetime)
         }
     }
 }

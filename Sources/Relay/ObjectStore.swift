@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import NIOCore
 import NIOFoundationCompat
@@ -11,12 +10,21 @@ public struct ObjectKey: Sendable, Hashable, CustomStringConvertible {
 
     /// Validates `text`.
     public init(_ text: String) throws(ObjectStoreError) {
-        let segments = text.split(separator: "/", omittingEmptySubsequences: false)
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-        guard text.utf8.count <= 512, !segments.isEmpty,
-              segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && $0.allSatisfy(allowed.contains) })
+        guard text.utf8.count <= 512,
+              text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).allSatisfy(Self.isSegment)
         else { throw ObjectStoreError.badKey(text) }
         self.text = text
+    }
+
+    private static func isSegment(_ segment: Substring.UTF8View.SubSequence) -> Bool {
+        guard !segment.isEmpty, !segment.elementsEqual(".".utf8), !segment.elementsEqual("..".utf8) else { return false }
+        return segment.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."): true
+            default: false
+            }
+        }
     }
 
     /// The key under which a session document is kept: the exact bytes the kiosk sent, whose
@@ -186,7 +194,7 @@ public enum SessionExport {
             throw Failure(description: "session \(sessionID) has no document of record at \(key) (stored before the relay kept them, or removed)")
         }
         let data = Data(buffer: bytes)
-        let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let digest = sha256Hex(data)
         guard digest == session.digest else {
             throw Failure(description: "the document of record \(key) is damaged: SHA-256 \(digest), recorded \(session.digest)")
         }

@@ -21,6 +21,9 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var rateBurst = 20.0
     /// Postgres connections per instance (`HH_RELAY_DB_POOL_SIZE`).
     public var databasePoolSize = 10
+    /// How long an instance keeps a device it looked up, seconds: the longest a revoked token
+    /// still works (`HH_RELAY_DEVICE_CACHE_SECONDS`).
+    public var deviceCacheSeconds = 5.0
     /// swift-log level (`HH_RELAY_LOG_LEVEL`).
     public var logLevel = "info"
     /// Objects in S3 (`HH_RELAY_S3_BUCKET` and friends); `nil` means the folder `objects` in
@@ -43,6 +46,7 @@ public struct RelayConfiguration: Sendable, Hashable {
         ("HH_RELAY_RATE_LIMIT", "requests per second per device (default 5)"),
         ("HH_RELAY_RATE_BURST", "burst per device (default 20)"),
         ("HH_RELAY_DB_POOL_SIZE", "Postgres connections per instance (default 10)"),
+        ("HH_RELAY_DEVICE_CACHE_SECONDS", "how long a looked-up device is kept, the longest a revoked token still works (default 5, 0: never kept)"),
         ("HH_RELAY_LOG_LEVEL", "trace, debug, info, notice, warning, error or critical (default info)"),
         ("HH_RELAY_S3_BUCKET", "S3 bucket for objects (session documents); unset: the folder objects in the data folder"),
         ("HH_RELAY_S3_PREFIX", "prefix of every object key in the bucket, e.g. prod/ (default none)"),
@@ -75,6 +79,7 @@ public struct RelayConfiguration: Sendable, Hashable {
         if let rate: Double = try number("HH_RELAY_RATE_LIMIT", 0.01...1_000_000) { rateLimit = rate }
         if let burst: Double = try number("HH_RELAY_RATE_BURST", 1...1_000_000) { rateBurst = burst }
         if let size: Int = try number("HH_RELAY_DB_POOL_SIZE", 1...1000) { databasePoolSize = size }
+        if let seconds: Double = try number("HH_RELAY_DEVICE_CACHE_SECONDS", 0...300) { deviceCacheSeconds = seconds }
         if let level = values["HH_RELAY_LOG_LEVEL"] {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(level) else {

@@ -1,5 +1,4 @@
 import AWSSigning
-import Crypto
 import Foundation
 import HHProtocol
 import Hummingbird
@@ -41,7 +40,8 @@ public enum RelayServer {
         }
 
         let devices = router.group("v1").add(middleware: DeviceAuthenticationMiddleware(
-            store: store, limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)))
+            store: store, devices: DeviceCache(lifetime: .seconds(configuration.deviceCacheSeconds)),
+            limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)))
         devices.post("sessions") { request, context -> Response in
             guard let device = context.device else { throw APIError.unauthorized("no device") }
             if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maximumBodyBytes {
@@ -126,7 +126,7 @@ enum SessionUpload {
         guard problems.isEmpty else { throw APIError(.badRequest, "invalid", problems.joined(separator: "; ")) }
         // The digest of the bytes tells a retry (the kiosk resends exactly what it stored)
         // from a new document at once; only when the bytes differ are the documents compared.
-        let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        let digest = sha256Hex(body)
         let session = StoredSession(
             id: document.id.lowercased(), clinicID: device.clinicID, deviceID: device.id, startedAt: document.startedAt,
             endedAt: document.endedAt, digest: digest, document: String(decoding: body, as: UTF8.self),

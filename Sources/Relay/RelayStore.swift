@@ -15,6 +15,15 @@ public struct Device: Sendable, Hashable {
     public var secretHash: String
     /// When the device was revoked; its token no longer works.
     public var revokedAt: Date?
+
+    /// Creates a device.
+    public init(id: String, clinicID: String, name: String, secretHash: String, revokedAt: Date? = nil) {
+        self.id = id
+        self.clinicID = clinicID
+        self.name = name
+        self.secretHash = secretHash
+        self.revokedAt = revokedAt
+    }
 }
 
 /// A session as the device API stores it.

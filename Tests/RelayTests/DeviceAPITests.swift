@@ -59,7 +59,7 @@ import Glibc
 
     @Test(arguments: Backend.allCases)
     func badInputGetsTheRightErrorAndChangesNothing(_ backend: Backend) async throws {
-        let relay = try RelayProcess(environment: try backend.freshDatabase())
+        let relay = try RelayProcess(environment: try backend.freshDatabase(), extra: ["HH_RELAY_DEVICE_CACHE_SECONDS": "0"])
         defer { relay.stop() }
         let north = try relay.clinicWithDevice("North")
         let auth = [("Authorization", "Bearer \(north.token)")]
@@ -99,6 +99,17 @@ import Glibc
         let store = try storeOf(relay)
         #expect(try await store.sessionCount() == 0, "nothing was stored")
         await store.close()
+    }
+
+    @Test func aRevokedTokenStopsWorkingWithinTheDeviceCacheTime() async throws {
+        let relay = try RelayProcess(environment: try Backend.sqlite.freshDatabase(), extra: ["HH_RELAY_DEVICE_CACHE_SECONDS": "1"])
+        defer { relay.stop() }
+        let device = try relay.clinicWithDevice("North")
+        let post = { try await http("POST", relay.url + "/v1/sessions", headers: [("Authorization", "Bearer \(device.token)")], body: sessionJSON()).0 }
+        #expect(try await post() == 201)
+        _ = try relay.admin(["revoke-device", String(device.token.split(separator: ".")[1])])
+        try await Task.sleep(for: .milliseconds(1200))
+        #expect(try await post() == 401)
     }
 
     @Test func aDeviceOverItsRateIsToldWhenToComeBack() async throws {

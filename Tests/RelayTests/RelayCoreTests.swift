@@ -148,3 +148,27 @@ import Testing
         }
     }
 }
+
+@Suite struct DeviceCacheTests {
+    let device = Device(id: "d1", clinicID: "c1", name: "Lobby", secretHash: "h")
+
+    @Test func keepsDevicesForItsLifetimeOnly() {
+        let cache = DeviceCache(lifetime: .seconds(5))
+        let start = ContinuousClock.now
+        #expect(cache.device(id: "d1", now: start) == nil)
+        cache.keep(device, now: start)
+        #expect(cache.device(id: "d1", now: start + .seconds(4)) == device)
+        #expect(cache.device(id: "d1", now: start + .seconds(5)) == nil)
+        #expect(cache.device(id: "d1", now: start + .seconds(1)) == nil, "an expired entry is dropped")
+    }
+
+    @Test func aZeroLifetimeKeepsNothingAndCapacityIsBounded() {
+        let none = DeviceCache(lifetime: .zero)
+        none.keep(device)
+        #expect(none.device(id: "d1") == nil)
+        let small = DeviceCache(lifetime: .seconds(60), capacity: 3)
+        for index in 0..<3 { small.keep(Device(id: "d\(index)", clinicID: "c", name: "n", secretHash: "h")) }
+        small.keep(Device(id: "d9", clinicID: "c", name: "n", secretHash: "h"))
+        #expect(small.device(id: "d9") != nil && small.device(id: "d0") == nil)
+    }
+}
