@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import NIOCore
 import Synchronization
 
 /// Wraps a store with a deadline on every operation (a database that does not answer becomes
@@ -64,4 +65,48 @@ final class InstrumentedStore: RelayStore {
 private final class InFlightCounter: Sendable {
     private let value = Atomic<Int>(0)
     func add(_ delta: Int) -> Int { value.add(delta, ordering: .relaxed).newValue }
+}
+
+/// Wraps an object store with a latency histogram per operation
+/// (`hh_relay_object_operation_duration`) and a count of failures by kind
+/// (`hh_relay_object_failures_total`): S3's own latency and refusals, visible in `/metrics`.
+struct InstrumentedObjectStore: ObjectStore {
+    private let base: any ObjectStore
+    private let timers: [String: Timer]
+    private let unavailable = Counter(label: "hh_relay_object_failures_total", dimensions: [("kind", "unavailable")])
+    private let refused = Counter(label: "hh_relay_object_failures_total", dimensions: [("kind", "refused")])
+
+    init(_ base: any ObjectStore) {
+        self.base = base
+        timers = Dictionary(uniqueKeysWithValues: ["put", "get", "delete"].map {
+            ($0, Timer(label: "hh_relay_object_operation_duration", dimensions: [("operation", $0)]))
+        })
+    }
+
+    private func measure<T>(_ operation: String, _ body: () async throws(ObjectStoreError) -> T) async throws(ObjectStoreError) -> T {
+        let start = ContinuousClock.now
+        defer { timers[operation]?.record(duration: ContinuousClock.now - start) }
+        do {
+            return try await body()
+        } catch {
+            switch error {
+            case .unavailable: unavailable.increment()
+            case .refused: refused.increment()
+            case .badKey: break
+            }
+            throw error
+        }
+    }
+
+    func put(_ bytes: ByteBuffer, at key: ObjectKey, contentType: String) async throws(ObjectStoreError) {
+        try await measure("put") { () async throws(ObjectStoreError) in try await base.put(bytes, at: key, contentType: contentType) }
+    }
+
+    func get(_ key: ObjectKey) async throws(ObjectStoreError) -> ByteBuffer? {
+        try await measure("get") { () async throws(ObjectStoreError) in try await base.get(key) }
+    }
+
+    func delete(_ key: ObjectKey) async throws(ObjectStoreError) {
+        try await measure("delete") { () async throws(ObjectStoreError) in try await base.delete(key) }
+    }
 }

@@ -222,9 +222,9 @@ public enum RelayStores {
     public static func openObjects(configuration: RelayConfiguration, environment: [String: String], logger: Logger) throws -> any ObjectStore {
         if let s3 = configuration.s3 {
             logger.info("using S3", metadata: ["bucket": "\(s3.bucket)", "prefix": "\(s3.prefix)", "region": "\(s3.region)"])
-            return S3ObjectStore(location: s3, credentials: try AWSCredentialChain.provider(environment: environment))
+            return InstrumentedObjectStore(S3ObjectStore(location: s3, credentials: try AWSCredentialChain.provider(environment: environment)))
         }
         logger.info("using a local folder for objects", metadata: ["directory": "\(configuration.objectsDirectory)"])
-        return try LocalFolderObjectStore(root: configuration.objectsDirectory)
+        return InstrumentedObjectStore(try LocalFolderObjectStore(root: configuration.objectsDirectory))
     }
 }

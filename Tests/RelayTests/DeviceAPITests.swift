@@ -143,6 +143,7 @@ import Glibc
         #expect(text.contains("http_server_request_duration_bucket") && text.contains(#"/v1/sessions"#), "latency histogram by route:\n\(text.prefix(3000))")
         #expect(text.contains("hb_requests") && text.contains(#"http_response_status_code="201""#), "requests by route and status:\n\(text.prefix(3000))")
         #expect(text.contains("hh_relay_db_pool_size") && text.contains("hh_relay_db_operations_in_flight"))
+        #expect(text.contains(#"hh_relay_object_operation_duration_bucket{operation="put""#), "object store latency")
         let (_, _, document) = try await http("GET", relay.url + "/openapi.yaml")
         #expect(document == (try Data(contentsOf: repositoryRoot.appendingPathComponent("docs/openapi.yaml"))))
     }
