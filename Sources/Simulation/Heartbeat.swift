@@ -9,17 +9,23 @@ import Darwin
 public struct Heartbeat: Sendable {
     /// Times of the systolic onsets, in seconds.
     public let beatTimes: [Double]
+    /// Each beat's nominal length (from the heart rate at its onset, without the beat-to-beat
+    /// variation): the time scale of its waveform. A real pulse wave's shape follows from the
+    /// beat that made it, not from when the next one will come.
+    let waveformScales: [Double]
     let breathingRate: Double?
 
     /// Draws the beats for `scenario` (deterministic for its seed).
     public init(scenario: Scenario) {
         var random = RandomSource(seed: scenario.seed &* 0x9E37_79B9 &+ 17)
         var beats: [Double] = []
+        var scales: [Double] = []
         var t = -random.uniform() * 0.8
         let sigma = scenario.beatVariability / 1000
         while t < scenario.duration + 2 {
             beats.append(t)
             let bpm = scenario.heartRate.bpm(at: max(0, t))
+            scales.append(60 / bpm)
             var interval = 60 / bpm
             if let breathing = scenario.breathingRate {
                 // Respiratory sinus arrhythmia: the heart speeds up on inspiration (±3%).
@@ -30,6 +36,7 @@ public struct Heartbeat: Sendable {
             t += max(0.2, interval)
         }
         beatTimes = beats
+        waveformScales = scales
         breathingRate = scenario.breathingRate
     }
 
@@ -45,8 +52,7 @@ public struct Heartbeat: Sendable {
                 if beatTimes[mid] <= t { lo = mid } else { hi = mid - 1 }
             }
             if lo + 1 < beatTimes.count {
-                let phase = (t - beatTimes[lo]) / (beatTimes[lo + 1] - beatTimes[lo])
-                pulse = Self.waveform(phase)
+                pulse = Self.waveform((t - beatTimes[lo]) / waveformScales[lo])
             }
         }
         let breath = breathingRate.map { 0.25 * sin(2 * Double.pi * $0 / 60 * t) } ?? 0

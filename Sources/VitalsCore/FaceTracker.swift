@@ -10,6 +10,10 @@ public struct RegionSample: Sendable, Hashable {
     public var facePresent: Bool
     /// Mean colour of the region's skin pixels, RGB on a 0–255 scale (zero when absent).
     public var meanRGB: SIMD3<Double>
+    /// The same over each half of the region's cells, taken as the squares of a chessboard:
+    /// two views of one pulse whose camera noise is independent, which tells how precisely a
+    /// beat can be timed.
+    public var whiteCellsRGB = SIMD3<Double>.zero, blackCellsRGB = SIMD3<Double>.zero
     /// Skin pixels in the region.
     public var skinPixels: Int
     /// The region's bounding box in pixels (empty when absent).
@@ -17,6 +21,14 @@ public struct RegionSample: Sendable, Hashable {
 
     /// No face in this frame.
     public static let absent = RegionSample(facePresent: false, meanRGB: .zero, skinPixels: 0, bounds: PixelRect())
+
+    /// A sample of a region.
+    public init(facePresent: Bool, meanRGB: SIMD3<Double>, skinPixels: Int, bounds: PixelRect) {
+        self.facePresent = facePresent
+        self.meanRGB = meanRGB
+        self.skinPixels = skinPixels
+        self.bounds = bounds
+    }
 }
 
 /// A rectangle of pixels.
@@ -105,29 +117,40 @@ public struct FaceTracker: Sendable {
 
         var count: UInt64 = 0
         var sums = SIMD3<Double>.zero
+        var halfCounts: (UInt64, UInt64) = (0, 0)
+        var halfSums: (SIMD3<Double>, SIMD3<Double>) = (.zero, .zero)
         var minX = Int.max, minY = Int.max, maxX = 0, maxY = 0
         if followed.count != cellCount { followed = Array(repeating: false, count: cellCount) }
         for i in 0..<cellCount {
             let inside = labels[i] == chosen.label
             followed[i] = inside
             guard inside else { continue }
+            let cellSums = SIMD3(Double(grid.sum0[i]), Double(grid.sum1[i]), Double(grid.sum2[i]))
             count += UInt64(grid.skinCount[i])
-            sums += SIMD3(Double(grid.sum0[i]), Double(grid.sum1[i]), Double(grid.sum2[i]))
+            sums += cellSums
+            if (i % grid.columns + i / grid.columns) % 2 == 0 {
+                halfCounts.0 += UInt64(grid.skinCount[i])
+                halfSums.0 += cellSums
+            } else {
+                halfCounts.1 += UInt64(grid.skinCount[i])
+                halfSums.1 += cellSums
+            }
             minX = min(minX, i % grid.columns)
             maxX = max(maxX, i % grid.columns)
             minY = min(minY, i / grid.columns)
             maxY = max(maxY, i / grid.columns)
         }
-        let mean = sums / Double(count)
-        let rgb: SIMD3<Double> =
-            switch grid.space {
+        func rgb(_ sums: SIMD3<Double>, _ count: UInt64) -> SIMD3<Double> {
+            let mean = sums / Double(max(1, count))
+            return switch grid.space {
             case .rgb: mean
             case .yCbCr(let range): ColourConversion.rgb(fromYCbCr: mean, range: range)
             }
+        }
         let s = grid.cellSize
-        return RegionSample(
+        var sample = RegionSample(
             facePresent: true,
-            meanRGB: rgb,
+            meanRGB: rgb(sums, count),
             skinPixels: Int(count),
             bounds: PixelRect(
                 x: minX * s,
@@ -136,5 +159,8 @@ public struct FaceTracker: Sendable {
                 height: min(grid.height, (maxY + 1) * s) - minY * s
             )
         )
+        sample.whiteCellsRGB = rgb(halfSums.0, halfCounts.0)
+        sample.blackCellsRGB = rgb(halfSums.1, halfCounts.1)
+        return sample
     }
 }

@@ -17,6 +17,8 @@ public struct VitalsAnalyzer: Sendable {
 
     private var times: [Double] = []
     private var colours: [SIMD3<Double>] = []
+    /// The colours of the region's two chessboard halves (see ``RegionSample``).
+    private var whiteColours: [SIMD3<Double>] = [], blackColours: [SIMD3<Double>] = []
     private var present: [Bool] = []
     private var nextWindowEnd: Double?
     private let retainedSeconds: Double
@@ -44,11 +46,15 @@ public struct VitalsAnalyzer: Sendable {
         }
         times.append(time)
         colours.append(sample.meanRGB)
+        whiteColours.append(sample.whiteCellsRGB)
+        blackColours.append(sample.blackCellsRGB)
         present.append(sample.facePresent)
         if let first = times.first, time - first > retainedSeconds + 10 {
             let drop = times.firstIndex { time - $0 <= retainedSeconds } ?? 0
             times.removeFirst(drop)
             colours.removeFirst(drop)
+            whiteColours.removeFirst(drop)
+            blackColours.removeFirst(drop)
             present.removeFirst(drop)
         }
         return estimates
@@ -133,23 +139,52 @@ public struct VitalsAnalyzer: Sendable {
         guard let (pulse, peak) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band),
             peak.snr >= c.minimumVariabilitySNR
         else { return nil }
-        // Two fiducials per beat, the pulse's crests and its troughs, time the same heartbeats
-        // through different samples: where noise or motion moves the beat times, the two
-        // disagree, and the figure is withheld.
+        // The crests find the beats; the whole waveform of each beat, matched against the
+        // window's average beat, times them. Beats unlike the average (noise, motion) count
+        // against the window like implausible intervals do.
         let crests = BeatDetector.beatTimes(in: pulse, sampleRate: c.sampleRate, heartRate: peak.frequency)
-        let troughs = BeatDetector.beatTimes(in: pulse.map { -$0 }, sampleRate: c.sampleRate, heartRate: peak.frequency)
-        guard
-            let a = BeatDetector.variability(beatTimes: crests, minimumBeats: c.minimumBeats, minimumAcceptance: c.minimumBeatAcceptance),
-            let b = BeatDetector.variability(beatTimes: troughs, minimumBeats: c.minimumBeats, minimumAcceptance: c.minimumBeatAcceptance),
-            abs(a.rmssd - b.rmssd) <= c.maximumFiducialDisagreement * (a.rmssd + b.rmssd) / 2
-        else { return nil }
-        return HeartRateVariability(rmssd: (a.rmssd + b.rmssd) / 2, sdnn: (a.sdnn + b.sdnn) / 2, beats: min(a.beats, b.beats))
+        let matched = BeatDetector.matchedBeatTimes(in: pulse, sampleRate: c.sampleRate, coarse: crests, heartRate: peak.frequency)
+        let beatLike = matched.correlations.filter { $0 >= c.minimumBeatCorrelation }.count
+        guard Double(beatLike) >= c.minimumBeatAcceptance * Double(max(1, matched.times.count)) else { return nil }
+        // The same beats timed on each chessboard half of the face: their camera noise is
+        // independent, so the spread of the differences measures how much noise moves a time.
+        guard let timingVariance = halvesTimingVariance(windowEnd: end, band: band, beats: matched.times, heartRate: peak.frequency) else {
+            return nil
+        }
+        return BeatDetector.variability(
+            beatTimes: matched.times, timingVariance: timingVariance, minimumBeats: c.minimumBeats,
+            minimumAcceptance: c.minimumBeatAcceptance, maximumNoiseShare: c.maximumTimingNoiseShare)
+    }
+
+    /// The variance of the whole face's beat times due to noise: a quarter of the variance of
+    /// the differences between the times found on the two halves (each half has twice the
+    /// whole's noise variance, and the difference adds both).
+    private func halvesTimingVariance(windowEnd end: Double, band: ClosedRange<Double>, beats: [Double], heartRate: Double) -> Double? {
+        let c = configuration
+        var halves: [[Double]] = []
+        for source in [\Self.whiteColours, \Self.blackColours] {
+            guard let trace = uniformTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1, of: source) else { return nil }
+            let pulse = c.method.extract(trace, sampleRate: c.sampleRate, band: band)
+            halves.append(BeatDetector.matchedBeatTimes(in: pulse, sampleRate: c.sampleRate, coarse: beats, heartRate: heartRate).times)
+        }
+        let tolerance = 0.2 / heartRate
+        var differences: [Double] = []
+        var k = 0
+        for t in halves[0] {
+            while k < halves[1].count, halves[1][k] < t - tolerance { k += 1 }
+            if k < halves[1].count, abs(halves[1][k] - t) <= tolerance { differences.append(t - halves[1][k]) }
+        }
+        guard differences.count >= c.minimumBeats / 2 else { return nil }
+        return Stats.standardDeviation(differences) * Stats.standardDeviation(differences) / 4
     }
 
     /// The colour traces of the `seconds` before `end`, resampled at the configured rate, with
     /// frames without a face bridged by interpolation; `nil` when a face was present in less than
     /// `minimumPresence` (default: the configured one) of the window's frames.
-    private func uniformTrace(endingAt end: Double, seconds: Double, minimumPresence: Double? = nil) -> [SIMD3<Double>]? {
+    private func uniformTrace(
+        endingAt end: Double, seconds: Double, minimumPresence: Double? = nil, of source: KeyPath<Self, [SIMD3<Double>]> = \.colours
+    ) -> [SIMD3<Double>]? {
+        let colours = self[keyPath: source]
         let start = end - seconds
         guard let first = times.firstIndex(where: { $0 >= start }) else { return nil }
         var last = first

@@ -28,12 +28,17 @@ public struct VitalsConfiguration: Sendable, Hashable {
     public var minimumBeats: Int = 20
     /// Fraction of beat intervals that must be plausible for an HRV figure. Default 0.85.
     public var minimumBeatAcceptance: Double = 0.85
-    /// HRV is reported only when the window's pulse SNR is at least this (dB). Default 8 dB:
-    /// beat timing needs a much cleaner pulse than the rate does.
-    public var minimumVariabilitySNR: Double = 8
-    /// HRV is reported only when the RMSSD from the pulse's crests and from its troughs differ by
-    /// at most this fraction of their mean. Default 0.2.
-    public var maximumFiducialDisagreement: Double = 0.2
+    /// HRV is reported only when the window's pulse SNR is at least this (dB). Default 0 dB,
+    /// as for the rate: the beats' own timing noise is the stricter gate
+    /// (`maximumTimingNoiseShare`).
+    public var minimumVariabilitySNR: Double = 0
+    /// HRV is withheld when the beat times' noise would explain more than this share of the
+    /// measured RMSSD² (what is reported is corrected for that noise). Default 0.5.
+    public var maximumTimingNoiseShare: Double = 0.5
+    /// A beat whose waveform correlates with the window's average beat by less than this is
+    /// not beat-like (noise, motion); at most `1 - minimumBeatAcceptance` of them are allowed.
+    /// Default 0.8.
+    public var minimumBeatCorrelation: Double = 0.8
 
     /// The default configuration.
     public init() {}
