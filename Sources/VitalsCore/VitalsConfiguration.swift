@@ -64,6 +64,9 @@ public struct VitalsConfiguration: Sendable, Hashable {
         guard respirationWindowSeconds >= 16, variabilityWindowSeconds >= 10 else {
             throw ConfigurationError("respirationWindowSeconds must be ≥ 16 and variabilityWindowSeconds ≥ 10")
         }
+        guard (0...1).contains(minimumBeatAcceptance), (-1...1).contains(minimumBeatCorrelation), maximumTimingNoiseShare >= 0 else {
+            throw ConfigurationError("minimumBeatAcceptance must be 0…1, minimumBeatCorrelation −1…1 and maximumTimingNoiseShare ≥ 0")
+        }
     }
 }
 

@@ -46,5 +46,11 @@ import VitalsCore
         c = VitalsConfiguration()
         c.sampleRate = 6
         #expect(throws: ConfigurationError.self) { try VitalsAnalyzer(configuration: c) }
+        c = VitalsConfiguration()
+        c.minimumBeatAcceptance = 1.5
+        #expect(throws: ConfigurationError.self) { try c.validate() }
+        c = VitalsConfiguration()
+        c.maximumTimingNoiseShare = -1
+        #expect(throws: ConfigurationError.self) { try c.validate() }
     }
 }
