@@ -197,7 +197,7 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "Relay", "HHProtocol", "AWSSigning",
+                "Relay", "HHProtocol", "AWSSigning", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -206,6 +206,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // What more than one test target needs (running a program to its end).
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSettings),
         .testTarget(
             name: "AWSSigningTests",
             dependencies: [
@@ -227,7 +229,7 @@ let package = Package(
         .testTarget(
             name: "HHDTests",
             dependencies: [
-                "EdgeStore", "HHProtocol", "Kiosk", "Simulation", "MediaFiles", "VitalsCore", "Relay",
+                "EdgeStore", "HHProtocol", "Kiosk", "Simulation", "MediaFiles", "VitalsCore", "Relay", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,9 +1,10 @@
 import AWSSigning
 import Foundation
 import HHProtocol
+import Logging
 import NIOHTTP1
 import Relay
-import Logging
+import TestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -6,6 +6,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 import Relay
 import Testing
+import TestSupport
 
 /// One suite, both object stores: the local folder (embedded) and S3 (production, here moto
 /// checking signatures and IAM policies).

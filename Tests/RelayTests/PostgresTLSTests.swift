@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Relay
 import Testing
+import TestSupport
 
 /// The Postgres pool over TLS when the URL asks (the test server offers TLS with a
 /// self-signed certificate for 127.0.0.1: scripts/with-postgres.sh).

@@ -4,6 +4,7 @@ import HHProtocol
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc

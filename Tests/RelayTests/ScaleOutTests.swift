@@ -3,6 +3,7 @@ import HHProtocol
 import Logging
 import Relay
 import Testing
+import TestSupport
 
 /// N stateless relays on one Postgres, as on ECS behind a load balancer.
 @Suite(.serialized) struct ScaleOutTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The relay conforms to its own OpenAPI document: schemathesis (PyPI; `make test` installs it)
 /// generates requests from docs/openapi.yaml, valid and not, and checks every answer: no 5xx,
