@@ -21,14 +21,6 @@ public struct RegionSample: Sendable, Hashable {
 
     /// No face in this frame.
     public static let absent = RegionSample(facePresent: false, meanRGB: .zero, skinPixels: 0, bounds: PixelRect())
-
-    /// A sample of a region.
-    public init(facePresent: Bool, meanRGB: SIMD3<Double>, skinPixels: Int, bounds: PixelRect) {
-        self.facePresent = facePresent
-        self.meanRGB = meanRGB
-        self.skinPixels = skinPixels
-        self.bounds = bounds
-    }
 }
 
 /// A rectangle of pixels.

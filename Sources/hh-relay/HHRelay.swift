@@ -161,11 +161,7 @@ extension Admin {
         @Argument(help: "The session's id.") var session: String
 
         func run() async throws {
-            try await withStore(common) { store in
-                var quiet = Logger(label: "hh-relay")
-                quiet.logLevel = .warning
-                let objects = try RelayStores.openObjects(
-                    configuration: try common.configuration(), environment: ProcessInfo.processInfo.environment, logger: quiet)
+            try await withStore(common) { store, objects in
                 let bytes = try await SessionExport.documentOfRecord(sessionID: session.lowercased(), store: store, objects: objects)
                 FileHandle.standardOutput.write(bytes)
             }
@@ -175,12 +171,27 @@ extension Admin {
 
 /// Opens the configured store, runs `body`, closes the store.
 func withStore(_ common: CommonOptions, _ body: (any RelayStore) async throws -> Void) async throws {
+    try await withStores(common, objects: false) { store, _ in try await body(store) }
+}
+
+/// The same with the object store as well (commands that read objects).
+func withStore(_ common: CommonOptions, _ body: (any RelayStore, any ObjectStore) async throws -> Void) async throws {
+    try await withStores(common, objects: true) { store, objects in try await body(store, objects!) }
+}
+
+/// One configuration and one quiet logger for both stores; errors printed, the store closed.
+private func withStores(
+    _ common: CommonOptions, objects wanted: Bool, _ body: (any RelayStore, (any ObjectStore)?) async throws -> Void
+) async throws {
     let configuration = try common.configuration()
     var logger = Logger(label: "hh-relay")
     logger.logLevel = .warning
     let store = try RelayStores.open(configuration: configuration, logger: logger)
     do {
-        try await body(store)
+        let objects = wanted
+            ? try RelayStores.openObjects(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
+            : nil
+        try await body(store, objects)
     } catch {
         await store.close()
         if error is ExitCode { throw error }
