@@ -99,6 +99,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 "HHProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -140,9 +141,11 @@ let package = Package(
         .executableTarget(
             name: "hh-relay",
             dependencies: [
-                "Relay",
+                "Relay", "HHProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -239,6 +242,18 @@ let package = Package(
         .testTarget(
             name: "HHCtlTests",
             dependencies: ["Simulation", "MediaFiles", "VitalsCore"],
+            swiftSettings: strictSettings
+        ),
+        // Mutation fuzzing of every parser of outside bytes; seeds and regression inputs are read
+        // from the source tree (#filePath), not bundled.
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: [
+                "Analysis", "Devices", "HHProtocol", "Kiosk", "MediaFiles", "Relay", "VitalsCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            exclude: ["Corpus", "Regressions"],
             swiftSettings: strictSettings
         ),
     ]

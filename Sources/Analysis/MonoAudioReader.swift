@@ -22,11 +22,15 @@ public struct MonoAudioReader {
     /// Opens `path` and reads its header; ``next()`` reads up to `blockFrames` frames (at the
     /// file's rate) at a time.
     ///
-    /// - Throws: ``MediaFileError`` for a file that is missing, not a WAV file or malformed.
+    /// - Throws: ``MediaFileError`` for a file that is missing, not a WAV file or malformed, or
+    ///   whose rate or channel count the voice engine cannot use (before anything is allocated).
     public init(path: String, blockFrames: Int = 8192) throws(MediaFileError) {
         self.blockFrames = max(1, blockFrames)
         reader = try WAVReader(path: path)
         format = reader.format
+        if let reason = AudioConverter.unsupportedReason(sampleRate: format.sampleRate, channelCount: format.channelCount) {
+            throw MediaFileError(.unsupported, reason)
+        }
         converter = AudioConverter(sampleRate: format.sampleRate, channelCount: format.channelCount)
     }
 

@@ -32,6 +32,9 @@ public enum VideoAnalysis {
     public static func analyze(path: String, configuration: VitalsConfiguration) throws -> Result {
         let reader = try Y4MReader(path: path)
         let header = reader.header
+        if let reason = VitalsInput.unsupportedReason(width: header.width, height: header.height, framesPerSecond: header.framesPerSecond) {
+            throw MediaFileError(.unsupported, reason)
+        }
         let geometry = FrameGeometry(width: header.width, height: header.height, format: pixelFormat(of: header.colourSpace))
         var pipeline = try VitalsPipeline(
             geometry: geometry,

@@ -97,6 +97,10 @@ public final class ALSAAudioSource: AudioSource {
             snd_pcm_close(handle)
             throw error
         }
+        if let reason = AudioConverter.unsupportedReason(sampleRate: granted.rate, channelCount: granted.channels) {
+            snd_pcm_close(handle)
+            throw .unsupported("\(name): \(reason)")
+        }
         pcm = handle
         converter = AudioConverter(sampleRate: granted.rate, channelCount: granted.channels)
         raw = [UInt8](repeating: 0, count: granted.periodFrames * granted.channels * captureEncodings[granted.encoding].bytes)

@@ -44,6 +44,9 @@ public final class Y4MFileVideoSource: VideoSource {
             throw error.code == .io ? .missing(error.description) : .unsupported(error.description)
         }
         let header = reader.header
+        if let reason = VitalsInput.unsupportedReason(width: header.width, height: header.height, framesPerSecond: header.framesPerSecond) {
+            throw .unsupported("\(name): \(reason)")
+        }
         self.reader = reader
         period = Double(header.frameRate.denominator) / Double(header.frameRate.numerator)
         openedAt = monotonicSeconds()

@@ -95,6 +95,11 @@ public final class EdgeStore: Sendable {
                 INSERT INTO counter (name, value) VALUES ('evicted', 0), ('delivered', 0);
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            // How far an open session is known to reach, so a killed run's session is recovered
+            // to its last moment of presence, not only to its last estimate.
+            try db.execute(sql: "ALTER TABLE session ADD COLUMN last_seen_s REAL")
+        }
         return migrator
     }
 
@@ -123,6 +128,16 @@ public final class EdgeStore: Sendable {
         try enforceQuota()
     }
 
+    /// Records that someone was present in an open session up to `seconds` from its start
+    /// (never moves back).
+    public func recordPresence(session id: String, through seconds: Double) throws(StoreError) {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE session SET last_seen_s = MAX(COALESCE(last_seen_s, 0), ?) WHERE id = ? AND state = 'open'",
+                arguments: [seconds, id])
+        }
+    }
+
     /// Records an utterance of an open session.
     public func record(_ turn: StoredTurn, session id: String) throws(StoreError) {
         try write { db in
@@ -136,8 +151,8 @@ public final class EdgeStore: Sendable {
     /// Sessions still open (after a crash: those to close on start).
     public func openSessions() throws(StoreError) -> [OpenSession] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT id, started_at FROM session WHERE state = 'open' ORDER BY seq").map {
-                OpenSession(id: $0["id"], startedAt: Date(timeIntervalSince1970: $0["started_at"]))
+            try Row.fetchAll(db, sql: "SELECT id, started_at, last_seen_s FROM session WHERE state = 'open' ORDER BY seq").map {
+                OpenSession(id: $0["id"], startedAt: Date(timeIntervalSince1970: $0["started_at"]), lastSeenS: $0["last_seen_s"])
             }
         }
     }

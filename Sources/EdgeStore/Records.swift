@@ -49,11 +49,15 @@ public struct OpenSession: Sendable, Hashable {
     public var id: String
     /// When it started.
     public var startedAt: Date
+    /// Seconds from its start to the end of the last moment someone was known to be present
+    /// (a face or speech), as recorded while it was open; `nil` if none was recorded.
+    public var lastSeenS: Double?
 
     /// Creates an entry.
-    public init(id: String, startedAt: Date) {
+    public init(id: String, startedAt: Date, lastSeenS: Double? = nil) {
         self.id = id
         self.startedAt = startedAt
+        self.lastSeenS = lastSeenS
     }
 }
 

@@ -1,5 +1,6 @@
 import Devices
 import Foundation
+import HHProtocol
 import Logging
 import Synchronization
 import VitalsCore
@@ -268,7 +269,7 @@ struct AudioCapture: Sendable {
         var position = 0.0
         func publish(_ utterances: [Utterance], progress: Double) {
             for utterance in utterances {
-                let id = UUID().uuidString.lowercased()
+                let id = RandomID.uuid()
                 emit(.event(.utterance(id: id, start: offset + utterance.startTime, end: offset + utterance.endTime), progress: progress, source: .audio))
             }
             if !utterances.isEmpty { board.update { $0.microphone.utterances += utterances.count } }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,17 @@ import Glibc
 /// The daemon's control socket: a Unix socket, mode 0660 (the daemon's group may talk to
 /// it), serving ``ControlProtocol``. Status answers come from memory and two small indexed
 /// queries, well under the 100 ms `hhctl status` allows.
+///
+/// Whoever may connect could otherwise hold descriptors forever: a connection that sends no
+/// complete request within ``requestTimeout`` is closed, and beyond ``maximumConnections`` a new
+/// connection is closed at once (`hhctl` retries are cheap; the daemon's descriptors are not).
 final class ControlServer: Service {
+    /// How long a connection may take to send its request line.
+    static let requestTimeout: TimeAmount = .seconds(5)
+    /// Connections served at once.
+    static let maximumConnections = 16
+
+    private let connections = Atomic<Int>(0)
     private let path: String
     private let board: StatusBoard
     private let store: EdgeStore
@@ -37,8 +48,19 @@ final class ControlServer: Service {
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                .childChannelInitializer { [self] channel in
+                    guard self.connections.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
+                        self.connections.subtract(1, ordering: .relaxed)
+                        self.logger.warning("control socket: too many connections, one refused")
+                        return channel.close()
+                    }
+                    // A whole deadline, not an idle one: a byte every few seconds does not keep it open.
+                    let deadline = channel.eventLoop.scheduleTask(in: Self.requestTimeout) { channel.close(promise: nil) }
+                    channel.closeFuture.whenComplete { _ in
+                        deadline.cancel()
+                        self.connections.subtract(1, ordering: .relaxed)
+                    }
+                    return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(limit: ControlProtocol.maximumRequestBytes)))
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
@@ -113,11 +135,19 @@ final class ControlServer: Service {
 }
 
 /// Splits the byte stream into lines (without the newline), refusing lines over `limit`.
-struct LineDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-    let limit: Int
+///
+/// Public for the fuzz suite (Tests/FuzzTests), which drives it through an `EmbeddedChannel`.
+public struct LineDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = ByteBuffer
+    /// The longest line without its newline that may be buffered; more throws ``ControlLineTooLong``.
+    public let limit: Int
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    /// A decoder that refuses lines longer than `limit` bytes.
+    public init(limit: Int) {
+        self.limit = limit
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         if let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
             let length = newline - buffer.readerIndex
             let line = buffer.readSlice(length: length)!
@@ -131,7 +161,7 @@ struct LineDecoder: ByteToMessageDecoder {
 }
 
 /// A request line longer than the protocol allows.
-struct ControlLineTooLong: Error {}
+public struct ControlLineTooLong: Error {}
 
 /// Answers each request line and closes the connection.
 final class RequestHandler: ChannelInboundHandler, Sendable {

@@ -28,6 +28,8 @@ public struct DaemonPaths: Sendable, Hashable {
     public var enrollment: String { stateDirectory + "/enrollment.json" }
     /// The control socket.
     public var socket: String
+    /// The lock one daemon holds on the state directory while it runs.
+    public var lock: String { stateDirectory + "/hhd.lock" }
 
     /// The paths for `configuration`: the socket from the configuration, else
     /// `$RUNTIME_DIRECTORY/hhd.sock` (systemd), else `<state_dir>/hhd.sock`.
@@ -61,8 +63,9 @@ extension Enrollment {
         } else {
             token = stored?.token
         }
-        guard let url, !url.isEmpty, let token, !token.isEmpty else { return nil }
-        return Enrollment(relayURL: url, token: token)
+        // An enrolment file written by an older hhctl is checked as the configuration is.
+        guard let url, let address = try? RelayAddress(url), let token, !token.isEmpty else { return nil }
+        return Enrollment(relayURL: address.base, token: token)
     }
 
     private static func readToken(_ path: String) -> String? {
@@ -83,6 +86,8 @@ public enum Daemon {
         } catch {
             throw DaemonError("cannot create the state directory \(paths.stateDirectory): \(error.localizedDescription)")
         }
+        let lock = try StateDirectoryLock(path: paths.lock)
+        defer { lock.release() }
         var storeOptions = EdgeStore.Options()
         storeOptions.quotaBytes = Int64(configuration.storageQuotaMB) << 20
         storeOptions.deliveredHistory = configuration.deliveredHistory
@@ -126,7 +131,7 @@ public enum Daemon {
         let notifier = SystemdNotifier(environment: environment)
         let tracker = SessionTracker(
             configuration: .init(absenceTimeout: configuration.absenceTimeout, maximumLength: configuration.maximumSessionLength),
-            makeID: { UUID().uuidString.lowercased() })
+            makeID: { RandomID.uuid() })
         let recorder = Recorder(
             events: events, sources: sources, store: store, board: board, logger: logger, tracker: tracker,
             metadata: metadata, wallEpoch: Date(), outbox: doorbell,
@@ -204,6 +209,38 @@ public enum Daemon {
             outbox: .init(depth: 0, rejected: 0, evicted: 0, delivered: 0),
             relay: .init(url: enrollment?.relayURL),
             storage: .init(path: paths.database, usedBytes: 0, quotaBytes: storeQuota, state: "ok"))
+    }
+}
+
+/// An exclusive lock on the state directory, so that a second daemon started on it stops at
+/// once instead of taking over the socket and closing the first one's live session. The lock
+/// (`flock`) goes with the process, however it ends; the file holds the holder's pid.
+final class StateDirectoryLock {
+    private let descriptor: Int32
+
+    /// Takes the lock at `path`, or throws naming the daemon that holds it.
+    init(path: String) throws(DaemonError) {
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw DaemonError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let reason = errno
+            var bytes = [UInt8](repeating: 0, count: 32)
+            let count = pread(descriptor, &bytes, bytes.count, 0)
+            let holder = count > 0 ? String(decoding: bytes[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            close(descriptor)
+            if reason == EWOULDBLOCK {
+                throw DaemonError("another hhd (pid \(holder)) is already running on this state directory (\(path) is locked)")
+            }
+            throw DaemonError("cannot lock \(path): \(String(cString: strerror(reason)))")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pwrite(descriptor, pid, pid.count, 0)
+    }
+
+    /// Lets the lock go (at a clean stop; a killed process lets it go with its descriptors).
+    func release() {
+        close(descriptor)
     }
 }
 

@@ -148,8 +148,8 @@ extension KioskConfiguration {
     /// Checks the values that depend on each other or come from flags.
     public func validate() throws(KioskConfigurationError) {
         if !relayURL.isEmpty {
-            guard let url = URL(string: relayURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                throw KioskConfigurationError(key: "relay.url", message: "\"\(relayURL)\" is not an http:// or https:// URL")
+            do { _ = try RelayAddress(relayURL) } catch {
+                throw KioskConfigurationError(key: "relay.url", message: error.description)
             }
         }
         if retryMaximum < retryInitial {

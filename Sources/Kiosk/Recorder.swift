@@ -21,6 +21,8 @@ actor Recorder: Service {
     private var merger: EventMerger
     private var openedAt: [String: Date] = [:]
     private var lastTime = 0.0
+    /// How far the open session's presence has been committed, seconds from its start.
+    private var presenceCommitted: (id: String, seconds: Double)?
 
     init(
         events: AsyncStream<CaptureEvent>, sources: Set<EventMerger.SourceID>, store: EdgeStore, board: StatusBoard,
@@ -46,7 +48,8 @@ actor Recorder: Service {
         for session in try store.openSessions() {
             let measurements = try store.measurements(session: session.id)
             let turns = try store.turns(session: session.id)
-            let span = max(measurements.last?.t ?? 0, turns.last?.end ?? 0)
+            // Up to the last thing recorded: an estimate, an utterance, or a moment of presence.
+            let span = max(measurements.last?.t ?? 0, turns.map(\.end).max() ?? 0, session.lastSeenS ?? 0)
             try close(
                 session.id, startedAt: session.startedAt, endedAt: session.startedAt.addingTimeInterval(span), reason: .interrupted,
                 measurements: measurements, turns: turns, store: store, metadata: metadata)
@@ -89,6 +92,7 @@ actor Recorder: Service {
                 }
                 let watermark = merger.watermark
                 if watermark.isFinite { perform(tracker.advance(to: watermark)) }
+                commitPresence()
                 if active.isEmpty { break }
             }
         } onGracefulShutdown: { [stopCapture] in
@@ -100,6 +104,20 @@ actor Recorder: Service {
         }
         perform(tracker.finish(at: lastTime + 1))
         logger.info("recorder stopped")
+    }
+
+    /// Commits how far the open session's presence reaches, at most once a second of media
+    /// time, so a session cut short by `kill -9` is recovered to its last moment of presence.
+    private func commitPresence() {
+        guard let current = tracker.current else { return }
+        let seconds = current.lastSeen - current.start
+        if let committed = presenceCommitted, committed.id == current.id, seconds < committed.seconds + 1 { return }
+        do {
+            try store.recordPresence(session: current.id, through: seconds)
+            presenceCommitted = (current.id, seconds)
+        } catch {
+            logger.error("could not store a session update", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Carries out the tracker's actions against the store.

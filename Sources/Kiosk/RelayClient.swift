@@ -34,14 +34,23 @@ public struct Enrollment: Codable, Sendable, Hashable {
 }
 
 /// The relay client over HTTPS (AsyncHTTPClient).
+///
+/// Redirects are never followed: a 3xx would otherwise carry the session, token and all, to
+/// whatever origin it names and count that origin's 201 as delivery. A 3xx is reported as a
+/// failure (retried, with the target in the reason) for an administrator to fix the URL.
 public struct HTTPRelayClient: RelayUploading {
+    /// The process's client for the device API: no redirects.
+    public static let deviceAPIClient = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
+
     private let enrollment: Enrollment
     private let timeout: TimeAmount
     private let client: HTTPClient
     private let userAgent: String
 
     /// A client for `enrollment` on the shared HTTP client.
-    public init(enrollment: Enrollment, timeoutSeconds: Double, client: HTTPClient = .shared, userAgent: String) {
+    public init(enrollment: Enrollment, timeoutSeconds: Double, client: HTTPClient = HTTPRelayClient.deviceAPIClient, userAgent: String) {
         self.enrollment = enrollment
         self.timeout = .milliseconds(Int64(timeoutSeconds * 1000))
         self.client = client
@@ -61,7 +70,11 @@ public struct HTTPRelayClient: RelayUploading {
         do {
             let response = try await client.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: 64 * 1024)
-            let message = (try? WireJSON.decoder().decode(ErrorResponse.self, from: body).error.message) ?? ""
+            var message = (try? WireJSON.decoder().decode(ErrorResponse.self, from: body).error.message) ?? ""
+            if (300..<400).contains(response.status.code) {
+                let target = response.headers.first(name: "Location") ?? "?"
+                message = "the relay redirected to \(target); hhd does not follow redirects (check relay.url)"
+            }
             return .answered(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"), message: message)
         } catch {
             return .unreachable(String(describing: error))

@@ -1,7 +1,9 @@
 import Foundation
 import HHProtocol
 import Hummingbird
+import Logging
 import NIOCore
+import NIOHTTP1
 
 /// An error answered as the design's JSON body: `{"error": {"code": "...", "message": "..."}}`.
 public struct APIError: Error, HTTPResponseError, Sendable {
@@ -34,10 +36,35 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         APIError(.unauthorized, "unauthorized", message, headers: [.wwwAuthenticate: "Bearer"])
     }
 
-    /// The API error for any error: ours as they are, Hummingbird's by status, the rest 500.
+    /// What a 503 is about.
+    enum Dependency: String {
+        case database = "the database"
+        case objects = "the object store"
+    }
+
+    /// 503 for a failed dependency, with `Retry-After`. The cause goes to the log (with the
+    /// request's id); the answer names the dependency and, where the relay's own store is not
+    /// the one on disk any more, why.
+    static func unavailable(_ dependency: Dependency, _ error: any Error, logger: Logger) -> APIError {
+        logger.error("\(dependency.rawValue) failed", metadata: ["error": "\(String(reflecting: error))"])
+        var message = "\(dependency.rawValue) is unavailable"
+        if case RelayStoreError.misplaced(let reason) = error { message += ": " + reason }
+        if case ObjectStoreError.misplaced(let reason) = error { message += ": " + reason }
+        return APIError(.serviceUnavailable, "unavailable", message, headers: [.retryAfter: "5"])
+    }
+
+    /// The API error for any error: ours as they are, Hummingbird's by status, HTTP framing
+    /// errors 400, the rest 500.
     static func from(_ error: any Error) -> APIError {
         if let error = error as? APIError { return error }
         if error is NIOTooManyBytesError { return APIError(.contentTooLarge, "too_large", "request body too large") }
+        if let error = error as? HTTPParserError {
+            // A body that breaks HTTP/1.1 framing (bad chunk sizes, cut short): the client's fault.
+            if case .invalidEOFState = error {
+                return APIError(.badRequest, "incomplete_body", "the request body ended early", headers: [.connection: "close"])
+            }
+            return APIError(.badRequest, "malformed_request", "malformed HTTP/1.1 message (\(error))", headers: [.connection: "close"])
+        }
         if let error = error as? HTTPError {
             let code = switch error.status.code {
             case 404: "not_found"

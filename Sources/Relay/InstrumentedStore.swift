@@ -78,7 +78,7 @@ struct InstrumentedObjectStore: ObjectStore {
 
     init(_ base: any ObjectStore) {
         self.base = base
-        timers = Dictionary(uniqueKeysWithValues: ["put", "get", "delete"].map {
+        timers = Dictionary(uniqueKeysWithValues: ["put", "get", "delete", "list"].map {
             ($0, Timer(label: "hh_relay_object_operation_duration", dimensions: [("operation", $0)]))
         })
     }
@@ -90,7 +90,7 @@ struct InstrumentedObjectStore: ObjectStore {
             return try await body()
         } catch {
             switch error {
-            case .unavailable: unavailable.increment()
+            case .unavailable, .misplaced: unavailable.increment()
             case .refused: refused.increment()
             case .badKey: break
             }
@@ -106,6 +106,16 @@ struct InstrumentedObjectStore: ObjectStore {
         try await measure("get") { () async throws(ObjectStoreError) in try await base.get(key) }
     }
 
+    func list(prefix: String) async throws(ObjectStoreError) -> [StoredObject] {
+        try await measure("list") { () async throws(ObjectStoreError) in try await base.list(prefix: prefix) }
+    }
+
+    func removeAbandonedWrites(olderThan cutoff: Date) async throws(ObjectStoreError) -> Int {
+        try await base.removeAbandonedWrites(olderThan: cutoff)
+    }
+
+    func checkInPlace() throws(ObjectStoreError) { try base.checkInPlace() }
+    func shutdown() async { await base.shutdown() }
     func delete(_ key: ObjectKey) async throws(ObjectStoreError) {
         try await measure("delete") { () async throws(ObjectStoreError) in try await base.delete(key) }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HHProtocol
 import Hummingbird
 import Logging
 import Synchronization
@@ -12,12 +13,19 @@ struct RequestLogMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let given = request.headers[.init("X-Request-Id")!] ?? ""
-        context.requestID = Self.isSane(given) ? given : UUID().uuidString.lowercased()
+        let given = request.headers[.init("X-Request-Id")!]
+        context.requestID = given.flatMap { Self.isSane($0) ? $0 : nil } ?? RandomID.uuid()
+        // Inner layers (object store, database) log with the same request_id as this line.
+        context.logger[metadataKey: "hb.request.id"] = nil
+        context.logger[metadataKey: "request_id"] = .string(context.requestID)
         let start = ContinuousClock.now
         var response: Response
         var failure: (any Error)?
         do {
+            // A request id that is given must be one the API allows (OpenAPI: 1–128 of A-Z a-z 0-9 . _ -).
+            if let given, !Self.isSane(given) {
+                throw APIError(.badRequest, "bad_request", "X-Request-Id must be 1 to 128 of A-Z, a-z, 0-9, '.', '_', '-'")
+            }
             response = try await next(request, context)
         } catch {
             failure = error
@@ -49,36 +57,93 @@ struct RequestLogMiddleware: RouterMiddleware {
 /// The device API's authentication: `Authorization: Bearer hh1.<device>.<secret>`, the device
 /// looked up by id and the secret's hash compared in constant time; revoked devices refused.
 /// Then the device's rate limit.
+///
+/// Failed attempts are throttled per client address *before* the lookup: a caller sending
+/// unknown or forged tokens gets 429 after a small burst instead of one database query each,
+/// and ids found missing are remembered like devices found present.
 struct DeviceAuthenticationMiddleware: RouterMiddleware {
     typealias Context = RelayRequestContext
     let store: any RelayStore
     let devices: DeviceCache
     let limiter: RateLimiter
+    /// Failed authentications per client address.
+    let failures: RateLimiter
+    let behindProxy: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw APIError.unauthorized("an Authorization: Bearer device token is required")
+        let client = context.clientAddress(of: request, trustingForwardedFor: behindProxy)
+        if let wait = failures.wait(client) {
+            throw APIError(.tooManyRequests, "rate_limited", "too many failed authentications from this address", headers: [.retryAfter: "\(Int(wait.rounded(.up)))"])
         }
-        guard let token = DeviceToken(String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)) else {
-            throw APIError.unauthorized("the device token is malformed")
+        let device: Device
+        do {
+            device = try await authenticate(request, context: context)
+        } catch let error as APIError where error.status == .unauthorized {
+            _ = failures.take(client)
+            throw error
         }
-        var device = devices.device(id: token.deviceID)
-        if device == nil {
-            do { device = try await store.device(id: token.deviceID) } catch {
-                throw APIError(.serviceUnavailable, "unavailable", "the database is unavailable", headers: [.retryAfter: "5"])
-            }
-            if let device { devices.keep(device) }
-        }
-        guard let device, token.matches(storedHash: device.secretHash) else {
-            throw APIError.unauthorized("the device token is not valid")
-        }
-        guard device.revokedAt == nil else { throw APIError.unauthorized("the device has been revoked") }
         if let wait = limiter.take(device.id) {
             throw APIError(.tooManyRequests, "rate_limited", "too many requests from this device", headers: [.retryAfter: "\(Int(wait.rounded(.up)))"])
         }
         var context = context
         context.device = device
         return try await next(request, context)
+    }
+
+    private func authenticate(_ request: Request, context: Context) async throws -> Device {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw APIError.unauthorized("an Authorization: Bearer device token is required")
+        }
+        guard let token = DeviceToken(String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)) else {
+            throw APIError.unauthorized("the device token is malformed")
+        }
+        var device: Device?
+        switch devices.lookup(id: token.deviceID) {
+        case .present(let known): device = known
+        case .absent: device = nil
+        case .unknown:
+            do { device = try await store.device(id: token.deviceID) } catch {
+                throw APIError.unavailable(.database, error, logger: context.logger)
+            }
+            if let device { devices.keep(device) } else { devices.keepMissing(token.deviceID) }
+        }
+        guard let device, token.matches(storedHash: device.secretHash) else {
+            throw APIError.unauthorized("the device token is not valid")
+        }
+        guard device.revokedAt == nil else { throw APIError.unauthorized("the device has been revoked") }
+        return device
+    }
+}
+
+/// Answers 405 with `Allow` where a path exists with other methods (the router alone says 404).
+/// Added after the routes, it wraps only the router's not-found answer.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = RelayRequestContext
+    /// The methods of each path.
+    let allowed: [String: [HTTPRequest.Method]]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let path = "/" + request.uri.path.split(separator: "/").joined(separator: "/")
+            guard let methods = allowed[path], !methods.contains(request.method) else { throw error }
+            throw APIError(
+                .methodNotAllowed, "method_not_allowed", "\(request.method.rawValue) is not allowed on \(path)",
+                headers: [.allow: methods.map(\.rawValue).joined(separator: ", ")])
+        }
+    }
+}
+
+extension RelayRequestContext {
+    /// The client's address: the peer of the connection, or behind a proxy that appends to
+    /// `X-Forwarded-For` (the ALB), the right-most entry: the address that proxy saw.
+    func clientAddress(of request: Request, trustingForwardedFor: Bool) -> String {
+        if trustingForwardedFor, let forwarded = request.headers[.init("X-Forwarded-For")!],
+           let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty {
+            return last
+        }
+        return remoteAddress?.ipAddress ?? "unknown"
     }
 }
 
@@ -97,6 +162,17 @@ public final class RateLimiter: Sendable {
     public init(rate: Double, burst: Double) {
         self.rate = rate
         self.burst = burst
+    }
+
+    /// The seconds until `key` has a token, without taking one; `nil` when one is there.
+    public func wait(_ key: String, now: ContinuousClock.Instant = .now) -> Double? {
+        buckets.withLock { buckets in
+            guard let bucket = buckets[key] else { return nil }
+            let elapsed = now - bucket.updated
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let tokens = min(burst, bucket.tokens + seconds * rate)
+            return tokens >= 1 ? nil : (1 - tokens) / rate
+        }
     }
 
     /// Takes a token for `key`: `nil` when granted, else the seconds until one is available.
@@ -118,12 +194,23 @@ public final class RateLimiter: Sendable {
 }
 
 /// Devices looked up recently, kept for a few seconds: a kiosk's uploads then cost one
-/// database query, not two. A revocation reaches every instance within that time. Only
-/// devices that exist are kept, and at most `capacity` of them.
+/// database query, not two. A revocation reaches every instance within that time. Ids found
+/// missing are kept too (a flood of unknown ids costs one query each per lifetime), at most
+/// `capacity` entries in all.
 public final class DeviceCache: Sendable {
     private let lifetime: Duration
     private let capacity: Int
-    private let entries = Mutex<[String: (device: Device, until: ContinuousClock.Instant)]>([:])
+    private let entries = Mutex<[String: (device: Device?, until: ContinuousClock.Instant)]>([:])
+
+    /// What the cache knows of an id.
+    public enum Lookup: Sendable, Hashable {
+        /// The device, looked up recently.
+        case present(Device)
+        /// Looked up recently and not found.
+        case absent
+        /// Not looked up recently.
+        case unknown
+    }
 
     /// A cache keeping devices for `lifetime` (zero: nothing is kept).
     public init(lifetime: Duration, capacity: Int = 10_000) {
@@ -131,24 +218,34 @@ public final class DeviceCache: Sendable {
         self.capacity = capacity
     }
 
-    /// The device with `id` if it was kept and has not expired.
-    public func device(id: String, now: ContinuousClock.Instant = .now) -> Device? {
+    /// What was learnt of `id` within the lifetime.
+    public func lookup(id: String, now: ContinuousClock.Instant = .now) -> Lookup {
         entries.withLock { entries in
-            guard let entry = entries[id] else { return nil }
+            guard let entry = entries[id] else { return .unknown }
             guard now < entry.until else {
                 entries[id] = nil
-                return nil
+                return .unknown
             }
-            return entry.device
+            return entry.device.map(Lookup.present) ?? .absent
         }
     }
 
     /// Keeps `device` until `lifetime` from now.
     public func keep(_ device: Device, now: ContinuousClock.Instant = .now) {
+        remember(device.id, device, now: now)
+    }
+
+    /// Remembers that no device has `id`, until `lifetime` from now (a device added meanwhile
+    /// is found after that).
+    public func keepMissing(_ id: String, now: ContinuousClock.Instant = .now) {
+        remember(id, nil, now: now)
+    }
+
+    private func remember(_ id: String, _ device: Device?, now: ContinuousClock.Instant) {
         guard lifetime > .zero else { return }
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[device.id] = (device, now + lifetime)
+            entries[id] = (device, now + lifetime)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HHProtocol
 import NIOCore
 import NIOFoundationCompat
 import NIOPosix
@@ -45,9 +46,12 @@ public enum ObjectStoreError: Error, Sendable, Hashable, CustomStringConvertible
     /// The store refused the request (credentials, permissions, missing bucket): a
     /// configuration problem that retrying will not fix.
     case refused(String)
+    /// The store's folder is not the one the relay opened (removed or replaced while running).
+    case misplaced(String)
 
     public var description: String {
         switch self {
+        case .misplaced(let message): "object store unavailable: \(message)"
         case .badKey(let key): "not a valid object key: \(key)"
         case .unavailable(let message): "object store unavailable: \(message)"
         case .refused(let message): "object store refused the request: \(message)"
@@ -64,6 +68,36 @@ public protocol ObjectStore: Sendable {
     func get(_ key: ObjectKey) async throws(ObjectStoreError) -> ByteBuffer?
     /// Removes the object; removing an absent one is not an error.
     func delete(_ key: ObjectKey) async throws(ObjectStoreError)
+    /// The objects whose keys start with `prefix`, with when each was last written.
+    func list(prefix: String) async throws(ObjectStoreError) -> [StoredObject]
+    /// Removes what writes cut short by a crash left behind, if the store can have any (a
+    /// folder's temporary files; S3's writes are atomic), older than `cutoff`; returns how many.
+    func removeAbandonedWrites(olderThan cutoff: Date) async throws(ObjectStoreError) -> Int
+    /// Throws ``ObjectStoreError/misplaced(_:)`` if the store's place is not the one it opened
+    /// (for `GET /health`; a remote store has nothing to check here and does not call out).
+    func checkInPlace() throws(ObjectStoreError)
+    /// Releases the store's threads and connections, after the last request.
+    func shutdown() async
+}
+
+extension ObjectStore {
+    public func checkInPlace() throws(ObjectStoreError) {}
+    public func shutdown() async {}
+    public func removeAbandonedWrites(olderThan cutoff: Date) async throws(ObjectStoreError) -> Int { 0 }
+}
+
+/// An object as a listing shows it.
+public struct StoredObject: Sendable, Hashable {
+    /// Its key.
+    public var key: ObjectKey
+    /// When it was last written.
+    public var modified: Date
+
+    /// Creates a listing entry.
+    public init(key: ObjectKey, modified: Date) {
+        self.key = key
+        self.modified = modified
+    }
 }
 
 /// Objects as files under a folder (the embedded default, `DATA_DIR/objects`). A put writes a
@@ -74,30 +108,77 @@ public protocol ObjectStore: Sendable {
 public final class LocalFolderObjectStore: ObjectStore {
     /// The folder holding the objects.
     public let root: String
+    private let rootIdentity: FileIdentity
     private let threads: NIOThreadPool
 
-    /// A store under `root` (created when missing).
+    /// A store under `root` (created when missing). Only folders below `root` are ever created
+    /// afterwards: if `root` itself is removed or replaced while the relay runs, every operation
+    /// fails as unavailable, saying so, instead of recreating an empty store somewhere else.
     public init(root: String, threads: Int = 16) throws(ObjectStoreError) {
         do {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         } catch {
             throw .unavailable("cannot create \(root): \(error.localizedDescription)")
         }
+        guard let identity = FileIdentity(path: root) else { throw .unavailable("\(root) is not there after creating it") }
         self.root = root
+        self.rootIdentity = identity
         self.threads = NIOThreadPool(numberOfThreads: threads)
         self.threads.start()
     }
 
-    deinit {
-        threads.shutdownGracefully { _ in }
+    public func checkInPlace() throws(ObjectStoreError) {
+        if let problem = rootIdentity.problem() { throw .misplaced(problem) }
+    }
+
+    public func list(prefix: String) async throws(ObjectStoreError) -> [StoredObject] {
+        try await blocking { [root, rootIdentity] in
+            if let problem = rootIdentity.problem() { throw MisplacedFolder(description: problem) }
+            // Start from the deepest folder the prefix names whole.
+            let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
+            let start = folderPart.isEmpty ? root : root + "/" + folderPart
+            guard let walker = FileManager.default.enumerator(atPath: start) else { return [] }
+            var found: [StoredObject] = []
+            while let relative = walker.nextObject() as? String {
+                let name = folderPart.isEmpty ? relative : folderPart + "/" + relative
+                guard name.hasPrefix(prefix), !(relative as NSString).lastPathComponent.hasPrefix(".tmp-"),
+                      let key = try? ObjectKey(name) else { continue }
+                var info = stat()
+                guard stat(root + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+                found.append(StoredObject(key: key, modified: Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec))))
+            }
+            return found
+        }
+    }
+
+    /// Removes `.tmp-*` files (writes a crash cut short) older than `cutoff`.
+    public func removeAbandonedWrites(olderThan cutoff: Date) async throws(ObjectStoreError) -> Int {
+        try await blocking { [root] in
+            guard let walker = FileManager.default.enumerator(atPath: root) else { return 0 }
+            var removed = 0
+            while let relative = walker.nextObject() as? String {
+                guard (relative as NSString).lastPathComponent.hasPrefix(".tmp-") else { continue }
+                var info = stat()
+                let path = root + "/" + relative
+                guard stat(path, &info) == 0, Double(info.st_mtim.tv_sec) < cutoff.timeIntervalSince1970 else { continue }
+                if unlink(path) == 0 { removed += 1 }
+            }
+            return removed
+        }
+    }
+
+    /// Stops the file threads once the requests using them are done.
+    public func shutdown() async {
+        try? await threads.shutdownGracefully()
     }
 
     public func put(_ bytes: ByteBuffer, at key: ObjectKey, contentType: String) async throws(ObjectStoreError) {
         let path = root + "/" + key.text
-        try await blocking {
+        try await blocking { [root, rootIdentity] in
+            if let problem = rootIdentity.problem() { throw MisplacedFolder(description: problem) }
             let folder = (path as NSString).deletingLastPathComponent
-            try Self.ensureFolder(folder)
-            let temporary = folder + "/.tmp-" + UUID().uuidString
+            try Self.ensureFolder(folder, below: root)
+            let temporary = folder + "/.tmp-" + RandomID.uuid()
             let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
             guard descriptor >= 0 else { throw POSIXFailure("creating \(temporary)") }
             var written = 0
@@ -124,14 +205,24 @@ public final class LocalFolderObjectStore: ObjectStore {
         }
     }
 
-    /// Creates `folder` and its missing parents, flushing each parent so the new entries last.
-    private static func ensureFolder(_ folder: String) throws {
-        var isFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue { return }
-        let parent = (folder as NSString).deletingLastPathComponent
-        try ensureFolder(parent)
-        guard mkdir(folder, 0o750) == 0 || errno == EEXIST else { throw POSIXFailure("creating \(folder)") }
-        try flushFolder(parent)
+    /// Creates `folder` and its missing parents up to `root` (never `root` or above it),
+    /// flushing each parent so the new entries last.
+    private static func ensureFolder(_ folder: String, below root: String) throws {
+        var missing: [String] = []
+        var current = folder
+        while current.count > root.count {
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: current, isDirectory: &isFolder) {
+                guard isFolder.boolValue else { throw POSIXFailure(described: "\(current) is not a folder") }
+                break
+            }
+            missing.append(current)
+            current = (current as NSString).deletingLastPathComponent
+        }
+        for created in missing.reversed() {
+            guard mkdir(created, 0o750) == 0 || errno == EEXIST else { throw POSIXFailure("creating \(created)") }
+            try flushFolder((created as NSString).deletingLastPathComponent)
+        }
     }
 
     private static func flushFolder(_ folder: String) throws {
@@ -143,7 +234,8 @@ public final class LocalFolderObjectStore: ObjectStore {
 
     public func get(_ key: ObjectKey) async throws(ObjectStoreError) -> ByteBuffer? {
         let path = root + "/" + key.text
-        return try await blocking { () throws -> ByteBuffer? in
+        return try await blocking { [rootIdentity] () throws -> ByteBuffer? in
+            if let problem = rootIdentity.problem() { throw MisplacedFolder(description: problem) }
             guard let data = FileManager.default.contents(atPath: path) else {
                 if access(path, F_OK) != 0 && errno == ENOENT { return nil }
                 throw POSIXFailure("reading \(path)")
@@ -164,6 +256,8 @@ public final class LocalFolderObjectStore: ObjectStore {
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws(ObjectStoreError) -> T {
         do {
             return try await threads.runIfActive(body)
+        } catch let misplaced as MisplacedFolder {
+            throw .misplaced(misplaced.description)
         } catch let failure as POSIXFailure {
             throw .unavailable(failure.description)
         } catch {
@@ -172,10 +266,16 @@ public final class LocalFolderObjectStore: ObjectStore {
     }
 }
 
+/// The store's folder is no longer the one it opened.
+struct MisplacedFolder: Error, CustomStringConvertible {
+    var description: String
+}
+
 /// A failed system call, with errno's text.
 struct POSIXFailure: Error, CustomStringConvertible {
     var description: String
     init(_ action: String) { description = "\(action): \(String(cString: strerror(errno)))" }
+    init(described: String) { description = described }
 }
 
 /// Reading back what a kiosk sent.

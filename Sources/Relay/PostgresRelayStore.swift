@@ -1,19 +1,27 @@
 import Foundation
+import HHProtocol
 import Logging
 import NIOSSL
 import PostgresNIO
+import ServiceLifecycle
 
 /// The production store: Postgres through postgres-nio's connection pool (TLS as the URL's
 /// `sslmode` asks, with libpq's meanings). Stateless instances share it; uniqueness of session ids is the database's.
 public final class PostgresRelayStore: RelayStore {
     private let client: PostgresClient
     private let logger: Logger
-    private let runner: Task<Void, Never>
+    private let runner: Task<Void, Never>?
     /// Connections the pool may open.
     public let poolSize: Int
 
-    /// A store on `url` with at most `poolSize` connections. The pool runs until ``close()``.
-    public init(url: DatabaseURL, poolSize: Int, logger: Logger) {
+    /// The connection pool, to run in the server's `ServiceGroup` (ahead of the HTTP server,
+    /// so that it stops after it) when the store was made with `runsPool: false`.
+    public var pool: any Service { client }
+
+    /// A store on `url` with at most `poolSize` connections. With `runsPool` (one-shot
+    /// commands, tests) the store runs its pool itself until ``close()``; without, the caller
+    /// runs ``pool`` in its service group.
+    public init(url: DatabaseURL, poolSize: Int, logger: Logger, runsPool: Bool) {
         var unverified = TLSConfiguration.makeClientConfiguration()
         unverified.certificateVerification = .none
         var verified = TLSConfiguration.makeClientConfiguration()
@@ -32,7 +40,7 @@ public final class PostgresRelayStore: RelayStore {
         self.client = client
         self.logger = logger
         self.poolSize = poolSize
-        runner = Task { await client.run() }
+        runner = runsPool ? Task { await client.run() } : nil
     }
 
     /// Migrations by version. Never edit one that has shipped; add the next.
@@ -104,7 +112,7 @@ public final class PostgresRelayStore: RelayStore {
     }
 
     public func addClinic(name: String) async throws -> Clinic {
-        let clinic = Clinic(id: UUID().uuidString.lowercased(), name: name)
+        let clinic = Clinic(id: RandomID.uuid(), name: name)
         try await client.query("INSERT INTO clinics (id, name) VALUES (\(clinic.id), \(name))", logger: logger)
         return clinic
     }
@@ -180,7 +188,7 @@ public final class PostgresRelayStore: RelayStore {
     }
 
     public func close() async {
-        runner.cancel()
-        _ = await runner.value
+        runner?.cancel()
+        _ = await runner?.value
     }
 }

@@ -29,6 +29,21 @@ public struct RelayConfiguration: Sendable, Hashable {
     /// Objects in S3 (`HH_RELAY_S3_BUCKET` and friends); `nil` means the folder `objects` in
     /// the data folder.
     public var s3: S3Location?
+    /// Seconds a connection may stay silent: between requests, before a request's head is
+    /// complete, or within its body (`HH_RELAY_IDLE_TIMEOUT_SECONDS`).
+    public var idleTimeoutSeconds = 30
+    /// Seconds a request's whole body may take to arrive, however it trickles
+    /// (`HH_RELAY_BODY_TIMEOUT_SECONDS`).
+    public var bodyTimeoutSeconds = 60
+    /// Connections served at once; more wait to be accepted (`HH_RELAY_MAX_CONNECTIONS`).
+    public var maximumConnections = 1024
+    /// Seconds SIGTERM waits for requests in flight before cutting them off
+    /// (`HH_RELAY_SHUTDOWN_SECONDS`).
+    public var shutdownSeconds = 20
+    /// Whether the relay is behind a proxy (the ALB) that appends the client's address to
+    /// `X-Forwarded-For`: failed sign-ins are then throttled per that address, not per proxy
+    /// (`HH_RELAY_BEHIND_PROXY`).
+    public var behindProxy = false
 
     /// Where objects go when S3 is not configured.
     public var objectsDirectory: String { dataDirectory + "/objects" }
@@ -48,6 +63,11 @@ public struct RelayConfiguration: Sendable, Hashable {
         ("HH_RELAY_DB_POOL_SIZE", "Postgres connections per instance (default 10)"),
         ("HH_RELAY_DEVICE_CACHE_SECONDS", "how long a looked-up device is kept, the longest a revoked token still works (default 5, 0: never kept)"),
         ("HH_RELAY_LOG_LEVEL", "trace, debug, info, notice, warning, error or critical (default info)"),
+        ("HH_RELAY_IDLE_TIMEOUT_SECONDS", "seconds a connection may stay silent, also the deadline for a request's head (default 30)"),
+        ("HH_RELAY_BODY_TIMEOUT_SECONDS", "seconds a request body may take to arrive in all (default 60)"),
+        ("HH_RELAY_MAX_CONNECTIONS", "connections served at once per instance (default 1024)"),
+        ("HH_RELAY_SHUTDOWN_SECONDS", "seconds SIGTERM waits for requests in flight (default 20)"),
+        ("HH_RELAY_BEHIND_PROXY", "true behind a load balancer that appends the client to X-Forwarded-For (default false)"),
         ("HH_RELAY_S3_BUCKET", "S3 bucket for objects (session documents); unset: the folder objects in the data folder"),
         ("HH_RELAY_S3_PREFIX", "prefix of every object key in the bucket, e.g. prod/ (default none)"),
         ("HH_RELAY_S3_REGION", "the bucket's region (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"),
@@ -80,6 +100,17 @@ public struct RelayConfiguration: Sendable, Hashable {
         if let burst: Double = try number("HH_RELAY_RATE_BURST", 1...1_000_000) { rateBurst = burst }
         if let size: Int = try number("HH_RELAY_DB_POOL_SIZE", 1...1000) { databasePoolSize = size }
         if let seconds: Double = try number("HH_RELAY_DEVICE_CACHE_SECONDS", 0...300) { deviceCacheSeconds = seconds }
+        if let seconds: Int = try number("HH_RELAY_IDLE_TIMEOUT_SECONDS", 1...3600) { idleTimeoutSeconds = seconds }
+        if let seconds: Int = try number("HH_RELAY_BODY_TIMEOUT_SECONDS", 1...3600) { bodyTimeoutSeconds = seconds }
+        if let count: Int = try number("HH_RELAY_MAX_CONNECTIONS", 1...1_000_000) { maximumConnections = count }
+        if let seconds: Int = try number("HH_RELAY_SHUTDOWN_SECONDS", 1...3600) { shutdownSeconds = seconds }
+        if let flag = values["HH_RELAY_BEHIND_PROXY"] {
+            switch flag.lowercased() {
+            case "true", "1", "yes": behindProxy = true
+            case "false", "0", "no", "": behindProxy = false
+            default: throw RelayConfigurationError(name: "HH_RELAY_BEHIND_PROXY", message: "\"\(flag)\" is not true or false")
+            }
+        }
         if let level = values["HH_RELAY_LOG_LEVEL"] {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(level) else {

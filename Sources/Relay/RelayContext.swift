@@ -1,10 +1,13 @@
 import Hummingbird
+import NIOCore
 import Synchronization
 
 /// The per-request context of the relay: the request id and, on the device API, the device
 /// that authenticated.
-public struct RelayRequestContext: RequestContext {
+public struct RelayRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The peer of the connection (the load balancer, when there is one).
+    public let remoteAddress: SocketAddress?
     /// The request id (from `X-Request-Id`, or made).
     public var requestID = ""
     /// The authenticated device.
@@ -17,6 +20,7 @@ public struct RelayRequestContext: RequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 }
 

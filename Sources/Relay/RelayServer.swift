@@ -2,6 +2,7 @@ import AWSSigning
 import Foundation
 import HHProtocol
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
 import NIOCore
@@ -21,9 +22,13 @@ public enum RelayServer {
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: MetricsMiddleware<RelayRequestContext>())
 
-        router.get("/health") { _, _ -> Response in
+        router.get("/health") { _, context -> Response in
+            // The stores the relay writes must be the stores on disk, not only answer.
             do { try await store.ping() } catch {
-                throw APIError(.serviceUnavailable, "unavailable", "the database is unavailable")
+                throw APIError.unavailable(.database, error, logger: context.logger)
+            }
+            do { try objects.checkInPlace() } catch {
+                throw APIError.unavailable(.objects, error, logger: context.logger)
             }
             return json(.ok, #"{"database":"ok","status":"ok"}"#)
         }
@@ -41,52 +46,94 @@ public enum RelayServer {
 
         let devices = router.group("v1").add(middleware: DeviceAuthenticationMiddleware(
             store: store, devices: DeviceCache(lifetime: .seconds(configuration.deviceCacheSeconds)),
-            limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)))
+            limiter: RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst),
+            failures: RateLimiter(rate: failedAuthenticationRate, burst: failedAuthenticationBurst),
+            behindProxy: configuration.behindProxy))
         devices.post("sessions") { request, context -> Response in
             guard let device = context.device else { throw APIError.unauthorized("no device") }
             if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maximumBodyBytes {
                 throw APIError(.contentTooLarge, "too_large", "request body larger than \(configuration.maximumBodyBytes) bytes")
             }
-            let body = try await request.body.collect(upTo: configuration.maximumBodyBytes)
+            let body = try await collectBody(request, upTo: configuration.maximumBodyBytes, within: .seconds(configuration.bodyTimeoutSeconds))
             return try await SessionUpload.handle(body, device: device, store: store, objects: objects, logger: context.logger)
         }
+        router.add(middleware: MethodNotAllowedMiddleware(allowed: [
+            "/health": [.get, .head], "/health/live": [.get, .head], "/metrics": [.get, .head], "/openapi.yaml": [.get, .head],
+            "/v1/sessions": [.post],
+        ]))
         return router
     }
 
-    /// Runs the relay until SIGTERM/SIGINT: stops accepting, finishes requests in flight, exits.
-    public static func run(configuration: RelayConfiguration, logger: Logger) async throws {
+    /// Failed authentications a client address may make in a burst, and per second after.
+    static let failedAuthenticationBurst = 10.0
+    static let failedAuthenticationRate = 0.5
+
+    /// The request body, up to `maximum` bytes, arriving within `limit` however slowly it
+    /// trickles (the idle timeout only bounds silence): else 408 and the connection closes.
+    static func collectBody(_ request: Request, upTo maximum: Int, within limit: Duration) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer.self) { group in
+            group.addTask { try await request.body.collect(upTo: maximum) }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw APIError(.requestTimeout, "timeout", "the request body did not arrive within \(limit)", headers: [.connection: "close"])
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// The metrics registry `/metrics` serves, and the factory the executable bootstraps
+    /// `MetricsSystem` with (once per process, in the executable, not here).
+    public static func makeMetrics() -> (registry: PrometheusCollectorRegistry, factory: PrometheusMetricsFactory) {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
         ]
-        MetricsSystem.bootstrap(factory)
-        let store = try RelayStores.open(configuration: configuration, logger: logger)
-        let objects: any ObjectStore
-        do {
-            try await store.migrate()
-            objects = try RelayStores.openObjects(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
-            try await checkObjects(objects, logger: logger)
-        } catch {
-            await store.close()
-            throw error
-        }
-        let application = Application(
+        return (registry, factory)
+    }
+
+    /// Runs the relay until SIGTERM/SIGINT: stops accepting, finishes requests in flight (for
+    /// at most the configured shutdown time), exits. Everything long-running is a service in
+    /// one group: the database pool first (so it stops last), then the HTTP server, which
+    /// migrates and probes the object store before it listens.
+    public static func run(configuration: RelayConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) async throws {
+        let (store, storeServices) = try RelayStores.openServing(configuration: configuration, logger: logger)
+        let objects = try RelayStores.openObjects(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
+        var application = Application(
             router: router(store: store, objects: objects, configuration: configuration, registry: registry, logger: logger),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "hh-relay"),
+            server: .http1(configuration: HTTP1Channel.Configuration(
+                // Silence is bounded: before a request's head is complete, between requests and
+                // within a body. A body that trickles is bounded by the route's own deadline.
+                idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "hh-relay",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.maximumConnections, logger: logger)),
             onServerRunning: { channel in
                 logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
             },
             logger: logger)
-        let group = ServiceGroup(configuration: .init(
-            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        application.beforeServerStarts {
+            try await store.migrate()
+            try await checkObjects(objects, logger: logger)
+        }
+        let sweeper = ObjectSweeper(store: store, objects: objects, logger: logger)
+        var group = ServiceGroupConfiguration(
+            services: storeServices.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+                + [.init(service: application), .init(service: sweeper)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A request that will not finish (a stalled upload) cannot hold SIGTERM up for ever.
+        group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownSeconds)
+        group.maximumCancellationDuration = .seconds(5)
         do {
-            try await group.run()
+            try await ServiceGroup(configuration: group).run()
         } catch {
+            await objects.shutdown()
             await store.close()
             throw error
         }
+        await objects.shutdown()
         await store.close()
     }
 
@@ -95,7 +142,7 @@ public enum RelayServer {
     /// the store's own words. A store that is only unreachable now is a warning: uploads
     /// answer 503 until it is back.
     static func checkObjects(_ objects: any ObjectStore, logger: Logger) async throws {
-        let key = try ObjectKey("probes/\(UUID().uuidString.lowercased())")
+        let key = try ObjectKey("probes/\(RandomID.uuid())")
         do {
             try await objects.put(ByteBuffer(string: "probe"), at: key, contentType: "text/plain")
             guard try await objects.get(key) == ByteBuffer(string: "probe") else { throw ObjectStoreError.refused("a probe object read back different") }
@@ -111,12 +158,24 @@ public enum RelayServer {
 }
 
 /// `POST /v1/sessions`: validate, keep the document of record, store once, answer.
-enum SessionUpload {
-    static func handle(_ bytes: ByteBuffer, device: Device, store: any RelayStore, objects: any ObjectStore, logger: Logger) async throws -> Response {
-        let body = Data(buffer: bytes)
+public enum SessionUpload {
+    /// The session document in an upload's `body`, decoded and validated: what the relay reads
+    /// from a device before storing anything (the fuzz suite drives this directly).
+    ///
+    /// - Throws: ``APIError`` 400 `malformed` for bytes that are not a session document (or not
+    ///   strictly one: see ``StrictJSON``),
+    ///   400 `invalid` for a document no kiosk could have measured (``SessionValidation``).
+    public static func parse(_ body: ByteBuffer) throws(APIError) -> SessionDocument {
+        // Strict first: UTF-8 only, no duplicate or unknown keys, nothing a store cannot keep.
+        let strict: Result<Void, StrictJSON.Failure> = body.withUnsafeReadableBytes { bytes in
+            Result { () throws(StrictJSON.Failure) in try StrictJSON.check(bytes, shape: SessionDocument.shape) }
+        }
+        if case .failure(let failure) = strict {
+            throw APIError(.badRequest, "malformed", "not a session document: \(failure.description)")
+        }
         let document: SessionDocument
         do {
-            document = try WireJSON.decoder().decode(SessionDocument.self, from: body)
+            document = try WireJSON.decoder().decode(SessionDocument.self, from: Data(buffer: body))
         } catch let error as DecodingError {
             throw APIError(.badRequest, "malformed", "not a session document: \(error.relayDescription)")
         } catch {
@@ -124,6 +183,12 @@ enum SessionUpload {
         }
         let problems = SessionValidation.problems(document)
         guard problems.isEmpty else { throw APIError(.badRequest, "invalid", problems.joined(separator: "; ")) }
+        return document
+    }
+
+    static func handle(_ bytes: ByteBuffer, device: Device, store: any RelayStore, objects: any ObjectStore, logger: Logger) async throws -> Response {
+        let document = try parse(bytes)
+        let body = Data(buffer: bytes)
         // The digest of the bytes tells a retry (the kiosk resends exactly what it stored)
         // from a new document at once; only when the bytes differ are the documents compared.
         let digest = sha256Hex(body)
@@ -139,14 +204,15 @@ enum SessionUpload {
         do {
             try await objects.put(bytes, at: key, contentType: "application/json")
         } catch {
-            logger.error("object store failed", metadata: ["error": "\(error)"])
-            throw APIError(.serviceUnavailable, "unavailable", "the object store is unavailable", headers: [.retryAfter: "5"])
+            throw APIError.unavailable(.objects, error, logger: logger)
         }
         var outcome: StoreOutcome
         do {
             outcome = try await store.store(session)
         } catch {
-            throw APIError(.serviceUnavailable, "unavailable", "the database is unavailable", headers: [.retryAfter: "5"])
+            // The row may or may not have been committed: the document stays (an orphan at
+            // worst, which the sweeper removes once it is old and has no row).
+            throw APIError.unavailable(.database, error, logger: logger)
         }
         if outcome != .created && outcome != .replayed {
             // The id is taken by another document: ours is not kept.
@@ -158,7 +224,7 @@ enum SessionUpload {
             // The same session sent again with different bytes (key order, number spelling) is a replay.
             let stored: StoredSession?
             do { stored = try await store.session(id: session.id) } catch {
-                throw APIError(.serviceUnavailable, "unavailable", "the database is unavailable", headers: [.retryAfter: "5"])
+                throw APIError.unavailable(.database, error, logger: logger)
             }
             if let stored, let previous = try? WireJSON.decoder().decode(SessionDocument.self, from: Data(stored.document.utf8)), previous == document {
                 outcome = .replayed
@@ -206,15 +272,26 @@ extension DecodingError {
 /// Opens the configured store.
 public enum RelayStores {
     /// Postgres when `databaseURL` is set, else SQLite in the data folder; every operation
-    /// measured and given at most 10 s.
+    /// measured and given at most 10 s. The store runs its own connection pool until closed
+    /// (one-shot commands and tests; the server uses ``openServing(configuration:logger:)``).
     public static func open(configuration: RelayConfiguration, logger: Logger) throws -> any RelayStore {
+        try open(configuration: configuration, logger: logger, runsPool: true).store
+    }
+
+    /// The store and the services it needs running while it is used (Postgres: its
+    /// connection pool), for a service group that runs them ahead of the server.
+    public static func openServing(configuration: RelayConfiguration, logger: Logger) throws -> (store: any RelayStore, services: [any Service]) {
+        try open(configuration: configuration, logger: logger, runsPool: false)
+    }
+
+    private static func open(configuration: RelayConfiguration, logger: Logger, runsPool: Bool) throws -> (store: any RelayStore, services: [any Service]) {
         if let url = configuration.databaseURL {
             logger.info("using Postgres", metadata: ["database": "\(url)"])
-            let store = PostgresRelayStore(url: url, poolSize: configuration.databasePoolSize, logger: logger)
-            return InstrumentedStore(store, poolSize: configuration.databasePoolSize, timeout: .seconds(10))
+            let store = PostgresRelayStore(url: url, poolSize: configuration.databasePoolSize, logger: logger, runsPool: runsPool)
+            return (InstrumentedStore(store, poolSize: configuration.databasePoolSize, timeout: .seconds(10)), runsPool ? [] : [store.pool])
         }
         logger.info("using SQLite", metadata: ["directory": "\(configuration.dataDirectory)"])
-        return InstrumentedStore(try SQLiteRelayStore(directory: configuration.dataDirectory), poolSize: 1, timeout: .seconds(10))
+        return (InstrumentedStore(try SQLiteRelayStore(directory: configuration.dataDirectory), poolSize: 1, timeout: .seconds(10)), [])
     }
 
     /// S3 when a bucket is configured (credentials from the AWS chain in `environment`: keys,

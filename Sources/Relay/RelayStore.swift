@@ -74,11 +74,15 @@ public enum RelayStoreError: Error, Sendable, Hashable, CustomStringConvertible 
     case unknownClinic(String)
     /// The database is unreachable or failed.
     case unavailable(String)
+    /// The database on disk is not the one the relay opened (its folder was removed or
+    /// replaced): nothing can be stored until the relay is restarted on the right folder.
+    case misplaced(String)
 
     public var description: String {
         switch self {
         case .unknownClinic(let id): "no clinic with id \(id)"
         case .unavailable(let message): "database unavailable: \(message)"
+        case .misplaced(let message): "database unavailable: \(message)"
         }
     }
 }

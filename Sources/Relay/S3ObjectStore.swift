@@ -1,6 +1,7 @@
 import AWSSigning
 import AsyncHTTPClient
 import Foundation
+import HHProtocol
 import NIOCore
 import NIOHTTP1
 
@@ -22,6 +23,17 @@ public struct S3Location: Sendable, Hashable {
         self.prefix = prefix
         self.region = region
         self.endpoint = endpoint
+    }
+
+    /// Where the bucket itself is (for listing): origin, `Host` and path.
+    public func bucketAddress() -> (origin: String, host: String, path: String) {
+        if let endpoint, let components = URLComponents(string: endpoint), let scheme = components.scheme, let host = components.host {
+            let authority = components.port.map { "\(host):\($0)" } ?? host
+            let base = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
+            return ("\(scheme)://\(authority)", authority, "\(base)/\(SigV4Encoding.encode(bucket, keepingSlashes: false))")
+        }
+        let host = "\(bucket).s3.\(region).amazonaws.com"
+        return ("https://\(host)", host, "/")
     }
 
     /// Where `key` is: the URL's origin (`scheme://host[:port]`), the `Host` header and the
@@ -74,6 +86,27 @@ public struct S3ObjectStore: ObjectStore {
         guard response.status == .noContent || response.status == .ok else { throw Self.failure(response) }
     }
 
+    /// ListObjectsV2, page after page (1000 keys each).
+    public func list(prefix: String) async throws(ObjectStoreError) -> [StoredObject] {
+        var found: [StoredObject] = []
+        var continuation: String?
+        repeat {
+            var query = [SigV4Request.QueryItem("list-type", "2"), .init("prefix", location.prefix + prefix)]
+            if let continuation { query.append(.init("continuation-token", continuation)) }
+            let response = try await send(.GET, nil, query: query)
+            guard response.status == .ok else { throw Self.failure(response) }
+            let text = String(buffer: response.body)
+            for entry in text.components(separatedBy: "<Contents>").dropFirst() {
+                guard let name = Self.element("Key", in: entry), name.hasPrefix(location.prefix),
+                      let key = try? ObjectKey(String(name.dropFirst(location.prefix.count))),
+                      let modified = Self.element("LastModified", in: entry).flatMap(WireTimestamp.parse) else { continue }
+                found.append(StoredObject(key: key, modified: modified))
+            }
+            continuation = Self.element("IsTruncated", in: text) == "true" ? Self.element("NextContinuationToken", in: text) : nil
+        } while continuation != nil
+        return found
+    }
+
     /// An S3 answer: status, body, and the error code of an error body.
     struct Answer {
         var status: HTTPResponseStatus
@@ -82,19 +115,24 @@ public struct S3ObjectStore: ObjectStore {
         var message: String?
     }
 
-    private func send(_ method: HTTPMethod, _ key: ObjectKey, body: ByteBuffer? = nil, contentType: String? = nil) async throws(ObjectStoreError) -> Answer {
+    /// Sends one signed request for `key` (`nil`: the bucket itself) with `query`.
+    private func send(
+        _ method: HTTPMethod, _ key: ObjectKey?, query: [SigV4Request.QueryItem] = [], body: ByteBuffer? = nil, contentType: String? = nil
+    ) async throws(ObjectStoreError) -> Answer {
         let credentials: AWSCredentials
         do { credentials = try await self.credentials.credentials() } catch {
             throw .unavailable("no AWS credentials: \(error)")
         }
-        let address = location.address(of: key)
+        let address = key.map(location.address(of:)) ?? location.bucketAddress()
         var headers = [SigV4Request.Header("Host", address.host)]
         if let contentType { headers.append(.init("Content-Type", contentType)) }
         let payloadHash = body.map { $0.withUnsafeReadableBytes { SigV4Encoding.payloadHash(UnsafeRawBufferPointer($0)) } } ?? SigV4Signer.emptyPayloadHash
-        let unsigned = SigV4Request(method: method.rawValue, path: address.path, headers: headers, payloadHash: payloadHash)
+        let unsigned = SigV4Request(method: method.rawValue, path: address.path, query: query, headers: headers, payloadHash: payloadHash)
         let signature = signer.signHeaders(unsigned, credentials: credentials, date: Date(), signsPayloadHeader: true)
 
-        var request = HTTPClientRequest(url: address.origin + address.path)
+        let queryText = query.map { SigV4Encoding.encode($0.name, keepingSlashes: false) + "=" + SigV4Encoding.encode($0.value, keepingSlashes: false) }
+            .joined(separator: "&")
+        var request = HTTPClientRequest(url: address.origin + address.path + (query.isEmpty ? "" : "?" + queryText))
         request.method = method
         for header in headers + signature.headers { request.headers.add(name: header.name, value: header.value) }
         if let body { request.body = .bytes(body) }
@@ -109,7 +147,7 @@ public struct S3ObjectStore: ObjectStore {
             }
             return answer
         } catch {
-            throw .unavailable("S3 \(method.rawValue) \(location.bucket)/\(location.prefix)\(key.text): \(error)")
+            throw .unavailable("S3 \(method.rawValue) \(location.bucket)/\(location.prefix)\(key?.text ?? ""): \(error)")
         }
     }
 

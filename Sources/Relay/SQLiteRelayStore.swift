@@ -1,9 +1,16 @@
 import Foundation
+import HHProtocol
 import GRDB
 
 /// The embedded store: SQLite in the data folder (GRDB, WAL). One machine, no configuration.
+///
+/// The file on disk is checked before every write and by ``ping()``: if the data folder was
+/// removed or replaced while the relay runs, SQLite would go on writing into an unlinked file
+/// that vanishes at the next start, after the kiosks had deleted their copies. The store then
+/// answers ``RelayStoreError/unavailable(_:)`` (503, and `/health` fails) until restarted.
 public final class SQLiteRelayStore: RelayStore {
     private let pool: DatabasePool
+    private let file: FileIdentity
 
     /// Opens (creating) the database `relay.sqlite` in `directory`.
     public init(directory: String) throws {
@@ -11,7 +18,15 @@ public final class SQLiteRelayStore: RelayStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        pool = try DatabasePool(path: directory + "/relay.sqlite", configuration: configuration)
+        let path = directory + "/relay.sqlite"
+        pool = try DatabasePool(path: path, configuration: configuration)
+        guard let file = FileIdentity(path: path) else { throw RelayStoreError.unavailable("\(path) is not there after opening it") }
+        self.file = file
+    }
+
+    /// Throws unless the database file at the path is still the one this store has open.
+    private func requireFileInPlace() throws {
+        if let problem = file.problem() { throw RelayStoreError.misplaced(problem) }
     }
 
     /// The schema, one migration per version (GRDB records them in `grdb_migrations`; SQLite's
@@ -51,11 +66,13 @@ public final class SQLiteRelayStore: RelayStore {
     }
 
     public func ping() async throws {
+        try requireFileInPlace()
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
     public func addClinic(name: String) async throws -> Clinic {
-        let clinic = Clinic(id: UUID().uuidString.lowercased(), name: name)
+        try requireFileInPlace()
+        let clinic = Clinic(id: RandomID.uuid(), name: name)
         try await pool.write { db in
             try db.execute(sql: "INSERT INTO clinics (id, name, created_at) VALUES (?, ?, ?)", arguments: [clinic.id, name, Date().timeIntervalSince1970])
         }
@@ -63,6 +80,7 @@ public final class SQLiteRelayStore: RelayStore {
     }
 
     public func addDevice(id: String, clinicID: String, name: String, secretHash: String) async throws -> Device {
+        try requireFileInPlace()
         try await pool.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM clinics WHERE id = ?", arguments: [clinicID]) == true else {
                 throw RelayStoreError.unknownClinic(clinicID)
@@ -75,7 +93,8 @@ public final class SQLiteRelayStore: RelayStore {
     }
 
     public func revokeDevice(id: String) async throws -> Bool {
-        try await pool.write { db in
+        try requireFileInPlace()
+        return try await pool.write { db in
             try db.execute(sql: "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?", arguments: [Date().timeIntervalSince1970, id])
             return db.changesCount > 0
         }
@@ -91,7 +110,8 @@ public final class SQLiteRelayStore: RelayStore {
     }
 
     public func store(_ session: StoredSession) async throws -> StoreOutcome {
-        try await pool.write { db in
+        try requireFileInPlace()
+        return try await pool.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO sessions (id, clinic_id, device_id, started_at, ended_at, received_at, digest, document, heart_rate_median_bpm)
@@ -130,5 +150,33 @@ extension StoreOutcome {
     static func resolving(existingClinic: String?, existingDigest: String?, for session: StoredSession) -> StoreOutcome {
         guard let existingClinic, existingClinic == session.clinicID else { return .otherClinic }
         return existingDigest == session.digest ? .replayed : .conflict
+    }
+}
+
+/// Which file a path named when it was opened (device and inode), to notice it being removed,
+/// renamed away or replaced under a running process.
+struct FileIdentity: Sendable, Hashable {
+    let path: String
+    let device: UInt64
+    let inode: UInt64
+
+    /// The file at `path` now; `nil` if there is none.
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        self.path = path
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+
+    /// What is wrong, if the path no longer names this file.
+    func problem() -> String? {
+        guard let now = FileIdentity(path: path) else {
+            return "\(path) was removed while the relay was running (the data folder is gone?); restart the relay"
+        }
+        guard now.device == device, now.inode == inode else {
+            return "\(path) was replaced by another file while the relay was running; restart the relay"
+        }
+        return nil
     }
 }

@@ -6,6 +6,13 @@ import HHProtocol
 public enum SessionValidation {
     /// The longest session accepted, seconds.
     public static let maximumDuration: Double = 24 * 3600
+    /// The longest text field (software version, pulse method, camera): printable ASCII, so
+    /// bytes and characters are the same count.
+    public static let maximumTextBytes = 200
+    /// How far before its session's start an utterance may begin, seconds.
+    public static let maximumUtterance: Double = 30
+    /// Session times a kiosk's clock can give.
+    static let plausibleDates = Date(timeIntervalSince1970: 946_684_800)...Date(timeIntervalSince1970: 4_102_444_800)
 
     /// The problems of `document`, empty when it is acceptable.
     public static func problems(_ document: SessionDocument) -> [String] {
@@ -14,17 +21,24 @@ public enum SessionValidation {
             problems.append("schema_version \(document.schemaVersion) is not supported (expected \(SessionDocument.currentSchemaVersion))")
         }
         if UUID(uuidString: document.id) == nil { problems.append("id must be a UUID") }
+        for (name, date) in [("started_at", document.startedAt), ("ended_at", document.endedAt)] where !plausibleDates.contains(date) {
+            problems.append("\(name) is not between 2000 and 2100")
+        }
         let duration = document.endedAt.timeIntervalSince(document.startedAt)
         if duration < 0 { problems.append("ended_at is before started_at") }
         if duration > maximumDuration { problems.append("the session is longer than 24 h") }
-        if document.heartRate.count > Int(maximumDuration) + 1 { problems.append("heart_rate has more than one sample per second") }
+        // One sample a second at most, from t = 0 to the end (and the second the end falls in).
+        let maximumSamples = Int(min(max(duration, 0), maximumDuration).rounded(.up)) + 2
+        if document.heartRate.count > maximumSamples {
+            problems.append("heart_rate has \(document.heartRate.count) samples for a session of \(Int(duration.rounded())) s (at most one a second)")
+        }
         var previous = -Double.infinity
         for (index, sample) in document.heartRate.enumerated() {
             guard sample.t.isFinite, sample.t >= 0, sample.t <= max(duration, 0) + 1 else {
                 problems.append("heart_rate[\(index)].t is outside the session")
                 break
             }
-            guard sample.t >= previous else {
+            guard sample.t > previous else {
                 problems.append("heart_rate is not in time order at \(index)")
                 break
             }
@@ -46,10 +60,16 @@ public enum SessionValidation {
             if UUID(uuidString: turn.id) == nil { problems.append("voice_turns[\(index)].id must be a UUID"); break }
             if !turnIDs.insert(turn.id.lowercased()).inserted { problems.append("voice_turns[\(index)].id is repeated"); break }
             if !(turn.startS.isFinite && turn.endS.isFinite) || turn.endS < turn.startS { problems.append("voice_turns[\(index)] ends before it starts"); break }
+            // An utterance may begin a little before the session it belongs to opened (its
+            // padding, or speech heard before the face), never after the session ended.
+            guard turn.startS >= -maximumUtterance, turn.endS <= max(duration, 0) + 1 else {
+                problems.append("voice_turns[\(index)] is outside the session")
+                break
+            }
         }
         for (name, value) in [("metadata.software_version", document.metadata.softwareVersion), ("metadata.pulse_method", document.metadata.pulseMethod), ("metadata.camera", document.metadata.camera ?? "")]
-        where value.count > 200 {
-            problems.append("\(name) is longer than 200 characters")
+        where value.utf8.count > maximumTextBytes || !value.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) {
+            problems.append("\(name) must be printable ASCII of at most \(maximumTextBytes) bytes")
         }
         return problems
     }

@@ -76,3 +76,24 @@ public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvert
     public var description: String
     init(_ description: String) { self.description = description }
 }
+
+/// The video the engine can use, checked before anything is allocated for it: a header that
+/// claims a million frames a second or a frame of a billion pixels is refused with the reason
+/// instead of being given the memory it asks for.
+public enum VitalsInput {
+    /// Frame rates the engine can use: enough to see a pulse of 240 bpm, no faster than a camera.
+    public static let supportedFrameRates: ClosedRange<Double> = 4...480
+    /// The widest and tallest frame the engine reads (4K cameras fit).
+    public static let maximumDimension = 4096
+
+    /// Why frames of `width`×`height` at `framesPerSecond` cannot be analysed; `nil` if they can.
+    public static func unsupportedReason(width: Int, height: Int, framesPerSecond: Double) -> String? {
+        guard framesPerSecond.isFinite, supportedFrameRates.contains(framesPerSecond) else {
+            return "a frame rate of \(framesPerSecond) fps is outside the \(Int(supportedFrameRates.lowerBound))…\(Int(supportedFrameRates.upperBound)) fps the vitals engine uses"
+        }
+        guard (1...maximumDimension).contains(width), (1...maximumDimension).contains(height) else {
+            return "frames of \(width)x\(height) are larger than the \(maximumDimension)x\(maximumDimension) the vitals engine reads"
+        }
+        return nil
+    }
+}

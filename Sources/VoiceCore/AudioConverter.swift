@@ -110,7 +110,26 @@ public struct AudioConverter: Sendable {
     public let channelCount: Int
     private var resampler: Resampler?
 
-    /// A converter from `sampleRate` Hz, `channelCount` interleaved channels, to 16 kHz mono.
+    /// Input rates the voice engine converts: telephone band to studio rates. Outside them the
+    /// resampler's filter and output grow without bound (1 Hz in would mean 16 000 samples out
+    /// for every sample in).
+    public static let supportedInputRates: ClosedRange<Int> = 4_000...384_000
+    /// The most interleaved channels accepted.
+    public static let maximumChannels = 32
+
+    /// Why audio of `sampleRate` Hz and `channelCount` channels cannot be converted; `nil` if it can.
+    public static func unsupportedReason(sampleRate: Int, channelCount: Int) -> String? {
+        guard supportedInputRates.contains(sampleRate) else {
+            return "a sample rate of \(sampleRate) Hz is outside the \(supportedInputRates.lowerBound)…\(supportedInputRates.upperBound) Hz the voice engine reads"
+        }
+        guard (1...maximumChannels).contains(channelCount) else {
+            return "\(channelCount) channels is outside the 1…\(maximumChannels) the voice engine reads"
+        }
+        return nil
+    }
+
+    /// A converter from `sampleRate` Hz, `channelCount` interleaved channels, to 16 kHz mono
+    /// (check them first with ``unsupportedReason(sampleRate:channelCount:)``).
     public init(sampleRate: Int, channelCount: Int, outputRate: Int = VoiceFeatures.sampleRate) {
         precondition(channelCount > 0)
         self.channelCount = channelCount

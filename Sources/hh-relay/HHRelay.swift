@@ -1,7 +1,13 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import HHProtocol
 import Logging
+import Metrics
 import Relay
+import ServiceLifecycle
 
 /// `hh-relay`: the cloud relay. A thin shell over ``Relay``.
 @main
@@ -28,6 +34,8 @@ struct CommonOptions: ParsableArguments {
 
     /// Environment, then the env file, then the flags.
     func configuration(extra: [String: String] = [:]) throws -> RelayConfiguration {
+        // Every file the relay creates (database, WAL, objects) is readable by its user only.
+        umask(0o077)
         var configuration = RelayConfiguration()
         do {
             try configuration.apply(ProcessInfo.processInfo.environment)
@@ -68,8 +76,10 @@ struct Serve: AsyncParsableCommand {
         if let port { flags["HH_RELAY_PORT"] = port }
         let configuration = try common.configuration(extra: flags)
         let logger = common.logger(configuration)
+        let metrics = RelayServer.makeMetrics()
+        MetricsSystem.bootstrap(metrics.factory)
         do {
-            try await RelayServer.run(configuration: configuration, logger: logger)
+            try await RelayServer.run(configuration: configuration, registry: metrics.registry, logger: logger)
         } catch {
             logger.critical("hh-relay failed", metadata: ["error": "\(error)"])
             throw ExitCode.failure
@@ -121,7 +131,7 @@ struct Admin: AsyncParsableCommand {
         func run() async throws {
             try await withStore(common) { store in
                 try await store.migrate()
-                let token = DeviceToken.mint(deviceID: UUID().uuidString.lowercased())
+                let token = DeviceToken.mint(deviceID: RandomID.uuid())
                 do {
                     _ = try await store.addDevice(id: token.deviceID, clinicID: clinic, name: name, secretHash: token.secretHash)
                 } catch let error as RelayStoreError {
@@ -179,24 +189,33 @@ func withStore(_ common: CommonOptions, _ body: (any RelayStore, any ObjectStore
     try await withStores(common, objects: true) { store, objects in try await body(store, objects!) }
 }
 
-/// One configuration and one quiet logger for both stores; errors printed, the store closed.
+/// One configuration and one quiet logger for both stores; errors printed. The database's
+/// pool runs in a child task for as long as `body` does.
 private func withStores(
     _ common: CommonOptions, objects wanted: Bool, _ body: (any RelayStore, (any ObjectStore)?) async throws -> Void
 ) async throws {
     let configuration = try common.configuration()
     var logger = Logger(label: "hh-relay")
     logger.logLevel = .warning
-    let store = try RelayStores.open(configuration: configuration, logger: logger)
     do {
+        let (store, services) = try RelayStores.openServing(configuration: configuration, logger: logger)
         let objects = wanted
             ? try RelayStores.openObjects(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
             : nil
-        try await body(store, objects)
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for service in services { group.addTask { try await service.run() } }
+                defer { group.cancelAll() }
+                try await body(store, objects)
+            }
+        } catch {
+            await objects?.shutdown()
+            throw error
+        }
+        await objects?.shutdown()
     } catch {
-        await store.close()
         if error is ExitCode { throw error }
         FileHandle.standardError.write(Data("hh-relay: \(error)\n".utf8))
         throw ExitCode.failure
     }
-    await store.close()
 }

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Kiosk
 import Logging
 
@@ -39,6 +42,9 @@ struct HHD: AsyncParsableCommand {
     var socket: String?
 
     func run() async throws {
+        // Every file the daemon creates (store, WAL, lock) is the daemon's alone, under systemd
+        // (UMask=0077) or not; the control socket sets its own group mode.
+        umask(0o077)
         let configuration: KioskConfiguration
         do {
             configuration = try resolvedConfiguration()

@@ -14,6 +14,8 @@ final class TestRelay: Sendable {
     enum Behaviour: Sendable {
         case normal
         case status(Int, retryAfter: String?)
+        /// 307 to `location`.
+        case redirect(String)
     }
 
     struct Upload: Sendable {
@@ -108,6 +110,10 @@ final class TestRelay: Sendable {
                 status = code
                 if let retryAfter { headers.append(("Retry-After", retryAfter)) }
                 reply = Data(#"{"error":{"code":"test","message":"told to answer \#(code)"}}"#.utf8)
+            case .redirect(let location):
+                status = 307
+                headers.append(("Location", location))
+                reply = Data()
             case .normal:
                 if let existing = state.stored[document.id] {
                     if existing != body {

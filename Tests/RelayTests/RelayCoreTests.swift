@@ -35,6 +35,17 @@ import Testing
         #expect(limiter.take("a", now: start + .milliseconds(500)) == nil)
         #expect(limiter.take("a", now: start + .milliseconds(500)) != nil)
     }
+
+    @Test func waitLooksWithoutTaking() {
+        let limiter = RateLimiter(rate: 1, burst: 2)
+        let start = ContinuousClock.now
+        #expect(limiter.wait("a", now: start) == nil)
+        #expect(limiter.wait("a", now: start) == nil, "looking takes nothing")
+        _ = limiter.take("a", now: start)
+        _ = limiter.take("a", now: start)
+        #expect(limiter.wait("a", now: start).map { abs($0 - 1) < 1e-6 } == true)
+        #expect(limiter.wait("a", now: start + .seconds(1)) == nil)
+    }
 }
 
 @Suite struct ValidationTests {
@@ -155,20 +166,29 @@ import Testing
     @Test func keepsDevicesForItsLifetimeOnly() {
         let cache = DeviceCache(lifetime: .seconds(5))
         let start = ContinuousClock.now
-        #expect(cache.device(id: "d1", now: start) == nil)
+        #expect(cache.lookup(id: "d1", now: start) == .unknown)
         cache.keep(device, now: start)
-        #expect(cache.device(id: "d1", now: start + .seconds(4)) == device)
-        #expect(cache.device(id: "d1", now: start + .seconds(5)) == nil)
-        #expect(cache.device(id: "d1", now: start + .seconds(1)) == nil, "an expired entry is dropped")
+        #expect(cache.lookup(id: "d1", now: start + .seconds(4)) == .present(device))
+        #expect(cache.lookup(id: "d1", now: start + .seconds(5)) == .unknown)
+        #expect(cache.lookup(id: "d1", now: start + .seconds(1)) == .unknown, "an expired entry is dropped")
+    }
+
+    @Test func missingIdsAreRememberedForTheSameLifetime() {
+        let cache = DeviceCache(lifetime: .seconds(5))
+        let start = ContinuousClock.now
+        cache.keepMissing("ghost", now: start)
+        #expect(cache.lookup(id: "ghost", now: start + .seconds(4)) == .absent)
+        #expect(cache.lookup(id: "ghost", now: start + .seconds(5)) == .unknown)
     }
 
     @Test func aZeroLifetimeKeepsNothingAndCapacityIsBounded() {
         let none = DeviceCache(lifetime: .zero)
         none.keep(device)
-        #expect(none.device(id: "d1") == nil)
+        none.keepMissing("ghost")
+        #expect(none.lookup(id: "d1") == .unknown && none.lookup(id: "ghost") == .unknown)
         let small = DeviceCache(lifetime: .seconds(60), capacity: 3)
         for index in 0..<3 { small.keep(Device(id: "d\(index)", clinicID: "c", name: "n", secretHash: "h")) }
         small.keep(Device(id: "d9", clinicID: "c", name: "n", secretHash: "h"))
-        #expect(small.device(id: "d9") != nil && small.device(id: "d0") == nil)
+        #expect(small.lookup(id: "d9") != .unknown && small.lookup(id: "d0") == .unknown)
     }
 }

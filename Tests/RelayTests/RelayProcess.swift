@@ -31,8 +31,9 @@ final class RelayProcess {
     let port: Int
     let logPath: String
 
-    /// Starts a relay on the database in `environment` and waits until it answers.
-    init(environment: [String: String], extra: [String: String] = [:]) throws {
+    /// Starts a relay on the database in `environment` (in the working directory `directory`,
+    /// if given) and waits until it answers.
+    init(environment: [String: String], extra: [String: String] = [:], directory: String? = nil) throws {
         self.environment = environment
         port = freePort()
         logPath = NSTemporaryDirectory() + "relay-\(UUID().uuidString.prefix(8)).log"
@@ -43,6 +44,7 @@ final class RelayProcess {
         process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(extra) { $1 }) { $1 }
         process.standardOutput = log
         process.standardError = log
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         try process.run()
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Removes what a relay killed mid-write leaves in the object store: temporary files of a
+/// folder store, session documents whose database row never committed (or lost to another
+/// document), and start-up probes. Runs soon after start and then every ``interval``; only objects
+/// older than ``minimumAge`` are touched, so a write in progress is never mistaken for one
+/// abandoned. Any instance may sweep: deleting an orphan twice is harmless.
+public struct ObjectSweeper: Service {
+    let store: any RelayStore
+    let objects: any ObjectStore
+    let logger: Logger
+    /// How old an object must be before it can be an orphan.
+    var minimumAge: Duration = .seconds(3600)
+    /// Time before the first sweep (the server migrates and starts meanwhile).
+    var firstDelay: Duration = .seconds(60)
+    /// Time between sweeps.
+    var interval: Duration = .seconds(3600)
+
+    /// A sweeper of `objects`, asking `store` which documents have rows.
+    public init(store: any RelayStore, objects: any ObjectStore, logger: Logger) {
+        self.store = store
+        self.objects = objects
+        self.logger = logger
+    }
+
+    /// What one sweep removed.
+    public struct Outcome: Sendable, Hashable {
+        /// Temporary files of writes a crash cut short.
+        public var temporaries = 0
+        /// Documents without their row, and old probes.
+        public var orphans = 0
+
+        /// Counts.
+        public init(temporaries: Int = 0, orphans: Int = 0) {
+            self.temporaries = temporaries
+            self.orphans = orphans
+        }
+    }
+
+    public func run() async throws {
+        try? await gracefulSleep(firstDelay)
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                let outcome = try await sweep(now: Date())
+                if outcome != Outcome() {
+                    logger.notice("swept the object store", metadata: ["temporaries": "\(outcome.temporaries)", "orphans": "\(outcome.orphans)"])
+                }
+            } catch {
+                logger.warning("object store sweep failed", metadata: ["error": "\(error)"])
+            }
+            try? await gracefulSleep(interval)
+        }
+    }
+
+    /// Sleeps for `duration`, or less when the service group shuts down.
+    private func gracefulSleep(_ duration: Duration) async throws {
+        try await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
+    }
+
+    /// One sweep at `now`.
+    public func sweep(now: Date) async throws -> Outcome {
+        let cutoff = now.addingTimeInterval(-Double(minimumAge.components.seconds))
+        var outcome = Outcome()
+        outcome.temporaries = try await objects.removeAbandonedWrites(olderThan: cutoff)
+        for object in try await objects.list(prefix: "probes/") where object.modified < cutoff {
+            try await objects.delete(object.key)
+            outcome.orphans += 1
+        }
+        for object in try await objects.list(prefix: "sessions/") where object.modified < cutoff {
+            guard let (sessionID, digest) = Self.sessionDocument(object.key) else { continue }
+            if let row = try await store.session(id: sessionID), row.digest == digest { continue }
+            try await objects.delete(object.key)
+            outcome.orphans += 1
+        }
+        return outcome
+    }
+
+    /// The session id and digest of a `sessions/<clinic>/<session>.<digest>.json` key.
+    static func sessionDocument(_ key: ObjectKey) -> (session: String, digest: String)? {
+        let parts = key.text.split(separator: "/")
+        guard parts.count == 3, parts[2].hasSuffix(".json") else { return nil }
+        let name = parts[2].dropLast(".json".count)
+        guard let dot = name.lastIndex(of: ".") else { return nil }
+        return (String(name[..<dot]), String(name[name.index(after: dot)...]))
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    /// Whether the current task should stop: cancelled, or its service group is shutting down.
+    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}
