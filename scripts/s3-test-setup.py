@@ -23,7 +23,8 @@ def user(name, *statements):
 
 relay = user("relay",
              {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], "Resource": objects},
-             {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": f"arn:aws:s3:::{bucket}"})
+             {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": f"arn:aws:s3:::{bucket}",
+              "Condition": {"StringLike": {"s3:prefix": ["test-*"]}}})
 reader = user("reader", {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": objects})
 admin = user("admin", {"Effect": "Allow", "Action": "*", "Resource": "*"})
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=admin[0], aws_secret_access_key=admin[1])

@@ -13,7 +13,7 @@ dir=$(mktemp -d /tmp/hh-s3.XXXXXX)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # The first calls (creating the IAM users and their keys) pass unauthenticated; every call
 # after them must be signed by a known key and allowed by the user's policy.
-INITIAL_NO_AUTH_ACTION_COUNT=9 moto_server -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
+INITIAL_NO_AUTH_ACTION_COUNT=9 python3 "$here/moto-server.py" 127.0.0.1 "$port" > "$dir/moto.log" 2>&1 &
 pid=$!
 stop() {
     kill "$pid" 2> /dev/null || true

@@ -53,6 +53,12 @@ public enum StrictJSON {
             return Failure(description: "\(what)\(place) (byte \(index))")
         }
 
+        /// A value of the wrong kind where `expected` belongs (worded as the decoder words it).
+        func wrongType(_ expected: String) -> Failure {
+            let place = path.isEmpty ? "the document" : path.joined()
+            return Failure(description: "wrong type at \(place): expected \(expected) (byte \(index))")
+        }
+
         mutating func document(_ shape: Shape) throws(Failure) {
             if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { throw fail("a byte-order mark is not allowed: send UTF-8 without one") }
             if bytes.count >= 2, bytes[0] == 0 || bytes[1] == 0 { throw fail("not UTF-8 (UTF-16 or UTF-32?)") }
@@ -74,18 +80,23 @@ public enum StrictJSON {
                 index += 4
                 return
             }
+            let expected = switch shape {
+            case .object: "an object"
+            case .array: "an array"
+            case .scalar: "a string, number or boolean"
+            }
             switch bytes[index] {
             case UInt8(ascii: "{"):
-                guard case .object(let keys) = shape else { throw fail("an object is not expected here") }
+                guard case .object(let keys) = shape else { throw wrongType(expected) }
                 try object(keys, depth: depth)
             case UInt8(ascii: "["):
-                guard case .array(let element) = shape else { throw fail("an array is not expected here") }
+                guard case .array(let element) = shape else { throw wrongType(expected) }
                 try array(element, depth: depth)
             case UInt8(ascii: "\""):
-                guard case .scalar = shape else { throw fail("a string is not expected here") }
+                guard case .scalar = shape else { throw wrongType(expected) }
                 _ = try string()
             default:
-                guard case .scalar = shape else { throw fail("a scalar is not expected here") }
+                guard case .scalar = shape else { throw wrongType(expected) }
                 try literalOrNumber()
             }
         }

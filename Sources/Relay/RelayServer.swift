@@ -51,6 +51,9 @@ public enum RelayServer {
             behindProxy: configuration.behindProxy))
         devices.post("sessions") { request, context -> Response in
             guard let device = context.device else { throw APIError.unauthorized("no device") }
+            if let key = request.headers[.init("Idempotency-Key")!], key.utf8.count > 64 {
+                throw APIError(.badRequest, "bad_request", "Idempotency-Key is longer than 64 bytes")
+            }
             if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maximumBodyBytes {
                 throw APIError(.contentTooLarge, "too_large", "request body larger than \(configuration.maximumBodyBytes) bytes")
             }

@@ -26,7 +26,7 @@
 /// of the target's dictionary (`FRAME`, `fmt `, JPEG markers, JSON keys) inserted or written over;
 /// truncation.
 ///
-/// **Settings** (environment): `HH_FUZZ_ITERATIONS` mutated inputs per target (default 2000,
+/// **Settings** (environment): `HH_FUZZ_ITERATIONS` mutated inputs per target (default 20000,
 /// shared among its seeds), `HH_FUZZ_SEED` to explore other inputs (default fixed),
 /// `HH_FUZZ_TIME_LIMIT_S` the bound per input in seconds (default 2; for debug builds).
 ///
@@ -316,8 +316,8 @@ enum FuzzHarness {
 
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
-    /// Mutated inputs per target (`HH_FUZZ_ITERATIONS`, default 2000).
-    static var iterations: Int { environment["HH_FUZZ_ITERATIONS"].flatMap { Int($0) }.map { max(0, $0) } ?? 2000 }
+    /// Mutated inputs per target (`HH_FUZZ_ITERATIONS`, default 20000).
+    static var iterations: Int { environment["HH_FUZZ_ITERATIONS"].flatMap { Int($0) }.map { max(0, $0) } ?? 20_000 }
 
     /// The base of every generator (`HH_FUZZ_SEED`, decimal or 0x-hex).
     static var baseSeed: UInt64 {

@@ -52,13 +52,15 @@ final class DaemonProcess {
     let process = Process()
     let logPath: String
 
-    /// Starts `hhd` with `arguments` (and `environment` added to this process's).
-    init(_ arguments: [String], environment: [String: String] = [:], log: String) throws {
+    /// Starts `hhd` with `arguments` (and `environment` added to this process's), through
+    /// `launcher` if given (e.g. `prlimit --nofile=…`, which executes it in the same process).
+    init(_ arguments: [String], environment: [String: String] = [:], log: String, launcher: [String] = []) throws {
         logPath = log
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.executableURL = productsDirectory.appendingPathComponent("hhd")
-        process.arguments = arguments
+        let daemon = productsDirectory.appendingPathComponent("hhd")
+        process.executableURL = launcher.first.map { URL(fileURLWithPath: $0) } ?? daemon
+        process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [daemon.path] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardError = handle
         process.standardOutput = handle

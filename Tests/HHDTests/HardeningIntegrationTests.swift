@@ -45,7 +45,7 @@ extension DaemonTests {
             // 100 clients connect and say nothing.
             var idle: [Int32] = []
             for _ in 0..<100 {
-                let descriptor = socket_(path: socket)
+                let descriptor = connectUnixSocket(socket)
                 if descriptor >= 0 { idle.append(descriptor) }
             }
             defer { idle.forEach { close($0) } }
@@ -116,14 +116,14 @@ extension DaemonTests {
             #expect(!FileManager.default.fileExists(atPath: directory + "/enrollment.json"))
             let file = directory + "/hhd.toml"
             try "[relay]\nurl = \"\(url)\"\n".write(toFile: file, atomically: true, encoding: .utf8)
-            let check = try runProduct("hhctl", ["config", "check", "--config", file])
+            let check = try runProduct("hhctl", ["config", "check", file])
             #expect(check.status != 0 && (check.stdout + check.stderr).contains("relay.url"), "\(check.stdout)\(check.stderr)")
         }
     }
 }
 
 /// A connection to the Unix socket at `path` (-1 if it fails).
-private func socket_(path: String) -> Int32 {
+func connectUnixSocket(_ path: String) -> Int32 {
     let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)

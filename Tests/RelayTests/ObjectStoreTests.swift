@@ -54,6 +54,23 @@ import TestSupport
         }
     }
 
+    @Test(arguments: Backend.allCases)
+    func listingFindsWhatIsUnderAPrefixWithItsTime(_ backend: Backend) async throws {
+        let objects = try Self.freshStore(backend)
+        let before = Date().addingTimeInterval(-120)
+        // More than one page of S3's listing (1000 keys) would take long on moto: 30 keys, and
+        // keys under a neighbouring prefix that must not be listed.
+        for index in 0..<30 { try await objects.put(ByteBuffer(string: "\(index)"), at: try ObjectKey("sessions/c1/s\(index).json"), contentType: "text/plain") }
+        try await objects.put(ByteBuffer(string: "x"), at: try ObjectKey("sessionsX/other.json"), contentType: "text/plain")
+        try await objects.put(ByteBuffer(string: "p"), at: try ObjectKey("probes/p1"), contentType: "text/plain")
+        let listed = try await objects.list(prefix: "sessions/")
+        #expect(Set(listed.map(\.key.text)) == Set((0..<30).map { "sessions/c1/s\($0).json" }))
+        #expect(listed.allSatisfy { $0.modified > before && $0.modified < Date().addingTimeInterval(120) })
+        #expect(try await objects.list(prefix: "probes/").map(\.key.text) == ["probes/p1"])
+        #expect(try await objects.list(prefix: "nothing/").isEmpty)
+        await objects.shutdown()
+    }
+
     @Test func keysThatCouldEscapeOrConfuseAreRefused() {
         for bad in ["", "/a", "a/", "a//b", "../etc/passwd", "a/../b", "a/./b", ".", "a b", "a?b", "a%2Fb", "ключ", String(repeating: "a", count: 600)] {
             #expect(throws: ObjectStoreError.badKey(bad)) { try ObjectKey(bad) }

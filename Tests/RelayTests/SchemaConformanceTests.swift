@@ -5,7 +5,8 @@ import TestSupport
 /// The relay conforms to its own OpenAPI document: schemathesis (PyPI; `make test` installs it)
 /// generates requests from docs/openapi.yaml, valid and not, and checks every answer: no 5xx,
 /// documented status codes, content types, headers and bodies that match their schemas,
-/// invalid input refused, undeclared methods answered 405 (`--checks all`).
+/// input outside the schema refused, undeclared methods answered 405 (`--checks all` but
+/// `positive_data_acceptance`).
 @Suite struct SchemaConformanceTests {
     @Test func schemathesisFindsNoServerErrorAndNoResponseOutsideTheSchema() throws {
         let schemathesis = try #require(which("schemathesis"), "schemathesis is not on PATH (make test installs it with pip)")
@@ -17,7 +18,9 @@ import TestSupport
             "run", repositoryRoot.appendingPathComponent("docs/openapi.yaml").path,
             "--url", relay.url,
             "--header", "Authorization: Bearer \(device.token)",
-            "--checks", "all",
+            // Every check but one: a document the schema allows may still be refused with 400,
+            // for rules JSON Schema cannot state (samples within the session, times in order).
+            "--checks", "all", "--exclude-checks", "positive_data_acceptance",
             "--phases", "examples,coverage,fuzzing",
             "--max-examples", "60", "--seed", "2026", "--workers", "2",
             "--report-dir", report,
