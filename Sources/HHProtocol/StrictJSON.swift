@@ -3,7 +3,8 @@
 ///
 /// Refused, each with the place it was found: bytes that are not UTF-8, a byte-order mark,
 /// UTF-16 or UTF-32; raw control characters in strings; `\u0000` and unpaired surrogate
-/// escapes (Postgres `jsonb` cannot store them); a key given twice in one object (readers
+/// escapes (Postgres `jsonb` cannot store them); numbers with an exponent past ±300 or longer
+/// than 64 characters; a key given twice in one object (readers
 /// disagree on which copy wins); keys the expected ``Shape`` does not name; nesting deeper than
 /// ``maximumDepth``; anything after the value. Scalars are checked for grammar only; their
 /// types and ranges are the decoder's and the validator's business.
@@ -260,7 +261,12 @@ public enum StrictJSON {
             if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
                 index += 1
                 if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                let exponentStart = index
                 guard digits() > 0 else { throw fail("a number with no exponent digits") }
+                // Beyond a double's range every reader rounds differently (to 0 or infinity)
+                // and Postgres' numeric refuses some outright: refused here instead.
+                let exponent = bytes[exponentStart..<index].reduce(0) { min($0 * 10 + Int($1 - UInt8(ascii: "0")), 100_000) }
+                guard exponent <= 300 else { throw fail("a number outside the range of a double") }
             }
             guard index - start <= 64 else { throw fail("a number longer than 64 characters") }
         }

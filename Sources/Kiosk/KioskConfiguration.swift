@@ -187,7 +187,7 @@ extension KioskConfiguration {
         enumeration("vitals.method", \.pulseMethod),
         double("voice.sensitivity", \.voiceSensitivity, 0...1),
         double("session.absence_timeout_s", \.absenceTimeout, 7...3600),
-        double("session.maximum_length_s", \.maximumSessionLength, 60...86400),
+        double("session.maximum_length_s", \.maximumSessionLength, 60...14400),
         string("relay.url", \.relayURL),
         string("relay.token_file", \.tokenFile),
         double("relay.timeout_s", \.relayTimeout, 1...300),

@@ -78,7 +78,7 @@ struct InstrumentedObjectStore: ObjectStore {
 
     init(_ base: any ObjectStore) {
         self.base = base
-        timers = Dictionary(uniqueKeysWithValues: ["put", "get", "delete", "list"].map {
+        timers = Dictionary(uniqueKeysWithValues: ["put", "get", "delete", "list", "head"].map {
             ($0, Timer(label: "hh_relay_object_operation_duration", dimensions: [("operation", $0)]))
         })
     }
@@ -104,6 +104,10 @@ struct InstrumentedObjectStore: ObjectStore {
 
     func get(_ key: ObjectKey) async throws(ObjectStoreError) -> ByteBuffer? {
         try await measure("get") { () async throws(ObjectStoreError) in try await base.get(key) }
+    }
+
+    func modified(_ key: ObjectKey) async throws(ObjectStoreError) -> Date? {
+        try await measure("head") { () async throws(ObjectStoreError) in try await base.modified(key) }
     }
 
     func list(prefix: String) async throws(ObjectStoreError) -> [StoredObject] {

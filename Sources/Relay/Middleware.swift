@@ -58,30 +58,23 @@ struct RequestLogMiddleware: RouterMiddleware {
 /// looked up by id and the secret's hash compared in constant time; revoked devices refused.
 /// Then the device's rate limit.
 ///
-/// Failed attempts are throttled per client address *before* the lookup: a caller sending
-/// unknown or forged tokens gets 429 after a small burst instead of one database query each,
-/// and ids found missing are remembered like devices found present.
+/// Database lookups are paid for per client address *before* they are made: a request whose
+/// device is not in the cache takes a token from its address's bucket (a burst of
+/// ``RelayServer/failedAuthenticationBurst``), given back when the token proves good. Unknown
+/// or forged tokens, however many at once, so cost at most the burst in queries before the
+/// address gets 429; a kiosk whose device is cached never touches the bucket. Ids found
+/// missing are remembered like devices found present.
 struct DeviceAuthenticationMiddleware: RouterMiddleware {
     typealias Context = RelayRequestContext
     let store: any RelayStore
     let devices: DeviceCache
     let limiter: RateLimiter
-    /// Failed authentications per client address.
+    /// Lookups and failed authentications per client address.
     let failures: RateLimiter
     let behindProxy: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let client = context.clientAddress(of: request, trustingForwardedFor: behindProxy)
-        if let wait = failures.wait(client) {
-            throw APIError(.tooManyRequests, "rate_limited", "too many failed authentications from this address", headers: [.retryAfter: "\(Int(wait.rounded(.up)))"])
-        }
-        let device: Device
-        do {
-            device = try await authenticate(request, context: context)
-        } catch let error as APIError where error.status == .unauthorized {
-            _ = failures.take(client)
-            throw error
-        }
+        let device = try await authenticate(request, context: context, client: context.clientAddress(of: request, trustingForwardedFor: behindProxy))
         if let wait = limiter.take(device.id) {
             throw APIError(.tooManyRequests, "rate_limited", "too many requests from this device", headers: [.retryAfter: "\(Int(wait.rounded(.up)))"])
         }
@@ -90,27 +83,48 @@ struct DeviceAuthenticationMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    private func authenticate(_ request: Request, context: Context) async throws -> Device {
+    private func authenticate(_ request: Request, context: Context, client: String) async throws -> Device {
+        /// Charges `client` for a failure: 401 with `message`, or 429 once its bucket is empty.
+        func refuse(_ message: String) -> APIError {
+            if let wait = failures.take(client) { return throttled(wait) }
+            return APIError.unauthorized(message)
+        }
+        func throttled(_ wait: Double) -> APIError {
+            APIError(.tooManyRequests, "rate_limited", "too many failed authentications from this address", headers: [.retryAfter: "\(Int(wait.rounded(.up)))"])
+        }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw APIError.unauthorized("an Authorization: Bearer device token is required")
+            throw refuse("an Authorization: Bearer device token is required")
         }
         guard let token = DeviceToken(String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)) else {
-            throw APIError.unauthorized("the device token is malformed")
+            throw refuse("the device token is malformed")
         }
-        var device: Device?
+        let device: Device
         switch devices.lookup(id: token.deviceID) {
-        case .present(let known): device = known
-        case .absent: device = nil
+        case .present(let known):
+            device = known
+        case .absent:
+            throw refuse("the device token is not valid")
         case .unknown:
-            do { device = try await store.device(id: token.deviceID) } catch {
+            // Paid for before the query; refunded below if the token is good.
+            if let wait = failures.take(client) { throw throttled(wait) }
+            let found: Device?
+            do { found = try await store.device(id: token.deviceID) } catch {
+                failures.refund(client)
                 throw APIError.unavailable(.database, error, logger: context.logger)
             }
-            if let device { devices.keep(device) } else { devices.keepMissing(token.deviceID) }
+            guard let found else {
+                devices.keepMissing(token.deviceID)
+                throw APIError.unauthorized("the device token is not valid")
+            }
+            devices.keep(found)
+            guard token.matches(storedHash: found.secretHash), found.revokedAt == nil else {
+                throw APIError.unauthorized(found.revokedAt == nil ? "the device token is not valid" : "the device has been revoked")
+            }
+            failures.refund(client)
+            return found
         }
-        guard let device, token.matches(storedHash: device.secretHash) else {
-            throw APIError.unauthorized("the device token is not valid")
-        }
-        guard device.revokedAt == nil else { throw APIError.unauthorized("the device has been revoked") }
+        guard token.matches(storedHash: device.secretHash) else { throw refuse("the device token is not valid") }
+        guard device.revokedAt == nil else { throw refuse("the device has been revoked") }
         return device
     }
 }
@@ -156,12 +170,26 @@ public final class RateLimiter: Sendable {
     }
     private let rate: Double
     private let burst: Double
+    private let capacity: Int
     private let buckets = Mutex<[String: Bucket]>([:])
 
-    /// A limiter allowing `rate` per second and `burst` at once per key.
-    public init(rate: Double, burst: Double) {
+    /// A limiter allowing `rate` per second and `burst` at once per key, keeping at most about
+    /// `capacity` keys (buckets that have filled up again are forgotten first).
+    public init(rate: Double, burst: Double, capacity: Int = 100_000) {
         self.rate = rate
         self.burst = burst
+        self.capacity = capacity
+    }
+
+    /// Forgets the buckets that are full again (a fresh bucket is the same); if that is not
+    /// enough, forgets them all rather than grow without bound.
+    private func prune(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant) {
+        buckets = buckets.filter { _, bucket in
+            let elapsed = now - bucket.updated
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return bucket.tokens + seconds * rate < burst
+        }
+        if buckets.count > capacity { buckets.removeAll(keepingCapacity: true) }
     }
 
     /// The seconds until `key` has a token, without taking one; `nil` when one is there.
@@ -175,6 +203,15 @@ public final class RateLimiter: Sendable {
         }
     }
 
+    /// Gives back a token taken for `key` (a lookup that proved good).
+    public func refund(_ key: String) {
+        buckets.withLock { buckets in
+            guard var bucket = buckets[key] else { return }
+            bucket.tokens = min(burst, bucket.tokens + 1)
+            buckets[key] = bucket
+        }
+    }
+
     /// Takes a token for `key`: `nil` when granted, else the seconds until one is available.
     public func take(_ key: String, now: ContinuousClock.Instant = .now) -> Double? {
         buckets.withLock { buckets in
@@ -183,7 +220,10 @@ public final class RateLimiter: Sendable {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             bucket.tokens = min(burst, bucket.tokens + seconds * rate)
             bucket.updated = now
-            defer { buckets[key] = bucket }
+            defer {
+                buckets[key] = bucket
+                if buckets.count > capacity { prune(&buckets, now: now) }
+            }
             if bucket.tokens >= 1 {
                 bucket.tokens -= 1
                 return nil
@@ -244,7 +284,11 @@ public final class DeviceCache: Sendable {
     private func remember(_ id: String, _ device: Device?, now: ContinuousClock.Instant) {
         guard lifetime > .zero else { return }
         entries.withLock { entries in
-            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            if entries.count >= capacity {
+                // Expired entries and remembered misses go first; real devices only if need be.
+                entries = entries.filter { $0.value.device != nil && now < $0.value.until }
+                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            }
             entries[id] = (device, now + lifetime)
         }
     }

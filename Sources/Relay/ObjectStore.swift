@@ -3,6 +3,7 @@ import HHProtocol
 import NIOCore
 import NIOFoundationCompat
 import NIOPosix
+import Synchronization
 
 /// The name of an object: `/`-separated segments of letters, digits, `-`, `_` and `.`, no
 /// empty, `.` or `..` segment. Safe as a path under a folder and as an S3 key alike.
@@ -68,6 +69,8 @@ public protocol ObjectStore: Sendable {
     func get(_ key: ObjectKey) async throws(ObjectStoreError) -> ByteBuffer?
     /// Removes the object; removing an absent one is not an error.
     func delete(_ key: ObjectKey) async throws(ObjectStoreError)
+    /// When the object was last written; `nil` when there is none.
+    func modified(_ key: ObjectKey) async throws(ObjectStoreError) -> Date?
     /// The objects whose keys start with `prefix`, with when each was last written.
     func list(prefix: String) async throws(ObjectStoreError) -> [StoredObject]
     /// Removes what writes cut short by a crash left behind, if the store can have any (a
@@ -110,6 +113,7 @@ public final class LocalFolderObjectStore: ObjectStore {
     public let root: String
     private let rootIdentity: FileIdentity
     private let threads: NIOThreadPool
+    private let shutDown = Atomic<Bool>(false)
 
     /// A store under `root` (created when missing). Only folders below `root` are ever created
     /// afterwards: if `root` itself is removed or replaced while the relay runs, every operation
@@ -129,6 +133,19 @@ public final class LocalFolderObjectStore: ObjectStore {
 
     public func checkInPlace() throws(ObjectStoreError) {
         if let problem = rootIdentity.problem() { throw .misplaced(problem) }
+    }
+
+    public func modified(_ key: ObjectKey) async throws(ObjectStoreError) -> Date? {
+        let path = root + "/" + key.text
+        return try await blocking { [rootIdentity] () throws -> Date? in
+            if let problem = rootIdentity.problem() { throw MisplacedFolder(description: problem) }
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                if errno == ENOENT { return nil }
+                throw POSIXFailure("reading \(path)")
+            }
+            return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
+        }
     }
 
     public func list(prefix: String) async throws(ObjectStoreError) -> [StoredObject] {
@@ -169,7 +186,13 @@ public final class LocalFolderObjectStore: ObjectStore {
 
     /// Stops the file threads once the requests using them are done.
     public func shutdown() async {
+        guard !shutDown.exchange(true, ordering: .relaxed) else { return }
         try? await threads.shutdownGracefully()
+    }
+
+    deinit {
+        // A store dropped without ``shutdown()`` (one-off commands, tests) still lets its threads go.
+        if !shutDown.load(ordering: .relaxed) { threads.shutdownGracefully { _ in } }
     }
 
     public func put(_ bytes: ByteBuffer, at key: ObjectKey, contentType: String) async throws(ObjectStoreError) {

@@ -71,6 +71,11 @@ public struct ObjectSweeper: Service {
         for object in try await objects.list(prefix: "sessions/") where object.modified < cutoff {
             guard let (sessionID, digest) = Self.sessionDocument(object.key) else { continue }
             if let row = try await store.session(id: sessionID), row.digest == digest { continue }
+            // Looked at again just before deleting: a kiosk retrying an upload puts the same key
+            // (making it young again) before it commits the row. What remains is the moment
+            // between this look and the delete.
+            guard let modified = try await objects.modified(object.key), modified < cutoff else { continue }
+            if let row = try await store.session(id: sessionID), row.digest == digest { continue }
             try await objects.delete(object.key)
             outcome.orphans += 1
         }

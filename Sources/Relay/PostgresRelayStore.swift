@@ -149,15 +149,23 @@ public final class PostgresRelayStore: RelayStore {
     }
 
     public func store(_ session: StoredSession) async throws -> StoreOutcome {
-        let inserted = try await client.query(
-            """
-            INSERT INTO sessions (id, clinic_id, device_id, started_at, ended_at, digest, document, heart_rate_median_bpm)
-            VALUES (\(session.id), \(session.clinicID), \(session.deviceID), \(session.startedAt), \(session.endedAt),
-                    \(session.digest), \(session.document)::jsonb, \(session.heartRateMedianBpm))
-            ON CONFLICT (id) DO NOTHING
-            RETURNING id
-            """,
-            logger: logger)
+        let inserted: PostgresRowSequence
+        do {
+            inserted = try await client.query(
+                """
+                INSERT INTO sessions (id, clinic_id, device_id, started_at, ended_at, digest, document, heart_rate_median_bpm)
+                VALUES (\(session.id), \(session.clinicID), \(session.deviceID), \(session.startedAt), \(session.endedAt),
+                        \(session.digest), \(session.document)::jsonb, \(session.heartRateMedianBpm))
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id
+                """,
+                logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
+            // A data exception (class 22): this document can never be stored, however often it
+            // is sent. Validation refuses what it knows of; this is the backstop, not a 503
+            // the kiosk would retry for ever with every session behind it waiting.
+            throw RelayStoreError.unstorable(error.serverInfo?[.message] ?? "Postgres refused the document's data")
+        }
         for try await _ in inserted.decode(String.self) { return .created }
         let existing = try await client.query("SELECT clinic_id, digest FROM sessions WHERE id = \(session.id)", logger: logger)
         for try await (clinic, digest) in existing.decode((String, String).self) {

@@ -67,9 +67,11 @@ public enum RelayServer {
         return router
     }
 
-    /// Failed authentications a client address may make in a burst, and per second after.
-    static let failedAuthenticationBurst = 10.0
-    static let failedAuthenticationRate = 0.5
+    /// Device lookups (refunded when the token is good) and failed authentications a client
+    /// address may make in a burst, and per second after.
+    public static let failedAuthenticationBurst = 10.0
+    /// See ``failedAuthenticationBurst``.
+    public static let failedAuthenticationRate = 0.5
 
     /// The request body, up to `maximum` bytes, arriving within `limit` however slowly it
     /// trickles (the idle timeout only bounds silence): else 408 and the connection closes.
@@ -212,6 +214,9 @@ public enum SessionUpload {
         var outcome: StoreOutcome
         do {
             outcome = try await store.store(session)
+        } catch RelayStoreError.unstorable(let reason) {
+            try? await objects.delete(key)
+            throw APIError(.badRequest, "invalid", "the document cannot be stored: \(reason)")
         } catch {
             // The row may or may not have been committed: the document stays (an orphan at
             // worst, which the sweeper removes once it is old and has no row).

@@ -77,12 +77,15 @@ public enum RelayStoreError: Error, Sendable, Hashable, CustomStringConvertible 
     /// The database on disk is not the one the relay opened (its folder was removed or
     /// replaced): nothing can be stored until the relay is restarted on the right folder.
     case misplaced(String)
+    /// The database refuses this data and always will (a data exception): the request is at fault.
+    case unstorable(String)
 
     public var description: String {
         switch self {
         case .unknownClinic(let id): "no clinic with id \(id)"
         case .unavailable(let message): "database unavailable: \(message)"
         case .misplaced(let message): "database unavailable: \(message)"
+        case .unstorable(let message): "the database cannot store this document: \(message)"
         }
     }
 }

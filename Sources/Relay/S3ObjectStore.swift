@@ -86,6 +86,26 @@ public struct S3ObjectStore: ObjectStore {
         guard response.status == .noContent || response.status == .ok else { throw Self.failure(response) }
     }
 
+    /// HeadObject's `Last-Modified`.
+    public func modified(_ key: ObjectKey) async throws(ObjectStoreError) -> Date? {
+        let response = try await send(.HEAD, key)
+        if response.status == .notFound { return nil }
+        guard response.status == .ok else { throw Self.failure(response) }
+        guard let text = response.headers.first(name: "Last-Modified"), let date = Self.httpDate(text) else {
+            throw .unavailable("S3 HEAD \(key.text): no readable Last-Modified")
+        }
+        return date
+    }
+
+    /// An HTTP date (`Wed, 02 Dec 2026 06:40:01 GMT`).
+    static func httpDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+
     /// ListObjectsV2, page after page (1000 keys each).
     public func list(prefix: String) async throws(ObjectStoreError) -> [StoredObject] {
         var found: [StoredObject] = []
@@ -111,6 +131,7 @@ public struct S3ObjectStore: ObjectStore {
     struct Answer {
         var status: HTTPResponseStatus
         var body: ByteBuffer
+        var headers: HTTPHeaders = [:]
         var code: String?
         var message: String?
     }
@@ -139,7 +160,7 @@ public struct S3ObjectStore: ObjectStore {
         do {
             let response = try await httpClient.execute(request, timeout: timeout)
             let bytes = try await response.body.collect(upTo: 64 << 20)
-            var answer = Answer(status: response.status, body: bytes)
+            var answer = Answer(status: response.status, body: bytes, headers: response.headers)
             if !(200..<300).contains(response.status.code) {
                 let text = String(buffer: bytes)
                 answer.code = Self.element("Code", in: text)

@@ -111,7 +111,7 @@ public final class SQLiteRelayStore: RelayStore {
 
     public func store(_ session: StoredSession) async throws -> StoreOutcome {
         try requireFileInPlace()
-        return try await pool.write { db in
+        let outcome: StoreOutcome = try await pool.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO sessions (id, clinic_id, device_id, started_at, ended_at, received_at, digest, document, heart_rate_median_bpm)
@@ -124,6 +124,10 @@ public final class SQLiteRelayStore: RelayStore {
             let existing = try Row.fetchOne(db, sql: "SELECT clinic_id, digest FROM sessions WHERE id = ?", arguments: [session.id])
             return StoreOutcome.resolving(existingClinic: existing?["clinic_id"], existingDigest: existing?["digest"], for: session)
         }
+        // Checked again after the commit: a folder removed meanwhile must not yield a 201 for
+        // a row in a file that is already unlinked (the kiosk retries the 503).
+        try requireFileInPlace()
+        return outcome
     }
 
     public func session(id: String) async throws -> StoredSession? {

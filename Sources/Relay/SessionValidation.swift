@@ -9,10 +9,11 @@ public enum SessionValidation {
     /// The longest text field (software version, pulse method, camera): printable ASCII, so
     /// bytes and characters are the same count.
     public static let maximumTextBytes = 200
-    /// How far before its session's start an utterance may begin, seconds.
+    /// How far before its session's start an utterance may begin, or after its end end, seconds.
     public static let maximumUtterance: Double = 30
-    /// Session times a kiosk's clock can give.
-    static let plausibleDates = Date(timeIntervalSince1970: 946_684_800)...Date(timeIntervalSince1970: 4_102_444_800)
+    /// Session times a kiosk's clock can give: from 1970 (a kiosk without a real-time clock that
+    /// started before its time was set: its sessions are still real) to 2100.
+    static let plausibleDates = Date(timeIntervalSince1970: 0)...Date(timeIntervalSince1970: 4_102_444_800)
 
     /// The problems of `document`, empty when it is acceptable.
     public static func problems(_ document: SessionDocument) -> [String] {
@@ -22,7 +23,7 @@ public enum SessionValidation {
         }
         if UUID(uuidString: document.id) == nil { problems.append("id must be a UUID") }
         for (name, date) in [("started_at", document.startedAt), ("ended_at", document.endedAt)] where !plausibleDates.contains(date) {
-            problems.append("\(name) is not between 2000 and 2100")
+            problems.append("\(name) is not between 1970 and 2100")
         }
         let duration = document.endedAt.timeIntervalSince(document.startedAt)
         if duration < 0 { problems.append("ended_at is before started_at") }
@@ -61,8 +62,9 @@ public enum SessionValidation {
             if !turnIDs.insert(turn.id.lowercased()).inserted { problems.append("voice_turns[\(index)].id is repeated"); break }
             if !(turn.startS.isFinite && turn.endS.isFinite) || turn.endS < turn.startS { problems.append("voice_turns[\(index)] ends before it starts"); break }
             // An utterance may begin a little before the session it belongs to opened (its
-            // padding, or speech heard before the face), never after the session ended.
-            guard turn.startS >= -maximumUtterance, turn.endS <= max(duration, 0) + 1 else {
+            // padding, or speech heard before the face), and one released just before a session
+            // was cut at its maximum length may end after it; by at most an utterance either way.
+            guard turn.startS >= -maximumUtterance, turn.endS <= max(duration, 0) + maximumUtterance else {
                 problems.append("voice_turns[\(index)] is outside the session")
                 break
             }

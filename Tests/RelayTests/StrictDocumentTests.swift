@@ -54,6 +54,9 @@ import Testing
         #expect(problem(Array(#"{"id":""#.utf8) + [0xC0, 0x80] + Array(#""}"#.utf8))?.contains("not UTF-8") == true, "overlong NUL")
         #expect(problem(Array(#"{"id":""#.utf8) + [0xED, 0xA0, 0x80] + Array(#""}"#.utf8))?.contains("not UTF-8") == true, "encoded surrogate")
         #expect(problem(Array(#"{"id":""#.utf8) + [0x01] + Array(#""}"#.utf8))?.contains("control character") == true)
+        #expect(problem(#"{"heart_rate":[{"t":1e-20000}]}"#)?.contains("range of a double") == true, "decodes as 0, refused by numeric")
+        #expect(problem(#"{"heart_rate":[{"t":1E+400}]}"#)?.contains("range of a double") == true)
+        #expect(problem(#"{"heart_rate":[{"t":1.5e-7,"bpm":7.25E1}]}"#) == nil)
     }
 
     @Test func grammarAndDepth() {
@@ -100,11 +103,13 @@ import Testing
 
     @Test func turnsLieWithinTheirSession() {
         let id = UUID().uuidString.lowercased()
-        for (start, end) in [(-1e300, 1.0), (1.0, 1e300), (0.0, 45.0), (-40.0, -35.0)] {
+        for (start, end) in [(-1e300, 1.0), (1.0, 1e300), (0.0, 65.0), (-40.0, -35.0)] {
             #expect(!SessionValidation.problems(document(duration: 30, turns: [VoiceTurnSummary(id: id, startS: start, endS: end)])).isEmpty, "\(start)…\(end)")
         }
         #expect(SessionValidation.problems(document(duration: 30, turns: [VoiceTurnSummary(id: id, startS: -0.3, endS: 2)])).isEmpty,
                 "an utterance padded before the face opened the session")
+        #expect(SessionValidation.problems(document(duration: 30, turns: [VoiceTurnSummary(id: id, startS: 25, endS: 41)])).isEmpty,
+                "an utterance released just before the session was cut at its maximum length")
     }
 
     @Test func textLimitsAreBytesNotCharacters() {
@@ -118,6 +123,7 @@ import Testing
 
     @Test func implausibleDatesAreRefused() {
         #expect(!SessionValidation.problems(document(duration: 30, start: -62_135_596_800)).isEmpty, "year 1")
+        #expect(SessionValidation.problems(document(duration: 30, start: 1000)).isEmpty, "a kiosk whose clock was never set: still a real session")
         #expect(!SessionValidation.problems(document(duration: 30, start: 5_000_000_000)).isEmpty, "year 2128")
     }
 }
