@@ -95,7 +95,7 @@ public enum StrictJSON {
                 try array(element, depth: depth)
             case UInt8(ascii: "\""):
                 guard case .scalar = shape else { throw wrongType(expected) }
-                _ = try string()
+                _ = try string(keeping: false)
             default:
                 guard case .scalar = shape else { throw wrongType(expected) }
                 try literalOrNumber()
@@ -106,11 +106,13 @@ public enum StrictJSON {
             index += 1
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
-            var seen = Set<String>()
+            // Objects of a known shape have a handful of keys: a list is cheaper than a set.
+            var seen: [String] = []
             while true {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a key") }
-                let key = try string()
-                guard seen.insert(key).inserted else { throw fail("key \"\(key)\" appears twice") }
+                let key = try string(keeping: true)
+                guard !seen.contains(key) else { throw fail("key \"\(key)\" appears twice") }
+                seen.append(key)
                 guard let shape = keys[key] else { throw fail("unknown key \"\(Self.printable(key))\"") }
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after a key") }
@@ -147,31 +149,37 @@ public enum StrictJSON {
             }
         }
 
-        /// Reads a string (the opening quote at `index`), validating UTF-8 and escapes.
-        mutating func string() throws(Failure) -> String {
+        /// Reads a string (the opening quote at `index`), validating UTF-8 and escapes; returns
+        /// its text when `keeping` (keys), else an empty string (values: checked, not kept).
+        mutating func string(keeping: Bool) throws(Failure) -> String {
             index += 1
-            var scalars = String.UnicodeScalarView()
+            let start = index
+            // Built only once an escape makes the text differ from the bytes, and only if kept.
+            var unescaped: String.UnicodeScalarView?
             while true {
                 guard index < bytes.count else { throw fail("the document ends inside a string") }
                 let byte = bytes[index]
                 switch byte {
                 case UInt8(ascii: "\""):
+                    let end = index
                     index += 1
-                    return String(scalars)
+                    guard keeping else { return "" }
+                    return unescaped.map(String.init) ?? String(decoding: bytes[start..<end], as: UTF8.self)
                 case UInt8(ascii: "\\"):
+                    if keeping && unescaped == nil { unescaped = String(decoding: bytes[start..<index], as: UTF8.self).unicodeScalars }
                     index += 1
                     guard index < bytes.count else { throw fail("the document ends inside a string") }
                     let escape = bytes[index]
                     index += 1
                     switch escape {
-                    case UInt8(ascii: "\""): scalars.append("\"")
-                    case UInt8(ascii: "\\"): scalars.append("\\")
-                    case UInt8(ascii: "/"): scalars.append("/")
-                    case UInt8(ascii: "b"): scalars.append("\u{08}")
-                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                    case UInt8(ascii: "n"): scalars.append("\n")
-                    case UInt8(ascii: "r"): scalars.append("\r")
-                    case UInt8(ascii: "t"): scalars.append("\t")
+                    case UInt8(ascii: "\""): unescaped?.append("\"")
+                    case UInt8(ascii: "\\"): unescaped?.append("\\")
+                    case UInt8(ascii: "/"): unescaped?.append("/")
+                    case UInt8(ascii: "b"): unescaped?.append("\u{08}")
+                    case UInt8(ascii: "f"): unescaped?.append("\u{0C}")
+                    case UInt8(ascii: "n"): unescaped?.append("\n")
+                    case UInt8(ascii: "r"): unescaped?.append("\r")
+                    case UInt8(ascii: "t"): unescaped?.append("\t")
                     case UInt8(ascii: "u"):
                         let unit = try hex4()
                         if unit == 0 { throw fail("\\u0000 is not allowed in strings") }
@@ -183,16 +191,17 @@ public enum StrictJSON {
                             index += 2
                             let low = try hex4()
                             guard (0xDC00...0xDFFF).contains(low) else { throw fail("an unpaired high surrogate escape") }
-                            scalars.append(Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))!)
+                            unescaped?.append(Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))!)
                         } else {
-                            scalars.append(Unicode.Scalar(unit)!)
+                            unescaped?.append(Unicode.Scalar(unit)!)
                         }
                     default:
                         throw fail("an unknown escape in a string")
                     }
                 default:
                     guard byte >= 0x20 else { throw fail("a control character in a string (escape it)") }
-                    scalars.append(try utf8Scalar())
+                    let scalar = try utf8Scalar()
+                    unescaped?.append(scalar)
                 }
             }
         }

@@ -72,6 +72,8 @@ struct DeviceAuthenticationMiddleware: RouterMiddleware {
     /// Lookups and failed authentications per client address.
     let failures: RateLimiter
     let behindProxy: Bool
+    /// Device lookups under way, shared by the requests that need the same device.
+    let lookups = DeviceLookups()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let device = try await authenticate(request, context: context, client: context.clientAddress(of: request, trustingForwardedFor: behindProxy))
@@ -105,11 +107,25 @@ struct DeviceAuthenticationMiddleware: RouterMiddleware {
         case .absent:
             throw refuse("the device token is not valid")
         case .unknown:
-            // Paid for before the query; refunded below if the token is good.
-            if let wait = failures.take(client) { throw throttled(wait) }
+            // A query already under way for this device is shared, at no cost: a kiosk's
+            // requests arriving together as its cache entry expires make one lookup. A new query
+            // is paid for before it is made, and refunded below if the token is good.
             let found: Device?
-            do { found = try await store.device(id: token.deviceID) } catch {
-                failures.refund(client)
+            do {
+                if let running = lookups.running(token.deviceID) {
+                    found = try await running.value
+                } else {
+                    if let wait = failures.take(client) { throw throttled(wait) }
+                    do {
+                        found = try await lookups.run(token.deviceID) { try await store.device(id: token.deviceID) }
+                    } catch {
+                        failures.refund(client)
+                        throw error
+                    }
+                }
+            } catch let error as APIError {
+                throw error
+            } catch {
                 throw APIError.unavailable(.database, error, logger: context.logger)
             }
             guard let found else {
@@ -126,6 +142,29 @@ struct DeviceAuthenticationMiddleware: RouterMiddleware {
         guard token.matches(storedHash: device.secretHash) else { throw refuse("the device token is not valid") }
         guard device.revokedAt == nil else { throw refuse("the device has been revoked") }
         return device
+    }
+}
+
+/// Device lookups under way, by device id, so that requests arriving together for one device
+/// share one database query.
+final class DeviceLookups: Sendable {
+    private let inFlight = Mutex<[String: Task<Device?, any Error>]>([:])
+
+    /// The lookup of `id` under way, if any.
+    func running(_ id: String) -> Task<Device?, any Error>? {
+        inFlight.withLock { $0[id] }
+    }
+
+    /// Looks `id` up with `lookup`, or joins the lookup another request started meanwhile.
+    func run(_ id: String, _ lookup: @escaping @Sendable () async throws -> Device?) async throws -> Device? {
+        let task = inFlight.withLock { inFlight in
+            if let running = inFlight[id] { return running }
+            let task = Task { try await lookup() }
+            inFlight[id] = task
+            return task
+        }
+        defer { inFlight.withLock { if $0[id] == task { $0[id] = nil } } }
+        return try await task.value
     }
 }
 
