@@ -97,7 +97,14 @@ public enum Daemon {
         try Recorder.recoverInterrupted(store: store, metadata: metadata, logger: logger)
 
         let enrollment = Enrollment.resolve(configuration: configuration, paths: paths, environment: environment)
-        if enrollment == nil { logger.warning("not enrolled (no relay URL or device token): sessions wait in the outbox") }
+        if enrollment == nil {
+            // Say why, when a URL is there but unusable (an enrolment file from an older hhctl).
+            let stored = FileManager.default.contents(atPath: paths.enrollment).flatMap { try? JSONDecoder().decode(Enrollment.self, from: $0) }
+            let url = configuration.relayURL.isEmpty ? stored?.relayURL : configuration.relayURL
+            var reason = "no relay URL or device token"
+            if let url, !url.isEmpty { do { _ = try RelayAddress(url) } catch { reason = "relay URL \(error)" } }
+            logger.warning("not enrolled (\(reason)): sessions wait in the outbox")
+        }
 
         let pacing: FilePacing = configuration.pace == .fast ? .fast : .realtime
         let video = makeVideoSource(configuration, pacing: pacing)

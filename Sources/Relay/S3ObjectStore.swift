@@ -27,26 +27,25 @@ public struct S3Location: Sendable, Hashable {
 
     /// Where the bucket itself is (for listing): origin, `Host` and path.
     public func bucketAddress() -> (origin: String, host: String, path: String) {
-        if let endpoint, let components = URLComponents(string: endpoint), let scheme = components.scheme, let host = components.host {
-            let authority = components.port.map { "\(host):\($0)" } ?? host
-            let base = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
-            return ("\(scheme)://\(authority)", authority, "\(base)/\(SigV4Encoding.encode(bucket, keepingSlashes: false))")
-        }
-        let host = "\(bucket).s3.\(region).amazonaws.com"
-        return ("https://\(host)", host, "/")
+        address(ofEncodedKey: nil)
     }
 
     /// Where `key` is: the URL's origin (`scheme://host[:port]`), the `Host` header and the
     /// path as sent (percent-encoded, bucket first when path-style).
     public func address(of key: ObjectKey) -> (origin: String, host: String, path: String) {
-        let encodedKey = SigV4Encoding.encode(prefix + key.text, keepingSlashes: true)
+        address(ofEncodedKey: SigV4Encoding.encode(prefix + key.text, keepingSlashes: true))
+    }
+
+    /// Path-style under an endpoint, virtual-hosted on AWS; `nil`: the bucket itself.
+    private func address(ofEncodedKey encodedKey: String?) -> (origin: String, host: String, path: String) {
         if let endpoint, let components = URLComponents(string: endpoint), let scheme = components.scheme, let host = components.host {
             let authority = components.port.map { "\(host):\($0)" } ?? host
             let base = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
-            return ("\(scheme)://\(authority)", authority, "\(base)/\(SigV4Encoding.encode(bucket, keepingSlashes: false))/\(encodedKey)")
+            let bucketPath = "\(base)/\(SigV4Encoding.encode(bucket, keepingSlashes: false))"
+            return ("\(scheme)://\(authority)", authority, encodedKey.map { bucketPath + "/" + $0 } ?? bucketPath)
         }
         let host = "\(bucket).s3.\(region).amazonaws.com"
-        return ("https://\(host)", host, "/\(encodedKey)")
+        return ("https://\(host)", host, "/" + (encodedKey ?? ""))
     }
 }
 

@@ -1,6 +1,7 @@
 import EdgeStore
 import Foundation
 import HHProtocol
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -133,7 +134,7 @@ private final class ChaosRelay {
         process.standardError = handle
         try process.run()
         self.process = process
-        _ = eventually(timeout: 20) { canConnectTCP(port: port) }
+        _ = eventually(timeout: 20) { canConnect(port: port) }
     }
 
     func kill9() {
@@ -167,17 +168,4 @@ private func runTool(_ path: String, _ arguments: [String]) -> (status: Int32, s
 /// Free bytes on the file system holding `path`.
 private func freeBytes(_ path: String) -> Int {
     ((try? FileManager.default.attributesOfFileSystem(forPath: path))?[.systemFreeSize] as? NSNumber)?.intValue ?? 0
-}
-
-/// Whether something accepts TCP connections on the loopback port.
-private func canConnectTCP(port: Int) -> Bool {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = UInt16(port).bigEndian
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    } == 0
 }

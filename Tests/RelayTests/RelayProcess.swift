@@ -83,19 +83,6 @@ final class RelayProcess {
     deinit { stop() }
 }
 
-/// Whether something accepts TCP connections on the loopback port.
-func canConnect(port: Int) -> Bool {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = UInt16(port).bigEndian
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    } == 0
-}
-
 /// One HTTP request; returns status, headers and body.
 func http(_ method: String, _ url: String, headers: [(String, String)] = [], body: Data? = nil) async throws -> (Int, HTTPHeaders, Data) {
     var request = HTTPClientRequest(url: url)
