@@ -43,6 +43,10 @@ let package = Package(
         .target(name: "MediaFiles", swiftSettings: strictSettings),
         // Synthetic patients with known truth, for the tests and the demo.
         .target(name: "Simulation", dependencies: ["VitalsCore"], swiftSettings: strictSettings),
+        // The AWS event-stream framing (Transcribe streaming, Bedrock ConverseStream), pure.
+        .target(name: "AWSEventStream", swiftSettings: strictSettings),
+        // The conversation's pure core: emergency detection (more with the voice-turn issue).
+        .target(name: "Conversation", swiftSettings: strictSettings),
         // Wire types shared by kiosk and relay (versioned JSON).
         .target(name: "HHProtocol", swiftSettings: strictSettings),
         // Module maps over the C libraries the kiosk's devices use.
@@ -191,6 +195,9 @@ let package = Package(
         .testTarget(name: "VitalsCoreTests", dependencies: ["VitalsCore", "Simulation"], swiftSettings: strictSettings),
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore"], swiftSettings: strictSettings),
         .testTarget(name: "MediaFilesTests", dependencies: ["MediaFiles"], swiftSettings: strictSettings),
+        .testTarget(name: "ConversationTests", dependencies: ["Conversation"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "AWSEventStreamTests", dependencies: ["AWSEventStream"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(
             name: "VitalsAccuracyTests",
             dependencies: ["VitalsCore", "Simulation"],

@@ -14,7 +14,8 @@ from urllib.parse import quote, unquote
 from moto.iam import access_control
 from moto.server import main
 
-original = access_control.IAMRequestBase._create_aws_request
+# A moto that no longer has the method runs as it is (its own check, whatever it does then).
+original = getattr(access_control.IAMRequestBase, "_create_aws_request", None)
 
 
 def create_aws_request(self):
@@ -28,5 +29,8 @@ def create_aws_request(self):
     return original(self)
 
 
-access_control.IAMRequestBase._create_aws_request = create_aws_request
+if original is not None:
+    access_control.IAMRequestBase._create_aws_request = create_aws_request
+else:
+    print("moto-server.py: moto changed; running it without the query correction", file=sys.stderr)
 main(["-H", sys.argv[1], "-p", sys.argv[2]])
