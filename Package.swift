@@ -221,7 +221,7 @@ let package = Package(
         .testTarget(
             name: "AWSSigningTests",
             dependencies: [
-                "AWSSigning",
+                "AWSSigning", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -256,7 +256,7 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: [
-                "Analysis", "Devices", "HHProtocol", "Kiosk", "MediaFiles", "Relay", "VitalsCore",
+                "Analysis", "Devices", "HHProtocol", "Kiosk", "MediaFiles", "Relay", "VitalsCore", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

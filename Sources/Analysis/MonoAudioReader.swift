@@ -28,10 +28,11 @@ public struct MonoAudioReader {
         self.blockFrames = max(1, blockFrames)
         reader = try WAVReader(path: path)
         format = reader.format
-        if let reason = AudioConverter.unsupportedReason(sampleRate: format.sampleRate, channelCount: format.channelCount) {
-            throw MediaFileError(.unsupported, reason)
+        do {
+            converter = try AudioConverter(sampleRate: format.sampleRate, channelCount: format.channelCount)
+        } catch {
+            throw MediaFileError(.unsupported, error.description)
         }
-        converter = AudioConverter(sampleRate: format.sampleRate, channelCount: format.channelCount)
     }
 
     /// The next block of 16 kHz mono samples (it may be empty while the resampler fills), or

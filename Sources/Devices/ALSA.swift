@@ -72,7 +72,7 @@ public final class ALSAAudioSource: AudioSource {
     private let bufferMicroseconds: UInt32
     private var pcm: OpaquePointer?
     private var granted = (encoding: 0, channels: 1, rate: 16_000, periodFrames: 320)
-    private var converter = AudioConverter(sampleRate: 16_000, channelCount: 1)
+    private var converter: AudioConverter?
     private var raw: [UInt8] = []
     private var interleaved: [Float] = []
     private var samplesDelivered = 0
@@ -97,12 +97,13 @@ public final class ALSAAudioSource: AudioSource {
             snd_pcm_close(handle)
             throw error
         }
-        if let reason = AudioConverter.unsupportedReason(sampleRate: granted.rate, channelCount: granted.channels) {
+        do {
+            converter = try AudioConverter(sampleRate: granted.rate, channelCount: granted.channels)
+        } catch {
             snd_pcm_close(handle)
-            throw .unsupported("\(name): \(reason)")
+            throw .unsupported("\(name): \(error)")
         }
         pcm = handle
-        converter = AudioConverter(sampleRate: granted.rate, channelCount: granted.channels)
         raw = [UInt8](repeating: 0, count: granted.periodFrames * granted.channels * captureEncodings[granted.encoding].bytes)
         samplesDelivered = 0
         return AudioStreamFormat(sampleRate: granted.rate, channelCount: granted.channels, encoding: captureEncodings[granted.encoding].name)
@@ -122,7 +123,7 @@ public final class ALSAAudioSource: AudioSource {
         }
         decode(frames: frames)
         let time = Double(samplesDelivered) / 16_000
-        let samples = converter.process(interleaved: interleaved)
+        guard let samples = converter?.process(interleaved: interleaved) else { throw .failed("\(name) is not open") }
         samplesDelivered += samples.count
         return AudioBlock(samples: samples, time: time)
     }

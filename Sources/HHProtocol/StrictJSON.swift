@@ -121,12 +121,7 @@ public enum StrictJSON {
                 path.append(path.isEmpty ? key : "." + key)
                 try value(shape, depth: depth + 1)
                 path.removeLast()
-                skipSpace()
-                guard index < bytes.count else { throw fail("the document ends inside an object") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; skipSpace(); continue }
-                guard bytes[index] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
-                index += 1
-                return
+                guard try another(closedBy: "}", in: "an object") else { return }
             }
         }
 
@@ -140,13 +135,23 @@ public enum StrictJSON {
                 try value(element, depth: depth + 1)
                 path.removeLast()
                 position += 1
-                skipSpace()
-                guard index < bytes.count else { throw fail("the document ends inside an array") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; skipSpace(); continue }
-                guard bytes[index] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
-                index += 1
-                return
+                guard try another(closedBy: "]", in: "an array") else { return }
             }
+        }
+
+        /// After a member of an object or array: `true` past a comma (another member follows),
+        /// `false` past the closing bracket.
+        mutating func another(closedBy closing: Unicode.Scalar, in container: String) throws(Failure) -> Bool {
+            skipSpace()
+            guard index < bytes.count else { throw fail("the document ends inside \(container)") }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                skipSpace()
+                return true
+            }
+            guard bytes[index] == UInt8(ascii: closing) else { throw fail("expected ',' or '\(closing)'") }
+            index += 1
+            return false
         }
 
         /// Reads a string (the opening quote at `index`), validating UTF-8 and escapes; returns

@@ -46,13 +46,21 @@ public struct DaemonPaths: Sendable, Hashable {
 }
 
 extension Enrollment {
+    /// Why the daemon is not enrolled.
+    public struct Missing: Error, Sendable, CustomStringConvertible {
+        /// What is missing or unusable.
+        public var description: String
+    }
+
     /// The relay and token the daemon uses: the URL from the configuration or the enrolment
     /// file; the token from `relay.token_file`, the systemd credential `device-token`, or the
-    /// enrolment file. `nil` when either is missing (sessions then wait in the outbox).
+    /// enrolment file. Fails, saying why, when either is missing or the URL is unusable (an
+    /// enrolment file written by an older `hhctl` is checked as the configuration is); sessions
+    /// then wait in the outbox.
     public static func resolve(
         configuration: KioskConfiguration, paths: DaemonPaths,
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) -> Enrollment? {
+    ) -> Result<Enrollment, Missing> {
         let stored = FileManager.default.contents(atPath: paths.enrollment).flatMap { try? JSONDecoder().decode(Enrollment.self, from: $0) }
         let url = configuration.relayURL.isEmpty ? stored?.relayURL : configuration.relayURL
         var token: String?
@@ -63,9 +71,12 @@ extension Enrollment {
         } else {
             token = stored?.token
         }
-        // An enrolment file written by an older hhctl is checked as the configuration is.
-        guard let url, let address = try? RelayAddress(url), let token, !token.isEmpty else { return nil }
-        return Enrollment(relayURL: address.base, token: token)
+        guard let url, !url.isEmpty, let token, !token.isEmpty else { return .failure(Missing(description: "no relay URL or device token")) }
+        do {
+            return .success(Enrollment(relayURL: try RelayAddress(url).base, token: token))
+        } catch {
+            return .failure(Missing(description: "relay URL \(error)"))
+        }
     }
 
     private static func readToken(_ path: String) -> String? {
@@ -96,15 +107,9 @@ public enum Daemon {
         let metadata = SessionMetadata(softwareVersion: KioskVersion.current, pulseMethod: configuration.pulseMethod.rawValue)
         try Recorder.recoverInterrupted(store: store, metadata: metadata, logger: logger)
 
-        let enrollment = Enrollment.resolve(configuration: configuration, paths: paths, environment: environment)
-        if enrollment == nil {
-            // Say why, when a URL is there but unusable (an enrolment file from an older hhctl).
-            let stored = FileManager.default.contents(atPath: paths.enrollment).flatMap { try? JSONDecoder().decode(Enrollment.self, from: $0) }
-            let url = configuration.relayURL.isEmpty ? stored?.relayURL : configuration.relayURL
-            var reason = "no relay URL or device token"
-            if let url, !url.isEmpty { do { _ = try RelayAddress(url) } catch { reason = "relay URL \(error)" } }
-            logger.warning("not enrolled (\(reason)): sessions wait in the outbox")
-        }
+        let resolved = Enrollment.resolve(configuration: configuration, paths: paths, environment: environment)
+        let enrollment = try? resolved.get()
+        if case .failure(let missing) = resolved { logger.warning("not enrolled (\(missing)): sessions wait in the outbox") }
 
         let pacing: FilePacing = configuration.pace == .fast ? .fast : .realtime
         let video = makeVideoSource(configuration, pacing: pacing)

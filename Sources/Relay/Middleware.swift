@@ -86,13 +86,11 @@ struct DeviceAuthenticationMiddleware: RouterMiddleware {
     }
 
     private func authenticate(_ request: Request, context: Context, client: String) async throws -> Device {
-        /// Charges `client` for a failure: 401 with `message`, or 429 once its bucket is empty.
-        func refuse(_ message: String) -> APIError {
-            if let wait = failures.take(client) { return throttled(wait) }
+        /// 401 with `message`, charged to `client` unless its lookup was already paid for (then
+        /// 429 once its bucket is empty).
+        func refuse(_ message: String, paid: Bool = false) -> APIError {
+            if !paid, let wait = failures.take(client) { return throttled(wait) }
             return APIError.unauthorized(message)
-        }
-        func throttled(_ wait: Double) -> APIError {
-            APIError(.tooManyRequests, "rate_limited", "too many failed authentications from this address", headers: [.retryAfter: "\(Int(wait.rounded(.up)))"])
         }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw refuse("an Authorization: Bearer device token is required")
@@ -100,48 +98,44 @@ struct DeviceAuthenticationMiddleware: RouterMiddleware {
         guard let token = DeviceToken(String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)) else {
             throw refuse("the device token is malformed")
         }
-        let device: Device
+        var paid = false
+        let device: Device?
         switch devices.lookup(id: token.deviceID) {
-        case .present(let known):
-            device = known
-        case .absent:
-            throw refuse("the device token is not valid")
+        case .present(let known): device = known
+        case .absent: device = nil
         case .unknown:
-            // A query already under way for this device is shared, at no cost: a kiosk's
-            // requests arriving together as its cache entry expires make one lookup. A new query
-            // is paid for before it is made, and refunded below if the token is good.
-            let found: Device?
-            do {
-                if let running = lookups.running(token.deviceID) {
-                    found = try await running.value
-                } else {
-                    if let wait = failures.take(client) { throw throttled(wait) }
-                    do {
-                        found = try await lookups.run(token.deviceID) { try await store.device(id: token.deviceID) }
-                    } catch {
-                        failures.refund(client)
-                        throw error
-                    }
-                }
-            } catch let error as APIError {
-                throw error
-            } catch {
-                throw APIError.unavailable(.database, error, logger: context.logger)
-            }
-            guard let found else {
-                devices.keepMissing(token.deviceID)
-                throw APIError.unauthorized("the device token is not valid")
-            }
-            devices.keep(found)
-            guard token.matches(storedHash: found.secretHash), found.revokedAt == nil else {
-                throw APIError.unauthorized(found.revokedAt == nil ? "the device token is not valid" : "the device has been revoked")
-            }
-            failures.refund(client)
-            return found
+            (device, paid) = try await lookUp(token.deviceID, client: client, logger: context.logger)
+            if let device { devices.keep(device) } else { devices.keepMissing(token.deviceID) }
         }
-        guard token.matches(storedHash: device.secretHash) else { throw refuse("the device token is not valid") }
-        guard device.revokedAt == nil else { throw refuse("the device has been revoked") }
+        guard let device, token.matches(storedHash: device.secretHash) else { throw refuse("the device token is not valid", paid: paid) }
+        guard device.revokedAt == nil else { throw refuse("the device has been revoked", paid: paid) }
+        if paid { failures.refund(client) }
         return device
+    }
+
+    /// The device with `id` from the store. A lookup already under way for it is joined at no
+    /// cost (a kiosk's requests arriving together as its cache entry expires make one query);
+    /// a new one is paid for from `client`'s bucket before it is made (`paid`), and given back
+    /// if the store fails.
+    private func lookUp(_ id: String, client: String, logger: Logger) async throws -> (device: Device?, paid: Bool) {
+        do {
+            if let running = lookups.running(id) { return (try await running.value, false) }
+            if let wait = failures.take(client) { throw throttled(wait) }
+            do {
+                return (try await lookups.run(id) { try await store.device(id: id) }, true)
+            } catch {
+                failures.refund(client)
+                throw error
+            }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError.unavailable(.database, error, logger: logger)
+        }
+    }
+
+    private func throttled(_ wait: Double) -> APIError {
+        APIError(.tooManyRequests, "rate_limited", "too many failed authentications from this address", headers: [.retryAfter: "\(Int(wait.rounded(.up)))"])
     }
 }
 
@@ -223,23 +217,15 @@ public final class RateLimiter: Sendable {
     /// Forgets the buckets that are full again (a fresh bucket is the same); if that is not
     /// enough, forgets them all rather than grow without bound.
     private func prune(_ buckets: inout [String: Bucket], now: ContinuousClock.Instant) {
-        buckets = buckets.filter { _, bucket in
-            let elapsed = now - bucket.updated
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            return bucket.tokens + seconds * rate < burst
-        }
+        buckets = buckets.filter { _, bucket in tokens(in: bucket, at: now) < burst }
         if buckets.count > capacity { buckets.removeAll(keepingCapacity: true) }
     }
 
-    /// The seconds until `key` has a token, without taking one; `nil` when one is there.
-    public func wait(_ key: String, now: ContinuousClock.Instant = .now) -> Double? {
-        buckets.withLock { buckets in
-            guard let bucket = buckets[key] else { return nil }
-            let elapsed = now - bucket.updated
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let tokens = min(burst, bucket.tokens + seconds * rate)
-            return tokens >= 1 ? nil : (1 - tokens) / rate
-        }
+    /// The tokens `bucket` holds at `now`, refilled since it was last updated.
+    private func tokens(in bucket: Bucket, at now: ContinuousClock.Instant) -> Double {
+        let elapsed = now - bucket.updated
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return min(burst, bucket.tokens + seconds * rate)
     }
 
     /// Gives back a token taken for `key` (a lookup that proved good).
@@ -255,9 +241,7 @@ public final class RateLimiter: Sendable {
     public func take(_ key: String, now: ContinuousClock.Instant = .now) -> Double? {
         buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
-            let elapsed = now - bucket.updated
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            bucket.tokens = min(burst, bucket.tokens + seconds * rate)
+            bucket.tokens = tokens(in: bucket, at: now)
             bucket.updated = now
             defer {
                 buckets[key] = bucket

@@ -35,6 +35,16 @@ public struct ObjectKey: Sendable, Hashable, CustomStringConvertible {
         try ObjectKey("sessions/\(clinicID)/\(sessionID).\(digest).json")
     }
 
+    /// The session id and digest of a key made by ``sessionDocument(clinicID:sessionID:digest:)``;
+    /// `nil` for any other key.
+    public var sessionDocument: (session: String, digest: String)? {
+        let parts = text.split(separator: "/")
+        guard parts.count == 3, parts[0] == "sessions", parts[2].hasSuffix(".json") else { return nil }
+        let name = parts[2].dropLast(".json".count)
+        guard let dot = name.lastIndex(of: ".") else { return nil }
+        return (String(name[..<dot]), String(name[name.index(after: dot)...]))
+    }
+
     public var description: String { text }
 }
 
@@ -132,25 +142,25 @@ public final class LocalFolderObjectStore: ObjectStore {
     }
 
     public func checkInPlace() throws(ObjectStoreError) {
-        if let problem = rootIdentity.problem() { throw .misplaced(problem) }
+        do { try rootIdentity.requireInPlace() } catch { throw .misplaced(error.description) }
     }
 
     public func modified(_ key: ObjectKey) async throws(ObjectStoreError) -> Date? {
         let path = root + "/" + key.text
         return try await blocking { [rootIdentity] () throws -> Date? in
-            if let problem = rootIdentity.problem() { throw MisplacedFolder(description: problem) }
+            try rootIdentity.requireInPlace()
             var info = stat()
             guard stat(path, &info) == 0 else {
                 if errno == ENOENT { return nil }
                 throw POSIXFailure("reading \(path)")
             }
-            return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
+            return Self.modified(info)
         }
     }
 
     public func list(prefix: String) async throws(ObjectStoreError) -> [StoredObject] {
         try await blocking { [root, rootIdentity] in
-            if let problem = rootIdentity.problem() { throw MisplacedFolder(description: problem) }
+            try rootIdentity.requireInPlace()
             // Start from the deepest folder the prefix names whole.
             let folderPart = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
             let start = folderPart.isEmpty ? root : root + "/" + folderPart
@@ -162,10 +172,15 @@ public final class LocalFolderObjectStore: ObjectStore {
                       let key = try? ObjectKey(name) else { continue }
                 var info = stat()
                 guard stat(root + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-                found.append(StoredObject(key: key, modified: Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec))))
+                found.append(StoredObject(key: key, modified: Self.modified(info)))
             }
             return found
         }
+    }
+
+    /// When the file `info` describes was last written.
+    private static func modified(_ info: stat) -> Date {
+        Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
     }
 
     /// Removes `.tmp-*` files (writes a crash cut short) older than `cutoff`.
@@ -177,7 +192,7 @@ public final class LocalFolderObjectStore: ObjectStore {
                 guard (relative as NSString).lastPathComponent.hasPrefix(".tmp-") else { continue }
                 var info = stat()
                 let path = root + "/" + relative
-                guard stat(path, &info) == 0, Double(info.st_mtim.tv_sec) < cutoff.timeIntervalSince1970 else { continue }
+                guard stat(path, &info) == 0, Self.modified(info) < cutoff else { continue }
                 if unlink(path) == 0 { removed += 1 }
             }
             return removed
@@ -198,7 +213,7 @@ public final class LocalFolderObjectStore: ObjectStore {
     public func put(_ bytes: ByteBuffer, at key: ObjectKey, contentType: String) async throws(ObjectStoreError) {
         let path = root + "/" + key.text
         try await blocking { [root, rootIdentity] in
-            if let problem = rootIdentity.problem() { throw MisplacedFolder(description: problem) }
+            try rootIdentity.requireInPlace()
             let folder = (path as NSString).deletingLastPathComponent
             try Self.ensureFolder(folder, below: root)
             let temporary = folder + "/.tmp-" + RandomID.uuid()
@@ -258,7 +273,7 @@ public final class LocalFolderObjectStore: ObjectStore {
     public func get(_ key: ObjectKey) async throws(ObjectStoreError) -> ByteBuffer? {
         let path = root + "/" + key.text
         return try await blocking { [rootIdentity] () throws -> ByteBuffer? in
-            if let problem = rootIdentity.problem() { throw MisplacedFolder(description: problem) }
+            try rootIdentity.requireInPlace()
             guard let data = FileManager.default.contents(atPath: path) else {
                 if access(path, F_OK) != 0 && errno == ENOENT { return nil }
                 throw POSIXFailure("reading \(path)")
@@ -279,7 +294,7 @@ public final class LocalFolderObjectStore: ObjectStore {
     private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws(ObjectStoreError) -> T {
         do {
             return try await threads.runIfActive(body)
-        } catch let misplaced as MisplacedFolder {
+        } catch let misplaced as MisplacedFile {
             throw .misplaced(misplaced.description)
         } catch let failure as POSIXFailure {
             throw .unavailable(failure.description)
@@ -287,11 +302,6 @@ public final class LocalFolderObjectStore: ObjectStore {
             throw .unavailable("\(error)")
         }
     }
-}
-
-/// The store's folder is no longer the one it opened.
-struct MisplacedFolder: Error, CustomStringConvertible {
-    var description: String
 }
 
 /// A failed system call, with errno's text.

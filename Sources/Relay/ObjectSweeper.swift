@@ -41,7 +41,7 @@ public struct ObjectSweeper: Service {
 
     public func run() async throws {
         try? await gracefulSleep(firstDelay)
-        while !Task.isCancelledOrShuttingDown {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let outcome = try await sweep(now: Date())
                 if outcome != Outcome() {
@@ -69,7 +69,7 @@ public struct ObjectSweeper: Service {
             outcome.orphans += 1
         }
         for object in try await objects.list(prefix: "sessions/") where object.modified < cutoff {
-            guard let (sessionID, digest) = Self.sessionDocument(object.key) else { continue }
+            guard let (sessionID, digest) = object.key.sessionDocument else { continue }
             if let row = try await store.session(id: sessionID), row.digest == digest { continue }
             // Looked at again just before deleting: a kiosk retrying an upload puts the same key
             // (making it young again) before it commits the row. What remains is the moment
@@ -81,18 +81,4 @@ public struct ObjectSweeper: Service {
         }
         return outcome
     }
-
-    /// The session id and digest of a `sessions/<clinic>/<session>.<digest>.json` key.
-    static func sessionDocument(_ key: ObjectKey) -> (session: String, digest: String)? {
-        let parts = key.text.split(separator: "/")
-        guard parts.count == 3, parts[2].hasSuffix(".json") else { return nil }
-        let name = parts[2].dropLast(".json".count)
-        guard let dot = name.lastIndex(of: ".") else { return nil }
-        return (String(name[..<dot]), String(name[name.index(after: dot)...]))
-    }
-}
-
-extension Task where Success == Never, Failure == Never {
-    /// Whether the current task should stop: cancelled, or its service group is shutting down.
-    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
 }

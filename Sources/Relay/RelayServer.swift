@@ -131,15 +131,11 @@ public enum RelayServer {
         // A request that will not finish (a stalled upload) cannot hold SIGTERM up for ever.
         group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownSeconds)
         group.maximumCancellationDuration = .seconds(5)
-        do {
-            try await ServiceGroup(configuration: group).run()
-        } catch {
-            await objects.shutdown()
-            await store.close()
-            throw error
-        }
+        var failure: (any Error)?
+        do { try await ServiceGroup(configuration: group).run() } catch { failure = error }
         await objects.shutdown()
         await store.close()
+        if let failure { throw failure }
     }
 
     /// Writes, reads back and removes a small object, so that a store the relay may not use
@@ -170,9 +166,9 @@ public enum SessionUpload {
     /// - Throws: ``APIError`` 400 `malformed` for bytes that are not a session document (or not
     ///   strictly one: see ``StrictJSON``),
     ///   400 `invalid` for a document no kiosk could have measured (``SessionValidation``).
-    public static func parse(_ body: ByteBuffer) throws(APIError) -> SessionDocument {
+    public static func parse(_ body: Data) throws(APIError) -> SessionDocument {
         // Strict first: UTF-8 only, no duplicate or unknown keys, nothing a store cannot keep.
-        let strict: Result<Void, StrictJSON.Failure> = body.withUnsafeReadableBytes { bytes in
+        let strict: Result<Void, StrictJSON.Failure> = body.withUnsafeBytes { bytes in
             Result { () throws(StrictJSON.Failure) in try StrictJSON.check(bytes, shape: SessionDocument.shape) }
         }
         if case .failure(let failure) = strict {
@@ -180,7 +176,7 @@ public enum SessionUpload {
         }
         let document: SessionDocument
         do {
-            document = try WireJSON.decoder().decode(SessionDocument.self, from: Data(buffer: body))
+            document = try WireJSON.decoder().decode(SessionDocument.self, from: body)
         } catch let error as DecodingError {
             throw APIError(.badRequest, "malformed", "not a session document: \(error.relayDescription)")
         } catch {
@@ -192,8 +188,8 @@ public enum SessionUpload {
     }
 
     static func handle(_ bytes: ByteBuffer, device: Device, store: any RelayStore, objects: any ObjectStore, logger: Logger) async throws -> Response {
-        let document = try parse(bytes)
         let body = Data(buffer: bytes)
+        let document = try parse(body)
         // The digest of the bytes tells a retry (the kiosk resends exactly what it stored)
         // from a new document at once; only when the bytes differ are the documents compared.
         let digest = sha256Hex(body)

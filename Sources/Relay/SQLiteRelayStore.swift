@@ -25,8 +25,8 @@ public final class SQLiteRelayStore: RelayStore {
     }
 
     /// Throws unless the database file at the path is still the one this store has open.
-    private func requireFileInPlace() throws {
-        if let problem = file.problem() { throw RelayStoreError.misplaced(problem) }
+    private func requireFileInPlace() throws(RelayStoreError) {
+        do { try file.requireInPlace() } catch { throw .misplaced(error.description) }
     }
 
     /// The schema, one migration per version (GRDB records them in `grdb_migrations`; SQLite's
@@ -173,14 +173,18 @@ struct FileIdentity: Sendable, Hashable {
         inode = UInt64(info.st_ino)
     }
 
-    /// What is wrong, if the path no longer names this file.
-    func problem() -> String? {
+    /// Throws, saying what happened, if the path no longer names this file.
+    func requireInPlace() throws(MisplacedFile) {
         guard let now = FileIdentity(path: path) else {
-            return "\(path) was removed while the relay was running (the data folder is gone?); restart the relay"
+            throw MisplacedFile(description: "\(path) was removed while the relay was running (the data folder is gone?); restart the relay")
         }
         guard now.device == device, now.inode == inode else {
-            return "\(path) was replaced by another file while the relay was running; restart the relay"
+            throw MisplacedFile(description: "\(path) was replaced by another file while the relay was running; restart the relay")
         }
-        return nil
     }
+}
+
+/// A file or folder the relay opened is no longer at its path.
+struct MisplacedFile: Error, CustomStringConvertible {
+    var description: String
 }

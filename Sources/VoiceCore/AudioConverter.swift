@@ -117,21 +117,18 @@ public struct AudioConverter: Sendable {
     /// The most interleaved channels accepted.
     public static let maximumChannels = 32
 
-    /// Why audio of `sampleRate` Hz and `channelCount` channels cannot be converted; `nil` if it can.
-    public static func unsupportedReason(sampleRate: Int, channelCount: Int) -> String? {
-        guard supportedInputRates.contains(sampleRate) else {
-            return "a sample rate of \(sampleRate) Hz is outside the \(supportedInputRates.lowerBound)…\(supportedInputRates.upperBound) Hz the voice engine reads"
+    /// A converter from `sampleRate` Hz, `channelCount` interleaved channels, to 16 kHz mono.
+    ///
+    /// - Throws: ``UnsupportedAudioFormat`` for a rate or channel count outside what the engine
+    ///   reads, before anything is allocated for it.
+    public init(sampleRate: Int, channelCount: Int, outputRate: Int = VoiceFeatures.sampleRate) throws(UnsupportedAudioFormat) {
+        guard Self.supportedInputRates.contains(sampleRate) else {
+            throw UnsupportedAudioFormat(
+                description: "a sample rate of \(sampleRate) Hz is outside the \(Self.supportedInputRates.lowerBound)…\(Self.supportedInputRates.upperBound) Hz the voice engine reads")
         }
-        guard (1...maximumChannels).contains(channelCount) else {
-            return "\(channelCount) channels is outside the 1…\(maximumChannels) the voice engine reads"
+        guard (1...Self.maximumChannels).contains(channelCount) else {
+            throw UnsupportedAudioFormat(description: "\(channelCount) channels is outside the 1…\(Self.maximumChannels) the voice engine reads")
         }
-        return nil
-    }
-
-    /// A converter from `sampleRate` Hz, `channelCount` interleaved channels, to 16 kHz mono
-    /// (check them first with ``unsupportedReason(sampleRate:channelCount:)``).
-    public init(sampleRate: Int, channelCount: Int, outputRate: Int = VoiceFeatures.sampleRate) {
-        precondition(channelCount > 0)
         self.channelCount = channelCount
         resampler = sampleRate == outputRate ? nil : Resampler(inputRate: sampleRate, outputRate: outputRate)
     }
@@ -160,4 +157,10 @@ public struct AudioConverter: Sendable {
         guard resampler != nil else { return [] }
         return resampler!.finish()
     }
+}
+
+/// Audio the voice engine cannot read, and why.
+public struct UnsupportedAudioFormat: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong with it.
+    public var description: String
 }

@@ -202,17 +202,16 @@ private func withStores(
         let objects = wanted
             ? try RelayStores.openObjects(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
             : nil
+        var failure: (any Error)?
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for service in services { group.addTask { try await service.run() } }
                 defer { group.cancelAll() }
                 try await body(store, objects)
             }
-        } catch {
-            await objects?.shutdown()
-            throw error
-        }
+        } catch { failure = error }
         await objects?.shutdown()
+        if let failure { throw failure }
     } catch {
         if error is ExitCode { throw error }
         FileHandle.standardError.write(Data("hh-relay: \(error)\n".utf8))

@@ -7,6 +7,7 @@ import MediaFiles
 import NIOCore
 import NIOEmbedded
 import Relay
+import TestSupport
 import Testing
 import VitalsCore
 
@@ -179,7 +180,7 @@ enum Targets {
             maximumSize: 256 * 1024
         ) { input in
             verdict(refusing: APIError.self) {
-                _ = try SessionUpload.parse(ByteBuffer(bytes: input.bytes))
+                _ = try SessionUpload.parse(Data(input.bytes))
             }
         }
     }

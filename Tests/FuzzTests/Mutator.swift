@@ -34,13 +34,9 @@
 /// (see the README there): paste a failure's base64 into a file there to keep it fixed.
 /// `scripts/fuzz-corpus.py` writes the seed corpora and the media regression files.
 import Foundation
+import TestSupport
 
-/// SplitMix64 (Steele, Lea and Flood): small, fast, and the same sequence on every platform.
-struct SplitMix64 {
-    private(set) var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
+extension SplitMix64 {
     /// A generator for one input: the target, the seed's index and the iteration mixed so that
     /// neighbouring iterations start far apart.
     init(base: UInt64, target: String, seedIndex: Int, iteration: Int) {
@@ -48,15 +44,7 @@ struct SplitMix64 {
         mixer.state ^= UInt64(truncatingIfNeeded: seedIndex) &* 0xD1B5_4A32_D192_ED03
         _ = mixer.next()
         mixer.state ^= UInt64(truncatingIfNeeded: iteration) &* 0x8CB9_2BA7_2F3D_8DD7
-        state = mixer.next()
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        self.init(seed: mixer.next())
     }
 
     /// A number in `0..<bound` (`bound` > 0), by multiply-shift: the bias is below 2⁻³² for

@@ -87,29 +87,13 @@ extension DaemonTests {
         }
 
         @Test func aSessionCutShortByKill9IsRecoveredAndDeliveredAsInterrupted() throws {
-            let directory = temporaryDirectory("interrupted")
-            let configuration = writeTestConfiguration(in: directory)
-            let state = directory + "/state"
-            let recording = try DaemonProcess(
-                ["--config", configuration, "--state-dir", state, "--video", VisitVideo.path, "--audio", "", "--pace", "realtime"],
-                log: directory + "/record.log")
-            defer { recording.ensureStopped() }
-            #expect(eventually(timeout: 25) {
-                ((try? EdgeStore(path: state + "/hhd.sqlite").openSessions().first).flatMap { try? EdgeStore(path: state + "/hhd.sqlite").measurements(session: $0.id).count } ?? 0) >= 4
-            }, "\(recording.log)")
-            recording.send(SIGKILL)
-            _ = recording.wait(timeout: 10)
-
-            let relay = try TestRelay()
-            let delivery = try DaemonProcess(
-                ["--config", configuration, "--state-dir", state, "--video", "", "--audio", "", "--relay", relay.url, "--pace", "fast"],
-                log: directory + "/deliver.log")
-            #expect(delivery.wait(timeout: 30) == 0, "\(delivery.log)")
-            #expect(delivery.log.contains("closed session left open by the previous run"))
-            let documents = try relay.storedOrder.map { try WireJSON.decoder().decode(SessionDocument.self, from: relay.stored[$0]!) }
-            #expect(documents.count == 1)
-            #expect(documents.first?.endReason == .interrupted)
-            #expect((documents.first?.heartRate.compactMap(\.bpm).count ?? 0) >= 4, "the seconds committed before the kill are all there")
+            let visit = try InterruptedVisit("interrupted", killWhen: { store in
+                try store.openSessions().first.map { try store.measurements(session: $0.id).count } ?? 0 >= 4
+            })
+            #expect(visit.recoveryLog.contains("closed session left open by the previous run"))
+            #expect(visit.documents.count == 1)
+            #expect(visit.documents.first?.endReason == .interrupted)
+            #expect((visit.documents.first?.heartRate.compactMap(\.bpm).count ?? 0) >= 4, "the seconds committed before the kill are all there")
         }
 
         @Test func aRefusedSessionIsSetAsideAndRetryAfterIsHonoured() throws {

@@ -1,5 +1,6 @@
 import EdgeStore
 import Foundation
+import HHProtocol
 import MediaFiles
 import Testing
 import Simulation
@@ -136,5 +137,37 @@ func writeTestConfiguration(in directory: String, token: String = "test-token", 
 enum EdgeStoreProbe {
     static func delivered(stateDirectory: String) throws -> [String] {
         try EdgeStore(path: stateDirectory + "/hhd.sqlite").recentSessions(limit: 1000).filter { $0.state == .delivered }.map(\.id)
+    }
+}
+
+/// A visit recorded in real time and cut by `kill -9` once `killWhen` holds for the store it
+/// left; `beforeRecovery` looks at that store; then a fresh `hhd` with no input recovers the
+/// open session and delivers it to a test relay.
+struct InterruptedVisit {
+    /// What the relay stored, in order.
+    var documents: [SessionDocument]
+    /// The recovering daemon's log.
+    var recoveryLog: String
+
+    init(_ label: String, killWhen: @escaping (EdgeStore) throws -> Bool, beforeRecovery: (EdgeStore) throws -> Void = { _ in }) throws {
+        let directory = temporaryDirectory(label)
+        let configuration = writeTestConfiguration(in: directory)
+        let state = directory + "/state"
+        let recording = try DaemonProcess(
+            ["--config", configuration, "--state-dir", state, "--video", VisitVideo.path, "--audio", "", "--pace", "realtime"],
+            log: directory + "/record.log")
+        defer { recording.ensureStopped() }
+        #expect(eventually(timeout: 25) { (try? EdgeStore(path: state + "/hhd.sqlite")).map { (try? killWhen($0)) ?? false } ?? false }, "\(recording.log)")
+        recording.send(SIGKILL)
+        _ = recording.wait(timeout: 10)
+        try beforeRecovery(try EdgeStore(path: state + "/hhd.sqlite"))
+
+        let relay = try TestRelay()
+        let delivery = try DaemonProcess(
+            ["--config", configuration, "--state-dir", state, "--video", "", "--audio", "", "--relay", relay.url, "--pace", "fast"],
+            log: directory + "/deliver.log")
+        #expect(delivery.wait(timeout: 30) == 0, "\(delivery.log)")
+        recoveryLog = delivery.log
+        documents = try relay.storedOrder.map { try WireJSON.decoder().decode(SessionDocument.self, from: relay.stored[$0]!) }
     }
 }

@@ -60,30 +60,15 @@ extension DaemonTests {
         }
 
         @Test func aSessionKilledBeforeItsFirstEstimateIsRecoveredToItsLastMomentOfPresence() throws {
-            let directory = temporaryDirectory("presence")
-            let configuration = writeTestConfiguration(in: directory)
-            let state = directory + "/state"
-            let recording = try DaemonProcess(
-                ["--config", configuration, "--state-dir", state, "--video", VisitVideo.path, "--audio", "", "--pace", "realtime"],
-                log: directory + "/record.log")
-            defer { recording.ensureStopped() }
             // Killed some seconds into the visit, before a 10 s window gives any estimate.
-            #expect(eventually(timeout: 25) {
-                ((try? EdgeStore(path: state + "/hhd.sqlite").openSessions().first?.lastSeenS) ?? nil ?? 0) >= 5
-            }, "\(recording.log)")
-            recording.send(SIGKILL)
-            _ = recording.wait(timeout: 10)
-            let open = try #require(try EdgeStore(path: state + "/hhd.sqlite").openSessions().first)
-            #expect(try EdgeStore(path: state + "/hhd.sqlite").measurements(session: open.id).compactMap(\.bpm).isEmpty, "no estimate was recorded yet")
-
-            let relay = try TestRelay()
-            let delivery = try DaemonProcess(
-                ["--config", configuration, "--state-dir", state, "--video", "", "--audio", "", "--relay", relay.url, "--pace", "fast"],
-                log: directory + "/deliver.log")
-            #expect(delivery.wait(timeout: 30) == 0, "\(delivery.log)")
-            let documents = try relay.storedOrder.map { try WireJSON.decoder().decode(SessionDocument.self, from: relay.stored[$0]!) }
-            #expect(documents.count == 1 && documents.first?.endReason == .interrupted)
-            let length = documents.first.map { $0.endedAt.timeIntervalSince($0.startedAt) } ?? 0
+            let visit = try InterruptedVisit("presence", killWhen: { store in
+                (try store.openSessions().first?.lastSeenS ?? 0) >= 5
+            }, beforeRecovery: { store in
+                let open = try #require(try store.openSessions().first)
+                #expect(try store.measurements(session: open.id).compactMap(\.bpm).isEmpty, "no estimate was recorded yet")
+            })
+            #expect(visit.documents.count == 1 && visit.documents.first?.endReason == .interrupted)
+            let length = visit.documents.first.map { $0.endedAt.timeIntervalSince($0.startedAt) } ?? 0
             #expect(length >= 5, "recovered to the last moment someone was there, not 0 s: \(length) s")
         }
 

@@ -238,7 +238,7 @@ import Glibc
         let clinic = try await store.addClinic(name: "North")
         _ = try await store.addDevice(id: "d1", clinicID: clinic.id, name: "Lobby", secretHash: "h")
         let body = sessionJSON()
-        let document = try SessionUpload.parse(ByteBuffer(data: body))
+        let document = try SessionUpload.parse(body)
         let digest = sha256(body)
         let kept = try ObjectKey.sessionDocument(clinicID: clinic.id, sessionID: document.id, digest: digest)
         try await objects.put(ByteBuffer(data: body), at: kept, contentType: "application/json")

@@ -36,15 +36,22 @@ import Testing
         #expect(limiter.take("a", now: start + .milliseconds(500)) != nil)
     }
 
-    @Test func waitLooksWithoutTaking() {
-        let limiter = RateLimiter(rate: 1, burst: 2)
+    @Test func aRefundGivesBackATokenButNeverMoreThanTheBurst() {
+        let limiter = RateLimiter(rate: 0.001, burst: 2)
         let start = ContinuousClock.now
-        #expect(limiter.wait("a", now: start) == nil)
-        #expect(limiter.wait("a", now: start) == nil, "looking takes nothing")
-        _ = limiter.take("a", now: start)
-        _ = limiter.take("a", now: start)
-        #expect(limiter.wait("a", now: start).map { abs($0 - 1) < 1e-6 } == true)
-        #expect(limiter.wait("a", now: start + .seconds(1)) == nil)
+        #expect(limiter.take("a", now: start) == nil)
+        #expect(limiter.take("a", now: start) == nil)
+        #expect(limiter.take("a", now: start) != nil, "the burst is spent")
+        limiter.refund("a")
+        #expect(limiter.take("a", now: start) == nil, "the refunded token")
+        limiter.refund("a")
+        limiter.refund("a")
+        limiter.refund("a")
+        #expect(limiter.take("a", now: start) == nil && limiter.take("a", now: start) == nil)
+        #expect(limiter.take("a", now: start) != nil, "refunds stop at the burst")
+        limiter.refund("b")
+        #expect(limiter.take("b", now: start) == nil && limiter.take("b", now: start) == nil && limiter.take("b", now: start) != nil,
+                "a refund for a key never charged gives nothing extra")
     }
 }
 

@@ -75,10 +75,12 @@ import VoiceCore
         #expect(output == expected)
     }
 
-    @Test func stereoIsAveragedToMono() {
-        var converter = AudioConverter(sampleRate: 16_000, channelCount: 2)
+    @Test func stereoIsAveragedToMono() throws {
+        var converter = try AudioConverter(sampleRate: 16_000, channelCount: 2)
         #expect(converter.process(interleaved: [1, 0, 0.5, 0.5, -1, 1]) == [0.5, 0.5, 0])
         #expect(converter.finish().isEmpty)
+        #expect(throws: UnsupportedAudioFormat.self) { try AudioConverter(sampleRate: 1, channelCount: 1) }
+        #expect(throws: UnsupportedAudioFormat.self) { try AudioConverter(sampleRate: 16_000, channelCount: 0) }
     }
 }
 
