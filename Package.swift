@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
     ],
     targets: [
         // Pure cores: standard library and SIMD only, no I/O.
@@ -53,6 +54,16 @@ let package = Package(
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        // Module maps over the relay's offline voice engines.
+        .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx", providers: [.apt(["libpocketsphinx-dev", "pocketsphinx-en-us"])]),
+        .systemLibrary(name: "CESpeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+        // Speech recognition (PocketSphinx) and synthesis (eSpeak NG) with no cloud: thin
+        // adapters, each library on threads of its own.
+        .target(
+            name: "SpeechEngines",
+            dependencies: ["CPocketSphinx", "CESpeakNG", "VoiceCore"],
+            swiftSettings: strictSettings
+        ),
         // Camera, microphone and speaker (ALSA), and file-backed sources with the same protocols.
         .target(
             name: "Devices",
@@ -97,7 +108,8 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "AWSSigning",
+                "AWSSigning", "AWSEventStream", "Conversation", "MediaFiles", "SpeechEngines", "VoiceCore",
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -4,11 +4,19 @@ import Glibc
 import Darwin
 #endif
 
-/// A buffered, forward-only reader over a file descriptor that knows its byte offset.
+/// A buffered, forward-only reader over a file descriptor, or over bytes already in memory
+/// (an upload), that knows its byte offset.
 ///
 /// Not thread-safe: owned by one reader at a time.
 final class FileReader {
-    private let descriptor: Int32
+    /// Where the bytes come from.
+    private enum Source {
+        case descriptor(Int32)
+        /// The bytes and how many of them have been handed out.
+        case memory([UInt8], position: Int)
+    }
+
+    private var source: Source
     private var buffer: [UInt8]
     private var start = 0, end = 0
     /// Bytes consumed so far.
@@ -21,11 +29,20 @@ final class FileReader {
         guard fd >= 0 else {
             throw MediaFileError(.io, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
-        descriptor = fd
+        source = .descriptor(fd)
         buffer = [UInt8](repeating: 0, count: bufferSize)
     }
 
-    deinit { close(descriptor) }
+    /// A reader over `bytes`, called `name` in errors.
+    init(bytes: [UInt8], name: String) {
+        path = name
+        source = .memory(bytes, position: 0)
+        buffer = [UInt8](repeating: 0, count: 1 << 12)
+    }
+
+    deinit {
+        if case .descriptor(let fd) = source { close(fd) }
+    }
 
     /// Refills the buffer; returns false at end of file.
     private func fill() throws(MediaFileError) -> Bool {
@@ -43,6 +60,15 @@ final class FileReader {
     }
 
     private func readSome(into target: inout [UInt8], at index: Int, count: Int) throws(MediaFileError) -> Int {
+        guard case .descriptor(let descriptor) = source else {
+            guard case .memory(let bytes, let position) = source else { return 0 }
+            let n = min(count, bytes.count - position)
+            target.withUnsafeMutableBytes { t in
+                bytes.withUnsafeBytes { b in _ = memcpy(t.baseAddress! + index, b.baseAddress! + position, n) }
+            }
+            source = .memory(bytes, position: position + n)
+            return n
+        }
         while true {
             let n = target.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + index, count) }
             if n >= 0 { return n }

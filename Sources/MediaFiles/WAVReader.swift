@@ -29,8 +29,18 @@ public final class WAVReader {
     ///
     /// - Throws: ``MediaFileError`` naming the problem and its byte offset for a file that is not
     ///   a WAV file, a malformed or truncated header, or an unsupported encoding.
-    public init(path: String) throws(MediaFileError) {
-        let file = try FileReader(path: path)
+    public convenience init(path: String) throws(MediaFileError) {
+        try self.init(file: FileReader(path: path))
+    }
+
+    /// Reads the header of the WAV file in `bytes` (an upload), called `name` in errors.
+    ///
+    /// - Throws: ``MediaFileError`` as ``init(path:)`` does.
+    public convenience init(bytes: [UInt8], name: String) throws(MediaFileError) {
+        try self.init(file: FileReader(bytes: bytes, name: name))
+    }
+
+    private init(file: FileReader) throws(MediaFileError) {
         self.file = file
         var scratch: [UInt8] = []
 

@@ -18,7 +18,10 @@ final class InstrumentedStore: RelayStore {
     init(_ base: any RelayStore, poolSize: Int, timeout: Duration) {
         self.base = base
         self.timeout = timeout
-        timers = Dictionary(uniqueKeysWithValues: ["ping", "add_clinic", "add_device", "revoke_device", "device", "store_session", "session", "session_count"].map {
+        timers = Dictionary(uniqueKeysWithValues: [
+            "ping", "add_clinic", "add_device", "revoke_device", "device", "store_session", "session", "session_count", "claim_turn",
+            "complete_turn", "abandon_turn", "turn", "turns", "expired_turn_audio", "forget_turn_audio", "retain_turn_audio",
+        ].map {
             ($0, Timer(label: "hh_relay_db_operation_duration", dimensions: [("operation", $0)]))
         })
         self.poolSize = Gauge(label: "hh_relay_db_pool_size")
@@ -59,6 +62,20 @@ final class InstrumentedStore: RelayStore {
     func session(id: String) async throws -> StoredSession? { try await measure("session") { [base] in try await base.session(id: id) } }
     func sessionCount() async throws -> Int { try await measure("session_count") { [base] in try await base.sessionCount() } }
     func close() async { await base.close() }
+    func claimTurn(_ claim: TurnClaim, staleAfter: Duration) async throws -> TurnClaimOutcome {
+        try await measure("claim_turn") { [base] in try await base.claimTurn(claim, staleAfter: staleAfter) }
+    }
+    func completeTurn(_ turn: StoredTurn) async throws { try await measure("complete_turn") { [base] in try await base.completeTurn(turn) } }
+    func abandonTurn(id: String) async throws { try await measure("abandon_turn") { [base] in try await base.abandonTurn(id: id) } }
+    func turn(id: String) async throws -> StoredTurn? { try await measure("turn") { [base] in try await base.turn(id: id) } }
+    func turns(sessionID: String) async throws -> [StoredTurn] { try await measure("turns") { [base] in try await base.turns(sessionID: sessionID) } }
+    func turnsWithExpiredAudio(before date: Date, limit: Int) async throws -> [StoredTurn] {
+        try await measure("expired_turn_audio") { [base] in try await base.turnsWithExpiredAudio(before: date, limit: limit) }
+    }
+    func forgetTurnAudio(id: String) async throws { try await measure("forget_turn_audio") { [base] in try await base.forgetTurnAudio(id: id) } }
+    func retainTurnAudio(id: String, keys: [String], until: Date) async throws {
+        try await measure("retain_turn_audio") { [base] in try await base.retainTurnAudio(id: id, keys: keys, until: until) }
+    }
 }
 
 /// A counter shared across tasks.

@@ -166,15 +166,25 @@ final class DeviceLookups: Sendable {
 /// Added after the routes, it wraps only the router's not-found answer.
 struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = RelayRequestContext
-    /// The methods of each path.
+    /// The methods of each path; `*` in a path stands for any one segment.
     let allowed: [String: [HTTPRequest.Method]]
+
+    /// The methods of the path pattern `path` matches.
+    func methods(of path: String) -> [HTTPRequest.Method]? {
+        if let methods = allowed[path] { return methods }
+        let segments = path.split(separator: "/")
+        return allowed.first { pattern, _ in
+            let parts = pattern.split(separator: "/")
+            return parts.count == segments.count && zip(parts, segments).allSatisfy { $0 == "*" || $0 == $1 }
+        }?.value
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             let path = "/" + request.uri.path.split(separator: "/").joined(separator: "/")
-            guard let methods = allowed[path], !methods.contains(request.method) else { throw error }
+            guard let methods = methods(of: path), !methods.contains(request.method) else { throw error }
             throw APIError(
                 .methodNotAllowed, "method_not_allowed", "\(request.method.rawValue) is not allowed on \(path)",
                 headers: [.allow: methods.map(\.rawValue).joined(separator: ", ")])

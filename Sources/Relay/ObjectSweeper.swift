@@ -2,9 +2,9 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Removes what a relay killed mid-write leaves in the object store: temporary files of a
-/// folder store, session documents whose database row never committed (or lost to another
-/// document), and start-up probes. Runs soon after start and then every ``interval``; only objects
+/// Removes what a relay killed mid-write leaves in the object store (temporary files of a
+/// folder store, session documents whose database row never committed or lost to another
+/// document, start-up probes) and voice-turn audio whose retention has expired. Runs soon after start and then every ``interval``; only objects
 /// older than ``minimumAge`` are touched, so a write in progress is never mistaken for one
 /// abandoned. Any instance may sweep: deleting an orphan twice is harmless.
 public struct ObjectSweeper: Service {
@@ -31,11 +31,14 @@ public struct ObjectSweeper: Service {
         public var temporaries = 0
         /// Documents without their row, and old probes.
         public var orphans = 0
+        /// Turns whose retained audio expired and was deleted.
+        public var expiredTurnAudio = 0
 
         /// Counts.
-        public init(temporaries: Int = 0, orphans: Int = 0) {
+        public init(temporaries: Int = 0, orphans: Int = 0, expiredTurnAudio: Int = 0) {
             self.temporaries = temporaries
             self.orphans = orphans
+            self.expiredTurnAudio = expiredTurnAudio
         }
     }
 
@@ -45,7 +48,9 @@ public struct ObjectSweeper: Service {
             do {
                 let outcome = try await sweep(now: Date())
                 if outcome != Outcome() {
-                    logger.notice("swept the object store", metadata: ["temporaries": "\(outcome.temporaries)", "orphans": "\(outcome.orphans)"])
+                    logger.notice("swept the object store", metadata: [
+                        "temporaries": "\(outcome.temporaries)", "orphans": "\(outcome.orphans)", "expired_turn_audio": "\(outcome.expiredTurnAudio)",
+                    ])
                 }
             } catch {
                 logger.warning("object store sweep failed", metadata: ["error": "\(error)"])
@@ -79,6 +84,21 @@ public struct ObjectSweeper: Service {
             try await objects.delete(object.key)
             outcome.orphans += 1
         }
+        outcome.expiredTurnAudio = try await removeExpiredTurnAudio(now: now)
         return outcome
+    }
+
+    /// Deletes the audio of turns whose retention ended before `now`, then forgets its keys.
+    private func removeExpiredTurnAudio(now: Date) async throws -> Int {
+        var removed = 0
+        while true {
+            let expired = try await store.turnsWithExpiredAudio(before: now, limit: 100)
+            for turn in expired {
+                for key in turn.audioKeys { try await objects.delete(try ObjectKey(key)) }
+                try await store.forgetTurnAudio(id: turn.id)
+                removed += 1
+            }
+            if expired.count < 100 { return removed }
+        }
     }
 }

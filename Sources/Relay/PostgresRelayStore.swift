@@ -74,6 +74,28 @@ public final class PostgresRelayStore: RelayStore {
             """,
             "CREATE INDEX sessions_clinic_started ON sessions (clinic_id, started_at)",
         ]),
+        (2, [
+            """
+            CREATE TABLE turns (
+                id TEXT PRIMARY KEY,
+                session_id TEXT NOT NULL,
+                clinic_id TEXT NOT NULL REFERENCES clinics (id),
+                device_id TEXT NOT NULL REFERENCES devices (id),
+                audio_digest TEXT NOT NULL,
+                claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                answered_at TIMESTAMPTZ,
+                started_at TIMESTAMPTZ,
+                transcript TEXT,
+                reply_text TEXT,
+                escalation_reason TEXT,
+                response JSONB,
+                audio_keys TEXT[] NOT NULL DEFAULT '{}',
+                audio_expires_at TIMESTAMPTZ
+            )
+            """,
+            "CREATE INDEX turns_session ON turns (session_id, started_at)",
+            "CREATE INDEX turns_audio_expiry ON turns (audio_expires_at) WHERE audio_expires_at IS NOT NULL",
+        ]),
     ]
 
     /// Applies the missing migrations under a session-level advisory lock, so instances that
@@ -166,7 +188,14 @@ public final class PostgresRelayStore: RelayStore {
             // the kiosk would retry for ever with every session behind it waiting.
             throw RelayStoreError.unstorable(error.serverInfo?[.message] ?? "Postgres refused the document's data")
         }
-        for try await _ in inserted.decode(String.self) { return .created }
+        for try await _ in inserted.decode(String.self) {
+            // A turn may have come first; it must be the same clinic's (else the row goes again).
+            guard try await !hasTurnsOfOtherClinic(sessionID: session.id, clinicID: session.clinicID) else {
+                try await client.query("DELETE FROM sessions WHERE id = \(session.id) AND digest = \(session.digest)", logger: logger)
+                return .otherClinic
+            }
+            return .created
+        }
         let existing = try await client.query("SELECT clinic_id, digest FROM sessions WHERE id = \(session.id)", logger: logger)
         for try await (clinic, digest) in existing.decode((String, String).self) {
             return .resolving(existingClinic: clinic, existingDigest: digest, for: session)
@@ -198,5 +227,121 @@ public final class PostgresRelayStore: RelayStore {
     public func close() async {
         runner?.cancel()
         _ = await runner?.value
+    }
+
+    // MARK: Turns
+
+    private func hasTurnsOfOtherClinic(sessionID: String, clinicID: String) async throws -> Bool {
+        let rows = try await client.query(
+            "SELECT id FROM turns WHERE session_id = \(sessionID) AND clinic_id <> \(clinicID) LIMIT 1", logger: logger)
+        for try await _ in rows.decode(String.self) { return true }
+        return false
+    }
+
+    public func claimTurn(_ claim: TurnClaim, staleAfter: Duration) async throws -> TurnClaimOutcome {
+        let sessions = try await client.query("SELECT clinic_id FROM sessions WHERE id = \(claim.sessionID)", logger: logger)
+        for try await owner in sessions.decode(String.self) where owner != claim.clinicID { return .otherClinic }
+        if try await hasTurnsOfOtherClinic(sessionID: claim.sessionID, clinicID: claim.clinicID) { return .otherClinic }
+        let inserted = try await client.query(
+            """
+            INSERT INTO turns (id, session_id, clinic_id, device_id, audio_digest)
+            VALUES (\(claim.id), \(claim.sessionID), \(claim.clinicID), \(claim.deviceID), \(claim.audioDigest))
+            ON CONFLICT (id) DO NOTHING RETURNING id
+            """,
+            logger: logger)
+        for try await _ in inserted.decode(String.self) { return .claimed }
+        guard let (state, turn) = try await turnRow(id: claim.id) else {
+            // Abandoned and deleted in between: claim it again.
+            return try await claimTurn(claim, staleAfter: staleAfter)
+        }
+        switch state.outcome(for: claim, now: Date(), staleAfter: staleAfter) {
+        case .takeOver:
+            // Only one of several instances finding the same stale claim takes it over.
+            let seconds = Double(staleAfter.components.seconds)
+            let taken = try await client.query(
+                """
+                UPDATE turns SET claimed_at = now(), device_id = \(claim.deviceID)
+                WHERE id = \(claim.id) AND answered_at IS NULL AND claimed_at < now() - make_interval(secs => \(seconds))
+                RETURNING id
+                """,
+                logger: logger)
+            for try await _ in taken.decode(String.self) { return .claimed }
+            return .inProgress
+        case .answered:
+            return .answered(turn)
+        case .decided(let outcome):
+            return outcome
+        }
+    }
+
+    private static let turnColumns = """
+        id, session_id, clinic_id, device_id, audio_digest, claimed_at, answered_at, started_at, transcript, reply_text, escalation_reason,
+        response::text, audio_keys, audio_expires_at
+        """
+
+    private typealias TurnRow = (String, String, String, String, String, Date, Date?, Date?, String?, String?, String?, String?, [String], Date?)
+
+    private static func decode(_ row: TurnRow) -> (TurnRowState, StoredTurn) {
+        let (id, session, clinic, device, digest, claimed, answered, started, transcript, reply, escalation, response, keys, expires) = row
+        return (
+            TurnRowState(clinicID: clinic, sessionID: session, audioDigest: digest, answered: answered != nil, claimedAt: claimed),
+            StoredTurn(
+                id: id, sessionID: session, clinicID: clinic, deviceID: device, startedAt: started ?? Date(timeIntervalSince1970: 0),
+                audioDigest: digest, transcript: transcript ?? "", replyText: reply ?? "", escalationReason: escalation,
+                response: response ?? "", audioKeys: keys, audioExpiresAt: expires)
+        )
+    }
+
+    private func turnRow(id: String) async throws -> (TurnRowState, StoredTurn)? {
+        let rows = try await client.query("SELECT \(unescaped: Self.turnColumns) FROM turns WHERE id = \(id)", logger: logger)
+        for try await row in rows.decode(TurnRow.self) { return Self.decode(row) }
+        return nil
+    }
+
+    public func completeTurn(_ turn: StoredTurn) async throws {
+        try await client.query(
+            """
+            UPDATE turns SET answered_at = now(), started_at = \(turn.startedAt), transcript = \(turn.transcript), reply_text = \(turn.replyText),
+                escalation_reason = \(turn.escalationReason), response = \(turn.response)::jsonb, audio_keys = \(turn.audioKeys),
+                audio_expires_at = \(turn.audioExpiresAt)
+            WHERE id = \(turn.id)
+            """,
+            logger: logger)
+    }
+
+    public func abandonTurn(id: String) async throws {
+        try await client.query("DELETE FROM turns WHERE id = \(id) AND answered_at IS NULL", logger: logger)
+    }
+
+    public func turn(id: String) async throws -> StoredTurn? {
+        guard let (state, turn) = try await turnRow(id: id), state.answered else { return nil }
+        return turn
+    }
+
+    private func answeredTurns(_ query: PostgresQuery) async throws -> [StoredTurn] {
+        var turns: [StoredTurn] = []
+        for try await row in try await client.query(query, logger: logger).decode(TurnRow.self) { turns.append(Self.decode(row).1) }
+        return turns
+    }
+
+    public func turns(sessionID: String) async throws -> [StoredTurn] {
+        try await answeredTurns(
+            "SELECT \(unescaped: Self.turnColumns) FROM turns WHERE session_id = \(sessionID) AND answered_at IS NOT NULL ORDER BY started_at, answered_at")
+    }
+
+    public func turnsWithExpiredAudio(before date: Date, limit: Int) async throws -> [StoredTurn] {
+        try await answeredTurns(
+            """
+            SELECT \(unescaped: Self.turnColumns) FROM turns WHERE audio_expires_at IS NOT NULL AND audio_expires_at < \(date)
+            ORDER BY audio_expires_at LIMIT \(limit)
+            """)
+    }
+
+    public func forgetTurnAudio(id: String) async throws {
+        try await client.query("UPDATE turns SET audio_keys = '{}', audio_expires_at = NULL WHERE id = \(id)", logger: logger)
+    }
+
+    public func retainTurnAudio(id: String, keys: [String], until: Date) async throws {
+        try await client.query("UPDATE turns SET audio_keys = \(keys), audio_expires_at = \(until) WHERE id = \(id)", logger: logger)
     }
 }

@@ -44,6 +44,8 @@ public struct RelayConfiguration: Sendable, Hashable {
     /// `X-Forwarded-For`: failed sign-ins are then throttled per that address, not per proxy
     /// (`HH_RELAY_BEHIND_PROXY`).
     public var behindProxy = false
+    /// The voice turns' providers and retention (`HH_RELAY_SPEECH_TO_TEXT` and friends).
+    public var voice = VoiceConfiguration()
 
     /// Where objects go when S3 is not configured.
     public var objectsDirectory: String { dataDirectory + "/objects" }
@@ -72,7 +74,7 @@ public struct RelayConfiguration: Sendable, Hashable {
         ("HH_RELAY_S3_PREFIX", "prefix of every object key in the bucket, e.g. prod/ (default none)"),
         ("HH_RELAY_S3_REGION", "the bucket's region (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"),
         ("HH_RELAY_S3_ENDPOINT", "an S3-compatible endpoint such as http://127.0.0.1:5000, addressed path-style (default AWS)"),
-    ]
+    ] + VoiceConfiguration.variables
 
     /// Applies `values` (environment variables or an env file) over the current settings.
     public mutating func apply(_ values: [String: String]) throws(RelayConfigurationError) {
@@ -119,6 +121,7 @@ public struct RelayConfiguration: Sendable, Hashable {
             logLevel = level
         }
         try applyS3(values)
+        try voice.apply(values)
     }
 
     private mutating func applyS3(_ values: [String: String]) throws(RelayConfigurationError) {

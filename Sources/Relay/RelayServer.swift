@@ -15,8 +15,8 @@ import UnixSignals
 public enum RelayServer {
     /// The device API's routes and the operational ones.
     public static func router(
-        store: any RelayStore, objects: any ObjectStore, configuration: RelayConfiguration, registry: PrometheusCollectorRegistry,
-        logger: Logger
+        store: any RelayStore, objects: any ObjectStore, voice: VoiceTurnService? = nil, configuration: RelayConfiguration,
+        registry: PrometheusCollectorRegistry, logger: Logger
     ) -> Router<RelayRequestContext> {
         let router = Router(context: RelayRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
@@ -60,9 +60,29 @@ public enum RelayServer {
             let body = try await collectBody(request, upTo: configuration.maximumBodyBytes, within: .seconds(configuration.bodyTimeoutSeconds))
             return try await SessionUpload.handle(body, device: device, store: store, objects: objects, logger: context.logger)
         }
+        if let voice {
+            devices.post("sessions/:session_id/turns") { request, context -> Response in
+                guard let device = context.device else { throw APIError.unauthorized("no device") }
+                let sessionID = try VoiceTurnService.pathID(context.parameters.get("session_id") ?? "", "the session id")
+                let maximum = configuration.voice.maximumTurnBytes
+                if let length = request.headers[.contentLength].flatMap(Int.init), length > maximum {
+                    throw APIError(.contentTooLarge, "too_large", "request body larger than \(maximum) bytes")
+                }
+                let body = try await collectBody(request, upTo: maximum, within: .seconds(configuration.bodyTimeoutSeconds))
+                let reading = ContinuousClock.now
+                let upload = try TurnUpload.parse(body, contentType: request.headers[.contentType])
+                return try await voice.answer(upload, readIn: ContinuousClock.now - reading, sessionID: sessionID, device: device, logger: context.logger)
+            }
+            devices.get("sessions/:session_id/turns/:turn_id/reply.wav") { _, context -> Response in
+                guard let device = context.device else { throw APIError.unauthorized("no device") }
+                let sessionID = try VoiceTurnService.pathID(context.parameters.get("session_id") ?? "", "the session id")
+                let turnID = try VoiceTurnService.pathID(context.parameters.get("turn_id") ?? "", "the turn id")
+                return try await voice.replyAudio(sessionID: sessionID, turnID: turnID, device: device, logger: context.logger)
+            }
+        }
         router.add(middleware: MethodNotAllowedMiddleware(allowed: [
             "/health": [.get, .head], "/health/live": [.get, .head], "/metrics": [.get, .head], "/openapi.yaml": [.get, .head],
-            "/v1/sessions": [.post],
+            "/v1/sessions": [.post], "/v1/sessions/*/turns": [.post], "/v1/sessions/*/turns/*/reply.wav": [.get, .head],
         ]))
         return router
     }
@@ -106,8 +126,10 @@ public enum RelayServer {
     public static func run(configuration: RelayConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) async throws {
         let (store, storeServices) = try RelayStores.openServing(configuration: configuration, logger: logger)
         let objects = try RelayStores.openObjects(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
+        let voice = try VoiceTurnService.make(
+            configuration: configuration.voice, store: store, objects: objects, offline: OfflineVoice.load(decoders: configuration.voice.offlineDecoders))
         var application = Application(
-            router: router(store: store, objects: objects, configuration: configuration, registry: registry, logger: logger),
+            router: router(store: store, objects: objects, voice: voice, configuration: configuration, registry: registry, logger: logger),
             server: .http1(configuration: HTTP1Channel.Configuration(
                 // Silence is bounded: before a request's head is complete, between requests and
                 // within a body. A body that trickles is bounded by the route's own deadline.

@@ -92,7 +92,7 @@ public enum RelayStoreError: Error, Sendable, Hashable, CustomStringConvertible 
 
 /// The relay's persistence: one protocol, two back ends (SQLite embedded, Postgres in
 /// production), both held to one contract test suite.
-public protocol RelayStore: Sendable {
+public protocol RelayStore: TurnStore {
     /// Brings the schema to the current version. Safe to run from several instances at once.
     func migrate() async throws
     /// Checks the database answers (for `GET /health`).
@@ -113,4 +113,105 @@ public protocol RelayStore: Sendable {
     func sessionCount() async throws -> Int
     /// Releases connections.
     func close() async
+}
+
+/// A voice turn as the relay stores it: what was heard, what was answered and by whom, and
+/// where its audio is kept (if it is kept at all).
+public struct StoredTurn: Sendable, Hashable {
+    public var id: String
+    public var sessionID: String
+    public var clinicID: String
+    public var deviceID: String
+    /// When the patient started speaking (the kiosk's clock).
+    public var startedAt: Date
+    /// SHA-256 of the audio part as uploaded, hex: tells a retry from another utterance under the same id.
+    public var audioDigest: String
+    /// What the patient said, as recognised.
+    public var transcript: String
+    /// What the relay answered.
+    public var replyText: String
+    /// Whether the turn raised an emergency, and which kind.
+    public var escalationReason: String?
+    /// The answer as sent (JSON): a retry gets exactly this.
+    public var response: String
+    /// Object keys of the patient's audio and of the reply's, while retained.
+    public var audioKeys: [String]
+    /// When the retained audio is to be deleted.
+    public var audioExpiresAt: Date?
+
+    /// Creates a stored turn.
+    public init(
+        id: String, sessionID: String, clinicID: String, deviceID: String, startedAt: Date, audioDigest: String, transcript: String,
+        replyText: String, escalationReason: String?, response: String, audioKeys: [String] = [], audioExpiresAt: Date? = nil
+    ) {
+        self.id = id
+        self.sessionID = sessionID
+        self.clinicID = clinicID
+        self.deviceID = deviceID
+        self.startedAt = startedAt
+        self.audioDigest = audioDigest
+        self.transcript = transcript
+        self.replyText = replyText
+        self.escalationReason = escalationReason
+        self.response = response
+        self.audioKeys = audioKeys
+        self.audioExpiresAt = audioExpiresAt
+    }
+
+    /// Whether the turn raised an emergency.
+    public var escalated: Bool { escalationReason != nil }
+}
+
+/// A relay instance's claim to answer a turn: the row that makes a turn answered once, however
+/// many instances receive it at once.
+public struct TurnClaim: Sendable, Hashable {
+    public var id: String
+    public var sessionID: String
+    public var clinicID: String
+    public var deviceID: String
+    public var audioDigest: String
+
+    /// A claim.
+    public init(id: String, sessionID: String, clinicID: String, deviceID: String, audioDigest: String) {
+        self.id = id
+        self.sessionID = sessionID
+        self.clinicID = clinicID
+        self.deviceID = deviceID
+        self.audioDigest = audioDigest
+    }
+}
+
+/// What claiming a turn found.
+public enum TurnClaimOutcome: Sendable, Hashable {
+    /// This caller answers it now (new, or a claim abandoned longer ago than the stale time).
+    case claimed
+    /// It was answered before: here is the answer (a retry).
+    case answered(StoredTurn)
+    /// Another caller is answering it now.
+    case inProgress
+    /// The id is taken by a turn with other audio.
+    case conflict
+    /// The turn id or its session belongs to another clinic.
+    case otherClinic
+}
+
+/// The turns' part of the store: claims, answers, history and audio retention.
+public protocol TurnStore: Sendable {
+    /// Claims turn `claim.id` for answering. A pending claim older than `staleAfter` (its
+    /// instance died) is taken over.
+    func claimTurn(_ claim: TurnClaim, staleAfter: Duration) async throws -> TurnClaimOutcome
+    /// Stores the answer of a turn this caller claimed.
+    func completeTurn(_ turn: StoredTurn) async throws
+    /// Gives up a claim (the turn could not be answered); a retry claims it anew.
+    func abandonTurn(id: String) async throws
+    /// The answered turn with `id`.
+    func turn(id: String) async throws -> StoredTurn?
+    /// The answered turns of a session, oldest first (the conversation so far).
+    func turns(sessionID: String) async throws -> [StoredTurn]
+    /// Answered turns whose retained audio expired before `date`, at most `limit`.
+    func turnsWithExpiredAudio(before date: Date, limit: Int) async throws -> [StoredTurn]
+    /// Records that a turn's audio is gone.
+    func forgetTurnAudio(id: String) async throws
+    /// Records where a turn's audio is retained, and until when.
+    func retainTurnAudio(id: String, keys: [String], until: Date) async throws
 }

@@ -58,6 +58,28 @@ public final class SQLiteRelayStore: RelayStore {
                 CREATE INDEX sessions_clinic_started ON sessions (clinic_id, started_at);
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE TABLE turns (
+                    id TEXT PRIMARY KEY,
+                    session_id TEXT NOT NULL,
+                    clinic_id TEXT NOT NULL REFERENCES clinics (id),
+                    device_id TEXT NOT NULL REFERENCES devices (id),
+                    audio_digest TEXT NOT NULL,
+                    claimed_at REAL NOT NULL,
+                    answered_at REAL,
+                    started_at REAL,
+                    transcript TEXT,
+                    reply_text TEXT,
+                    escalation_reason TEXT,
+                    response TEXT,
+                    audio_keys TEXT NOT NULL DEFAULT '',
+                    audio_expires_at REAL
+                );
+                CREATE INDEX turns_session ON turns (session_id, started_at);
+                CREATE INDEX turns_audio_expiry ON turns (audio_expires_at) WHERE audio_expires_at IS NOT NULL;
+                """)
+        }
         return migrator
     }
 
@@ -111,7 +133,16 @@ public final class SQLiteRelayStore: RelayStore {
 
     public func store(_ session: StoredSession) async throws -> StoreOutcome {
         try requireFileInPlace()
-        let outcome: StoreOutcome = try await pool.write { db in
+        let outcome: StoreOutcome
+        do { outcome = try await storeRow(session) } catch is SessionOfOtherClinic { return .otherClinic }
+        // Checked again after the commit: a folder removed meanwhile must not yield a 201 for
+        // a row in a file that is already unlinked (the kiosk retries the 503).
+        try requireFileInPlace()
+        return outcome
+    }
+
+    private func storeRow(_ session: StoredSession) async throws -> StoreOutcome {
+        try await pool.write { db in
             try db.execute(
                 sql: """
                     INSERT INTO sessions (id, clinic_id, device_id, started_at, ended_at, received_at, digest, document, heart_rate_median_bpm)
@@ -120,14 +151,16 @@ public final class SQLiteRelayStore: RelayStore {
                 arguments: [session.id, session.clinicID, session.deviceID, session.startedAt.timeIntervalSince1970,
                             session.endedAt.timeIntervalSince1970, Date().timeIntervalSince1970, session.digest, session.document,
                             session.heartRateMedianBpm])
-            if db.changesCount > 0 { return .created }
+            if db.changesCount > 0 {
+                // A turn may have come first; it must be the same clinic's.
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM turns WHERE session_id = ? AND clinic_id <> ? LIMIT 1", arguments: [session.id, session.clinicID]) == true {
+                    throw SessionOfOtherClinic()
+                }
+                return .created
+            }
             let existing = try Row.fetchOne(db, sql: "SELECT clinic_id, digest FROM sessions WHERE id = ?", arguments: [session.id])
             return StoreOutcome.resolving(existingClinic: existing?["clinic_id"], existingDigest: existing?["digest"], for: session)
         }
-        // Checked again after the commit: a folder removed meanwhile must not yield a 201 for
-        // a row in a file that is already unlinked (the kiosk retries the 503).
-        try requireFileInPlace()
-        return outcome
     }
 
     public func session(id: String) async throws -> StoredSession? {
@@ -146,6 +179,137 @@ public final class SQLiteRelayStore: RelayStore {
     }
 
     public func close() async {}
+
+    // MARK: Turns
+
+    public func claimTurn(_ claim: TurnClaim, staleAfter: Duration) async throws -> TurnClaimOutcome {
+        try requireFileInPlace()
+        let now = Date().timeIntervalSince1970
+        let outcome: TurnClaimOutcome = try await pool.write { db in
+            if let owner = try String.fetchOne(db, sql: "SELECT clinic_id FROM sessions WHERE id = ?", arguments: [claim.sessionID]), owner != claim.clinicID {
+                return .otherClinic
+            }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM turns WHERE session_id = ? AND clinic_id <> ? LIMIT 1", arguments: [claim.sessionID, claim.clinicID]) == true {
+                return .otherClinic
+            }
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM turns WHERE id = ?", arguments: [claim.id]) else {
+                try db.execute(
+                    sql: "INSERT INTO turns (id, session_id, clinic_id, device_id, audio_digest, claimed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [claim.id, claim.sessionID, claim.clinicID, claim.deviceID, claim.audioDigest, now])
+                return .claimed
+            }
+            let state = TurnRowState(
+                clinicID: row["clinic_id"], sessionID: row["session_id"], audioDigest: row["audio_digest"],
+                answered: (row["answered_at"] as Double?) != nil, claimedAt: Date(timeIntervalSince1970: row["claimed_at"]))
+            switch state.outcome(for: claim, now: Date(timeIntervalSince1970: now), staleAfter: staleAfter) {
+            case .takeOver:
+                try db.execute(sql: "UPDATE turns SET claimed_at = ?, device_id = ? WHERE id = ?", arguments: [now, claim.deviceID, claim.id])
+                return .claimed
+            case .answered:
+                return .answered(Self.turn(from: row))
+            case .decided(let outcome):
+                return outcome
+            }
+        }
+        try requireFileInPlace()
+        return outcome
+    }
+
+    public func completeTurn(_ turn: StoredTurn) async throws {
+        try requireFileInPlace()
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE turns SET answered_at = ?, started_at = ?, transcript = ?, reply_text = ?, escalation_reason = ?, response = ?,
+                        audio_keys = ?, audio_expires_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [Date().timeIntervalSince1970, turn.startedAt.timeIntervalSince1970, turn.transcript, turn.replyText,
+                            turn.escalationReason, turn.response, turn.audioKeys.joined(separator: "\n"),
+                            turn.audioExpiresAt?.timeIntervalSince1970, turn.id])
+        }
+        try requireFileInPlace()
+    }
+
+    public func abandonTurn(id: String) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM turns WHERE id = ? AND answered_at IS NULL", arguments: [id]) }
+    }
+
+    public func turn(id: String) async throws -> StoredTurn? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM turns WHERE id = ? AND answered_at IS NOT NULL", arguments: [id]).map(Self.turn(from:))
+        }
+    }
+
+    public func turns(sessionID: String) async throws -> [StoredTurn] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM turns WHERE session_id = ? AND answered_at IS NOT NULL ORDER BY started_at, answered_at", arguments: [sessionID])
+                .map(Self.turn(from:))
+        }
+    }
+
+    public func turnsWithExpiredAudio(before date: Date, limit: Int) async throws -> [StoredTurn] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM turns WHERE audio_expires_at IS NOT NULL AND audio_expires_at < ? ORDER BY audio_expires_at LIMIT ?",
+                arguments: [date.timeIntervalSince1970, limit]
+            ).map(Self.turn(from:))
+        }
+    }
+
+    public func forgetTurnAudio(id: String) async throws {
+        try requireFileInPlace()
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE turns SET audio_keys = '', audio_expires_at = NULL WHERE id = ?", arguments: [id])
+        }
+    }
+
+    public func retainTurnAudio(id: String, keys: [String], until: Date) async throws {
+        try requireFileInPlace()
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE turns SET audio_keys = ?, audio_expires_at = ? WHERE id = ?",
+                arguments: [keys.joined(separator: "\n"), until.timeIntervalSince1970, id])
+        }
+    }
+
+    private static func turn(from row: Row) -> StoredTurn {
+        let keys: String = row["audio_keys"]
+        return StoredTurn(
+            id: row["id"], sessionID: row["session_id"], clinicID: row["clinic_id"], deviceID: row["device_id"],
+            startedAt: Date(timeIntervalSince1970: row["started_at"] ?? 0), audioDigest: row["audio_digest"],
+            transcript: row["transcript"] ?? "", replyText: row["reply_text"] ?? "", escalationReason: row["escalation_reason"],
+            response: row["response"] ?? "", audioKeys: keys.split(separator: "\n").map(String.init),
+            audioExpiresAt: (row["audio_expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+    }
+}
+
+/// A session whose id another clinic's turns already use (rolls the insert back).
+private struct SessionOfOtherClinic: Error {}
+
+/// What a stored turn row says to a new claim on its id: the one rule both back ends follow.
+struct TurnRowState {
+    var clinicID: String
+    var sessionID: String
+    var audioDigest: String
+    var answered: Bool
+    var claimedAt: Date
+
+    enum Decision: Equatable {
+        /// The claim was abandoned (its instance died): the caller takes it over.
+        case takeOver
+        /// Answered before: the caller returns the stored answer.
+        case answered
+        case decided(TurnClaimOutcome)
+    }
+
+    func outcome(for claim: TurnClaim, now: Date, staleAfter: Duration) -> Decision {
+        guard clinicID == claim.clinicID else { return .decided(.otherClinic) }
+        guard sessionID == claim.sessionID, audioDigest == claim.audioDigest else { return .decided(.conflict) }
+        if answered { return .answered }
+        let stale = Double(staleAfter.components.seconds) + Double(staleAfter.components.attoseconds) / 1e18
+        return now.timeIntervalSince(claimedAt) > stale ? .takeOver : .decided(.inProgress)
+    }
 }
 
 extension StoreOutcome {

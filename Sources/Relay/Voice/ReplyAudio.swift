@@ -1,0 +1,172 @@
+import Foundation
+import NIOCore
+import Synchronization
+
+/// The spoken reply of one turn while it is synthesised: the pipeline appends samples (16 kHz
+/// mono), any number of listeners read them as they come. Before the turn is answered the
+/// pipeline may start it over (a screened or failed reply): audio of an older generation that
+/// arrives late is dropped.
+public final class ReplyAudio: Sendable {
+    private struct State {
+        var samples: [Int16] = []
+        var generation = 0
+        var finished = false
+        var firstSampleAt: ContinuousClock.Instant?
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// An empty reply.
+    public init() {}
+
+    /// Drops what was synthesised and starts generation anew; returns its number.
+    func restart() -> Int {
+        state.withLock { state in
+            state.samples.removeAll()
+            state.finished = false
+            state.firstSampleAt = nil
+            state.generation += 1
+            return state.generation
+        }
+    }
+
+    /// Appends `samples` made for `generation` (dropped if that generation was started over).
+    func append(_ samples: [Int16], generation: Int) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard state.generation == generation, !state.finished, !samples.isEmpty else { return [] }
+            if state.samples.isEmpty { state.firstSampleAt = .now }
+            state.samples += samples
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Marks `generation` complete.
+    func finish(generation: Int) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard state.generation == generation else { return [] }
+            state.finished = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// When the first sample of the reply was made.
+    public var firstSampleAt: ContinuousClock.Instant? { state.withLock { $0.firstSampleAt } }
+
+    /// Returns once the whole reply is synthesised.
+    public func waitUntilFinished() async {
+        var offset = 0
+        while let more = await samples(after: offset) { offset += more.count }
+    }
+
+    /// Whether synthesis has finished.
+    public var isFinished: Bool { state.withLock { $0.finished } }
+
+    /// All samples so far.
+    public var samples: [Int16] { state.withLock { $0.samples } }
+
+    /// The samples after the first `offset`, waiting until there are some; `nil` once the
+    /// reply is complete and all were read.
+    public func samples(after offset: Int) async -> [Int16]? {
+        while true {
+            let ready: [Int16]?? = state.withLock { state in
+                if offset < state.samples.count { return .some(Array(state.samples[offset...])) }
+                return state.finished ? .some(nil) : nil
+            }
+            if let ready { return ready }
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> Bool in
+                    if offset < state.samples.count || state.finished { return true }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
+    }
+}
+
+/// The replies being synthesised or recently synthesised on this instance, by turn id, so
+/// that `GET …/reply.wav` streams them while they are made. Kept ``retention`` after they
+/// finish, at most ``capacity`` of them; a reply asked for later is read from the object store
+/// or synthesised again from its stored text.
+public final class ReplyAudioHub: Sendable {
+    private struct Entry {
+        var audio: ReplyAudio
+        var registered: ContinuousClock.Instant
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    /// How long a reply is kept in memory.
+    public let retention: Duration
+    /// How many replies are kept at most.
+    public let capacity: Int
+
+    /// A hub keeping replies `retention` long, at most `capacity`.
+    public init(retention: Duration = .seconds(300), capacity: Int = 256) {
+        self.retention = retention
+        self.capacity = capacity
+    }
+
+    /// A new reply for turn `id`.
+    func register(_ id: String) -> ReplyAudio {
+        let audio = ReplyAudio()
+        let now = ContinuousClock.now
+        entries.withLock { entries in
+            entries = entries.filter { now - $0.value.registered < retention }
+            if entries.count >= capacity, let oldest = entries.min(by: { $0.value.registered < $1.value.registered }) {
+                entries[oldest.key] = nil
+            }
+            entries[id] = Entry(audio: audio, registered: now)
+        }
+        return audio
+    }
+
+    /// The reply of turn `id`, if this instance has it.
+    func audio(_ id: String) -> ReplyAudio? {
+        entries.withLock { $0[id]?.audio }
+    }
+}
+
+/// WAV framing of 16 kHz mono 16-bit audio, for streaming.
+enum WAVStream {
+    /// The 44-byte header; with `sampleCount` unknown (streaming), the sizes say 0xFFFFFFFF,
+    /// which readers take as "to the end of the stream".
+    static func header(sampleCount: Int?, sampleRate: Int = UtteranceAudio.sampleRate) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        let dataBytes = sampleCount.map { UInt32(clamping: $0 * 2) } ?? 0xFFFF_FFFF
+        buffer.writeString("RIFF")
+        buffer.writeInteger(sampleCount == nil ? 0xFFFF_FFFF : dataBytes &+ 36, endianness: .little, as: UInt32.self)
+        buffer.writeString("WAVEfmt ")
+        buffer.writeInteger(16, endianness: .little, as: UInt32.self)
+        buffer.writeInteger(1, endianness: .little, as: UInt16.self)
+        buffer.writeInteger(1, endianness: .little, as: UInt16.self)
+        buffer.writeInteger(UInt32(sampleRate), endianness: .little, as: UInt32.self)
+        buffer.writeInteger(UInt32(sampleRate * 2), endianness: .little, as: UInt32.self)
+        buffer.writeInteger(2, endianness: .little, as: UInt16.self)
+        buffer.writeInteger(16, endianness: .little, as: UInt16.self)
+        buffer.writeString("data")
+        buffer.writeInteger(dataBytes, endianness: .little, as: UInt32.self)
+        return buffer
+    }
+
+    /// `samples` as little-endian bytes.
+    static func payload(_ samples: [Int16]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(samples.count * 2)
+        for sample in samples { buffer.writeInteger(sample, endianness: .little) }
+        return buffer
+    }
+
+    /// A whole WAV file of `samples`.
+    static func file(_ samples: [Int16]) -> ByteBuffer {
+        var buffer = header(sampleCount: samples.count)
+        var payload = payload(samples)
+        buffer.writeBuffer(&payload)
+        return buffer
+    }
+}
