@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
     ],
     targets: [
         // Pure cores: standard library and SIMD only, no I/O.
@@ -110,6 +111,7 @@ let package = Package(
             dependencies: [
                 "AWSSigning", "AWSEventStream", "Conversation", "MediaFiles", "SpeechEngines", "VoiceCore",
                 .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -127,7 +129,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Resources/openapi.yaml")],
+            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/system-prompt.txt")],
             swiftSettings: strictSettings
         ),
         // Glue between the file formats and the engines, shared by the executables.
@@ -207,7 +209,12 @@ let package = Package(
         .testTarget(name: "VitalsCoreTests", dependencies: ["VitalsCore", "Simulation"], swiftSettings: strictSettings),
         .testTarget(name: "VoiceCoreTests", dependencies: ["VoiceCore"], swiftSettings: strictSettings),
         .testTarget(name: "MediaFilesTests", dependencies: ["MediaFiles"], swiftSettings: strictSettings),
-        .testTarget(name: "ConversationTests", dependencies: ["Conversation"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SpeechEnginesTests",
+            dependencies: ["SpeechEngines", "Conversation", "MediaFiles", "VoiceCore", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "ConversationTests", dependencies: ["Conversation", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "AWSEventStreamTests", dependencies: ["AWSEventStream"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(
@@ -219,7 +226,9 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "Relay", "HHProtocol", "AWSSigning", "TestSupport",
+                "Relay", "HHProtocol", "AWSSigning", "TestSupport", "Conversation",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -122,6 +122,17 @@ public struct VoiceTurnAnswer: Codable, Sendable, Hashable {
             self.raised = raised
             self.reason = reason
         }
+
+        /// Writes `reason` as `null` when there is none (the contract always has the key).
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(raised, forKey: .raised)
+            try container.encode(reason, forKey: .reason)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case raised, reason
+        }
     }
 
     /// The providers of the three stages.
@@ -179,6 +190,16 @@ public struct VoiceTurnAnswer: Codable, Sendable, Hashable {
             self.responder = responder
             self.firstAudio = firstAudio
             self.total = total
+        }
+
+        /// Writes `first_audio` as `null` when no audio was made before the answer.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(audio, forKey: .audio)
+            try container.encode(speechToText, forKey: .speechToText)
+            try container.encode(responder, forKey: .responder)
+            try container.encode(firstAudio, forKey: .firstAudio)
+            try container.encode(total, forKey: .total)
         }
     }
 

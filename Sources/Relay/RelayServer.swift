@@ -127,7 +127,8 @@ public enum RelayServer {
         let (store, storeServices) = try RelayStores.openServing(configuration: configuration, logger: logger)
         let objects = try RelayStores.openObjects(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
         let voice = try VoiceTurnService.make(
-            configuration: configuration.voice, store: store, objects: objects, offline: OfflineVoice.load(decoders: configuration.voice.offlineDecoders))
+            configuration: configuration.voice, store: store, objects: objects, offline: OfflineVoice.load(decoders: configuration.voice.offlineDecoders),
+            environment: ProcessInfo.processInfo.environment, logger: logger)
         var application = Application(
             router: router(store: store, objects: objects, voice: voice, configuration: configuration, registry: registry, logger: logger),
             server: .http1(configuration: HTTP1Channel.Configuration(

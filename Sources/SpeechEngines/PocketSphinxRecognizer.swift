@@ -73,12 +73,17 @@ private final class Decoder: @unchecked Sendable {
     private let decoder: OpaquePointer
     private let queue: DispatchQueue
     private let generalSearch: String
+    /// The model's initial cepstral means (`-cmninit`), restored before every utterance.
+    private let initialMeans: [Float]
     private static let grammarSearch = "kiosk"
 
     init(modelDirectory: String, grammar: String, index: Int) throws(SpeechEngineError) {
         let arguments = [
             "-hmm", modelDirectory + "/en-us", "-lm", modelDirectory + "/en-us.lm.bin", "-dict", modelDirectory + "/cmudict-en-us.dict",
-            "-logfn", "/dev/null",
+            "-logfn", "/dev/null", "-cmn", "live",
+            // No silence or noise words between the grammar's words: measured on synthetic speech, far
+            // fewer utterances fall through the grammar to the general model (docs/CONVERSATION.md).
+            "-fsgusefiller", "no",
         ]
         var cStrings = arguments.map { strdup($0) }
         defer { cStrings.forEach { free($0) } }
@@ -98,6 +103,13 @@ private final class Decoder: @unchecked Sendable {
             ps_free(decoder)
             throw SpeechEngineError("PocketSphinx could not compile the grammar (a word missing from its dictionary?)")
         }
+        guard let cmn = ps_get_feat(decoder)?.pointee.cmn_struct else {
+            ps_free(decoder)
+            throw SpeechEngineError("PocketSphinx has no cepstral mean normalisation to reset")
+        }
+        var means = [Float](repeating: 0, count: Int(cmn.pointee.veclen))
+        cmn_live_get(cmn, &means)
+        initialMeans = means
         self.decoder = decoder
         queue = DispatchQueue(label: "pocketsphinx-\(index)")
     }
@@ -112,10 +124,13 @@ private final class Decoder: @unchecked Sendable {
 
     private func decodeNow(_ samples: [Int16]) -> Result<PocketSphinxRecognizer.Transcript, SpeechEngineError> {
         for (search, name) in [(PocketSphinxRecognizer.Search.grammar, Self.grammarSearch), (.general, generalSearch)] {
+            // Live normalisation learns from each utterance; across patients (and across the
+            // two searches of one utterance) that drifts: every decode starts from the model's means.
+            if let cmn = ps_get_feat(decoder)?.pointee.cmn_struct { cmn_live_set(cmn, initialMeans) }
             guard ps_set_search(decoder, name) == 0, ps_start_utt(decoder) == 0 else {
                 return .failure(SpeechEngineError("PocketSphinx could not start the \(search.rawValue) search"))
             }
-            let processed = samples.withUnsafeBufferPointer { ps_process_raw(decoder, $0.baseAddress, $0.count, 0, 1) }
+            let processed = samples.withUnsafeBufferPointer { ps_process_raw(decoder, $0.baseAddress, $0.count, 0, 0) }
             ps_end_utt(decoder)
             guard processed >= 0 else { return .failure(SpeechEngineError("PocketSphinx failed to decode the audio")) }
             var score: Int32 = 0
