@@ -7,6 +7,7 @@ FROM swift:6.3-bookworm AS build
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libsqlite3-dev libssl-dev libv4l-dev libasound2-dev libturbojpeg0-dev pkg-config \
+        libpocketsphinx-dev libespeak-ng-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY Package.swift ./
 COPY Sources ./Sources
@@ -21,6 +22,7 @@ RUN swift build -c release --product hh-relay --static-swift-stdlib \
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libsqlite3-0 ca-certificates curl tzdata \
+        libpocketsphinx3 libsphinxbase3 pocketsphinx-en-us libespeak-ng1 espeak-ng-data \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/hh-relay --create-home relay
 COPY --from=build /staging/ /usr/local/bin/

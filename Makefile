@@ -29,7 +29,7 @@ demo: deps voice-corpus
 	@scripts/demo.sh $(BIN) $(DEMO_DIR) $(VOICE_CORPUS)/eval
 
 test: build voice-corpus vm-assets
-	@scripts/install-deps.sh --pip schemathesis
+	@scripts/install-deps.sh --pip schemathesis --pip aiohttp
 	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --parallel
 
 # QEMU, busybox and a Debian kernel with vivid and snd-aloop for the device tests (once, ~70 MB).

@@ -122,24 +122,30 @@ private final class Decoder: @unchecked Sendable {
         }
     }
 
+    /// One search over the utterance: its words, fillers removed.
+    private func run(_ search: String, on samples: [Int16]) -> (text: String, words: Int)? {
+        // Live normalisation learns from each utterance; across patients (and across the two
+        // searches of one utterance) that drifts: every decode starts from the model's means.
+        if let cmn = ps_get_feat(decoder)?.pointee.cmn_struct { cmn_live_set(cmn, initialMeans) }
+        guard ps_set_search(decoder, search) == 0, ps_start_utt(decoder) == 0 else { return nil }
+        let processed = samples.withUnsafeBufferPointer { ps_process_raw(decoder, $0.baseAddress, $0.count, 0, 0) }
+        ps_end_utt(decoder)
+        guard processed >= 0 else { return nil }
+        var score: Int32 = 0
+        let text = ps_get_hyp(decoder, &score).map { String(cString: $0) } ?? ""
+        let words = text.split(separator: " ").filter { !$0.hasPrefix("<") && !$0.hasPrefix("[") && !$0.hasPrefix("++") }
+        return (words.joined(separator: " "), words.count)
+    }
+
     private func decodeNow(_ samples: [Int16]) -> Result<PocketSphinxRecognizer.Transcript, SpeechEngineError> {
-        for (search, name) in [(PocketSphinxRecognizer.Search.grammar, Self.grammarSearch), (.general, generalSearch)] {
-            // Live normalisation learns from each utterance; across patients (and across the
-            // two searches of one utterance) that drifts: every decode starts from the model's means.
-            if let cmn = ps_get_feat(decoder)?.pointee.cmn_struct { cmn_live_set(cmn, initialMeans) }
-            guard ps_set_search(decoder, name) == 0, ps_start_utt(decoder) == 0 else {
-                return .failure(SpeechEngineError("PocketSphinx could not start the \(search.rawValue) search"))
-            }
-            let processed = samples.withUnsafeBufferPointer { ps_process_raw(decoder, $0.baseAddress, $0.count, 0, 0) }
-            ps_end_utt(decoder)
-            guard processed >= 0 else { return .failure(SpeechEngineError("PocketSphinx failed to decode the audio")) }
-            var score: Int32 = 0
-            let text = ps_get_hyp(decoder, &score).map { String(cString: $0) } ?? ""
-            if !text.isEmpty || search == .general {
-                return .success(.init(text: text.split(separator: " ").filter { !$0.hasPrefix("<") && !$0.hasPrefix("[") && !$0.hasPrefix("++") }.joined(separator: " "), search: search))
-            }
+        guard let grammar = run(Self.grammarSearch, on: samples) else {
+            return .failure(SpeechEngineError("PocketSphinx failed to decode the audio"))
         }
-        return .success(.init(text: "", search: .general))
+        if !grammar.text.isEmpty { return .success(.init(text: grammar.text, search: .grammar)) }
+        guard let general = run(generalSearch, on: samples) else {
+            return .failure(SpeechEngineError("PocketSphinx failed to decode the audio"))
+        }
+        return .success(.init(text: general.text, search: .general))
     }
 }
 
