@@ -34,7 +34,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
     ],
     targets: [
@@ -110,7 +109,6 @@ let package = Package(
             name: "Relay",
             dependencies: [
                 "AWSSigning", "AWSEventStream", "Conversation", "MediaFiles", "SpeechEngines", "VoiceCore",
-                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -79,7 +79,7 @@ echo "\$ hh-relay admin add-clinic \"North Clinic\"; hh-relay admin add-device -
 clinic=$("$bin/hh-relay" admin add-clinic "North Clinic" | tail -1)
 token=$("$bin/hh-relay" admin add-device --clinic "$clinic" --name Lobby | tail -1)
 echo "\$ hh-relay serve --port $port &      (embedded SQLite in $relay_dir)"
-"$bin/hh-relay" serve --port "$port" > "$out/relay.log" &
+HH_RELAY_CLINIC_KNOWLEDGE_DIR="$(dirname "$0")/../configs/clinic-knowledge" "$bin/hh-relay" serve --port "$port" > "$out/relay.log" &
 relay=$!
 trap 'kill $relay 2>/dev/null || true' EXIT
 echo "\$ hhctl enroll --relay http://127.0.0.1:$port --token hh1.… --state-dir $state"
@@ -116,3 +116,15 @@ for session_id in $(python3 -c 'import sqlite3, sys; print(" ".join(r[0] for r i
     "$bin/hh-relay" admin export-session "$session_id" > "$out/session-$session_id.json"
     echo "$(wc -c < "$out/session-$session_id.json") bytes, as the kiosk sent them: $(head -c 120 "$out/session-$session_id.json") …"
 done
+
+echo
+echo "== A spoken exchange, fully offline (PocketSphinx, the offline responder, eSpeak NG)"
+python3 - "$relay_dir/relay.sqlite" > "$out/last-session" <<'PY'
+import json, sqlite3, sys
+row = sqlite3.connect(sys.argv[1]).execute("SELECT id, document FROM sessions ORDER BY started_at DESC LIMIT 1").fetchone()
+summary = json.loads(row[1])["summary"]
+print(row[0], summary.get("heart_rate_median_bpm") or 0, summary.get("snr_median_db") or 0)
+PY
+read -r session_id rate snr < "$out/last-session"
+echo "\$ POST /v1/sessions/$session_id/turns   (question spoken by espeak-ng, vitals: ${rate} bpm at ${snr} dB)"
+python3 "$(dirname "$0")/demo_turn.py" "http://127.0.0.1:$port" "$token" "$session_id" "$rate" "$snr" "$out" "What is my heart rate?"

@@ -200,3 +200,23 @@ write("Corpus/control", "status.jsonl", b'{"version":1,"command":"status"}\n')
 write("Corpus/control", "sessions-limit.jsonl", b'{"command":"sessions","limit":20,"version":1}\n')
 write("Corpus/control", "flush-spaced.jsonl", b'{ "version" : 1, "command" : "flush" }\n')
 write("Corpus/control", "two-lines.jsonl", b'{"version":1,"command":"status"}\n{"version":1,"command":"sessions","limit":1000}\n')
+
+
+# --- Voice turns (multipart/form-data, boundary "fuzzb": a turn part and a WAV) --------------------
+
+def turn_body(turn, audio, boundary=b"fuzzb"):
+    parts = [(b"turn", b"application/json", json.dumps(turn, separators=(",", ":")).encode()), (b"audio", b"audio/wav", audio)]
+    body = b""
+    for name, kind, data in parts:
+        body += b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"" + name + b"\"\r\nContent-Type: " + kind + b"\r\n\r\n" + data + b"\r\n"
+    return body + b"--" + boundary + b"--\r\n"
+
+
+loud = lambda v: struct.pack("<h", int(v * 30000))
+write("Corpus/turn", "question-16k.multipart", turn_body(
+    {"id": "2b1e6f3a-8c4d-4e5f-9a0b-1c2d3e4f5a6b", "started_at": "2026-12-02T10:00:00Z", "language": "en",
+     "vitals": {"heart_rate_bpm": 72.4, "heart_rate_snr_db": 8.1, "respiration_bpm": None}},
+    riff(fmt(1, 1, 16000, 16), chunk(b"data", tone(400, 1, loud)))))
+write("Corpus/turn", "stereo-44k1-no-vitals.multipart", turn_body(
+    {"id": "7c9e2d1a-0b3f-4a6e-8d5c-4b3a2f1e0d9c", "started_at": "2026-12-02T10:00:05.250Z"},
+    riff(fmt(1, 2, 44100, 16), chunk(b"data", tone(300, 2, loud)))))

@@ -88,7 +88,8 @@ public final class PostgresRelayStore: RelayStore {
                 transcript TEXT,
                 reply_text TEXT,
                 escalation_reason TEXT,
-                response JSONB,
+                -- The answer exactly as sent (not JSONB, which would respell it): a retry gets these bytes.
+                response TEXT,
                 audio_keys TEXT[] NOT NULL DEFAULT '{}',
                 audio_expires_at TIMESTAMPTZ
             )
@@ -276,7 +277,7 @@ public final class PostgresRelayStore: RelayStore {
 
     private static let turnColumns = """
         id, session_id, clinic_id, device_id, audio_digest, claimed_at, answered_at, started_at, transcript, reply_text, escalation_reason,
-        response::text, audio_keys, audio_expires_at
+        response, audio_keys, audio_expires_at
         """
 
     private typealias TurnRow = (String, String, String, String, String, Date, Date?, Date?, String?, String?, String?, String?, [String], Date?)
@@ -302,7 +303,7 @@ public final class PostgresRelayStore: RelayStore {
         try await client.query(
             """
             UPDATE turns SET answered_at = now(), started_at = \(turn.startedAt), transcript = \(turn.transcript), reply_text = \(turn.replyText),
-                escalation_reason = \(turn.escalationReason), response = \(turn.response)::jsonb, audio_keys = \(turn.audioKeys),
+                escalation_reason = \(turn.escalationReason), response = \(turn.response), audio_keys = \(turn.audioKeys),
                 audio_expires_at = \(turn.audioExpiresAt)
             WHERE id = \(turn.id)
             """,

@@ -19,6 +19,7 @@ import VitalsCore
     @Test func mjpegDecoder() { expectClean(FuzzHarness.fuzz(Targets.mjpeg())) }
     @Test func sessionUpload() { expectClean(FuzzHarness.fuzz(Targets.session())) }
     @Test func controlRequest() { expectClean(FuzzHarness.fuzz(Targets.control())) }
+    @Test func voiceTurnUpload() { expectClean(FuzzHarness.fuzz(Targets.turn())) }
 
     /// Every file of `Regressions/<target>/`, once as it is: a value or the documented error,
     /// in time.
@@ -181,6 +182,23 @@ enum Targets {
         ) { input in
             verdict(refusing: APIError.self) {
                 _ = try SessionUpload.parse(Data(input.bytes))
+            }
+        }
+    }
+
+    /// The relay's reading of a `POST /v1/sessions/{id}/turns` body, `TurnUpload.parse`
+    /// (multipart framing, the strict turn part, the WAV decoded and converted, the silence
+    /// check): a turn, or `APIError`.
+    static func turn() -> FuzzTarget {
+        FuzzTarget(
+            name: "turn",
+            dictionary: tokens("--fuzzb\r\n", "\r\n--fuzzb--\r\n", "--fuzzb--", "\r\n\r\n", "Content-Disposition: form-data; name=\"audio\"",
+                               "Content-Disposition: form-data; name=\"turn\"", "name=\"", "RIFF", "WAVE", "fmt ", "data", "\"vitals\":",
+                               "\"heart_rate_bpm\":", "\"language\":\"", "null", "\\u0000", "1e999"),
+            maximumSize: 128 * 1024
+        ) { input in
+            verdict(refusing: APIError.self) {
+                _ = try TurnUpload.parse(ByteBuffer(bytes: input.bytes), contentType: "multipart/form-data; boundary=fuzzb")
             }
         }
     }

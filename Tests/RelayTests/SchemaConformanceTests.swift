@@ -27,7 +27,7 @@ import TestSupport
         ], environment: ["SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"])
         #expect(result.status == 0, "schemathesis found problems:\n\(result.stdout.suffix(6000))\n\(result.stderr.suffix(2000))")
         // A warning that most generated documents were refused is expected (see above); failures are not.
-        #expect(result.stdout.contains("Tested: 5") && !result.stdout.contains("Failures:"), "every operation tested: \(result.stdout.suffix(3000))")
+        #expect(result.stdout.contains("Tested: 7") && !result.stdout.contains("Failures:"), "every operation tested: \(result.stdout.suffix(3000))")
         let generated = result.stdout.firstMatch(of: /(\d+) generated/).flatMap { Int($0.1) } ?? 0
         #expect(generated >= 200, "\(generated) test cases generated")
         #expect(!relay.log.contains(#""level":"error""#), "the relay logged errors:\n\(relay.log.suffix(3000))")

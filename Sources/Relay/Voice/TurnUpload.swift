@@ -2,7 +2,6 @@ import Foundation
 import HHProtocol
 import Hummingbird
 import MediaFiles
-import MultipartKit
 import NIOCore
 import VoiceCore
 
@@ -51,30 +50,20 @@ public enum TurnUpload {
         guard let contentType, let boundary = boundary(of: contentType) else {
             throw APIError(.unsupportedMediaType, "unsupported_media_type", "send multipart/form-data with a boundary (parts turn and audio)")
         }
-        let parser = MultipartParser(boundary: boundary)
+        let found: [MultipartForm.Part]
+        do { found = try MultipartForm.parts(of: Array(body.readableBytesView), boundary: boundary) } catch {
+            throw APIError(.badRequest, "malformed", "not a valid multipart body: \(error.description)")
+        }
         var parts: [String: [UInt8]] = [:]
-        var current: (name: String?, bytes: [UInt8]) = (nil, [])
-        var problem: String?
-        parser.onHeader = { field, value in
-            guard field.lowercased() == "content-disposition" else { return }
-            current.name = formDataName(value)
+        for part in found {
+            guard let name = part.name else { throw APIError(.badRequest, "malformed", "a part has no Content-Disposition name") }
+            guard name == "turn" || name == "audio" else { throw APIError(.badRequest, "malformed", "unexpected part \"\(name)\" (only turn and audio)") }
+            guard parts[name] == nil else { throw APIError(.badRequest, "malformed", "the part \"\(name)\" is sent twice") }
+            if name == "turn", part.bytes.count > maximumTurnPartBytes {
+                throw APIError(.badRequest, "malformed", "the part \"turn\" is longer than \(maximumTurnPartBytes) bytes")
+            }
+            parts[name] = part.bytes
         }
-        parser.onBody = { chunk in
-            let limit = current.name == "turn" ? maximumTurnPartBytes : Int.max
-            if current.bytes.count + chunk.readableBytes > limit { problem = "the part \"turn\" is longer than \(limit) bytes"; return }
-            current.bytes += chunk.readableBytesView
-        }
-        parser.onPartComplete = {
-            defer { current = (nil, []) }
-            guard let name = current.name else { problem = problem ?? "a part has no Content-Disposition name"; return }
-            guard name == "turn" || name == "audio" else { problem = problem ?? "unexpected part \"\(name)\" (only turn and audio)"; return }
-            guard parts[name] == nil else { problem = problem ?? "the part \"\(name)\" is sent twice"; return }
-            parts[name] = current.bytes
-        }
-        do { try parser.execute(body) } catch {
-            throw APIError(.badRequest, "malformed", "not a valid multipart body")
-        }
-        if let problem { throw APIError(.badRequest, "malformed", problem) }
         return parts
     }
 
@@ -88,18 +77,6 @@ public enum TurnUpload {
             var value = pair[1]
             if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
             return (1...70).contains(value.utf8.count) ? value : nil
-        }
-        return nil
-    }
-
-    /// The `name` of a `Content-Disposition: form-data; name="…"` header.
-    static func formDataName(_ disposition: String) -> String? {
-        for field in disposition.split(separator: ";").dropFirst() {
-            let pair = field.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1).map(String.init)
-            guard pair.count == 2, pair[0].lowercased() == "name" else { continue }
-            var value = pair[1]
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            return value
         }
         return nil
     }
