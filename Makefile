@@ -51,6 +51,8 @@ bench: deps voice-corpus
 	.build/release/vitals-bench
 	.build/release/voice-bench $(VOICE_CORPUS)/eval
 	.build/release/kiosk-bench --runs 3 --seconds 40
+	$(SWIFT) build -c release --product turn-bench
+	.build/release/turn-bench --runs 5 --turns 320
 	$(SWIFT) build -c release --product hh-relay
 	@scripts/install-deps.sh wrk postgresql postgresql-client
 	scripts/with-postgres.sh Benchmarks/relay/run.sh .build/release 3 10 64

@@ -196,6 +196,22 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "turn-bench",
+            dependencies: [
+                "Relay", "HHProtocol", "Conversation", "SpeechEngines",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Benchmarks/TurnBenchmarks",
+            swiftSettings: strictSettings
+        ),
+
         // Training support: dumps the voice features the model is trained on (Training/voice).
         .executableTarget(
             name: "voice-features",
