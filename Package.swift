@@ -47,7 +47,7 @@ let package = Package(
         // The AWS event-stream framing (Transcribe streaming, Bedrock ConverseStream), pure.
         .target(name: "AWSEventStream", swiftSettings: strictSettings),
         // The conversation's pure core: emergency detection (more with the voice-turn issue).
-        .target(name: "Conversation", swiftSettings: strictSettings),
+        .target(name: "Conversation", dependencies: ["HHProtocol"], swiftSettings: strictSettings),
         // Wire types shared by kiosk and relay (versioned JSON).
         .target(name: "HHProtocol", swiftSettings: strictSettings),
         // Module maps over the C libraries the kiosk's devices use.
@@ -225,10 +225,10 @@ let package = Package(
         .testTarget(name: "MediaFilesTests", dependencies: ["MediaFiles"], swiftSettings: strictSettings),
         .testTarget(
             name: "SpeechEnginesTests",
-            dependencies: ["SpeechEngines", "Conversation", "MediaFiles", "VoiceCore", "TestSupport"],
+            dependencies: ["SpeechEngines", "Conversation", "HHProtocol", "MediaFiles", "VoiceCore", "TestSupport"],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "ConversationTests", dependencies: ["Conversation", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "ConversationTests", dependencies: ["Conversation", "HHProtocol", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "AWSEventStreamTests", dependencies: ["AWSEventStream"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(

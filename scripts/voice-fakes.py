@@ -97,6 +97,16 @@ def check_presigned(request, service):
     return None
 
 
+def signed_or_refused(request, body, service, counter):
+    """None when the request's SigV4 signature is right (counted as accepted), else the 403."""
+    problem = check_header_signature(request, body, service)
+    if problem:
+        calls[counter]["rejected"] += 1
+        return aws_error(403, "InvalidSignatureException", problem)
+    calls[counter]["accepted"] += 1
+    return None
+
+
 def aws_error(status, kind, message):
     return web.json_response({"message": message}, status=status, headers={"x-amzn-ErrorType": kind + ":http://internal.amazon.com/"})
 
@@ -138,12 +148,10 @@ def refusal(service):
 
 async def converse_stream(request):
     body = await request.read()
-    problem = check_header_signature(request, body, "bedrock")
-    if problem:
-        calls["bedrock"]["rejected"] += 1
-        return aws_error(403, "InvalidSignatureException", problem)
+    refused = signed_or_refused(request, body, "bedrock", "bedrock")
+    if refused:
+        return refused
     document = json.loads(body)
-    calls["bedrock"]["accepted"] += 1
     calls["bedrock"]["last"] = {"model": request.match_info["model"], "request": document}
     if not document.get("messages") or document["messages"][-1]["role"] != "user":
         return aws_error(400, "ValidationException", "messages must end with a user message")
@@ -183,11 +191,9 @@ async def converse_stream(request):
 
 async def retrieve(request):
     body = await request.read()
-    problem = check_header_signature(request, body, "bedrock")
-    if problem:
-        calls["retrieve"]["rejected"] += 1
-        return aws_error(403, "InvalidSignatureException", problem)
-    calls["retrieve"]["accepted"] += 1
+    refused = signed_or_refused(request, body, "bedrock", "retrieve")
+    if refused:
+        return refused
     calls["retrieve"]["last"] = {"knowledge_base": request.match_info["kb"], "request": json.loads(body)}
     return web.json_response({"retrievalResults": [
         {"content": {"text": "Flu vaccines are available on Tuesdays without an appointment."}, "score": 0.8},
@@ -221,12 +227,10 @@ async def stream_pcm(request, service, text):
 
 async def polly(request):
     body = await request.read()
-    problem = check_header_signature(request, body, "polly")
-    if problem:
-        calls["polly"]["rejected"] += 1
-        return aws_error(403, "InvalidSignatureException", problem)
+    refused = signed_or_refused(request, body, "polly", "polly")
+    if refused:
+        return refused
     document = json.loads(body)
-    calls["polly"]["accepted"] += 1
     calls["polly"]["last"] = document
     if document.get("OutputFormat") != "pcm" or document.get("SampleRate") != "16000" or not document.get("Text"):
         return aws_error(400, "ValidationException", "OutputFormat pcm, SampleRate 16000 and Text are required")

@@ -1,27 +1,10 @@
 import Foundation
+import HHProtocol
 
-/// What the kiosk measured, as the responder may quote it.
-public struct TurnVitals: Sendable, Hashable, Codable {
-    enum CodingKeys: String, CodingKey {
-        case heartRateBpm = "heart_rate_bpm"
-        case heartRateSnrDb = "heart_rate_snr_db"
-        case respirationBpm = "respiration_bpm"
-    }
+/// What the kiosk measured, as a responder may quote it: the vitals of a voice turn's request.
+public typealias TurnVitals = VoiceTurnRequest.Vitals
 
-    /// Heart rate, beats per minute; `nil` when the kiosk had no estimate.
-    public var heartRateBpm: Double?
-    /// The heart-rate estimate's signal quality, dB.
-    public var heartRateSnrDb: Double?
-    /// Breathing rate, breaths per minute; `nil` when not measured.
-    public var respirationBpm: Double?
-
-    /// Vitals as measured.
-    public init(heartRateBpm: Double? = nil, heartRateSnrDb: Double? = nil, respirationBpm: Double? = nil) {
-        self.heartRateBpm = heartRateBpm
-        self.heartRateSnrDb = heartRateSnrDb
-        self.respirationBpm = respirationBpm
-    }
-
+extension VoiceTurnRequest.Vitals {
     /// How far to trust the heart rate, in words, from its SNR.
     public var heartRateQuality: String? {
         guard heartRateBpm != nil else { return nil }

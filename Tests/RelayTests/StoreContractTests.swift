@@ -141,7 +141,8 @@ func storedSession(_ id: String, clinic: String, device: String, digest: String 
         #expect(try await store.claimTurn(claim, staleAfter: .seconds(60)) == .claimed, "a retry after a failure answers anew")
         try await Task.sleep(for: .milliseconds(1_100))
         #expect(try await store.claimTurn(claim, staleAfter: .seconds(1)) == .claimed, "its instance died: taken over")
-        #expect(try await store.claimTurn(claim, staleAfter: .seconds(1)) == .inProgress, "but only by one")
+        // The takeover renewed the claim: a second caller finds it fresh (however slow this machine is).
+        #expect(try await store.claimTurn(claim, staleAfter: .seconds(60)) == .inProgress, "but only by one")
         await store.close()
     }
 

@@ -1,5 +1,6 @@
 import Conversation
 import Foundation
+import HHProtocol
 import MediaFiles
 import SpeechEngines
 import TestSupport

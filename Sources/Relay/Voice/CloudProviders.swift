@@ -3,6 +3,7 @@ import AWSEventStream
 import AWSSigning
 import Conversation
 import Foundation
+import HHProtocol
 import NIOCore
 import NIOFoundationCompat
 

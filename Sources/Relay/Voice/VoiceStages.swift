@@ -1,5 +1,6 @@
 import Conversation
 import Foundation
+import HHProtocol
 import SpeechEngines
 
 /// An utterance as the stages take it: 16 kHz mono, 16-bit.

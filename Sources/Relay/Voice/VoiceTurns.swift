@@ -64,10 +64,8 @@ public struct VoiceTurnService: Sendable {
             throw APIError.unavailable(.database, error, logger: logger)
         }
         let reply = hub.register(turnID)
-        let vitals = upload.request.vitals
         let outcome = await pipeline.run(
-            upload.audio, language: upload.language,
-            vitals: TurnVitals(heartRateBpm: vitals?.heartRateBpm, heartRateSnrDb: vitals?.heartRateSnrDb, respirationBpm: vitals?.respirationBpm),
+            upload.audio, language: upload.language, vitals: upload.request.vitals ?? TurnVitals(),
             history: history.suffix(Self.historyLength).map { .init(patient: $0.transcript, assistant: $0.replyText) },
             clinic: knowledge.knowledge(of: device.clinicID), into: reply, logger: logger)
 
