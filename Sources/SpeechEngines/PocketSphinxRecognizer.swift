@@ -123,7 +123,7 @@ private final class Decoder: @unchecked Sendable {
     }
 
     /// One search over the utterance: its words, fillers removed.
-    private func run(_ search: String, on samples: [Int16]) -> (text: String, words: Int)? {
+    private func run(_ search: String, on samples: [Int16]) -> String? {
         // Live normalisation learns from each utterance; across patients (and across the two
         // searches of one utterance) that drifts: every decode starts from the model's means.
         if let cmn = ps_get_feat(decoder)?.pointee.cmn_struct { cmn_live_set(cmn, initialMeans) }
@@ -134,18 +134,18 @@ private final class Decoder: @unchecked Sendable {
         var score: Int32 = 0
         let text = ps_get_hyp(decoder, &score).map { String(cString: $0) } ?? ""
         let words = text.split(separator: " ").filter { !$0.hasPrefix("<") && !$0.hasPrefix("[") && !$0.hasPrefix("++") }
-        return (words.joined(separator: " "), words.count)
+        return words.joined(separator: " ")
     }
 
     private func decodeNow(_ samples: [Int16]) -> Result<PocketSphinxRecognizer.Transcript, SpeechEngineError> {
         guard let grammar = run(Self.grammarSearch, on: samples) else {
             return .failure(SpeechEngineError("PocketSphinx failed to decode the audio"))
         }
-        if !grammar.text.isEmpty { return .success(.init(text: grammar.text, search: .grammar)) }
+        if !grammar.isEmpty { return .success(.init(text: grammar, search: .grammar)) }
         guard let general = run(generalSearch, on: samples) else {
             return .failure(SpeechEngineError("PocketSphinx failed to decode the audio"))
         }
-        return .success(.init(text: general.text, search: .general))
+        return .success(.init(text: general, search: .general))
     }
 }
 

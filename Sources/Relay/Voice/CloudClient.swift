@@ -101,12 +101,6 @@ struct ProviderHTTP: Sendable {
     }
 }
 
-extension TimeAmount {
-    init(_ duration: Duration) {
-        self = .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
-    }
-}
-
 /// 16-bit little-endian PCM bytes as they arrive (a chunk may split a sample) into samples.
 struct PCMAssembler {
     private var carry: UInt8?

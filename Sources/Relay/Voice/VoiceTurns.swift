@@ -51,7 +51,7 @@ public struct VoiceTurnService: Sendable {
         let turnID = upload.request.id.lowercased()
         let claim = TurnClaim(id: turnID, sessionID: sessionID, clinicID: device.clinicID, deviceID: device.id, audioDigest: upload.audioDigest)
         switch try await claimed(claim, logger: logger) {
-        case .answered(let turn): return Self.answerResponse(turn.response)
+        case .answered(let turn): return RelayServer.json(.ok, turn.response)
         case .conflict: throw APIError(.conflict, "conflict", "turn \(turnID) was sent before with other audio")
         case .otherClinic: throw APIError(.forbidden, "forbidden", "session \(sessionID) or turn \(turnID) belongs to another clinic")
         case .inProgress: throw APIError(.serviceUnavailable, "in_progress", "turn \(turnID) is still being answered; retry", headers: [.retryAfter: "2"])
@@ -90,7 +90,7 @@ public struct VoiceTurnService: Sendable {
             logger.critical("emergency raised", metadata: ["session_id": "\(sessionID)", "turn_id": "\(turnID)", "reason": "\(outcome.escalation!.kind)"])
         }
         if audioRetentionDays > 0 { retainAudio(of: turn, question: upload.audioBytes, reply: reply, logger: logger) }
-        return Self.answerResponse(body)
+        return RelayServer.json(.ok, body)
     }
 
     /// Claims the turn, waiting a while if another request is answering it now.
@@ -104,10 +104,6 @@ public struct VoiceTurnService: Sendable {
             guard outcome == .inProgress, ContinuousClock.now < deadline else { return outcome }
             try await Task.sleep(for: .milliseconds(100))
         }
-    }
-
-    private static func answerResponse(_ body: String) -> Response {
-        RelayServer.json(.ok, body)
     }
 
     /// Keeps the patient's audio and, once it is complete, the reply's, until they expire.
