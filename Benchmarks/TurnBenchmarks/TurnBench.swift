@@ -1,6 +1,6 @@
 // turn-bench: what a voice turn costs in the relay, against references measured in the same run.
 //
-//   turn-bench [--runs N] [--turns T]
+//   turn-bench [--runs N] [--turns T] [--only offline|overhead]
 //
 // 1. Offline (PocketSphinx, the offline responder, eSpeak NG) on a 3 s spoken question: from the
 //    end of the utterance (the request leaves) to the first byte of reply audio, split by stage,
@@ -28,6 +28,7 @@ func option(_ name: String, _ fallback: Int) -> Int {
     return value
 }
 let runs = option("--runs", 5), turns = option("--turns", 320)
+let only = arguments.firstIndex(of: "--only").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
 
 func percentile(_ values: [Double], _ p: Double) -> Double {
     let sorted = values.sorted()
@@ -104,6 +105,14 @@ func multipartBody(_ audio: Data) -> (String, ByteBuffer) {
     return ("multipart/form-data; boundary=\(boundary)", ByteBuffer(data: body))
 }
 
+/// The kiosks' side: one connection per turn in flight (the shared client's default pool of 8
+/// connections a host would queue 16 concurrent turns behind each other in the client).
+let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+    return configuration
+}())
+
 /// One turn: POST, then GET the reply until its first audio byte. Returns (seconds to first
 /// audio byte, the answer's stage timings).
 func turn(_ url: String, token: String, audio: Data) async throws -> (Double, VoiceTurnAnswer.Timings) {
@@ -114,11 +123,11 @@ func turn(_ url: String, token: String, audio: Data) async throws -> (Double, Vo
     post.headers.add(name: "Content-Type", value: type)
     post.body = .bytes(body)
     let start = ContinuousClock.now
-    let response = try await HTTPClient.shared.execute(post, timeout: .seconds(60))
+    let response = try await client.execute(post, timeout: .seconds(60))
     let answer = try WireJSON.decoder().decode(VoiceTurnAnswer.self, from: Data(buffer: try await response.body.collect(upTo: 1 << 20)))
     var get = HTTPClientRequest(url: url + answer.reply.audioURL)
     get.headers.add(name: "Authorization", value: "Bearer \(token)")
-    let audioResponse = try await HTTPClient.shared.execute(get, timeout: .seconds(60))
+    let audioResponse = try await client.execute(get, timeout: .seconds(60))
     var firstByte: Duration?
     var received = 0
     for try await piece in audioResponse.body {
@@ -141,30 +150,33 @@ func spoken(_ text: String) throws -> Data {
 
 // 1. Offline.
 let question = try spoken("Excuse me, what is my heart rate?")
-let seconds = Double(question.count - 44) / (22_050 * 2)
-let offline = try OfflineVoice.load(decoders: 2)
-let offlineRelay = try await startRelay(VoicePipeline(speechToText: offline.speechToText, responder: offline.responder, textToSpeech: offline.textToSpeech))
-var firstAudio: [Double] = [], stt: [Double] = [], reference: [Double] = []
-let recognizer = try PocketSphinxRecognizer(grammar: OfflineQuestions.jsgf, decoders: 1)
 let samples: [Int16] = try {
     let (type, body) = multipartBody(question)
     return try TurnUpload.parse(body, contentType: type).audio.samples
 }()
-_ = try await turn(offlineRelay.url, token: offlineRelay.token, audio: question)  // warm-up
-for _ in 0..<runs {
-    let (elapsed, timings) = try await turn(offlineRelay.url, token: offlineRelay.token, audio: question)
-    firstAudio.append(elapsed)
-    stt.append(Double(timings.speechToText) / 1000)
-    let start = ContinuousClock.now
-    _ = try await recognizer.transcribe(samples)
-    let decode = ContinuousClock.now - start
-    reference.append(Double(decode.components.seconds) + Double(decode.components.attoseconds) / 1e18)
-}
 func ms(_ value: Double) -> String { String(format: "%.0f ms", value * 1000) }
-print(String(format: "offline turn, a %.1f s question, median of %d: end of utterance → first reply audio byte %@ (target ≤ 1500 ms); of which speech to text %@; reference: PocketSphinx alone on the same audio %@ (turn / reference %.2f×)",
-             seconds, runs, ms(percentile(firstAudio, 0.5)), ms(percentile(stt, 0.5)), ms(percentile(reference, 0.5)),
-             percentile(firstAudio, 0.5) / percentile(reference, 0.5)))
-offlineRelay.task.cancel()
+if only != "overhead" {
+    let seconds = Double(question.count - 44) / (22_050 * 2)
+    let offline = try OfflineVoice.load(decoders: 2)
+    let offlineRelay = try await startRelay(VoicePipeline(speechToText: offline.speechToText, responder: offline.responder, textToSpeech: offline.textToSpeech))
+    var firstAudio: [Double] = [], stt: [Double] = [], reference: [Double] = []
+    let recognizer = try PocketSphinxRecognizer(grammar: OfflineQuestions.jsgf, decoders: 1)
+    _ = try await turn(offlineRelay.url, token: offlineRelay.token, audio: question)  // warm-up
+    for _ in 0..<runs {
+        let (elapsed, timings) = try await turn(offlineRelay.url, token: offlineRelay.token, audio: question)
+        firstAudio.append(elapsed)
+        stt.append(Double(timings.speechToText) / 1000)
+        let start = ContinuousClock.now
+        _ = try await recognizer.transcribe(samples)
+        let decode = ContinuousClock.now - start
+        reference.append(Double(decode.components.seconds) + Double(decode.components.attoseconds) / 1e18)
+    }
+    print(String(format: "offline turn, a %.1f s question, median of %d: end of utterance → first reply audio byte %@ (target ≤ 1500 ms); of which speech to text %@; reference: PocketSphinx alone on the same audio %@ (turn / reference %.2f×)",
+                 seconds, runs, ms(percentile(firstAudio, 0.5)), ms(percentile(stt, 0.5)), ms(percentile(reference, 0.5)),
+                 percentile(firstAudio, 0.5) / percentile(reference, 0.5)))
+    offlineRelay.task.cancel()
+}
+if only == "offline" { exit(0) }
 
 // 2. Overhead at 16 concurrent turns, with the audio as a kiosk sends it (16 kHz mono).
 let kioskAudio: Data = {

@@ -120,6 +120,32 @@ public final class WAVReader {
     @discardableResult
     public func read(maximumFrames: Int, into samples: inout [Float]) throws(MediaFileError) -> Int {
         samples.removeAll(keepingCapacity: true)
+        let frames = try readBlock(maximumFrames: maximumFrames)
+        bytes.withUnsafeBytes { raw in
+            WAVSampleCoding.decode(raw, count: frames * format.channelCount, format: format.sampleFormat, appendingTo: &samples)
+        }
+        return frames
+    }
+
+    /// Appends up to `maximumFrames` frames of a 16-bit file to `samples` as they are stored,
+    /// without converting to float; returns the number of frames read, 0 at the end.
+    ///
+    /// - Precondition: `format.sampleFormat` is ``WAVSampleFormat/signed16``.
+    /// - Throws: ``MediaFileError`` as ``read(maximumFrames:into:)`` does.
+    @discardableResult
+    public func read(maximumFrames: Int, appendingTo samples: inout [Int16]) throws(MediaFileError) -> Int {
+        precondition(format.sampleFormat == .signed16, "read(maximumFrames:appendingTo:) reads 16-bit files only")
+        let frames = try readBlock(maximumFrames: maximumFrames)
+        let count = frames * format.channelCount
+        bytes.withUnsafeBytes { raw in
+            samples.reserveCapacity(samples.count + count)
+            for index in 0..<count { samples.append(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: index * 2, as: Int16.self))) }
+        }
+        return frames
+    }
+
+    /// Reads the bytes of up to `maximumFrames` whole frames into `bytes`; returns the frame count.
+    private func readBlock(maximumFrames: Int) throws(MediaFileError) -> Int {
         let bytesPerFrame = format.bytesPerFrame
         var wanted = max(0, maximumFrames) * bytesPerFrame
         if let remainingBytes { wanted = min(wanted, remainingBytes) }
@@ -136,9 +162,6 @@ public final class WAVReader {
             }
         }
         if remainingBytes != nil { remainingBytes! -= got }
-        bytes.withUnsafeBytes { raw in
-            WAVSampleCoding.decode(raw, count: frames * format.channelCount, format: format.sampleFormat, appendingTo: &samples)
-        }
         return frames
     }
 

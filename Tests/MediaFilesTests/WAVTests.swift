@@ -160,6 +160,22 @@ private func expectError(_ bytes: [UInt8], _ code: MediaFileError.Code, containi
         #expect(delivered.last == Float(69 * 100) / 32768)
     }
 
+    @Test func sixteenBitSamplesReadAsStoredMatchTheFloatReading() throws {
+        let stored: [Int16] = [0, 1, -1, 32_767, -32_768, 12_345, -23_456] + (0..<500).map { Int16(truncatingIfNeeded: $0 * 131) }
+        let bytes = riff([("fmt ", fmt(channels: 1)), ("data", stored.flatMap { le($0) })])
+        let asFloats = try read(bytes).1
+        let reader = try WAVReader(bytes: bytes, name: "upload")
+        var asStored: [Int16] = []
+        while try reader.read(maximumFrames: 64, appendingTo: &asStored) > 0 {}
+        #expect(asStored == stored)
+        #expect(asStored.map { Float($0) / 32_768 } == asFloats)
+        // A cut inside the data is the same error whichever way it is read.
+        let truncated = try WAVReader(bytes: Array(bytes.dropLast(3)), name: "upload")
+        var partial: [Int16] = []
+        #expect(throws: MediaFileError.self) { while try truncated.read(maximumFrames: 64, appendingTo: &partial) > 0 {} }
+        #expect(partial.count == (stored.count - 2) / 64 * 64)
+    }
+
     @Test func missingFileIsAnIOError() {
         #expect(throws: MediaFileError.self) { try WAVReader(path: "/nonexistent/none.wav") }
         #expect(throws: MediaFileError.self) {

@@ -16,11 +16,35 @@ import Testing
         #expect(DeviceToken(tampered)?.matches(storedHash: token.secretHash) == false)
         #expect(!token.matches(storedHash: ""))
         #expect(token.secretHash.count == 64 && !token.secretHash.contains(token.secret))
+        #expect(token.secret.count == 43 && token.secret.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
     }
 
     @Test(arguments: ["", "hh1", "hh1..x", "hh2.dev.\(String(repeating: "a", count: 43))", "hh1.dev.short", "Bearer hh1.dev.\(String(repeating: "a", count: 43))"])
     func malformedTokensAreNotTokens(_ text: String) {
         #expect(DeviceToken(text) == nil)
+    }
+}
+
+@Suite struct ReplyAudioHubTests {
+    @Test func theHubKeepsTheNewestRepliesWithinItsCapacityAndRetention() {
+        let hub = ReplyAudioHub(retention: .seconds(10), capacity: 3)
+        let start = ContinuousClock.now
+        let first = hub.register("a", now: start)
+        _ = hub.register("b", now: start + .seconds(1))
+        _ = hub.register("c", now: start + .seconds(2))
+        #expect(hub.audio("a") === first)
+        _ = hub.register("d", now: start + .seconds(3))
+        #expect(hub.audio("a") == nil, "full: the oldest made room")
+        #expect(["b", "c", "d"].allSatisfy { hub.audio($0) != nil })
+        let again = hub.register("b", now: start + .seconds(4))
+        #expect(hub.audio("b") === again, "a reply registered again replaces the old one")
+        #expect(hub.audio("c") != nil && hub.audio("d") != nil)
+        _ = hub.register("e", now: start + .seconds(13))
+        #expect(hub.audio("c") == nil && hub.audio("d") == nil, "older than the retention")
+        #expect(hub.audio("b") === again && hub.audio("e") != nil, "within the retention, the renewed one counted from its new time")
+        _ = hub.register("f", now: start + .seconds(15))
+        _ = hub.register("g", now: start + .seconds(16))
+        #expect(hub.audio("b") == nil && ["e", "f", "g"].allSatisfy { hub.audio($0) != nil })
     }
 }
 

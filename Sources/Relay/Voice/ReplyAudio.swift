@@ -100,7 +100,13 @@ public final class ReplyAudioHub: Sendable {
         var registered: ContinuousClock.Instant
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    /// The replies by turn id, and their ids in the order they were registered (oldest first).
+    private struct Entries {
+        var byID: [String: Entry] = [:]
+        var order: [(id: String, registered: ContinuousClock.Instant)] = []
+    }
+
+    private let entries = Mutex(Entries())
     /// How long a reply is kept in memory.
     public let retention: Duration
     /// How many replies are kept at most.
@@ -112,23 +118,31 @@ public final class ReplyAudioHub: Sendable {
         self.capacity = capacity
     }
 
-    /// A new reply for turn `id`.
-    func register(_ id: String) -> ReplyAudio {
+    /// A new reply for turn `id`, registered at `now`; the oldest replies make room for it
+    /// when the hub is full, and those older than ``retention`` go.
+    public func register(_ id: String, now: ContinuousClock.Instant = .now) -> ReplyAudio {
         let audio = ReplyAudio()
-        let now = ContinuousClock.now
         entries.withLock { entries in
-            entries = entries.filter { now - $0.value.registered < retention }
-            if entries.count >= capacity, let oldest = entries.min(by: { $0.value.registered < $1.value.registered }) {
-                entries[oldest.key] = nil
+            // The oldest go first: expired ones, and one more while the hub is full.
+            var dropped = 0
+            for (oldID, registered) in entries.order {
+                let current = entries.byID[oldID]
+                if current?.registered == registered {
+                    guard now - registered >= retention || entries.byID.count >= capacity else { break }
+                    entries.byID[oldID] = nil
+                }
+                dropped += 1  // removed, or registered again since (its newer place comes later)
             }
-            entries[id] = Entry(audio: audio, registered: now)
+            entries.order.removeFirst(dropped)
+            entries.byID[id] = Entry(audio: audio, registered: now)
+            entries.order.append((id, now))
         }
         return audio
     }
 
     /// The reply of turn `id`, if this instance has it.
-    func audio(_ id: String) -> ReplyAudio? {
-        entries.withLock { $0[id]?.audio }
+    public func audio(_ id: String) -> ReplyAudio? {
+        entries.withLock { $0.byID[id]?.audio }
     }
 }
 

@@ -126,40 +126,54 @@ public enum TurnUpload {
         if let frames = reader.frameCount, Double(frames) / Double(format.sampleRate) > maximumSeconds {
             throw APIError(.contentTooLarge, "audio_too_long", "the audio lasts \(Int(Double(frames) / Double(format.sampleRate))) s; at most \(Int(maximumSeconds)) s")
         }
-        var converter: AudioConverter
-        do { converter = try AudioConverter(sampleRate: format.sampleRate, channelCount: format.channelCount, outputRate: UtteranceAudio.sampleRate) } catch {
-            throw APIError(.badRequest, "unsupported_audio", "the audio cannot be used: \(error.description)")
-        }
-        var mono: [Float] = []
-        var block: [Float] = []
         // A data chunk of unrecorded size is read to its end: the limit is checked as it goes.
         let maximumSamples = Int(maximumSeconds) * UtteranceAudio.sampleRate
-        while true {
-            let frames: Int
-            do { frames = try reader.read(maximumFrames: 8_192, into: &block) } catch { throw audioError(error) }
-            guard frames > 0 else { break }
-            mono += converter.process(interleaved: block)
-            guard mono.count <= maximumSamples else {
-                throw APIError(.contentTooLarge, "audio_too_long", "the audio lasts more than \(Int(maximumSeconds)) s")
+        let tooLong = APIError(.contentTooLarge, "audio_too_long", "the audio lasts more than \(Int(maximumSeconds)) s")
+        var samples: [Int16] = []
+        if format == WAVFormat(sampleRate: UtteranceAudio.sampleRate, channelCount: 1, sampleFormat: .signed16) {
+            // What a kiosk sends: taken as it is.
+            while true {
+                let frames: Int
+                do { frames = try reader.read(maximumFrames: 8_192, appendingTo: &samples) } catch { throw audioError(error) }
+                guard frames > 0 else { break }
+                guard samples.count <= maximumSamples else { throw tooLong }
             }
+        } else {
+            var converter: AudioConverter
+            do { converter = try AudioConverter(sampleRate: format.sampleRate, channelCount: format.channelCount, outputRate: UtteranceAudio.sampleRate) } catch {
+                throw APIError(.badRequest, "unsupported_audio", "the audio cannot be used: \(error.description)")
+            }
+            var mono: [Float] = []
+            var block: [Float] = []
+            while true {
+                let frames: Int
+                do { frames = try reader.read(maximumFrames: 8_192, into: &block) } catch { throw audioError(error) }
+                guard frames > 0 else { break }
+                mono += converter.process(interleaved: block)
+                guard mono.count <= maximumSamples else { throw tooLong }
+            }
+            mono += converter.finish()
+            samples = mono.map { Int16(max(-32_768, min(32_767, ($0 * 32_768).rounded()))) }
         }
-        mono += converter.finish()
-        guard !mono.isEmpty else { throw APIError(.badRequest, "empty_audio", "the audio part holds no samples") }
-        guard loudestFrameRMS(mono) >= silenceRMS else {
+        guard !samples.isEmpty else { throw APIError(.badRequest, "empty_audio", "the audio part holds no samples") }
+        guard loudestFrameRMS(samples) >= silenceRMS else {
             throw APIError(.unprocessableContent, "silent_audio", "the audio is silent (nothing above about -50 dBFS): is the microphone muted?")
         }
-        return UtteranceAudio(samples: mono.map { Int16(max(-32_768, min(32_767, ($0 * 32_768).rounded()))) })
+        return UtteranceAudio(samples: samples)
     }
 
-    /// The RMS level of the loudest 20 ms of `samples` (16 kHz).
-    static func loudestFrameRMS(_ samples: [Float]) -> Float {
+    /// The RMS level, relative to full scale, of the loudest 20 ms of `samples` (16 kHz).
+    static func loudestFrameRMS(_ samples: [Int16]) -> Float {
         let frame = UtteranceAudio.sampleRate / 50
         var loudest: Float = 0
         var start = 0
         while start < samples.count {
             let end = min(samples.count, start + frame)
             var energy: Float = 0
-            for index in start..<end { energy += samples[index] * samples[index] }
+            for index in start..<end {
+                let sample = Float(samples[index]) / 32_768
+                energy += sample * sample
+            }
             loudest = max(loudest, (energy / Float(end - start)).squareRoot())
             start = end
         }
