@@ -73,6 +73,15 @@ public struct OutboxRecord: Sendable, Hashable {
     public var attempts: Int
     /// Earliest time of the next attempt.
     public var notBefore: Date?
+
+    /// A record as the store holds it.
+    public init(sequence: Int64, id: String, document: Data, attempts: Int, notBefore: Date?) {
+        self.sequence = sequence
+        self.id = id
+        self.document = document
+        self.attempts = attempts
+        self.notBefore = notBefore
+    }
 }
 
 /// Where a session is on its way to the relay.

@@ -114,7 +114,7 @@ public enum Daemon {
         let pacing: FilePacing = configuration.pace == .fast ? .fast : .realtime
         let video = makeVideoSource(configuration, pacing: pacing)
         let audio = makeAudioSource(configuration, pacing: pacing)
-        let board = StatusBoard(initialStatus(configuration: configuration, paths: paths, enrollment: enrollment, storeQuota: storeOptions.quotaBytes))
+        let board = StatusBoard(.starting(configuration: configuration, paths: paths, enrollment: enrollment, storeQuota: storeOptions.quotaBytes))
         if let statistics = try? store.outboxStatistics() { board.update { $0.outbox = KioskStatus.Outbox(statistics, now: Date()) } }
         if video == nil { board.update { $0.camera.state = .disabled } }
         if audio == nil { board.update { $0.microphone.state = .disabled } }
@@ -158,7 +158,7 @@ public enum Daemon {
             store: store,
             relay: enrollment.map { HTTPRelayClient(enrollment: $0, timeoutSeconds: configuration.relayTimeout, userAgent: "hhd/\(KioskVersion.current)") },
             policy: policy, board: board, logger: logger, doorbell: doorbell,
-            drainSeconds: inputIsFiles ? configuration.drainTimeout : nil)
+            drainTime: inputIsFiles ? .seconds(configuration.drainTimeout) : nil)
         let control = ControlServer(path: paths.socket, board: board, store: store, outbox: doorbell, logger: logger) {
             notifier.notify("READY=1\nSTATUS=running")
         }
@@ -209,18 +209,6 @@ public enum Daemon {
         let period = configuration.microphonePeriodMs
         let buffer = configuration.microphoneBufferMs
         return { ALSAAudioSource(name: device, periodMilliseconds: period, bufferMilliseconds: buffer) }
-    }
-
-    private static func initialStatus(configuration: KioskConfiguration, paths: DaemonPaths, enrollment: Enrollment?, storeQuota: Int64) -> KioskStatus {
-        KioskStatus(
-            version: KioskVersion.current, pid: getpid(), startedAt: Date(), uptimeS: 0,
-            camera: .init(device: configuration.cameraDevice, state: .starting, frames: 0, facePresent: false),
-            microphone: .init(device: configuration.microphoneDevice, state: .starting, overruns: 0, utterances: 0),
-            session: nil,
-            heartRate: .init(quality: "none"),
-            outbox: .init(depth: 0, rejected: 0, evicted: 0, delivered: 0),
-            relay: .init(url: enrollment?.relayURL),
-            storage: .init(path: paths.database, usedBytes: 0, quotaBytes: storeQuota, state: "ok"))
     }
 }
 

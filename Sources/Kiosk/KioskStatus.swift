@@ -140,6 +140,21 @@ extension KioskStatus.Outbox {
     }
 }
 
+extension KioskStatus {
+    /// The status of a daemon starting with `configuration`: devices starting, nothing measured or sent yet.
+    public static func starting(configuration: KioskConfiguration, paths: DaemonPaths, enrollment: Enrollment?, storeQuota: Int64) -> KioskStatus {
+        KioskStatus(
+            version: KioskVersion.current, pid: getpid(), startedAt: Date(), uptimeS: 0,
+            camera: .init(device: configuration.cameraDevice, state: .starting, frames: 0, facePresent: false),
+            microphone: .init(device: configuration.microphoneDevice, state: .starting, overruns: 0, utterances: 0),
+            session: nil,
+            heartRate: .init(quality: "none"),
+            outbox: .init(depth: 0, rejected: 0, evicted: 0, delivered: 0),
+            relay: .init(url: enrollment?.relayURL),
+            storage: .init(path: paths.database, usedBytes: 0, quotaBytes: storeQuota, state: "ok"))
+    }
+}
+
 /// The live state the daemon's parts write and the control socket reads. Thread-safe: the
 /// capture threads, the recorder and the outbox all update it.
 public final class StatusBoard: Sendable {

@@ -5,35 +5,37 @@ import ServiceLifecycle
 import Synchronization
 
 /// Delivers closed sessions to the relay, strictly in order, at least once (the session id
-/// is the relay's idempotency key). Failures back off exponentially with jitter, `Retry-After`
-/// is honoured, and a session the relay refuses for good is set aside with the reason.
+/// is the relay's idempotency key): a thin shell that reads the outbox, asks the
+/// ``DeliveryMachine`` what to do, and does it (upload, store the outcome, wait).
 ///
-/// On shutdown an upload in flight is finished; with `drainSeconds` set (fast file input)
-/// delivery goes on until the outbox is empty or that time has passed.
-actor OutboxService: Service {
+/// The store's calls run on their own thread (``BlockingIO``); waits are on the monotonic
+/// clock and end early when the doorbell rings (new work, `hhctl flush`, shutdown) or the task
+/// is cancelled. On shutdown an upload in flight is finished; with a drain time (fast file
+/// input) delivery goes on until the outbox is empty or that time has passed.
+public actor OutboxService: Service {
     private let store: EdgeStore
     private let relay: (any RelayUploading)?
-    private let policy: RetryPolicy
     private let board: StatusBoard
     private let logger: Logger
     private let doorbell: Doorbell
-    private let drainSeconds: Double?
-    private var consecutiveFailures = 0
+    private let io = BlockingIO(label: "outbox-store")
+    private var machine: DeliveryMachine
 
-    init(
+    /// A service delivering `store`'s outbox to `relay` (`nil`: none configured, sessions wait),
+    /// reporting on `board`; `doorbell` wakes it, `drainTime` as in ``DeliveryMachine``.
+    public init(
         store: EdgeStore, relay: (any RelayUploading)?, policy: RetryPolicy, board: StatusBoard, logger: Logger,
-        doorbell: Doorbell, drainSeconds: Double?
+        doorbell: Doorbell, drainTime: Duration?
     ) {
         self.store = store
         self.relay = relay
-        self.policy = policy
         self.board = board
         self.logger = logger
         self.doorbell = doorbell
-        self.drainSeconds = drainSeconds
+        machine = DeliveryMachine(policy: policy, drainTime: drainTime)
     }
 
-    func run() async throws {
+    public func run() async throws {
         let shutdown = ShutdownFlag()
         await withGracefulShutdownHandler {
             await deliverLoop(shutdown: shutdown)
@@ -45,36 +47,23 @@ actor OutboxService: Service {
     }
 
     private func deliverLoop(shutdown: ShutdownFlag) async {
-        var drainDeadline: Date?
         while !Task.isCancelled {
-            if shutdown.isSet {
-                guard let drainSeconds else { return }
-                if drainDeadline == nil { drainDeadline = Date().addingTimeInterval(drainSeconds) }
-            }
-            let head: OutboxRecord?
-            do { head = try store.outboxHead() } catch {
+            let head: Result<OutboxRecord?, any Error>
+            do { head = .success(try await io.run { [store] in try store.outboxHead() }) } catch {
                 logger.error("cannot read the outbox", metadata: ["error": "\(error)"])
-                await doorbell.wait(seconds: 5)
-                continue
+                head = .failure(error)
             }
-            guard let head else {
-                if drainDeadline != nil { return }
-                await doorbell.wait(seconds: 60)
-                continue
+            let action = machine.next(head: head, relayConfigured: relay != nil, shuttingDown: shutdown.isSet, wallNow: Date(), now: .now)
+            switch action {
+            case .stop:
+                return
+            case .wait(let duration, let nextAttempt):
+                if let nextAttempt { board.update { $0.relay.nextAttempt = nextAttempt } }
+                await doorbell.wait(for: duration)
+            case .upload(let record):
+                guard let relay else { return }
+                await attempt(record, relay: relay)
             }
-            guard let relay else {
-                if drainDeadline != nil { return }
-                await doorbell.wait(seconds: 60)
-                continue
-            }
-            if let notBefore = head.notBefore, notBefore > Date() {
-                if let drainDeadline, notBefore > drainDeadline { return }
-                board.update { $0.relay.nextAttempt = notBefore }
-                await doorbell.wait(seconds: notBefore.timeIntervalSinceNow)
-                continue
-            }
-            if let drainDeadline, Date() > drainDeadline { return }
-            await attempt(head, relay: relay)
         }
     }
 
@@ -82,56 +71,52 @@ actor OutboxService: Service {
     private func attempt(_ record: OutboxRecord, relay: any RelayUploading) async {
         let result = await relay.upload(sessionID: record.id, document: record.document)
         let now = Date()
-        let decision: DeliveryDecision
         switch result {
-        case .answered(let status, let retryAfter, let message):
-            decision = .classify(status: status, retryAfter: retryAfter.flatMap { RetryPolicy.parseRetryAfter($0, now: now) }, message: message)
+        case .answered(let status, _, _):
             board.update {
                 $0.relay.reachable = true
                 if status < 300 { $0.relay.lastSuccess = now }
             }
-        case .unreachable(let reason):
-            decision = .retry(reason: "unreachable: \(reason)", retryAfter: nil)
+        case .unreachable:
             board.update { $0.relay.reachable = false }
         }
+        let settlement = machine.settle(record, result: result, wallNow: now, random: Double.random(in: 0..<1))
         do {
-            switch decision {
-            case .delivered:
-                consecutiveFailures = 0
-                try store.markDelivered(id: record.id, at: now)
-                board.update {
-                    $0.relay.lastError = nil
-                    $0.relay.nextAttempt = nil
-                }
-                logger.info("session delivered", metadata: ["session": "\(record.id)", "attempts": "\(record.attempts + 1)"])
-            case .retry(let reason, let retryAfter):
-                consecutiveFailures += 1
-                let delay = policy.delay(afterFailures: consecutiveFailures, retryAfter: retryAfter) { Double.random(in: 0..<1) }
-                try store.markFailed(id: record.id, error: reason, notBefore: now.addingTimeInterval(delay))
-                board.update {
-                    $0.relay.lastError = reason
-                    $0.relay.nextAttempt = now.addingTimeInterval(delay)
-                }
-                logger.warning("session delivery failed, will retry", metadata: [
-                    "session": "\(record.id)", "error": "\(reason)", "retry_in_s": "\(delay.formatted(.number.precision(.fractionLength(1))))",
-                ])
-            case .reject(let reason):
-                consecutiveFailures = 0
-                try store.markRejected(id: record.id, reason: reason)
-                board.update { $0.relay.lastError = "rejected \(record.id): \(reason)" }
-                logger.error("relay rejected a session; set aside", metadata: ["session": "\(record.id)", "reason": "\(reason)"])
-            }
+            try await io.run { [store] in try Self.write(settlement, to: store) }
         } catch {
             logger.error("cannot update the outbox", metadata: ["session": "\(record.id)", "error": "\(error)"])
         }
-        refreshStatistics()
+        switch settlement {
+        case .delivered:
+            board.update {
+                $0.relay.lastError = nil
+                $0.relay.nextAttempt = nil
+            }
+            logger.info("session delivered", metadata: ["session": "\(record.id)", "attempts": "\(record.attempts + 1)"])
+        case .failed(_, let reason, let notBefore, let delay):
+            board.update {
+                $0.relay.lastError = reason
+                $0.relay.nextAttempt = notBefore
+            }
+            logger.warning("session delivery failed, will retry", metadata: [
+                "session": "\(record.id)", "error": "\(reason)", "retry_in_s": "\(delay.formatted(.number.precision(.fractionLength(1))))",
+            ])
+        case .rejected(_, let reason):
+            board.update { $0.relay.lastError = "rejected \(record.id): \(reason)" }
+            logger.error("relay rejected a session; set aside", metadata: ["session": "\(record.id)", "reason": "\(reason)"])
+        }
+        // The outbox figures for the watchdog's STATUS line (`hhctl status` reads the store afresh).
+        if let statistics = try? await io.run({ [store] in try store.outboxStatistics() }) {
+            board.update { $0.outbox = KioskStatus.Outbox(statistics, now: now) }
+        }
     }
 
-    /// Copies the outbox figures to the status board after an attempt (for the watchdog's
-    /// STATUS line; `hhctl status` reads the store afresh).
-    private func refreshStatistics() {
-        guard let statistics = try? store.outboxStatistics() else { return }
-        board.update { $0.outbox = KioskStatus.Outbox(statistics, now: Date()) }
+    private static func write(_ settlement: DeliveryMachine.Settlement, to store: EdgeStore) throws {
+        switch settlement {
+        case .delivered(let id, let time): try store.markDelivered(id: id, at: time)
+        case .failed(let id, let reason, let notBefore, _): try store.markFailed(id: id, error: reason, notBefore: notBefore)
+        case .rejected(let id, let reason): try store.markRejected(id: id, reason: reason)
+        }
     }
 }
 
