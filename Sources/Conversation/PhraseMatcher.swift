@@ -13,11 +13,39 @@ public struct PhraseMatcher: Sendable {
         public var pattern: String
     }
 
+    /// One place in a pattern.
+    enum Token: Sendable, Hashable {
+        /// This word.
+        case word(String)
+        /// Any word beginning so (`chok*`).
+        case prefix(String)
+        /// Up to ``maximumGap`` words (`…`).
+        case gap
+
+        init(_ text: String) {
+            if text == "\u{1}" {
+                self = .gap
+            } else if text.hasSuffix("*") {
+                self = .prefix(String(text.dropLast()))
+            } else {
+                self = .word(text)
+            }
+        }
+
+        func matches(_ word: String) -> Bool {
+            switch self {
+            case .word(let text): word == text
+            case .prefix(let start): word.hasPrefix(start)
+            case .gap: false
+            }
+        }
+    }
+
     private struct Pattern: Sendable {
         var kind: String
         var text: String
-        /// Words in order; an empty string is a gap of up to ``maximumGap`` words.
-        var words: [String]
+        /// The pattern's words and gaps, in order.
+        var tokens: [Token]
     }
 
     /// The most words a `…` in a pattern stands for.
@@ -29,7 +57,7 @@ public struct PhraseMatcher: Sendable {
     public init(phrases: [String: [String]]) {
         patterns = phrases.sorted { $0.key < $1.key }.flatMap { kind, texts in
             texts.map { text in
-                Pattern(kind: kind, text: text, words: Self.words(text.replacingOccurrences(of: "…", with: " \u{1} ")).map { $0 == "\u{1}" ? "" : $0 })
+                Pattern(kind: kind, text: text, tokens: Self.words(text.replacingOccurrences(of: "…", with: " \u{1} ")).map(Token.init))
             }
         }
     }
@@ -39,7 +67,7 @@ public struct PhraseMatcher: Sendable {
         // Read twice: apostrophes joining (English "can't" → "cant") and separating (French
         // "j'étouffe" → "j etouffe"); patterns are written the way that fits their language.
         let readings = [Self.words(transcript), Self.words(transcript, apostrophesSeparate: true)]
-        for pattern in patterns where readings.contains(where: { Self.matches(pattern.words, in: $0) }) {
+        for pattern in patterns where readings.contains(where: { Self.matches(pattern.tokens, in: $0) }) {
             return Match(kind: pattern.kind, pattern: pattern.text)
         }
         return nil
@@ -48,26 +76,39 @@ public struct PhraseMatcher: Sendable {
     /// Lower-case words without accents, apostrophes joining the letters around them (or
     /// separating them), everything else a separator (but a pattern's `*`); `ß` as `ss`.
     static func words(_ text: String, apostrophesSeparate: Bool = false) -> [String] {
-        let folded = text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
-            .replacingOccurrences(of: "ß", with: "ss")
-            .replacingOccurrences(of: "’", with: "'")
-            .replacingOccurrences(of: "'", with: apostrophesSeparate ? " " : "")
-        return folded.split { !($0.isLetter || $0.isNumber || $0 == "\u{1}" || $0 == "*") }.map(String.init)
+        // Plain ASCII (most transcripts) needs only lower case; the rest goes through folding.
+        let folded = text.utf8.allSatisfy { $0 < 0x80 } ? text.lowercased()
+            : text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+                .replacingOccurrences(of: "ß", with: "ss")
+        var words: [String] = []
+        var word = ""
+        for character in folded {
+            if character == "'" || character == "’" {
+                if apostrophesSeparate, !word.isEmpty { words.append(word); word = "" }
+            } else if character.isLetter || character.isNumber || character == "\u{1}" || character == "*" {
+                word.append(character)
+            } else if !word.isEmpty {
+                words.append(word)
+                word = ""
+            }
+        }
+        if !word.isEmpty { words.append(word) }
+        return words
     }
 
-    /// Whether `pattern` (words and gaps) occurs in `words`. A pattern word ending in `*`
-    /// matches any word it begins.
-    static func matches(_ pattern: [String], in words: [String]) -> Bool {
-        guard let first = pattern.first(where: { !$0.isEmpty }) else { return false }
-        for start in words.indices where word(words[start], matches: first) {
-            if match(pattern.drop(while: { $0.isEmpty }).dropFirst(), words, from: words.index(after: start)) { return true }
+    /// Whether `pattern` (words and gaps) occurs in `words`.
+    static func matches(_ pattern: [Token], in words: [String]) -> Bool {
+        let body = pattern.drop { $0 == .gap }
+        guard let first = body.first else { return false }
+        for start in words.indices where first.matches(words[start]) {
+            if match(body.dropFirst(), words, from: start + 1) { return true }
         }
         return false
     }
 
-    private static func match(_ pattern: ArraySlice<String>, _ words: [String], from index: Int) -> Bool {
+    private static func match(_ pattern: ArraySlice<Token>, _ words: [String], from index: Int) -> Bool {
         guard let next = pattern.first else { return true }
-        if next.isEmpty {
+        if next == .gap {
             // A gap: the rest may start here or up to maximumGap words later.
             let rest = pattern.dropFirst()
             for skip in 0...maximumGap where index + skip <= words.count {
@@ -75,11 +116,7 @@ public struct PhraseMatcher: Sendable {
             }
             return false
         }
-        guard index < words.count, word(words[index], matches: next) else { return false }
+        guard index < words.count, next.matches(words[index]) else { return false }
         return match(pattern.dropFirst(), words, from: index + 1)
-    }
-
-    private static func word(_ word: String, matches pattern: String) -> Bool {
-        pattern.hasSuffix("*") ? word.hasPrefix(pattern.dropLast()) : word == pattern
     }
 }

@@ -124,7 +124,7 @@ public final class SQLiteRelayStore: RelayStore {
 
     public func device(id: String) async throws -> Device? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, clinic_id, name, secret_hash, revoked_at FROM devices WHERE id = ?", arguments: [id]).map {
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT id, clinic_id, name, secret_hash, revoked_at FROM devices WHERE id = ?"), arguments: [id]).map {
                 Device(id: $0["id"], clinicID: $0["clinic_id"], name: $0["name"], secretHash: $0["secret_hash"],
                        revokedAt: ($0["revoked_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
             }
@@ -186,15 +186,14 @@ public final class SQLiteRelayStore: RelayStore {
         try requireFileInPlace()
         let now = Date().timeIntervalSince1970
         let outcome: TurnClaimOutcome = try await pool.write { db in
-            if let owner = try String.fetchOne(db, sql: "SELECT clinic_id FROM sessions WHERE id = ?", arguments: [claim.sessionID]), owner != claim.clinicID {
+            if let owner = try String.fetchOne(db.cachedStatement(sql: "SELECT clinic_id FROM sessions WHERE id = ?"), arguments: [claim.sessionID]), owner != claim.clinicID {
                 return .otherClinic
             }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM turns WHERE session_id = ? AND clinic_id <> ? LIMIT 1", arguments: [claim.sessionID, claim.clinicID]) == true {
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM turns WHERE session_id = ? AND clinic_id <> ? LIMIT 1"), arguments: [claim.sessionID, claim.clinicID]) == true {
                 return .otherClinic
             }
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM turns WHERE id = ?", arguments: [claim.id]) else {
-                try db.execute(
-                    sql: "INSERT INTO turns (id, session_id, clinic_id, device_id, audio_digest, claimed_at) VALUES (?, ?, ?, ?, ?, ?)",
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM turns WHERE id = ?"), arguments: [claim.id]) else {
+                try db.cachedStatement(sql: "INSERT INTO turns (id, session_id, clinic_id, device_id, audio_digest, claimed_at) VALUES (?, ?, ?, ?, ?, ?)").execute(
                     arguments: [claim.id, claim.sessionID, claim.clinicID, claim.deviceID, claim.audioDigest, now])
                 return .claimed
             }
@@ -203,7 +202,7 @@ public final class SQLiteRelayStore: RelayStore {
                 answered: (row["answered_at"] as Double?) != nil, claimedAt: Date(timeIntervalSince1970: row["claimed_at"]))
             switch state.outcome(for: claim, now: Date(timeIntervalSince1970: now), staleAfter: staleAfter) {
             case .takeOver:
-                try db.execute(sql: "UPDATE turns SET claimed_at = ?, device_id = ? WHERE id = ?", arguments: [now, claim.deviceID, claim.id])
+                try db.cachedStatement(sql: "UPDATE turns SET claimed_at = ?, device_id = ? WHERE id = ?").execute(arguments: [now, claim.deviceID, claim.id])
                 return .claimed
             case .answered:
                 return .answered(Self.turn(from: row))
@@ -218,12 +217,13 @@ public final class SQLiteRelayStore: RelayStore {
     public func completeTurn(_ turn: StoredTurn) async throws {
         try requireFileInPlace()
         try await pool.write { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE turns SET answered_at = ?, started_at = ?, transcript = ?, reply_text = ?, escalation_reason = ?, response = ?,
                         audio_keys = ?, audio_expires_at = ?
                     WHERE id = ?
-                    """,
+                    """
+            ).execute(
                 arguments: [Date().timeIntervalSince1970, turn.startedAt.timeIntervalSince1970, turn.transcript, turn.replyText,
                             turn.escalationReason, turn.response, turn.audioKeys.joined(separator: "\n"),
                             turn.audioExpiresAt?.timeIntervalSince1970, turn.id])
@@ -237,13 +237,13 @@ public final class SQLiteRelayStore: RelayStore {
 
     public func turn(id: String) async throws -> StoredTurn? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM turns WHERE id = ? AND answered_at IS NOT NULL", arguments: [id]).map(Self.turn(from:))
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM turns WHERE id = ? AND answered_at IS NOT NULL"), arguments: [id]).map(Self.turn(from:))
         }
     }
 
     public func turns(sessionID: String) async throws -> [StoredTurn] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM turns WHERE session_id = ? AND answered_at IS NOT NULL ORDER BY started_at, answered_at", arguments: [sessionID])
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM turns WHERE session_id = ? AND answered_at IS NOT NULL ORDER BY started_at, answered_at"), arguments: [sessionID])
                 .map(Self.turn(from:))
         }
     }
