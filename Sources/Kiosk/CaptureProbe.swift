@@ -40,7 +40,7 @@ public enum CaptureProbe {
         var sumSquares = 0.0
         var peak: Float = 0
         var count = 0
-        let started = Date()
+        let started = ContinuousClock.now
         while Double(count) < seconds * 16_000 {
             guard let block = try source.read() else { break }
             for sample in block.samples {
@@ -53,6 +53,6 @@ public enum CaptureProbe {
         let peakDB = 20 * log10(max(Double(peak), 1e-6))
         return String(
             format: "%@, %.1f s read in %.1f s, level %.1f dBFS RMS, peak %.1f dBFS, %d overrun(s)",
-            format.description, Double(count) / 16_000, Date().timeIntervalSince(started), rms, peakDB, source.overruns)
+            format.description, Double(count) / 16_000, Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000, rms, peakDB, source.overruns)
     }
 }

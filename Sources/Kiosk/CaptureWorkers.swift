@@ -59,11 +59,14 @@ final class CaptureThread: Sendable {
 
     /// Sleeps up to `seconds`, waking early when stopped. Returns `false` if stopped.
     func pause(_ seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+        // The monotonic clock: a wall-clock step (NTP, an administrator) neither stretches nor skips a backoff.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(seconds)
+        while clock.now < deadline {
             beat()
             if isStopped { return false }
-            Thread.sleep(forTimeInterval: min(0.1, max(0, deadline.timeIntervalSinceNow)))
+            let left = clock.now.duration(to: deadline)
+            Thread.sleep(forTimeInterval: min(0.1, max(0, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)))
         }
         return !isStopped
     }

@@ -13,7 +13,8 @@ import Glibc
 
 /// The daemon's control socket: a Unix socket, mode 0660 (the daemon's group may talk to
 /// it), serving ``ControlProtocol``. Status answers come from memory and two small indexed
-/// queries, well under the 100 ms `hhctl status` allows.
+/// queries, well under the 100 ms `hhctl status` allows. The queries run on a thread of their
+/// own (``BlockingIO``), never on the event loop that serves the socket.
 ///
 /// Whoever may connect could otherwise hold descriptors forever: a connection that sends no
 /// complete request within ``requestTimeout`` is closed, and beyond ``maximumConnections`` a new
@@ -31,6 +32,7 @@ final class ControlServer: Service {
     private let outbox: Doorbell
     private let logger: Logger
     private let onReady: @Sendable () -> Void
+    private let io = BlockingIO(label: "control-store")
 
     init(path: String, board: StatusBoard, store: EdgeStore, outbox: Doorbell, logger: Logger, onReady: @escaping @Sendable () -> Void) {
         self.path = path
@@ -42,7 +44,7 @@ final class ControlServer: Service {
     }
 
     func run() async throws {
-        let handler = RequestHandler(respond: { [self] in respond(to: $0) })
+        let handler = RequestHandler(respond: { [self] in await respond(to: $0) })
         // Created with the final mode at once: no moment where others could connect.
         let previous = umask(0o117)
         let channel: any Channel
@@ -84,11 +86,11 @@ final class ControlServer: Service {
     }
 
     /// Answers one request line.
-    func respond(to line: ByteBuffer) -> ByteBuffer {
+    func respond(to line: ByteBuffer) async -> ByteBuffer {
         let response: ControlProtocol.Response
         do {
             let request = try JSONDecoder().decode(ControlProtocol.Request.self, from: Data(line.readableBytesView))
-            response = try answer(request)
+            response = try await io.run { [self] in try answer(request) }
         } catch let error as DecodingError {
             response = .init(error: "malformed request: \(error.shortDescription)")
         } catch {
@@ -163,20 +165,25 @@ public struct LineDecoder: ByteToMessageDecoder {
 /// A request line longer than the protocol allows.
 public struct ControlLineTooLong: Error {}
 
-/// Answers each request line and closes the connection.
+/// Answers each request line and closes the connection. The answer is made off the event
+/// loop and written back when it is ready.
 final class RequestHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
-    private let respond: @Sendable (ByteBuffer) -> ByteBuffer
+    private let respond: @Sendable (ByteBuffer) async -> ByteBuffer
 
-    init(respond: @escaping @Sendable (ByteBuffer) -> ByteBuffer) {
+    init(respond: @escaping @Sendable (ByteBuffer) async -> ByteBuffer) {
         self.respond = respond
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let reply = respond(Self.unwrapInboundIn(data))
+        let line = Self.unwrapInboundIn(data)
         let channel = context.channel
-        context.writeAndFlush(Self.wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
+        let respond = self.respond
+        Task {
+            let reply = await respond(line)
+            channel.writeAndFlush(reply).whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

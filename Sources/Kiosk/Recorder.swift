@@ -6,7 +6,8 @@ import ServiceLifecycle
 
 /// Turns capture events into sessions in the store: merges the two capture threads in time
 /// order, runs the ``SessionTracker`` and commits each of its actions before anything else
-/// hears of it. A session that closes goes into the outbox in the same transaction.
+/// hears of it. A session that closes goes into the outbox in the same transaction. The
+/// store's commits (an fsync each) run on a thread of their own (``BlockingIO``).
 actor Recorder: Service {
     private let events: AsyncStream<CaptureEvent>
     private let sources: Set<EventMerger.SourceID>
@@ -17,6 +18,7 @@ actor Recorder: Service {
     private let wallEpoch: Date
     private let outbox: Doorbell
     private let stopCapture: @Sendable () -> Void
+    private let io = BlockingIO(label: "recorder-store")
     private var tracker: SessionTracker
     private var merger: EventMerger
     private var openedAt: [String: Date] = [:]
@@ -88,11 +90,11 @@ actor Recorder: Service {
                 }
                 for released in merger.release() {
                     lastTime = max(lastTime, released.time)
-                    perform(tracker.handle(released))
+                    await perform(tracker.handle(released))
                 }
                 let watermark = merger.watermark
-                if watermark.isFinite { perform(tracker.advance(to: watermark)) }
-                commitPresence()
+                if watermark.isFinite { await perform(tracker.advance(to: watermark)) }
+                await commitPresence()
                 if active.isEmpty { break }
             }
         } onGracefulShutdown: { [stopCapture] in
@@ -100,20 +102,20 @@ actor Recorder: Service {
         }
         for released in merger.release() {
             lastTime = max(lastTime, released.time)
-            perform(tracker.handle(released))
+            await perform(tracker.handle(released))
         }
-        perform(tracker.finish(at: lastTime + 1))
+        await perform(tracker.finish(at: lastTime + 1))
         logger.info("recorder stopped")
     }
 
     /// Commits how far the open session's presence reaches, at most once a second of media
     /// time, so a session cut short by `kill -9` is recovered to its last moment of presence.
-    private func commitPresence() {
+    private func commitPresence() async {
         guard let current = tracker.current else { return }
         let seconds = current.lastSeen - current.start
         if let committed = presenceCommitted, committed.id == current.id, seconds < committed.seconds + 1 { return }
         do {
-            try store.recordPresence(session: current.id, through: seconds)
+            try await io.run { [store] in try store.recordPresence(session: current.id, through: seconds) }
             presenceCommitted = (current.id, seconds)
         } catch {
             logger.error("could not store a session update", metadata: ["error": "\(error)"])
@@ -121,10 +123,10 @@ actor Recorder: Service {
     }
 
     /// Carries out the tracker's actions against the store.
-    private func perform(_ actions: [SessionTracker.Action]) {
+    private func perform(_ actions: [SessionTracker.Action]) async {
         for action in actions {
             do {
-                try apply(action)
+                try await apply(action)
                 board.update {
                     $0.storage.state = "ok"
                     $0.storage.lastError = nil
@@ -132,23 +134,23 @@ actor Recorder: Service {
             } catch {
                 logger.error("could not store a session update", metadata: ["error": "\(error)"])
                 board.update {
-                    if case .full = error { $0.storage.state = "full" }
+                    if case .full = error as? StoreError { $0.storage.state = "full" }
                     $0.storage.lastError = "\(error)"
                 }
             }
         }
     }
 
-    private func apply(_ action: SessionTracker.Action) throws(StoreError) {
+    private func apply(_ action: SessionTracker.Action) async throws {
         switch action {
         case .open(let id, let time):
             let startedAt = wallEpoch.addingTimeInterval(time)
             openedAt[id] = startedAt
-            try store.openSession(id: id, startedAt: startedAt)
+            try await io.run { [store] in try store.openSession(id: id, startedAt: startedAt) }
             logger.info("session started", metadata: ["session": "\(id)"])
             board.update { $0.session = KioskStatus.Session(id: id, startedAt: startedAt, durationS: 0, turns: 0) }
         case .measure(let id, let measurement):
-            try store.record(measurement, session: id)
+            try await io.run { [store] in try store.record(measurement, session: id) }
             let now = wallEpoch.addingTimeInterval(lastTime)
             board.update {
                 guard var session = $0.session, session.id == id else { return }
@@ -156,14 +158,16 @@ actor Recorder: Service {
                 $0.session = session
             }
         case .turn(let id, let turn):
-            try store.record(turn, session: id)
+            try await io.run { [store] in try store.record(turn, session: id) }
             board.update { if $0.session?.id == id { $0.session?.turns += 1 } }
         case .close(let id, let time, let reason):
             guard let startedAt = openedAt.removeValue(forKey: id) else { return }
             let endedAt = max(startedAt, wallEpoch.addingTimeInterval(time))
-            let document = try Self.close(
-                id, startedAt: startedAt, endedAt: endedAt, reason: reason.documentReason,
-                measurements: try store.measurements(session: id), turns: try store.turns(session: id), store: store, metadata: metadata)
+            let document = try await io.run { [store, metadata] in
+                try Self.close(
+                    id, startedAt: startedAt, endedAt: endedAt, reason: reason.documentReason,
+                    measurements: try store.measurements(session: id), turns: try store.turns(session: id), store: store, metadata: metadata)
+            }
             logger.info("session ended", metadata: [
                 "session": "\(id)", "reason": "\(reason.rawValue)",
                 "seconds": "\(document.heartRate.count)", "turns": "\(document.voiceTurns.count)",
