@@ -76,11 +76,21 @@ let package = Package(
             dependencies: ["HHProtocol", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
-        // The daemon's core: configuration, pipeline, sessions, relay delivery, control socket.
+        // What `hhctl` shares with the daemon, and nothing more: the control socket's client and
+        // protocol, the status types, the configuration and the paths.
+        .target(
+            name: "KioskControl",
+            dependencies: [
+                "HHProtocol", "VitalsCore",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The daemon's core: pipeline, sessions, relay delivery, control server.
         .target(
             name: "Kiosk",
             dependencies: [
-                "Devices", "EdgeStore", "HHProtocol", "VitalsCore", "VoiceCore",
+                "Devices", "EdgeStore", "HHProtocol", "KioskControl", "VitalsCore", "VoiceCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -141,7 +151,7 @@ let package = Package(
         .executableTarget(
             name: "hhctl",
             dependencies: [
-                "Analysis", "VoiceCore", "Kiosk", "Devices", "HHProtocol",
+                "Analysis", "VoiceCore", "KioskControl", "Devices", "HHProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -149,7 +159,7 @@ let package = Package(
         .executableTarget(
             name: "hhd",
             dependencies: [
-                "Kiosk",
+                "Kiosk", "KioskControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -191,7 +201,7 @@ let package = Package(
 
         .executableTarget(
             name: "kiosk-bench",
-            dependencies: ["Kiosk", "EdgeStore", "MediaFiles", "Simulation", "VitalsCore"],
+            dependencies: ["Kiosk", "KioskControl", "EdgeStore", "MediaFiles", "Simulation", "VitalsCore"],
             path: "Benchmarks/KioskBenchmarks",
             swiftSettings: strictSettings
         ),
@@ -268,13 +278,17 @@ let package = Package(
         .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: strictSettings),
         .testTarget(
             name: "KioskTests",
-            dependencies: ["Kiosk", "EdgeStore", "VitalsCore", "HHProtocol"],
+            dependencies: [
+                "Kiosk", "KioskControl", "EdgeStore", "VitalsCore", "HHProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "HHDTests",
             dependencies: [
-                "EdgeStore", "HHProtocol", "Kiosk", "Simulation", "MediaFiles", "VitalsCore", "Relay", "TestSupport",
+                "EdgeStore", "HHProtocol", "Kiosk", "KioskControl", "Simulation", "MediaFiles", "VitalsCore", "Relay", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -291,7 +305,7 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: [
-                "Analysis", "Devices", "HHProtocol", "Kiosk", "MediaFiles", "Relay", "VitalsCore", "TestSupport",
+                "Analysis", "Devices", "HHProtocol", "Kiosk", "KioskControl", "MediaFiles", "Relay", "VitalsCore", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

@@ -6,6 +6,7 @@
 import EdgeStore
 import Foundation
 import Kiosk
+import KioskControl
 import MediaFiles
 import Simulation
 import VitalsCore

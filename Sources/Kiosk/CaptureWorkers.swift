@@ -1,6 +1,7 @@
 import Devices
 import Foundation
 import HHProtocol
+import KioskControl
 import Logging
 import Synchronization
 import VitalsCore

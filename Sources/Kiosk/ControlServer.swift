@@ -1,6 +1,7 @@
 import EdgeStore
 import Foundation
 import HHProtocol
+import KioskControl
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,5 +1,6 @@
 import EdgeStore
 import Foundation
+import KioskControl
 import Logging
 import ServiceLifecycle
 import Synchronization

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import HHProtocol
+import KioskControl
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -19,19 +20,6 @@ public protocol RelayUploading: Sendable {
     func upload(sessionID: String, document: Data) async -> UploadResult
 }
 
-/// Where the relay is and who the kiosk is.
-public struct Enrollment: Codable, Sendable, Hashable {
-    /// The relay's base URL.
-    public var relayURL: String
-    /// The device token minted by `hh-relay admin add-device`.
-    public var token: String
-
-    /// Creates an enrolment.
-    public init(relayURL: String, token: String) {
-        self.relayURL = relayURL
-        self.token = token
-    }
-}
 
 /// The relay client over HTTPS (AsyncHTTPClient).
 ///

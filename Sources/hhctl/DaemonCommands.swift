@@ -2,7 +2,7 @@ import ArgumentParser
 import Devices
 import Foundation
 import HHProtocol
-import Kiosk
+import KioskControl
 
 #if canImport(Glibc)
 import Glibc

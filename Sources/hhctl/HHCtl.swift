@@ -1,6 +1,6 @@
 import Analysis
 import ArgumentParser
-import Kiosk
+import KioskControl
 import VitalsCore
 import VoiceCore
 

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 import Kiosk
+import KioskControl
 import Logging
 
 /// `hhd`: the kiosk daemon. A thin shell over ``Kiosk/Daemon``.

@@ -3,6 +3,7 @@ import Devices
 import Foundation
 import HHProtocol
 import Kiosk
+import KioskControl
 import MediaFiles
 import NIOCore
 import NIOEmbedded

@@ -1,5 +1,6 @@
 import Foundation
 import Kiosk
+import KioskControl
 import Testing
 import VitalsCore
 

@@ -1,6 +1,7 @@
 import EdgeStore
 import Foundation
 import Kiosk
+import KioskControl
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -100,6 +101,8 @@ private func record(_ id: String, notBefore: Date? = nil, attempts: Int = 0) -> 
     }
 }
 
+/// The waits are an hour long: a bound of ten minutes shows they ended early, with room for
+/// the CPU-bound suites that share the cooperative pool when everything runs in parallel.
 @Suite struct DoorbellTests {
     @Test func aRingBeforeTheWaitIsKeptAndARingWakesAWaiter() async {
         let bell = Doorbell()
@@ -111,7 +114,7 @@ private func record(_ id: String, notBefore: Date? = nil, attempts: Int = 0) -> 
             bell.ring()
         }
         await bell.wait(for: .seconds(3600))
-        #expect(ContinuousClock.now - start < .seconds(60))
+        #expect(ContinuousClock.now - start < .seconds(600))
     }
 
     @Test func aWaitEndsWhenItsTimeIsUpAndALaterRingIsKept() async {
@@ -120,7 +123,7 @@ private func record(_ id: String, notBefore: Date? = nil, attempts: Int = 0) -> 
         bell.ring()
         let start = ContinuousClock.now
         await bell.wait(for: .seconds(3600))
-        #expect(ContinuousClock.now - start < .seconds(60))
+        #expect(ContinuousClock.now - start < .seconds(600))
     }
 
     @Test func aCancelledWaitReturnsAtOnceAndLeavesNoWaiterBehind() async {
@@ -130,7 +133,7 @@ private func record(_ id: String, notBefore: Date? = nil, attempts: Int = 0) -> 
         try? await Task.sleep(for: .milliseconds(20))
         waiting.cancel()
         await waiting.value
-        #expect(ContinuousClock.now - start < .seconds(60))
+        #expect(ContinuousClock.now - start < .seconds(600))
         // The next ring is for the next waiter, not swallowed by the cancelled one.
         bell.ring()
         await bell.wait(for: .seconds(3600))
@@ -179,9 +182,10 @@ private struct FailingService: Service {
         return OutboxService(store: store, relay: relay, policy: policy, board: StatusBoard(.starting(configuration: KioskConfiguration(), paths: DaemonPaths(configuration: KioskConfiguration()), enrollment: nil, storeQuota: 1 << 30)), logger: logger, doorbell: doorbell, drainTime: drainTime)
     }
 
-    /// Waits until `condition` holds, for at most 30 s.
+    /// Waits until `condition` holds, for at most 600 s (the suite runs in parallel with CPU-bound
+    /// tests that can hold the cooperative pool for a minute or more).
     static func eventually(_ condition: () throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(600)
         while try !condition() {
             guard ContinuousClock.now < deadline else { throw CancellationError() }
             try await Task.sleep(for: .milliseconds(10))
@@ -213,7 +217,7 @@ private struct FailingService: Service {
         let group = ServiceGroup(configuration: .init(services: [Self.service(store, relay), FailingService()], logger: logger))
         let start = ContinuousClock.now
         await #expect(throws: FailingService.BindFailed.self) { try await group.run() }
-        #expect(ContinuousClock.now - start < .seconds(60), "not the hour the relay asked for")
+        #expect(ContinuousClock.now - start < .seconds(600), "not the hour the relay asked for")
         #expect(relay.sent == ["s1"])
         #expect(try store.outboxStatistics().depth == 1, "kept for later")
     }

@@ -69,5 +69,16 @@ public enum ControlProtocol {
         /// The last delivery error or the rejection reason.
         public var detail: String?
         public var deliveredAt: Date?
+
+        /// One line of `hhctl sessions`.
+        public init(id: String, startedAt: Date, endedAt: Date?, state: String, attempts: Int, detail: String?, deliveredAt: Date?) {
+            self.id = id
+            self.startedAt = startedAt
+            self.endedAt = endedAt
+            self.state = state
+            self.attempts = attempts
+            self.detail = detail
+            self.deliveredAt = deliveredAt
+        }
     }
 }

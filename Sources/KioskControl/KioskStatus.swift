@@ -1,6 +1,4 @@
-import EdgeStore
 import Foundation
-import Synchronization
 
 /// Everything `hhctl status` shows: the daemon's live state. Encoded with ``ControlJSON``
 /// conventions (snake_case keys); the JSON form is documented in `docs/HHCTL.md`.
@@ -81,6 +79,14 @@ public struct KioskStatus: Codable, Sendable, Hashable {
         public var startedAt: Date
         public var durationS: Double
         public var turns: Int
+
+        /// A session as the recorder sees it.
+        public init(id: String, startedAt: Date, durationS: Double, turns: Int) {
+            self.id = id
+            self.startedAt = startedAt
+            self.durationS = durationS
+            self.turns = turns
+        }
     }
 
     /// The latest heart-rate estimate and its quality.
@@ -92,6 +98,14 @@ public struct KioskStatus: Codable, Sendable, Hashable {
         /// `ok`, `no_face`, `low_quality`, or `none` before the first estimate.
         public var quality: String
         @Nullable public var respirationBpm: Double?
+
+        /// The latest estimate.
+        public init(bpm: Double? = nil, snrDb: Double? = nil, quality: String, respirationBpm: Double? = nil) {
+            self.bpm = bpm
+            self.snrDb = snrDb
+            self.quality = quality
+            self.respirationBpm = respirationBpm
+        }
     }
 
     /// The outbox.
@@ -106,6 +120,15 @@ public struct KioskStatus: Codable, Sendable, Hashable {
         public var evicted: Int
         /// Sessions delivered.
         public var delivered: Int
+
+        /// The outbox in figures.
+        public init(depth: Int, oldestAgeS: Double? = nil, rejected: Int, evicted: Int, delivered: Int) {
+            self.depth = depth
+            self.oldestAgeS = oldestAgeS
+            self.rejected = rejected
+            self.evicted = evicted
+            self.delivered = delivered
+        }
     }
 
     /// The relay.
@@ -131,14 +154,6 @@ public struct KioskStatus: Codable, Sendable, Hashable {
     }
 }
 
-extension KioskStatus.Outbox {
-    /// The outbox's figures as the store counts them at `now`.
-    init(_ statistics: OutboxStatistics, now: Date) {
-        self.init(
-            depth: statistics.depth, oldestAgeS: statistics.oldestClosedAt.map { max(0, now.timeIntervalSince($0)) },
-            rejected: statistics.rejected, evicted: statistics.evicted, delivered: statistics.delivered)
-    }
-}
 
 extension KioskStatus {
     /// The status of a daemon starting with `configuration`: devices starting, nothing measured or sent yet.
@@ -155,21 +170,3 @@ extension KioskStatus {
     }
 }
 
-/// The live state the daemon's parts write and the control socket reads. Thread-safe: the
-/// capture threads, the recorder and the outbox all update it.
-public final class StatusBoard: Sendable {
-    private let state: Mutex<KioskStatus>
-
-    /// A board starting from `initial`.
-    public init(_ initial: KioskStatus) {
-        state = Mutex(initial)
-    }
-
-    /// Changes the state.
-    public func update(_ change: (inout KioskStatus) -> Void) {
-        state.withLock { change(&$0) }
-    }
-
-    /// A copy of the state.
-    public var snapshot: KioskStatus { state.withLock { $0 } }
-}
