@@ -3,6 +3,7 @@ import Foundation
 import HHProtocol
 import KioskControl
 import Logging
+import ServiceLifecycle
 import Synchronization
 import VitalsCore
 import VoiceCore
@@ -20,20 +21,33 @@ public enum CaptureEvent: Sendable {
 }
 
 /// Runs a capture loop on a thread of its own (device reads block), reopening the device
-/// with backoff when it is missing or fails, until stopped or the file ends.
+/// with backoff when it is missing or fails, until stopped or the file ends. Made first,
+/// started by ``CaptureService`` when the service group runs.
 final class CaptureThread: Sendable {
+    private let name: String
+    private let body: @Sendable (CaptureThread) -> Void
     private let stopped = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     private let lastBeat = Atomic<Int64>(CaptureThread.milliseconds())
 
-    /// Starts `body` on a new thread.
+    /// A thread called `name` that will run `body`.
     init(name: String, _ body: @escaping @Sendable (CaptureThread) -> Void) {
-        let thread = Thread { [self] in
-            body(self)
-            finished.store(true, ordering: .releasing)
+        self.name = name
+        self.body = body
+    }
+
+    /// Starts the thread and returns when its loop has.
+    func run() async {
+        beat()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                body(self)
+                finished.store(true, ordering: .releasing)
+                continuation.resume()
+            }
+            thread.name = name
+            thread.start()
         }
-        thread.name = name
-        thread.start()
     }
 
     /// Whether ``stop()`` was called.
@@ -70,6 +84,45 @@ final class CaptureThread: Sendable {
             Thread.sleep(forTimeInterval: min(0.1, max(0, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)))
         }
         return !isStopped
+    }
+}
+
+/// The capture threads as one service: started when the group runs and stopped in one place,
+/// ``stop()``, which the recorder calls when it is told to shut down (it is the consumer: it
+/// reads what the threads sent until they have stopped) and which cancellation calls too. When
+/// the last thread has returned the recorder's event stream is finished; the service itself
+/// stays in the group until its own turn to shut down, because a service that ends while
+/// another is being shut down makes the group fail.
+final class CaptureService: Service {
+    private let threads: [CaptureThread]
+    private let events: AsyncStream<CaptureEvent>.Continuation
+
+    /// A service running `threads`, which send to `events`.
+    init(threads: [CaptureThread], events: AsyncStream<CaptureEvent>.Continuation) {
+        self.threads = threads
+        self.events = events
+    }
+
+    /// Asks every thread to stop; each notices at its next frame, block or backoff step.
+    func stop() {
+        for thread in threads { thread.stop() }
+    }
+
+    func run() async {
+        let threads = threads
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    for thread in threads { group.addTask { await thread.run() } }
+                }
+            } onGracefulShutdown: { [self] in
+                stop()
+            }
+        } onCancel: { [self] in
+            stop()
+        }
+        events.finish()
+        try? await gracefulShutdown()
     }
 }
 

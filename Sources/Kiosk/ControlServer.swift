@@ -72,15 +72,21 @@ final class ControlServer: Service {
                 .get()
         } catch {
             umask(previous)
-            throw error
+            throw DaemonError("cannot listen on the control socket \(path): \(error)")
         }
         umask(previous)
         chmod(path, 0o660)
         logger.info("control socket listening", metadata: ["path": "\(path)"])
         onReady()
-        await withGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        // Closed on graceful shutdown and on cancellation alike (a future's `get()` does not end
+        // when its task is cancelled).
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                try? await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                channel.close(promise: nil)
+            }
+        } onCancel: {
             channel.close(promise: nil)
         }
         unlink(path)

@@ -105,8 +105,7 @@ public enum Daemon {
             let capture = AudioCapture(makeSource: audio, configuration: utterances, clock: clock, board: board, logger: logger) { continuation.yield($0) }
             threads.append(CaptureThread(name: "hhd-microphone") { capture.run(on: $0) })
         }
-        let captureThreads = threads
-        if sources.isEmpty { continuation.finish() }
+        let capture = CaptureService(threads: threads, events: continuation)
 
         let doorbell = Doorbell()
         let notifier = SystemdNotifier(environment: environment)
@@ -115,10 +114,7 @@ public enum Daemon {
             makeID: { RandomID.uuid() })
         let recorder = Recorder(
             events: events, sources: sources, store: store, board: board, logger: logger, tracker: tracker,
-            metadata: metadata, wallEpoch: Date(), outbox: doorbell,
-            stopCapture: {
-                for thread in captureThreads { thread.stop() }
-            })
+            metadata: metadata, wallEpoch: Date(), outbox: doorbell, capture: capture)
         var policy = RetryPolicy()
         policy.initialDelay = configuration.retryInitial
         policy.maximumDelay = configuration.retryMaximum
@@ -133,12 +129,17 @@ public enum Daemon {
         }
         let watchdog = WatchdogService(
             notifier: notifier, interval: SystemdNotifier.watchdogInterval(environment: environment), board: board,
-            threads: captureThreads, logger: logger)
+            threads: threads, logger: logger)
 
         let group = ServiceGroup(configuration: .init(
+            // Shut down in reverse: the watchdog; the recorder (it stops capture, records what
+            // the threads still send and closes the open session); capture; the outbox (an upload
+            // in flight finishes, or the drain); the control socket. The recorder ends the daemon
+            // when its files end.
             services: [
                 .init(service: control),
                 .init(service: outbox),
+                .init(service: capture),
                 .init(service: recorder, successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: watchdog),
             ],
@@ -148,12 +149,8 @@ public enum Daemon {
             "version": "\(KioskVersion.current)", "state_dir": "\(paths.stateDirectory)", "socket": "\(paths.socket)",
             "camera": "\(configuration.cameraDevice)", "microphone": "\(configuration.microphoneDevice)",
         ])
-        defer {
-            for thread in captureThreads { thread.stop() }
-            notifier.notify("STOPPING=1")
-        }
+        defer { notifier.notify("STOPPING=1") }
         try await group.run()
-        for thread in captureThreads { thread.stop() }
         logger.info("hhd stopped")
     }
 

@@ -18,7 +18,7 @@ actor Recorder: Service {
     private let metadata: SessionMetadata
     private let wallEpoch: Date
     private let outbox: Doorbell
-    private let stopCapture: @Sendable () -> Void
+    private let capture: CaptureService
     private let io = BlockingIO(label: "recorder-store")
     private var tracker: SessionTracker
     private var merger: EventMerger
@@ -29,8 +29,7 @@ actor Recorder: Service {
 
     init(
         events: AsyncStream<CaptureEvent>, sources: Set<EventMerger.SourceID>, store: EdgeStore, board: StatusBoard,
-        logger: Logger, tracker: SessionTracker, metadata: SessionMetadata, wallEpoch: Date, outbox: Doorbell,
-        stopCapture: @escaping @Sendable () -> Void
+        logger: Logger, tracker: SessionTracker, metadata: SessionMetadata, wallEpoch: Date, outbox: Doorbell, capture: CaptureService
     ) {
         self.events = events
         self.sources = sources
@@ -41,7 +40,7 @@ actor Recorder: Service {
         self.metadata = metadata
         self.wallEpoch = wallEpoch
         self.outbox = outbox
-        self.stopCapture = stopCapture
+        self.capture = capture
         self.merger = EventMerger(sources: sources)
     }
 
@@ -74,32 +73,14 @@ actor Recorder: Service {
         return document
     }
 
+    /// Records until every source has ended or the event stream does, then closes the open
+    /// session. Told to shut down, it stops capture and records what the threads still send.
     func run() async throws {
         var active = sources
         await withGracefulShutdownHandler {
-            for await event in events {
-                switch event {
-                case .event(let pipelineEvent, let progress, let source):
-                    merger.push(pipelineEvent, progress: progress, from: source)
-                case .up(let source, let time):
-                    merger.resume(source, at: time)
-                case .down(let source):
-                    merger.finish(source)
-                case .ended(let source):
-                    merger.finish(source)
-                    active.remove(source)
-                }
-                for released in merger.release() {
-                    lastTime = max(lastTime, released.time)
-                    await perform(tracker.handle(released))
-                }
-                let watermark = merger.watermark
-                if watermark.isFinite { await perform(tracker.advance(to: watermark)) }
-                await commitPresence()
-                if active.isEmpty { break }
-            }
-        } onGracefulShutdown: { [stopCapture] in
-            stopCapture()
+            await record(active: &active)
+        } onGracefulShutdown: { [capture] in
+            capture.stop()
         }
         for released in merger.release() {
             lastTime = max(lastTime, released.time)
@@ -107,6 +88,30 @@ actor Recorder: Service {
         }
         await perform(tracker.finish(at: lastTime + 1))
         logger.info("recorder stopped")
+    }
+
+    private func record(active: inout Set<EventMerger.SourceID>) async {
+        for await event in events {
+            switch event {
+            case .event(let pipelineEvent, let progress, let source):
+                merger.push(pipelineEvent, progress: progress, from: source)
+            case .up(let source, let time):
+                merger.resume(source, at: time)
+            case .down(let source):
+                merger.finish(source)
+            case .ended(let source):
+                merger.finish(source)
+                active.remove(source)
+            }
+            for released in merger.release() {
+                lastTime = max(lastTime, released.time)
+                await perform(tracker.handle(released))
+            }
+            let watermark = merger.watermark
+            if watermark.isFinite { await perform(tracker.advance(to: watermark)) }
+            await commitPresence()
+            if active.isEmpty { break }
+        }
     }
 
     /// Commits how far the open session's presence reaches, at most once a second of media

@@ -150,6 +150,21 @@ extension DaemonTests {
             #expect(daemon.wait(timeout: 20) == 0)
         }
 
+        @Test func aControlSocketThatCannotBeBoundStopsTheWholeDaemonAtOnce() throws {
+            // Every service must end when the group is cancelled: capture threads, the recorder,
+            // the outbox (however long its wait) and the socket; not wait for a signal.
+            let directory = temporaryDirectory("nobind")
+            let daemon = try DaemonProcess(
+                ["--config", writeTestConfiguration(in: directory), "--state-dir", directory + "/state",
+                 "--socket", directory + "/no-such-folder/control.sock", "--video", VisitVideo.path, "--audio", "", "--pace", "realtime"],
+                log: directory + "/hhd.log")
+            defer { daemon.ensureStopped() }
+            let status = daemon.wait(timeout: 20)
+            #expect(status != nil && status != 0, "hhd stopped with an error: \(daemon.log)")
+            let failure = daemon.log.split(separator: "\n").first { $0.contains("hhd failed") }
+            #expect(failure?.contains("cannot listen on the control socket \(directory)/no-such-folder/control.sock") == true, "\(daemon.log)")
+        }
+
         @Test func theControlSocketRefusesBadRequestsClearlyAndKeepsServing() throws {
             let directory = temporaryDirectory("protocol")
             let socket = directory + "/control.sock"
