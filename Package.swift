@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "Kiosk",
             dependencies: [
-                "Devices", "EdgeStore", "HHProtocol", "KioskControl", "VitalsCore", "VoiceCore",
+                "Devices", "EdgeStore", "HHProtocol", "KioskControl", "MediaFiles", "VitalsCore", "VoiceCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -209,7 +209,7 @@ let package = Package(
         .executableTarget(
             name: "turn-bench",
             dependencies: [
-                "Relay", "HHProtocol", "Conversation", "SpeechEngines",
+                "Relay", "HHProtocol", "Conversation", "MediaFiles", "SpeechEngines",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -250,7 +250,7 @@ let package = Package(
         .testTarget(
             name: "RelayTests",
             dependencies: [
-                "Relay", "HHProtocol", "AWSSigning", "TestSupport", "Conversation",
+                "Relay", "HHProtocol", "AWSSigning", "TestSupport", "Conversation", "MediaFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -279,7 +279,7 @@ let package = Package(
         .testTarget(
             name: "KioskTests",
             dependencies: [
-                "Kiosk", "KioskControl", "EdgeStore", "VitalsCore", "HHProtocol",
+                "Kiosk", "KioskControl", "EdgeStore", "MediaFiles", "VitalsCore", "HHProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -288,7 +288,7 @@ let package = Package(
         .testTarget(
             name: "HHDTests",
             dependencies: [
-                "EdgeStore", "HHProtocol", "Kiosk", "KioskControl", "Simulation", "MediaFiles", "VitalsCore", "Relay", "TestSupport",
+                "EdgeStore", "HHProtocol", "Kiosk", "KioskControl", "Simulation", "MediaFiles", "VitalsCore", "VoiceCore", "Relay", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

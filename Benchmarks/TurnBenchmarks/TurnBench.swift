@@ -15,6 +15,7 @@ import Foundation
 import HHProtocol
 import Hummingbird
 import Logging
+import MediaFiles
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -179,15 +180,7 @@ if only != "overhead" {
 if only == "offline" { exit(0) }
 
 // 2. Overhead at 16 concurrent turns, with the audio as a kiosk sends it (16 kHz mono).
-let kioskAudio: Data = {
-    var data = Data("RIFF".utf8)
-    func u32(_ value: Int) { withUnsafeBytes(of: UInt32(value).littleEndian) { data += $0 } }
-    func u16(_ value: Int) { withUnsafeBytes(of: UInt16(value).littleEndian) { data += $0 } }
-    u32(36 + samples.count * 2); data += Data("WAVEfmt ".utf8); u32(16); u16(1); u16(1); u32(16_000); u32(32_000); u16(2); u16(16)
-    data += Data("data".utf8); u32(samples.count * 2)
-    for sample in samples { withUnsafeBytes(of: sample.littleEndian) { data += $0 } }
-    return data
-}()
+let kioskAudio = Data(WAVBytes.file(samples, sampleRate: 16_000))
 func concurrent(_ url: String, token: String, width: Int = 16) async throws -> [Double] {
     try await withThrowingTaskGroup(of: [Double].self) { group in
         for worker in 0..<width {

@@ -1,5 +1,6 @@
 import Foundation
 import Kiosk
+import MediaFiles
 import Testing
 
 @Suite struct ConversationMachineTests {
@@ -119,5 +120,31 @@ import Testing
         _ = machine.utterance(turn("t4", session: "s2"), now: start)
         _ = machine.sessionClosed("s2")
         #expect(machine.failed("t4", reason: "timeout", now: start + .seconds(1)) == [.keepForLater(turn("t4", session: "s2"), reason: "timeout")])
+    }
+}
+
+@Suite struct StreamedWAVDecoderTests {
+    @Test func samplesComeOutWhateverPiecesTheNetworkCutsTheStreamInto() throws {
+        let samples: [Int16] = (0..<1_001).map { Int16(truncatingIfNeeded: $0 * 977) }
+        let bytes = WAVBytes.header(sampleRate: 16_000, frameCount: nil) + WAVBytes.payload(samples)
+        for pieceSize in [1, 3, 43, 44, 45, 1_000] {
+            var decoder = StreamedWAVDecoder()
+            var decoded: [Int16] = []
+            var offset = 0
+            while offset < bytes.count {
+                decoded += try decoder.push(Array(bytes[offset..<min(bytes.count, offset + pieceSize)]))
+                offset += pieceSize
+            }
+            #expect(decoded == samples, "pieces of \(pieceSize) bytes")
+        }
+        var known = StreamedWAVDecoder()
+        #expect(try known.push(WAVBytes.file(samples, sampleRate: 16_000)) == samples, "a header with its sizes known reads too")
+    }
+
+    @Test func aReplyInAnotherFormatIsAClearError() {
+        var decoder = StreamedWAVDecoder()
+        #expect(throws: TurnClientError.self) { try decoder.push(WAVBytes.header(sampleRate: 22_050, frameCount: nil)) }
+        var text = StreamedWAVDecoder()
+        #expect(throws: TurnClientError.self) { try text.push(Array(String(repeating: "<html>", count: 10).utf8)) }
     }
 }

@@ -22,7 +22,10 @@ import TestSupport
             // for rules JSON Schema cannot state (samples within the session, times in order).
             "--checks", "all", "--exclude-checks", "positive_data_acceptance",
             "--phases", "examples,coverage,fuzzing",
-            "--max-examples", "60", "--seed", "2026", "--workers", "2",
+            // One worker: CPython 3.11's `ast.parse` can fail with "AST constructor recursion
+            // depth mismatch" when threads parse at once (python/cpython#106905), which
+            // hypothesis does while describing its strategies.
+            "--max-examples", "60", "--seed", "2026", "--workers", "1",
             "--report-dir", report,
         ], environment: ["SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"])
         #expect(result.status == 0, "schemathesis found problems:\n\(result.stdout.suffix(6000))\n\(result.stderr.suffix(2000))")

@@ -3,6 +3,7 @@ import Foundation
 import HHProtocol
 import Hummingbird
 import Logging
+import MediaFiles
 import Prometheus
 import Relay
 import ServiceLifecycle
@@ -107,13 +108,7 @@ func spoken(_ text: String, voice: String = "en-us", wordsPerMinute: Int = 165) 
 
 /// A WAV file of 16-bit `samples` at `rate` with `channels`.
 func wavFile(_ samples: [Int16], rate: Int = 16_000, channels: Int = 1) -> Data {
-    var data = Data()
-    func u32(_ value: Int) { withUnsafeBytes(of: UInt32(value).littleEndian) { data += $0 } }
-    func u16(_ value: Int) { withUnsafeBytes(of: UInt16(value).littleEndian) { data += $0 } }
-    data += Data("RIFF".utf8); u32(36 + samples.count * 2); data += Data("WAVEfmt ".utf8); u32(16); u16(1); u16(channels)
-    u32(rate); u32(rate * channels * 2); u16(channels * 2); u16(16); data += Data("data".utf8); u32(samples.count * 2)
-    for sample in samples { withUnsafeBytes(of: sample.littleEndian) { data += $0 } }
-    return data
+    Data(WAVBytes.file(samples, sampleRate: rate, channels: channels))
 }
 
 extension ClinicKnowledgeBook {

@@ -1,4 +1,5 @@
 import Foundation
+import MediaFiles
 import NIOCore
 import Synchronization
 
@@ -146,41 +147,20 @@ public final class ReplyAudioHub: Sendable {
     }
 }
 
-/// WAV framing of 16 kHz mono 16-bit audio, for streaming.
+/// WAV framing of the relay's 16 kHz mono 16-bit audio, in NIO buffers.
 enum WAVStream {
-    /// The 44-byte header; with `sampleCount` unknown (streaming), the sizes say 0xFFFFFFFF,
-    /// which readers take as "to the end of the stream".
-    static func header(sampleCount: Int?, sampleRate: Int = UtteranceAudio.sampleRate) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        let dataBytes = sampleCount.map { UInt32(clamping: $0 * 2) } ?? 0xFFFF_FFFF
-        buffer.writeString("RIFF")
-        buffer.writeInteger(sampleCount == nil ? 0xFFFF_FFFF : dataBytes &+ 36, endianness: .little, as: UInt32.self)
-        buffer.writeString("WAVEfmt ")
-        buffer.writeInteger(16, endianness: .little, as: UInt32.self)
-        buffer.writeInteger(1, endianness: .little, as: UInt16.self)
-        buffer.writeInteger(1, endianness: .little, as: UInt16.self)
-        buffer.writeInteger(UInt32(sampleRate), endianness: .little, as: UInt32.self)
-        buffer.writeInteger(UInt32(sampleRate * 2), endianness: .little, as: UInt32.self)
-        buffer.writeInteger(2, endianness: .little, as: UInt16.self)
-        buffer.writeInteger(16, endianness: .little, as: UInt16.self)
-        buffer.writeString("data")
-        buffer.writeInteger(dataBytes, endianness: .little, as: UInt32.self)
-        return buffer
+    /// The header; `sampleCount` `nil` while streaming (see ``MediaFiles/WAVBytes``).
+    static func header(sampleCount: Int?) -> ByteBuffer {
+        ByteBuffer(bytes: WAVBytes.header(sampleRate: UtteranceAudio.sampleRate, frameCount: sampleCount))
     }
 
     /// `samples` as little-endian bytes.
     static func payload(_ samples: [Int16]) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(samples.count * 2)
-        for sample in samples { buffer.writeInteger(sample, endianness: .little) }
-        return buffer
+        ByteBuffer(bytes: WAVBytes.payload(samples))
     }
 
     /// A whole WAV file of `samples`.
     static func file(_ samples: [Int16]) -> ByteBuffer {
-        var buffer = header(sampleCount: samples.count)
-        var payload = payload(samples)
-        buffer.writeBuffer(&payload)
-        return buffer
+        ByteBuffer(bytes: WAVBytes.file(samples, sampleRate: UtteranceAudio.sampleRate))
     }
 }

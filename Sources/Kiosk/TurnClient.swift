@@ -1,0 +1,153 @@
+import AsyncHTTPClient
+import Foundation
+import HHProtocol
+import KioskControl
+import MediaFiles
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// What became of a voice turn sent to the relay.
+public enum TurnOutcome: Sendable, Hashable {
+    /// The relay answered.
+    case answered(VoiceTurnAnswer)
+    /// No answer now; the turn is worth sending again later (unreachable, timeout, 408, 429,
+    /// 5xx, or 401/404, which are the kiosk's enrolment, not the turn's fault).
+    case retryLater(String)
+    /// The relay refuses this turn for good (400, 403, 409, 413, 415, 422): sending it again
+    /// would not change that.
+    case refused(String)
+}
+
+/// The relay's voice-turn API as the kiosk uses it: send an utterance, stream the reply.
+public protocol TurnSending: Sendable {
+    /// Sends `turn` with the vitals measured so far; never throws (a failure is an outcome).
+    func send(_ turn: ConversationMachine.Turn, vitals: VoiceTurnRequest.Vitals?) async -> TurnOutcome
+    /// The reply at `audioURL` (from the answer), 16 kHz mono samples as they arrive.
+    func reply(_ audioURL: String) -> AsyncThrowingStream<[Int16], any Error>
+}
+
+/// The voice-turn client over HTTP(S): `POST /v1/sessions/{id}/turns` (multipart: the `turn`
+/// JSON and the utterance as a 16 kHz mono WAV), then `GET` on the reply's URL, read as it
+/// streams. Redirects are not followed (as for sessions).
+public struct HTTPTurnClient: TurnSending {
+    private let enrollment: Enrollment
+    private let timeout: TimeAmount
+    private let client: HTTPClient
+    private let userAgent: String
+
+    /// A client for `enrollment` whose requests give up after `timeoutSeconds`.
+    public init(enrollment: Enrollment, timeoutSeconds: Double, client: HTTPClient = HTTPRelayClient.deviceAPIClient, userAgent: String) {
+        self.enrollment = enrollment
+        self.timeout = .milliseconds(Int64(timeoutSeconds * 1000))
+        self.client = client
+        self.userAgent = userAgent
+    }
+
+    private var base: String {
+        var base = enrollment.relayURL
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
+
+    public func send(_ turn: ConversationMachine.Turn, vitals: VoiceTurnRequest.Vitals?) async -> TurnOutcome {
+        let boundary = "hh-turn-" + RandomID.uuid()
+        let request = VoiceTurnRequest(id: turn.id, startedAt: turn.startedAt, vitals: vitals)
+        var http = HTTPClientRequest(url: "\(base)/v1/sessions/\(turn.sessionID)/turns")
+        http.method = .POST
+        http.headers.add(name: "Authorization", value: "Bearer \(enrollment.token)")
+        http.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
+        http.headers.add(name: "User-Agent", value: userAgent)
+        do {
+            http.body = .bytes(ByteBuffer(bytes: try Self.multipart(request, samples: turn.samples, boundary: boundary)))
+            let response = try await client.execute(http, timeout: timeout)
+            let body = try await response.body.collect(upTo: 1 << 20)
+            let status = Int(response.status.code)
+            if (200..<300).contains(status) {
+                return .answered(try WireJSON.decoder().decode(VoiceTurnAnswer.self, from: body))
+            }
+            let message = (try? WireJSON.decoder().decode(ErrorResponse.self, from: body).error.message) ?? ""
+            let reason = message.isEmpty ? "HTTP \(status)" : "HTTP \(status): \(message)"
+            switch DeliveryDecision.classify(status: status, retryAfter: nil, message: message) {
+            case .delivered, .retry: return .retryLater(reason)
+            case .reject: return .refused(reason)
+            }
+        } catch {
+            return .retryLater(String(describing: error))
+        }
+    }
+
+    public func reply(_ audioURL: String) -> AsyncThrowingStream<[Int16], any Error> {
+        let request = {
+            var request = HTTPClientRequest(url: base + audioURL)
+            request.headers.add(name: "Authorization", value: "Bearer \(enrollment.token)")
+            request.headers.add(name: "User-Agent", value: userAgent)
+            return request
+        }()
+        let (client, timeout) = (client, timeout)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let response = try await client.execute(request, timeout: timeout)
+                    guard response.status == .ok else { throw TurnClientError("the reply answered HTTP \(response.status.code)") }
+                    var decoder = StreamedWAVDecoder()
+                    for try await piece in response.body {
+                        let samples = try decoder.push(Array(piece.readableBytesView))
+                        if !samples.isEmpty { continuation.yield(samples) }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// The request body: the `turn` part (JSON) and the `audio` part (WAV).
+    static func multipart(_ turn: VoiceTurnRequest, samples: [Int16], boundary: String) throws -> [UInt8] {
+        var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"turn\"\r\nContent-Type: application/json\r\n\r\n".utf8)
+        body += try WireJSON.encoder().encode(turn)
+        body += Array("\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"utterance.wav\"\r\nContent-Type: audio/wav\r\n\r\n".utf8)
+        body += WAVBytes.file(samples, sampleRate: ConversationMachine.sampleRate)
+        body += Array("\r\n--\(boundary)--\r\n".utf8)
+        return body
+    }
+}
+
+/// The reply could not be read.
+public struct TurnClientError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Reads a streamed reply: the relay's 44-byte header (16 kHz mono 16-bit, sizes unknown while
+/// it streams) and then samples, whatever the pieces the network cuts them into.
+public struct StreamedWAVDecoder: Sendable {
+    private var pending: [UInt8] = []
+    private var headerRead = false
+
+    /// A decoder at the start of a stream.
+    public init() {}
+
+    /// The samples completed by `bytes`.
+    public mutating func push(_ bytes: [UInt8]) throws -> [Int16] {
+        pending += bytes
+        if !headerRead {
+            guard pending.count >= 44 else { return [] }
+            let header = Array(pending[0..<44])
+            let expected = WAVBytes.header(sampleRate: ConversationMachine.sampleRate, frameCount: nil)
+            // The sizes (bytes 4–7 and 40–43) may be known or not; the format must be ours.
+            guard header[0..<4] == expected[0..<4], header[8..<40] == expected[8..<40] else {
+                throw TurnClientError("the reply is not 16 kHz mono 16-bit WAV")
+            }
+            pending.removeFirst(44)
+            headerRead = true
+        }
+        let whole = pending.count / 2
+        var samples = [Int16](repeating: 0, count: whole)
+        for index in 0..<whole { samples[index] = Int16(bitPattern: UInt16(pending[2 * index]) | UInt16(pending[2 * index + 1]) << 8) }
+        pending.removeFirst(whole * 2)
+        return samples
+    }
+}
