@@ -32,31 +32,20 @@ public struct HTTPRelayClient: RelayUploading {
         eventLoopGroup: HTTPClient.defaultEventLoopGroup,
         configuration: HTTPClient.Configuration(redirectConfiguration: .disallow))
 
-    private let enrollment: Enrollment
-    private let timeout: TimeAmount
-    private let client: HTTPClient
-    private let userAgent: String
+    private let api: DeviceAPI
 
     /// A client for `enrollment` on the shared HTTP client.
     public init(enrollment: Enrollment, timeoutSeconds: Double, client: HTTPClient = HTTPRelayClient.deviceAPIClient, userAgent: String) {
-        self.enrollment = enrollment
-        self.timeout = .milliseconds(Int64(timeoutSeconds * 1000))
-        self.client = client
-        self.userAgent = userAgent
+        api = DeviceAPI(enrollment: enrollment, timeoutSeconds: timeoutSeconds, client: client, userAgent: userAgent)
     }
 
     public func upload(sessionID: String, document: Data) async -> UploadResult {
-        var base = enrollment.relayURL
-        while base.hasSuffix("/") { base.removeLast() }
-        var request = HTTPClientRequest(url: base + "/v1/sessions")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(enrollment.token)")
+        var request = api.request("/v1/sessions", method: .POST)
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Idempotency-Key", value: sessionID)
-        request.headers.add(name: "User-Agent", value: userAgent)
         request.body = .bytes(ByteBuffer(data: document))
         do {
-            let response = try await client.execute(request, timeout: timeout)
+            let response = try await api.execute(request)
             let body = try await response.body.collect(upTo: 64 * 1024)
             var message = (try? WireJSON.decoder().decode(ErrorResponse.self, from: body).error.message) ?? ""
             if (300..<400).contains(response.status.code) {
@@ -67,5 +56,37 @@ public struct HTTPRelayClient: RelayUploading {
         } catch {
             return .unreachable(String(describing: error))
         }
+    }
+}
+
+/// Where and as whom the kiosk calls the relay's device API: the enrolment's URL and token,
+/// the timeout and the client, shared by sessions and voice turns.
+struct DeviceAPI: Sendable {
+    let enrollment: Enrollment
+    let timeout: TimeAmount
+    let client: HTTPClient
+    let userAgent: String
+
+    init(enrollment: Enrollment, timeoutSeconds: Double, client: HTTPClient, userAgent: String) {
+        self.enrollment = enrollment
+        self.timeout = .milliseconds(Int64(timeoutSeconds * 1000))
+        self.client = client
+        self.userAgent = userAgent
+    }
+
+    /// A request to `path` on the relay, with the device token and the user agent.
+    func request(_ path: String, method: HTTPMethod = .GET) -> HTTPClientRequest {
+        var base = enrollment.relayURL
+        while base.hasSuffix("/") { base.removeLast() }
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(enrollment.token)")
+        request.headers.add(name: "User-Agent", value: userAgent)
+        return request
+    }
+
+    /// Sends `request` with the timeout.
+    func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        try await client.execute(request, timeout: timeout)
     }
 }

@@ -31,36 +31,21 @@ public protocol TurnSending: Sendable {
 /// JSON and the utterance as a 16 kHz mono WAV), then `GET` on the reply's URL, read as it
 /// streams. Redirects are not followed (as for sessions).
 public struct HTTPTurnClient: TurnSending {
-    private let enrollment: Enrollment
-    private let timeout: TimeAmount
-    private let client: HTTPClient
-    private let userAgent: String
+    private let api: DeviceAPI
 
     /// A client for `enrollment` whose requests give up after `timeoutSeconds`.
     public init(enrollment: Enrollment, timeoutSeconds: Double, client: HTTPClient = HTTPRelayClient.deviceAPIClient, userAgent: String) {
-        self.enrollment = enrollment
-        self.timeout = .milliseconds(Int64(timeoutSeconds * 1000))
-        self.client = client
-        self.userAgent = userAgent
-    }
-
-    private var base: String {
-        var base = enrollment.relayURL
-        while base.hasSuffix("/") { base.removeLast() }
-        return base
+        api = DeviceAPI(enrollment: enrollment, timeoutSeconds: timeoutSeconds, client: client, userAgent: userAgent)
     }
 
     public func send(_ turn: ConversationMachine.Turn, vitals: VoiceTurnRequest.Vitals?) async -> TurnOutcome {
         let boundary = "hh-turn-" + RandomID.uuid()
         let request = VoiceTurnRequest(id: turn.id, startedAt: turn.startedAt, vitals: vitals)
-        var http = HTTPClientRequest(url: "\(base)/v1/sessions/\(turn.sessionID)/turns")
-        http.method = .POST
-        http.headers.add(name: "Authorization", value: "Bearer \(enrollment.token)")
+        var http = api.request("/v1/sessions/\(turn.sessionID)/turns", method: .POST)
         http.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
-        http.headers.add(name: "User-Agent", value: userAgent)
         do {
             http.body = .bytes(ByteBuffer(bytes: try Self.multipart(request, samples: turn.samples, boundary: boundary)))
-            let response = try await client.execute(http, timeout: timeout)
+            let response = try await api.execute(http)
             let body = try await response.body.collect(upTo: 1 << 20)
             let status = Int(response.status.code)
             if (200..<300).contains(status) {
@@ -78,17 +63,11 @@ public struct HTTPTurnClient: TurnSending {
     }
 
     public func reply(_ audioURL: String) -> AsyncThrowingStream<[Int16], any Error> {
-        let request = {
-            var request = HTTPClientRequest(url: base + audioURL)
-            request.headers.add(name: "Authorization", value: "Bearer \(enrollment.token)")
-            request.headers.add(name: "User-Agent", value: userAgent)
-            return request
-        }()
-        let (client, timeout) = (client, timeout)
+        let (api, request) = (api, api.request(audioURL))
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    let response = try await client.execute(request, timeout: timeout)
+                    let response = try await api.execute(request)
                     guard response.status == .ok else { throw TurnClientError("the reply answered HTTP \(response.status.code)") }
                     var decoder = StreamedWAVDecoder()
                     for try await piece in response.body {

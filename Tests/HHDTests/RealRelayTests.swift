@@ -12,19 +12,7 @@ extension DaemonTests {
     @Suite struct RealRelayTests {
         @Test func hhdDeliversEverySessionToHHRelay() async throws {
             let directory = temporaryDirectory("relay")
-            let relayBinary = productsDirectory.appendingPathComponent("hh-relay").path
-            let environment = ["HH_RELAY_DATA_DIR": directory + "/relay"]
-            let clinic = try runProduct("hh-relay", ["admin", "add-clinic", "North"], environment: environment)
-            let clinicID = try #require(clinic.stdout.split(separator: "\n").last.map(String.init))
-            let device = try runProduct("hh-relay", ["admin", "add-device", "--clinic", clinicID, "--name", "Lobby"], environment: environment)
-            let token = try #require(device.stdout.split(separator: "\n").last.map(String.init))
-            let port = Int.random(in: 20_000...60_000)
-            let relay = Process()
-            relay.executableURL = URL(fileURLWithPath: relayBinary)
-            relay.arguments = ["serve", "--port", String(port)]
-            relay.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            relay.standardOutput = FileHandle.nullDevice
-            try relay.run()
+            let (relay, port, token) = try Self.startRelay(in: directory)
             defer { relay.terminate(); relay.waitUntilExit() }
 
             let daemon = try DaemonProcess(
@@ -46,18 +34,7 @@ extension DaemonTests {
 
         @Test func aSpokenTurnIsAnsweredByHHRelayOfflineAndItsReplyStreamsBack() async throws {
             let directory = temporaryDirectory("turns")
-            let environment = ["HH_RELAY_DATA_DIR": directory + "/relay"]
-            let clinic = try runProduct("hh-relay", ["admin", "add-clinic", "North"], environment: environment)
-            let clinicID = try #require(clinic.stdout.split(separator: "\n").last.map(String.init))
-            let device = try runProduct("hh-relay", ["admin", "add-device", "--clinic", clinicID, "--name", "Lobby"], environment: environment)
-            let token = try #require(device.stdout.split(separator: "\n").last.map(String.init))
-            let port = Int.random(in: 20_000...60_000)
-            let relay = Process()
-            relay.executableURL = productsDirectory.appendingPathComponent("hh-relay")
-            relay.arguments = ["serve", "--port", String(port)]
-            relay.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            relay.standardOutput = FileHandle.nullDevice
-            try relay.run()
+            let (relay, port, token) = try Self.startRelay(in: directory)
             defer { relay.terminate(); relay.waitUntilExit() }
             let url = "http://127.0.0.1:\(port)"
             let client = HTTPTurnClient(enrollment: Enrollment(relayURL: url, token: token), timeoutSeconds: 60, userAgent: "hhd-test")
@@ -100,6 +77,24 @@ extension DaemonTests {
                 Issue.record("a relay that is down: retried later")
                 return
             }
+        }
+
+        /// An `hh-relay serve` on SQLite in `directory`/relay with one clinic and device: the
+        /// process, its port and the device's token.
+        static func startRelay(in directory: String) throws -> (Process, Int, String) {
+            let environment = ["HH_RELAY_DATA_DIR": directory + "/relay"]
+            let clinic = try runProduct("hh-relay", ["admin", "add-clinic", "North"], environment: environment)
+            let clinicID = try #require(clinic.stdout.split(separator: "\n").last.map(String.init))
+            let device = try runProduct("hh-relay", ["admin", "add-device", "--clinic", clinicID, "--name", "Lobby"], environment: environment)
+            let token = try #require(device.stdout.split(separator: "\n").last.map(String.init))
+            let port = Int.random(in: 20_000...60_000)
+            let relay = Process()
+            relay.executableURL = productsDirectory.appendingPathComponent("hh-relay")
+            relay.arguments = ["serve", "--port", String(port)]
+            relay.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            relay.standardOutput = FileHandle.nullDevice
+            try relay.run()
+            return (relay, port, token)
         }
 
         /// `text` spoken by eSpeak NG, at 16 kHz mono.
