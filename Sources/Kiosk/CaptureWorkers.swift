@@ -36,17 +36,27 @@ final class CaptureThread: Sendable {
         self.body = body
     }
 
-    /// Starts the thread and returns when its loop has.
+    /// Starts the thread and returns when its loop has, or at once when the task is cancelled:
+    /// the thread is asked to stop, but one stuck in a driver call must not keep the daemon
+    /// from exiting (it goes with the process).
     func run() async {
         beat()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let thread = Thread { [self] in
-                body(self)
-                finished.store(true, ordering: .releasing)
-                continuation.resume()
+        let waiter = OnceWaiter()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                waiter.set(continuation)
+                let thread = Thread { [self] in
+                    body(self)
+                    finished.store(true, ordering: .releasing)
+                    waiter.resume()
+                }
+                thread.name = name
+                thread.start()
+                if Task.isCancelled { waiter.resume() }
             }
-            thread.name = name
-            thread.start()
+        } onCancel: {
+            stop()
+            waiter.resume()
         }
     }
 
@@ -85,6 +95,15 @@ final class CaptureThread: Sendable {
         }
         return !isStopped
     }
+}
+
+/// A continuation resumed by whichever comes first (the thread's end, cancellation), once.
+private final class OnceWaiter: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Void, Never>?>(nil)
+
+    func set(_ continuation: CheckedContinuation<Void, Never>) { self.continuation.withLock { $0 = continuation } }
+
+    func resume() { continuation.withLock { $0.take() }?.resume() }
 }
 
 /// The capture threads as one service: started when the group runs and stopped in one place,

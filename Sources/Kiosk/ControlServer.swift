@@ -45,7 +45,7 @@ final class ControlServer: Service {
     }
 
     func run() async throws {
-        let handler = RequestHandler(respond: { [self] in await respond(to: $0) })
+        let respond: @Sendable (ByteBuffer) async -> ByteBuffer = { [self] in await self.respond(to: $0) }
         // Created with the final mode at once: no moment where others could connect.
         let previous = umask(0o117)
         let channel: any Channel
@@ -65,9 +65,11 @@ final class ControlServer: Service {
                     }
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(limit: ControlProtocol.maximumRequestBytes)))
-                        try channel.pipeline.syncOperations.addHandler(handler)
+                        try channel.pipeline.syncOperations.addHandler(RequestHandler(respond: respond))
                     }
                 }
+                // A client may shut its side after the request (`nc -N`): the answer still goes.
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
                 .get()
         } catch {
@@ -172,24 +174,34 @@ public struct LineDecoder: ByteToMessageDecoder {
 /// A request line longer than the protocol allows.
 public struct ControlLineTooLong: Error {}
 
-/// Answers each request line and closes the connection. The answer is made off the event
-/// loop and written back when it is ready.
-final class RequestHandler: ChannelInboundHandler, Sendable {
+/// Answers a connection's first request line and closes it. The answer is made off the event
+/// loop and written back when it is ready; lines after the first are ignored. One per channel.
+final class RequestHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     private let respond: @Sendable (ByteBuffer) async -> ByteBuffer
+    private var answering = false
 
     init(respond: @escaping @Sendable (ByteBuffer) async -> ByteBuffer) {
         self.respond = respond
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answering else { return }
+        answering = true
         let line = Self.unwrapInboundIn(data)
         let channel = context.channel
         let respond = self.respond
         Task {
             let reply = await respond(line)
             channel.writeAndFlush(reply).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The client shut its side: close once the answer is out, or now if none is coming.
+        if let event = event as? ChannelEvent, event == .inputClosed, !answering {
+            context.close(promise: nil)
         }
     }
 

@@ -19,7 +19,7 @@ import Foundation
 ///   the clinician still sees what was said. A turn with no answer after ``turnDeadline`` is
 ///   failed the same way; its answer, should it come later, is not played.
 /// * **Late answers** (a failed turn's, or one for a session that has closed) are never played
-///   into a later conversation.
+///   into a later conversation; an escalation in one is still shown and logged.
 /// * **Escalation.** An answer with an escalation stops whatever plays and is played at once.
 public struct ConversationMachine: Sendable {
     /// What the kiosk is doing, as `hhctl status` shows it.
@@ -166,8 +166,12 @@ public struct ConversationMachine: Sendable {
     /// The relay answered turn `turnID`.
     public mutating func answered(_ turnID: String, _ answer: Answer, now: ContinuousClock.Instant) -> [Action] {
         guard let current = inFlight, current.turn.id == turnID, current.turn.sessionID == sessionID else {
-            if inFlight?.turn.id == turnID { inFlight = nil }  // its session has closed
-            return [.discardLateAnswer(turnID: turnID)] + sendWaiting(now: now)
+            // Not played; an escalation in it is still shown and logged, whenever it comes.
+            var actions: [Action] = answer.escalation.map { [.escalate(turnID: turnID, reason: $0)] } ?? []
+            actions.append(.discardLateAnswer(turnID: turnID))
+            guard inFlight?.turn.id == turnID else { return actions }  // another turn is still in flight
+            inFlight = nil  // its session has closed
+            return actions + sendWaiting(now: now)
         }
         inFlight = nil
         answeredTurns += 1
@@ -225,7 +229,7 @@ public struct ConversationMachine: Sendable {
     }
 
     private mutating func sendWaiting(now: ContinuousClock.Instant) -> [Action] {
-        guard let first = waiting.first, first.sessionID == sessionID else { return [] }
+        guard inFlight == nil, let first = waiting.first, first.sessionID == sessionID else { return [] }
         let gap = [Int16](repeating: 0, count: Int(Double(Self.sampleRate) * (Self.mergeGap / .seconds(1))))
         var merged = first
         for next in waiting.dropFirst() { merged.samples += gap + next.samples }

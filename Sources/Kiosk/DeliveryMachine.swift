@@ -61,7 +61,11 @@ public struct DeliveryMachine: Sendable {
             if drainDeadline == nil { drainDeadline = now + drainTime }
         }
         let draining = drainDeadline != nil
-        guard case .success(let record) = head else { return draining ? .stop : .wait(Self.storeRetryWait, nextAttempt: nil) }
+        guard case .success(let record) = head else {
+            // An unreadable store is tried again, within the drain time when draining.
+            if let drainDeadline, now + Self.storeRetryWait > drainDeadline { return .stop }
+            return .wait(Self.storeRetryWait, nextAttempt: nil)
+        }
         guard let record, relayConfigured else { return draining ? .stop : .wait(Self.idleWait, nextAttempt: nil) }
         if let notBefore = record.notBefore, notBefore > wallNow {
             let wait = Duration.seconds(notBefore.timeIntervalSince(wallNow))

@@ -63,13 +63,14 @@ public struct HTTPRelayClient: RelayUploading {
 /// the timeout and the client, shared by sessions and voice turns.
 struct DeviceAPI: Sendable {
     let enrollment: Enrollment
-    let timeout: TimeAmount
+    /// How long a request may take.
+    let deadline: Duration
     let client: HTTPClient
     let userAgent: String
 
     init(enrollment: Enrollment, timeoutSeconds: Double, client: HTTPClient, userAgent: String) {
         self.enrollment = enrollment
-        self.timeout = .milliseconds(Int64(timeoutSeconds * 1000))
+        self.deadline = .milliseconds(Int64(timeoutSeconds * 1000))
         self.client = client
         self.userAgent = userAgent
     }
@@ -85,8 +86,8 @@ struct DeviceAPI: Sendable {
         return request
     }
 
-    /// Sends `request` with the timeout.
+    /// Sends `request`; gives up when no response head has come within the deadline.
     func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
-        try await client.execute(request, timeout: timeout)
+        try await client.execute(request, timeout: TimeAmount(deadline))
     }
 }

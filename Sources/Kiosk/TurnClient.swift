@@ -45,9 +45,11 @@ public struct HTTPTurnClient: TurnSending {
         http.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
         do {
             http.body = .bytes(ByteBuffer(bytes: try Self.multipart(request, samples: turn.samples, boundary: boundary)))
-            let response = try await api.execute(http)
-            let body = try await response.body.collect(upTo: 1 << 20)
-            let status = Int(response.status.code)
+            // The client's own deadline ends when the headers arrive: the body is held to it too.
+            let (status, body) = try await Self.within(api.deadline) { [api, http] in
+                let response = try await api.execute(http)
+                return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
+            }
             if (200..<300).contains(status) {
                 return .answered(try WireJSON.decoder().decode(VoiceTurnAnswer.self, from: body))
             }
@@ -80,6 +82,20 @@ public struct HTTPTurnClient: TurnSending {
                 }
             }
             continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// `body`'s result, or a ``TurnClientError`` once `deadline` has passed (the body is cancelled).
+    static func within<T: Sendable>(_ deadline: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                throw TurnClientError("no complete answer within \(deadline)")
+            }
+            defer { group.cancelAll() }
+            guard let result = try await group.next() else { throw CancellationError() }
+            return result
         }
     }
 

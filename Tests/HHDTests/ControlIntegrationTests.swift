@@ -180,6 +180,11 @@ extension DaemonTests {
             #expect(rawExchange(socket, #"{"version":1,"command":"reboot"}"# + "\n").contains(#"unknown command \"reboot\""#))
             #expect(rawExchange(socket, #"{"version":1}"# + "\n").contains("missing key"))
             #expect(rawExchange(socket, String(repeating: "x", count: 70_000)).contains("request too long"))
+            #expect(rawExchange(socket, #"{"version":1,"command":"status"}"# + "\n", halfClose: true).contains(#""ok":true"#),
+                    "a client that shuts its side after the request still gets the answer")
+            let two = #"{"version":1,"command":"status"}"# + "\n" + #"{"version":1,"command":"flush"}"# + "\n"
+            let answer = rawExchange(socket, two)
+            #expect(answer.contains(#""ok":true"#) && !answer.contains("flushed"), "one request a connection: the second line is ignored")
             // And the daemon still answers.
             #expect(value(statusJSON(socket: socket), "camera.device") as? String == VisitVideo.path)
             daemon.send(SIGTERM)
@@ -225,7 +230,9 @@ extension DaemonTests {
 }
 
 /// Writes `request` to the control socket as is and returns the answer line.
-func rawExchange(_ path: String, _ request: String) -> String {
+/// Sends `request` on a new connection to `path` and reads the answer line; with `halfClose`
+/// the sending side is shut after the request (as `nc -N` does).
+func rawExchange(_ path: String, _ request: String, halfClose: Bool = false) -> String {
     let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }
     var address = sockaddr_un()
@@ -246,6 +253,7 @@ func rawExchange(_ path: String, _ request: String) -> String {
         if count <= 0 { break }
         sent += count
     }
+    if halfClose { shutdown(descriptor, Int32(SHUT_WR)) }
     var reply: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
     while !reply.contains(UInt8(ascii: "\n")) {

@@ -41,7 +41,14 @@ extension DaemonTests {
                 log: directory + "/hhd.log")
             defer { daemon.ensureStopped() }
             #expect(eventually(timeout: 10) { statusJSON(socket: socket) != nil }, "\(daemon.log)")
-            let descriptorsBefore = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd").count) ?? 0
+            // Sockets only: the daemon's other descriptors (SQLite opens a reader connection when
+            // two of its queues read at once) are not what idle clients can take.
+            func sockets() -> Int {
+                let directory = "/proc/\(daemon.pid)/fd"
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+                return entries.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0))?.hasPrefix("socket:") == true }.count
+            }
+            let socketsBefore = sockets()
             // 100 clients connect and say nothing.
             var idle: [Int32] = []
             for _ in 0..<100 {
@@ -49,8 +56,12 @@ extension DaemonTests {
                 if descriptor >= 0 { idle.append(descriptor) }
             }
             defer { idle.forEach { close($0) } }
-            let descriptorsHeld = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd").count) ?? 0
-            #expect(descriptorsHeld - descriptorsBefore <= 20, "at most the connection cap held: \(descriptorsBefore) → \(descriptorsHeld)")
+            // The ones over the cap are closed as they are accepted; under load that takes a moment.
+            var socketsHeld = 0
+            #expect(eventually(timeout: 3) {
+                socketsHeld = sockets()
+                return socketsHeld - socketsBefore <= 16
+            }, "at most the connection cap held: \(socketsBefore) → \(socketsHeld) sockets")
             // Within the request timeout they are all closed, and status answers again.
             #expect(eventually(timeout: 10) { statusJSON(socket: socket) != nil }, "hhctl status works once idle clients are let go")
             var closed = 0

@@ -91,6 +91,20 @@ import Testing
         #expect(machine.failed("t1", reason: "again", now: start + .seconds(3)) == [], "an old failure changes nothing")
     }
 
+    @Test func aLateAnswerNeverStartsASecondTurnAndStillShowsItsEscalation() {
+        var machine = open()
+        _ = machine.utterance(turn("t1"), now: start)
+        _ = machine.tick(now: start + .seconds(11))  // t1 failed: kept for later, apologised for
+        #expect(machine.utterance(turn("t2"), now: start + .seconds(12)) == [.send(turn("t2"))])
+        #expect(machine.utterance(turn("t3"), now: start + .seconds(13)) == [], "waits for t2")
+        #expect(machine.answered("t1", .init(audioURL: "/r1", escalation: "chest_pain"), now: start + .seconds(14)) == [
+            .escalate(turnID: "t1", reason: "chest_pain"), .discardLateAnswer(turnID: "t1"),
+        ], "shown, not played, and t3 still waits: t2 is in flight")
+        #expect(machine.failed("t2", reason: "HTTP 502", now: start + .seconds(15)) == [
+            .keepForLater(turn("t2"), reason: "HTTP 502"), .apologise(turnID: "t2"), .send(turn("t3")),
+        ], "t2 is still the turn in flight, so its failure is handled")
+    }
+
     @Test func aTurnPastItsDeadlineFailsOnTheInjectedClock() {
         var machine = open()
         _ = machine.utterance(turn("t1"), now: start)

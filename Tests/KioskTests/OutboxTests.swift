@@ -98,6 +98,10 @@ private func record(_ id: String, notBefore: Date? = nil, attempts: Int = 0) -> 
         #expect(machine.next(head: .success(due), relayConfigured: true, shuttingDown: true, wallNow: wall, now: now + .seconds(31)) == .stop,
                 "the deadline counts from when shutdown was first seen")
         #expect(machine.next(head: .success(nil), relayConfigured: true, shuttingDown: true, wallNow: wall, now: now + .seconds(2)) == .stop, "empty: done")
+        struct Unreadable: Error {}
+        #expect(machine.next(head: .failure(Unreadable()), relayConfigured: true, shuttingDown: true, wallNow: wall, now: now + .seconds(2))
+            == .wait(DeliveryMachine.storeRetryWait, nextAttempt: nil), "a store error is retried within the drain time")
+        #expect(machine.next(head: .failure(Unreadable()), relayConfigured: true, shuttingDown: true, wallNow: wall, now: now + .seconds(27)) == .stop)
     }
 }
 
