@@ -136,7 +136,7 @@ func turn(_ url: String, token: String, audio: Data) async throws -> (Double, Vo
         if firstByte == nil, received > 44 { firstByte = ContinuousClock.now - start }
     }
     let elapsed = firstByte ?? (ContinuousClock.now - start)
-    return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, answer.timingsMs)
+    return (elapsed / .seconds(1), answer.timingsMs)
 }
 
 func spoken(_ text: String) throws -> Data {
@@ -170,7 +170,7 @@ if only != "overhead" {
         let start = ContinuousClock.now
         _ = try await recognizer.transcribe(samples)
         let decode = ContinuousClock.now - start
-        reference.append(Double(decode.components.seconds) + Double(decode.components.attoseconds) / 1e18)
+        reference.append(decode / .seconds(1))
     }
     print(String(format: "offline turn, a %.1f s question, median of %d: end of utterance → first reply audio byte %@ (target ≤ 1500 ms); of which speech to text %@; reference: PocketSphinx alone on the same audio %@ (turn / reference %.2f×)",
                  seconds, runs, ms(percentile(firstAudio, 0.5)), ms(percentile(stt, 0.5)), ms(percentile(reference, 0.5)),
@@ -205,9 +205,8 @@ for _ in 0..<max(1, runs / 2) {
     overheadP50.append(percentile(withDelays, 0.5))
     overheadP99.append(percentile(withDelays, 0.99))
     instantP99.append(percentile(without, 0.99))
-    single.append(percentile(try await concurrent(instant.url, token: token(instant), width: 1), 0.5))
+    single.append(percentile(try await concurrent(instant.url, token: instant.token, width: 1), 0.5))
 }
-func token(_ relay: (url: String, token: String, task: Task<Void, any Error>)) -> String { relay.token }
 print(String(format: "relay overhead, %d turns at 16 at once, providers answering after 50 + 50 + 20 ms, median of %d runs: p50 %@, p99 %@ (target ≤ 30 ms); reference: the same with instant providers, p99 %@; one turn at a time with instant providers, p50 %@",
              turns, overheadP50.count, ms(percentile(overheadP50, 0.5)), ms(percentile(overheadP99, 0.5)), ms(percentile(instantP99, 0.5)), ms(percentile(single, 0.5))))
 delayed.task.cancel()

@@ -91,7 +91,7 @@ final class CaptureThread: Sendable {
             beat()
             if isStopped { return false }
             let left = clock.now.duration(to: deadline)
-            Thread.sleep(forTimeInterval: min(0.1, max(0, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)))
+            Thread.sleep(forTimeInterval: min(0.1, max(0, left / .seconds(1))))
         }
         return !isStopped
     }

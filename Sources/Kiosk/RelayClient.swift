@@ -45,14 +45,13 @@ public struct HTTPRelayClient: RelayUploading {
         request.headers.add(name: "Idempotency-Key", value: sessionID)
         request.body = .bytes(ByteBuffer(data: document))
         do {
-            let response = try await api.execute(request)
-            let body = try await response.body.collect(upTo: 64 * 1024)
+            let (status, headers, body) = try await api.exchange(request, maximumBody: 64 * 1024)
             var message = (try? WireJSON.decoder().decode(ErrorResponse.self, from: body).error.message) ?? ""
-            if (300..<400).contains(response.status.code) {
-                let target = response.headers.first(name: "Location") ?? "?"
+            if (300..<400).contains(status) {
+                let target = headers.first(name: "Location") ?? "?"
                 message = "the relay redirected to \(target); hhd does not follow redirects (check relay.url)"
             }
-            return .answered(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"), message: message)
+            return .answered(status: status, retryAfter: headers.first(name: "Retry-After"), message: message)
         } catch {
             return .unreachable(String(describing: error))
         }
@@ -86,7 +85,18 @@ struct DeviceAPI: Sendable {
         return request
     }
 
-    /// Sends `request`; gives up when no response head has come within the deadline.
+    /// Sends `request` and reads the whole answer (at most `maximumBody` bytes), all within the
+    /// deadline (the client's own timeout ends with the response head; a relay that stalls
+    /// mid-body must not hold the outbox).
+    func exchange(_ request: HTTPClientRequest, maximumBody: Int) async throws -> (status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+        try await withDeadline(deadline, timedOut: { RelayClientError("no complete answer from the relay within \(deadline)") }) { [client, deadline] in
+            let response = try await client.execute(request, timeout: TimeAmount(deadline))
+            return (Int(response.status.code), response.headers, try await response.body.collect(upTo: maximumBody))
+        }
+    }
+
+    /// Sends `request`; gives up when no response head has come within the deadline. For
+    /// answers read as they stream.
     func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         try await client.execute(request, timeout: TimeAmount(deadline))
     }

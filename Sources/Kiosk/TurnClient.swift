@@ -45,11 +45,7 @@ public struct HTTPTurnClient: TurnSending {
         http.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
         do {
             http.body = .bytes(ByteBuffer(bytes: try Self.multipart(request, samples: turn.samples, boundary: boundary)))
-            // The client's own deadline ends when the headers arrive: the body is held to it too.
-            let (status, body) = try await Self.within(api.deadline) { [api, http] in
-                let response = try await api.execute(http)
-                return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
-            }
+            let (status, _, body) = try await api.exchange(http, maximumBody: 1 << 20)
             if (200..<300).contains(status) {
                 return .answered(try WireJSON.decoder().decode(VoiceTurnAnswer.self, from: body))
             }
@@ -70,7 +66,7 @@ public struct HTTPTurnClient: TurnSending {
             let task = Task {
                 do {
                     let response = try await api.execute(request)
-                    guard response.status == .ok else { throw TurnClientError("the reply answered HTTP \(response.status.code)") }
+                    guard response.status == .ok else { throw RelayClientError("the reply answered HTTP \(response.status.code)") }
                     var decoder = StreamedWAVDecoder()
                     for try await piece in response.body {
                         let samples = try decoder.push(Array(piece.readableBytesView))
@@ -85,20 +81,6 @@ public struct HTTPTurnClient: TurnSending {
         }
     }
 
-    /// `body`'s result, or a ``TurnClientError`` once `deadline` has passed (the body is cancelled).
-    static func within<T: Sendable>(_ deadline: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                throw TurnClientError("no complete answer within \(deadline)")
-            }
-            defer { group.cancelAll() }
-            guard let result = try await group.next() else { throw CancellationError() }
-            return result
-        }
-    }
-
     /// The request body: the `turn` part (JSON) and the `audio` part (WAV).
     static func multipart(_ turn: VoiceTurnRequest, samples: [Int16], boundary: String) throws -> [UInt8] {
         var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"turn\"\r\nContent-Type: application/json\r\n\r\n".utf8)
@@ -110,8 +92,8 @@ public struct HTTPTurnClient: TurnSending {
     }
 }
 
-/// The reply could not be read.
-public struct TurnClientError: Error, CustomStringConvertible {
+/// An answer from the relay that could not be used (late, or not in the expected form).
+public struct RelayClientError: Error, CustomStringConvertible {
     public var description: String
     init(_ description: String) { self.description = description }
 }
@@ -134,7 +116,7 @@ public struct StreamedWAVDecoder: Sendable {
             let expected = WAVBytes.header(sampleRate: ConversationMachine.sampleRate, frameCount: nil)
             // The sizes (bytes 4–7 and 40–43) may be known or not; the format must be ours.
             guard header[0..<4] == expected[0..<4], header[8..<40] == expected[8..<40] else {
-                throw TurnClientError("the reply is not 16 kHz mono 16-bit WAV")
+                throw RelayClientError("the reply is not 16 kHz mono 16-bit WAV")
             }
             pending.removeFirst(44)
             headerRead = true

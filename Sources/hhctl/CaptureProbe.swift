@@ -53,6 +53,6 @@ public enum CaptureProbe {
         let peakDB = 20 * log10(max(Double(peak), 1e-6))
         return String(
             format: "%@, %.1f s read in %.1f s, level %.1f dBFS RMS, peak %.1f dBFS, %d overrun(s)",
-            format.description, Double(count) / 16_000, Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000, rms, peakDB, source.overruns)
+            format.description, Double(count) / 16_000, (ContinuousClock.now - started) / .seconds(1), rms, peakDB, source.overruns)
     }
 }

@@ -157,8 +157,8 @@ import Testing
 
     @Test func aReplyInAnotherFormatIsAClearError() {
         var decoder = StreamedWAVDecoder()
-        #expect(throws: TurnClientError.self) { try decoder.push(WAVBytes.header(sampleRate: 22_050, frameCount: nil)) }
+        #expect(throws: RelayClientError.self) { try decoder.push(WAVBytes.header(sampleRate: 22_050, frameCount: nil)) }
         var text = StreamedWAVDecoder()
-        #expect(throws: TurnClientError.self) { try text.push(Array(String(repeating: "<html>", count: 10).utf8)) }
+        #expect(throws: RelayClientError.self) { try text.push(Array(String(repeating: "<html>", count: 10).utf8)) }
     }
 }

@@ -223,15 +223,7 @@ public struct VoicePipeline: Sendable {
 
     /// `body`'s result, or ``VoiceProviderError/timedOut(_:)`` after `deadline`.
     static func within<T: Sendable>(_ deadline: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                throw VoiceProviderError.timedOut(deadline)
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
+        try await withDeadline(deadline, timedOut: { VoiceProviderError.timedOut(deadline) }, body)
     }
 
     static func reason(_ error: any Error) -> String {
