@@ -66,7 +66,9 @@ public struct PhraseMatcher: Sendable {
     public func match(in transcript: String) -> Match? {
         // Read twice: apostrophes joining (English "can't" → "cant") and separating (French
         // "j'étouffe" → "j etouffe"); patterns are written the way that fits their language.
-        let readings = [Self.words(transcript), Self.words(transcript, apostrophesSeparate: true)]
+        let joined = Self.words(transcript)
+        let hasApostrophe = transcript.contains("'") || transcript.contains("’")
+        let readings = hasApostrophe ? [joined, Self.words(transcript, apostrophesSeparate: true)] : [joined]
         for pattern in patterns where readings.contains(where: { Self.matches(pattern.tokens, in: $0) }) {
             return Match(kind: pattern.kind, pattern: pattern.text)
         }
