@@ -279,7 +279,7 @@ let package = Package(
         .testTarget(
             name: "KioskTests",
             dependencies: [
-                "Kiosk", "KioskControl", "EdgeStore", "MediaFiles", "VitalsCore", "HHProtocol",
+                "Devices", "Kiosk", "KioskControl", "EdgeStore", "MediaFiles", "VitalsCore", "HHProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -84,9 +84,15 @@ relay=$!
 trap 'kill $relay 2>/dev/null || true' EXIT
 echo "\$ hhctl enroll --relay http://127.0.0.1:$port --token hh1.… --state-dir $state"
 "$bin/hhctl" enroll --relay "http://127.0.0.1:$port" --token "$token" --state-dir "$state"
-echo "\$ hhd --state-dir $state --video $out/visit.y4m --audio $out/visit.wav --pace realtime &"
-"$bin/hhd" --state-dir "$state" --video "$out/visit.y4m" --audio "$out/visit.wav" --pace realtime \
-    > "$out/hhd.log" 2>&1 &
+# The kiosk's speaker: ALSA's file plugin writes what is played to a WAV file (no sound card needed).
+cat > "$out/asound.conf" <<ALSA
+pcm.kioskspeaker { type file  slave.pcm "null"  file "$PWD/$out/kiosk-speaker.wav"  format "wav" }
+ALSA
+rm -f "$out/kiosk-speaker.wav"
+echo "\$ hhd --state-dir $state --video $out/visit.y4m --audio $out/visit.wav --speaker kioskspeaker --pace realtime &"
+echo "  (kioskspeaker: ALSA's file plugin, writing what the kiosk says to $out/kiosk-speaker.wav)"
+ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$PWD/$out/asound.conf" "$bin/hhd" --state-dir "$state" --video "$out/visit.y4m" \
+    --audio "$out/visit.wav" --speaker kioskspeaker --apology share/apology.wav --pace realtime > "$out/hhd.log" 2>&1 &
 daemon=$!
 for at in 12 24 36; do
     sleep $((at - ${previous:-0}))
@@ -118,13 +124,17 @@ for session_id in $(python3 -c 'import sqlite3, sys; print(" ".join(r[0] for r i
 done
 
 echo
-echo "== A spoken exchange, fully offline (PocketSphinx, the offline responder, eSpeak NG)"
-python3 - "$relay_dir/relay.sqlite" > "$out/last-session" <<'PY'
-import json, sqlite3, sys
-row = sqlite3.connect(sys.argv[1]).execute("SELECT id, document FROM sessions ORDER BY started_at DESC LIMIT 1").fetchone()
-summary = json.loads(row[1])["summary"]
-print(row[0], summary.get("heart_rate_median_bpm") or 0, summary.get("snr_median_db") or 0)
+echo "== The conversation the kiosk held, fully offline (PocketSphinx, the offline responder, eSpeak NG)"
+grep -E 'turn (sent|answered)|escalation|apology|barge-in' "$out/hhd.log" | cut -c1-240 || true
+python3 - "$relay_dir/relay.sqlite" "$out/kiosk-speaker.wav" <<'PY'
+import sqlite3, sys, wave
+for transcript, reply, escalation in sqlite3.connect(sys.argv[1]).execute(
+        "SELECT transcript, reply_text, escalation_reason FROM turns ORDER BY started_at"):
+    print(f'patient said (as the relay heard it): "{transcript}"')
+    print(f'kiosk answered aloud:                 "{reply}"' + (f"   (ESCALATED: {escalation})" if escalation else ""))
+try:
+    with wave.open(sys.argv[2]) as w:
+        print(f"the kiosk's last spoken reply, {w.getnframes() / w.getframerate():.1f} s, was played through ALSA's file plugin into {sys.argv[2]}")
+except (OSError, EOFError, wave.Error) as error:
+    print(f"no speaker output ({error})")
 PY
-read -r session_id rate snr < "$out/last-session"
-echo "\$ POST /v1/sessions/$session_id/turns   (question spoken by espeak-ng, vitals: ${rate} bpm at ${snr} dB)"
-python3 "$(dirname "$0")/demo_turn.py" "http://127.0.0.1:$port" "$token" "$session_id" "$rate" "$snr" "$out" "What is my heart rate?"

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the demo's microphone track: a patient's answers (espeak-ng) at given times over
-quiet room noise, 16 kHz mono 16-bit. Usage: demo_speech.py OUT.wav SECONDS"""
+"""Writes the demo's microphone track: a patient's question (espeak-ng) at 12 s, once the kiosk
+has a heart rate to quote, over quiet room noise, 16 kHz mono 16-bit.
+Usage: demo_speech.py OUT.wav SECONDS"""
 import subprocess
 import sys
 import tempfile
@@ -12,8 +13,7 @@ out, seconds = sys.argv[1], float(sys.argv[2])
 rate = 16000
 rng = np.random.default_rng(7)
 track = rng.normal(0, 0.003, int(seconds * rate))
-for start, text in [(5.0, "Good morning. I have had a headache since yesterday."),
-                    (14.0, "Yes, and I feel a little dizzy when I stand up.")]:
+for start, text in [(12.0, "What is my heart rate?")]:
     with tempfile.NamedTemporaryFile(suffix=".wav") as raw:
         subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", raw.name, text], check=True)
         with wave.open(raw.name) as w:

@@ -148,29 +148,40 @@ public final class ALSAAudioSource: AudioSource {
 }
 
 /// A speaker through ALSA, for the spoken replies of voice turns: 16-bit mono at the reply's
-/// rate. Underruns are recovered and counted.
-public final class ALSASpeaker {
+/// rate, written as it arrives. Underruns are recovered and counted.
+public final class ALSASpeaker: AudioSink {
     /// The PCM name.
     public let name: String
     /// Underruns recovered since the speaker was made.
     public private(set) var underruns = 0
+    private var pcm: OpaquePointer?
 
     /// A speaker on the PCM `name`.
     public init(name: String) {
         self.name = name
     }
 
-    /// Plays `samples` (mono, `sampleRate` Hz) to the end, blocking until the device has
-    /// played them.
-    public func play(_ samples: [Int16], sampleRate: Int) throws(DeviceError) {
-        let pcm = try openPCM(name, SND_PCM_STREAM_PLAYBACK)
-        defer { snd_pcm_close(pcm) }
-        let granted = try configure(
-            pcm, channels: 1, rate: UInt32(sampleRate), periodMicroseconds: 20_000, bufferMicroseconds: 200_000,
-            encodings: [(SND_PCM_FORMAT_S16_LE, "S16_LE", 2)])
-        guard granted.channels == 1, granted.rate == sampleRate else {
-            throw .unsupported("\(name) grants \(granted.channels) channel(s) at \(granted.rate) Hz, not mono at \(sampleRate) Hz (use a plug PCM)")
+    deinit { close() }
+
+    public func open(sampleRate: Int) throws(DeviceError) {
+        close()
+        let handle = try openPCM(name, SND_PCM_STREAM_PLAYBACK)
+        do throws(DeviceError) {
+            let granted = try configure(
+                handle, channels: 1, rate: UInt32(sampleRate), periodMicroseconds: 20_000, bufferMicroseconds: 200_000,
+                encodings: [(SND_PCM_FORMAT_S16_LE, "S16_LE", 2)])
+            guard granted.channels == 1, granted.rate == sampleRate else {
+                throw DeviceError.unsupported("\(name) grants \(granted.channels) channel(s) at \(granted.rate) Hz, not mono at \(sampleRate) Hz (use a plug PCM)")
+            }
+        } catch {
+            snd_pcm_close(handle)
+            throw error
         }
+        pcm = handle
+    }
+
+    public func write(_ samples: [Int16]) throws(DeviceError) {
+        guard let pcm else { throw .failed("\(name) is not open") }
         var offset = 0
         while offset < samples.count {
             let written = samples.withUnsafeBufferPointer {
@@ -182,6 +193,30 @@ public final class ALSASpeaker {
             if code == -EAGAIN || code == -EINTR { continue }
             if snd_pcm_recover(pcm, code, 1) < 0 { throw .failed("\(name): \(alsaMessage(code))") }
         }
-        snd_pcm_drain(pcm)
+    }
+
+    public func drain() {
+        if let pcm { snd_pcm_drain(pcm) }
+    }
+
+    public func discard() {
+        if let pcm {
+            snd_pcm_drop(pcm)
+            snd_pcm_prepare(pcm)
+        }
+    }
+
+    public func close() {
+        if let pcm { snd_pcm_close(pcm) }
+        pcm = nil
+    }
+
+    /// Plays `samples` (mono, `sampleRate` Hz) to the end, blocking until the device has
+    /// played them (`hhctl speaker-test`).
+    public func play(_ samples: [Int16], sampleRate: Int) throws(DeviceError) {
+        try open(sampleRate: sampleRate)
+        defer { close() }
+        try write(samples)
+        drain()
     }
 }

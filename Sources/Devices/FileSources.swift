@@ -114,3 +114,80 @@ public final class WAVFileAudioSource: AudioSource {
 
     public func close() { reader = nil }
 }
+
+/// A `.wav` file standing in for a speaker: every reply played is appended to it, so a test or
+/// the demo can hear what the kiosk said. Paced in real time (a write returns when a speaker
+/// would have taken it) or written as fast as it comes. The header is brought up to date after
+/// each reply, so the file is whole between replies.
+public final class WAVFileSpeaker: AudioSink {
+    /// The file.
+    public let name: String
+    /// A file never runs out of samples.
+    public let underruns = 0
+    private let pacing: FilePacing
+    private var file: UnsafeMutablePointer<FILE>?
+    private var sampleRate = 16_000
+    private var frames = 0
+    /// Where the reply being written started, on the monotonic clock, and its frames so far.
+    private var reply: (start: Double, frames: Int)?
+
+    /// A speaker writing to `path` (created, or truncated, at the first ``open(sampleRate:)``).
+    public init(path: String, pacing: FilePacing) {
+        self.name = path
+        self.pacing = pacing
+    }
+
+    deinit { if let file { fclose(file) } }
+
+    public func open(sampleRate: Int) throws(DeviceError) {
+        if file == nil {
+            guard let created = fopen(name, "wb") else { throw .missing("\(name): \(String(cString: strerror(errno)))") }
+            file = created
+            self.sampleRate = sampleRate
+            try writeHeader()
+        } else if sampleRate != self.sampleRate {
+            throw .unsupported("\(name) holds \(self.sampleRate) Hz audio, not \(sampleRate) Hz")
+        }
+        reply = nil
+    }
+
+    public func write(_ samples: [Int16]) throws(DeviceError) {
+        guard let file else { throw .failed("\(name) is not open") }
+        let now = monotonicSeconds()
+        var current = reply ?? (now, 0)
+        if pacing == .realtime {
+            // Returns when a speaker would have taken the block: once the one before has played.
+            sleep(until: current.start + Double(current.frames) / Double(sampleRate))
+        }
+        let bytes = WAVBytes.payload(samples)
+        guard fwrite(bytes, 1, bytes.count, file) == bytes.count else { throw .failed("\(name): \(String(cString: strerror(errno)))") }
+        current.frames += samples.count
+        reply = current
+        frames += samples.count
+    }
+
+    public func drain() {
+        if pacing == .realtime, let reply { sleep(until: reply.start + Double(reply.frames) / Double(sampleRate)) }
+        try? writeHeader()
+        reply = nil
+    }
+
+    public func discard() {
+        try? writeHeader()
+        reply = nil
+    }
+
+    public func close() {
+        try? writeHeader()
+        reply = nil
+    }
+
+    /// Rewrites the header with the frames written so far, and flushes.
+    private func writeHeader() throws(DeviceError) {
+        guard let file else { return }
+        let header = WAVBytes.header(sampleRate: sampleRate, frameCount: frames)
+        guard fseek(file, 0, SEEK_SET) == 0, fwrite(header, 1, header.count, file) == header.count, fseek(file, 0, SEEK_END) == 0,
+            fflush(file) == 0
+        else { throw .failed("\(name): \(String(cString: strerror(errno)))") }
+    }
+}

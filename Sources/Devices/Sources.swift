@@ -104,3 +104,23 @@ public enum FilePacing: String, Sendable, Hashable, CaseIterable {
     /// As fast as the reader goes.
     case fast
 }
+
+/// A speaker, or a file standing in for one: 16-bit mono samples written as a reply streams
+/// in. Blocking: driven from a thread of its own.
+public protocol AudioSink: AnyObject {
+    /// The PCM name or file, for status and logs.
+    var name: String { get }
+    /// Underruns recovered since the sink was made (the device ran out of samples).
+    var underruns: Int { get }
+    /// Opens the sink for mono audio at `sampleRate`.
+    func open(sampleRate: Int) throws(DeviceError)
+    /// Writes samples, blocking while the device's buffer is full (a device, or a file paced
+    /// in real time).
+    func write(_ samples: [Int16]) throws(DeviceError)
+    /// Waits until everything written has played.
+    func drain()
+    /// Drops what was written and has not played yet (a barge-in).
+    func discard()
+    /// Releases the device; ``open(sampleRate:)`` may be called again.
+    func close()
+}

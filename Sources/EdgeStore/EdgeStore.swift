@@ -100,6 +100,29 @@ public final class EdgeStore: Sendable {
             // to its last moment of presence, not only to its last estimate.
             try db.execute(sql: "ALTER TABLE session ADD COLUMN last_seen_s REAL")
         }
+        migrator.registerMigration("v3") { db in
+            // Voice turns: stored before they are sent, so a turn survives a failed request or a
+            // `kill -9` and is delivered later; the audio is dropped once the relay has it.
+            try db.execute(sql: """
+                CREATE TABLE voice_turn (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    session_id TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    created_at REAL NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('waiting', 'answered', 'failed')),
+                    request BLOB NOT NULL,
+                    audio BLOB,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    not_before REAL,
+                    last_error TEXT,
+                    transcript TEXT,
+                    reply_text TEXT
+                );
+                CREATE INDEX voice_turn_state ON voice_turn (state, seq);
+                CREATE INDEX voice_turn_session ON voice_turn (session_id);
+                """)
+        }
         return migrator
     }
 
@@ -222,6 +245,7 @@ public final class EdgeStore: Sendable {
             try db.execute(
                 sql: "DELETE FROM delivered WHERE seq <= (SELECT MAX(seq) FROM delivered) - ?",
                 arguments: [options.deliveredHistory])
+            try pruneVoiceTurns(db)
         }
     }
 
@@ -299,14 +323,20 @@ public final class EdgeStore: Sendable {
         return StorageUsage(usedBytes: pages + wal, quotaBytes: options.quotaBytes)
     }
 
-    /// Evicts the oldest waiting sessions while the store is over its quota. Open sessions are
-    /// never evicted: they are still being measured.
-    private func enforceQuota() throws(StoreError) {
+    /// Evicts the oldest waiting sessions and voice turns (oldest first, whichever they are)
+    /// while the store is over its quota. Open sessions are never evicted: they are still being
+    /// measured.
+    func enforceQuota() throws(StoreError) {
         while try usage().usedBytes > options.quotaBytes {
             let evicted = try write { db -> Bool in
-                guard let id = try String.fetchOne(db, sql: "SELECT id FROM session WHERE state IN ('pending', 'rejected') ORDER BY seq LIMIT 1") else {
-                    return false
+                let session = try Row.fetchOne(db, sql: "SELECT id, ended_at FROM session WHERE state IN ('pending', 'rejected') ORDER BY seq LIMIT 1")
+                let turn = try Row.fetchOne(db, sql: "SELECT id, created_at FROM voice_turn WHERE state IN ('waiting', 'failed') AND audio IS NOT NULL ORDER BY seq LIMIT 1")
+                if let turn, session == nil || (turn["created_at"] as Double) < (session?["ended_at"] as Double? ?? .infinity) {
+                    try db.execute(sql: "DELETE FROM voice_turn WHERE id = ?", arguments: [turn["id"] as String])
+                    try db.execute(sql: "INSERT INTO counter (name, value) VALUES ('evicted_turns', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1")
+                    return true
                 }
+                guard let id = session?["id"] as String? else { return false }
                 try db.execute(sql: "DELETE FROM session WHERE id = ?", arguments: [id])
                 try db.execute(sql: "UPDATE counter SET value = value + 1 WHERE name = 'evicted'")
                 return true
@@ -325,11 +355,11 @@ public final class EdgeStore: Sendable {
         }
     }
 
-    private func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do { return try pool.write(body) } catch { throw StoreError.wrapping(error) }
     }
 
-    private func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do { return try pool.read(body) } catch { throw StoreError.wrapping(error) }
     }
 }

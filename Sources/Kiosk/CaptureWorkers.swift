@@ -303,13 +303,19 @@ struct VideoCapture: Sendable {
     }
 }
 
-/// The microphone loop: audio into the voice engine, utterances and levels out.
+/// The microphone loop: audio into the voice engine, utterances and levels out. Each
+/// utterance's audio goes on the ``UtteranceShelf`` for the conversation; speech lasting
+/// `bargeInSpeech` is reported at once (`speechStarted`), so a reply can be stopped while the
+/// patient is still talking.
 struct AudioCapture: Sendable {
     let makeSource: @Sendable () -> any AudioSource
     let configuration: UtteranceConfiguration
     let clock: MediaClock
     let board: StatusBoard
     let logger: Logger
+    var shelf: UtteranceShelf?
+    var bargeInSpeech = 0.15
+    var speechStarted: @Sendable () -> Void = {}
     let emit: @Sendable (CaptureEvent) -> Void
 
     /// Runs until stopped or the file ends.
@@ -343,9 +349,11 @@ struct AudioCapture: Sendable {
         var segmenter = UtteranceSegmenter(configuration: configuration)
         var level = LevelMeter(sampleRate: 16_000)
         var position = 0.0
+        var speechReported = false
         func publish(_ utterances: [Utterance], progress: Double) {
             for utterance in utterances {
                 let id = RandomID.uuid()
+                shelf?.put(id, samples: Array(turnAudio(of: utterance)))
                 emit(.event(.utterance(id: id, start: offset + utterance.startTime, end: offset + utterance.endTime), progress: progress, source: .audio))
             }
             if !utterances.isEmpty { board.update { $0.microphone.utterances += utterances.count } }
@@ -358,6 +366,15 @@ struct AudioCapture: Sendable {
             }
             position = block.time + Double(block.samples.count) / 16_000
             let utterances = segmenter.process(block.samples)
+            if !utterances.isEmpty { speechReported = false }  // the open one, if any, is a new one
+            if let speech = segmenter.speechInOpenUtterance {
+                if !speechReported && speech >= bargeInSpeech {
+                    speechReported = true
+                    speechStarted()
+                }
+            } else {
+                speechReported = false
+            }
             if let dbfs = level.add(block.samples) {
                 let overruns = source.overruns
                 board.update {
@@ -376,6 +393,18 @@ struct AudioCapture: Sendable {
         }
         return false
     }
+
+    /// The audio of `utterance` sent as a turn: from ``turnLead`` before the speech starts (the
+    /// segmenter's padding can be longer). The relay's offline recogniser mishears a long lead of
+    /// room noise, often as an emergency (docs/CONVERSATION.md: 0.1 s heard right at every noise
+    /// level measured, 0.6 s misheard at all but the quietest).
+    func turnAudio(of utterance: Utterance) -> ArraySlice<Float> {
+        let lead = max(0, utterance.speechStartTime - AudioCapture.turnLead - utterance.startTime)
+        return utterance.samples.dropFirst(Int(lead * 16_000))
+    }
+
+    /// Audio kept before the speech starts in a turn, seconds.
+    static let turnLead = 0.15
 
     private func report(_ error: any Error, failures: Int, device: String) {
         let state: KioskStatus.DeviceState = if case DeviceError.missing = error { .missing } else { .failed }

@@ -119,14 +119,22 @@ final class ControlServer: Service {
             return .init(status: try currentStatus())
         case "sessions":
             let limit = min(max(request.limit ?? 20, 1), 1000)
-            let sessions = try store.recentSessions(limit: limit).map {
+            let listed = try store.recentSessions(limit: limit)
+            let turns = Dictionary(grouping: try store.voiceTurns(sessions: listed.map(\.id)), by: \.sessionID)
+            let sessions = listed.map { session in
                 ControlProtocol.SessionEntry(
-                    id: $0.id, startedAt: $0.startedAt, endedAt: $0.endedAt, state: $0.state.rawValue,
-                    attempts: $0.attempts, detail: $0.detail, deliveredAt: $0.deliveredAt)
+                    id: session.id, startedAt: session.startedAt, endedAt: session.endedAt, state: session.state.rawValue,
+                    attempts: session.attempts, detail: session.detail, deliveredAt: session.deliveredAt,
+                    turns: (turns[session.id] ?? []).map {
+                        ControlProtocol.TurnEntry(
+                            id: $0.id, startedAt: $0.startedAt, state: $0.state.rawValue, transcript: $0.transcript,
+                            replyText: $0.replyText, detail: $0.lastError)
+                    })
             }
             return .init(sessions: sessions)
         case "flush":
             try store.makeAllDue()
+            try store.makeAllVoiceTurnsDue()
             outbox.ring()
             return .init(flushed: try store.outboxStatistics().depth)
         default:
@@ -141,6 +149,7 @@ final class ControlServer: Service {
         status.uptimeS = now.timeIntervalSince(status.startedAt)
         status.outbox = KioskStatus.Outbox(try store.outboxStatistics(), now: now)
         status.storage.usedBytes = try store.usage().usedBytes
+        status.conversation.waitingTurns = try store.voiceTurnBacklog().waiting
         return status
     }
 }

@@ -85,10 +85,14 @@ public enum Daemon {
         let audio = makeAudioSource(configuration, pacing: pacing)
         let board = StatusBoard(.starting(configuration: configuration, paths: paths, enrollment: enrollment, storeQuota: storeOptions.quotaBytes))
         if let statistics = try? store.outboxStatistics() { board.update { $0.outbox = KioskStatus.Outbox(statistics, now: Date()) } }
+        if let backlog = try? store.voiceTurnBacklog() { board.update { $0.conversation.waitingTurns = backlog.waiting } }
         if video == nil { board.update { $0.camera.state = .disabled } }
         if audio == nil { board.update { $0.microphone.state = .disabled } }
 
         let (events, continuation) = AsyncStream<CaptureEvent>.makeStream()
+        let (conversationInputs, conversationInbox) = AsyncStream<ConversationInput>.makeStream()
+        let talking = !configuration.speakerDevice.isEmpty
+        let shelf = UtteranceShelf()
         let clock = MediaClock(fast: pacing == .fast)
         var threads: [CaptureThread] = []
         var sources: Set<EventMerger.SourceID> = []
@@ -102,8 +106,14 @@ public enum Daemon {
         if let audio {
             sources.insert(.audio)
             let utterances = UtteranceConfiguration(detector: VoiceActivityConfiguration(sensitivity: configuration.voiceSensitivity))
-            let capture = AudioCapture(makeSource: audio, configuration: utterances, clock: clock, board: board, logger: logger) { continuation.yield($0) }
-            threads.append(CaptureThread(name: "hhd-microphone") { capture.run(on: $0) })
+            var capture = AudioCapture(makeSource: audio, configuration: utterances, clock: clock, board: board, logger: logger) { continuation.yield($0) }
+            if talking {
+                capture.shelf = shelf
+                capture.bargeInSpeech = configuration.bargeInSpeech
+                capture.speechStarted = { conversationInbox.yield(.speechStarted) }
+            }
+            let microphone = capture
+            threads.append(CaptureThread(name: "hhd-microphone") { microphone.run(on: $0) })
         }
         let capture = CaptureService(threads: threads, events: continuation)
 
@@ -114,7 +124,8 @@ public enum Daemon {
             makeID: { RandomID.uuid() })
         let recorder = Recorder(
             events: events, sources: sources, store: store, board: board, logger: logger, tracker: tracker,
-            metadata: metadata, wallEpoch: Date(), outbox: doorbell, capture: capture)
+            metadata: metadata, wallEpoch: Date(), outbox: doorbell, capture: capture,
+            conversation: { if talking { conversationInbox.yield($0) } })
         var policy = RetryPolicy()
         policy.initialDelay = configuration.retryInitial
         policy.maximumDelay = configuration.retryMaximum
@@ -124,6 +135,26 @@ public enum Daemon {
             relay: enrollment.map { HTTPRelayClient(enrollment: $0, timeoutSeconds: configuration.relayTimeout, userAgent: "hhd/\(KioskVersion.current)") },
             policy: policy, board: board, logger: logger, doorbell: doorbell,
             drainTime: inputIsFiles ? .seconds(configuration.drainTimeout) : nil)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: outbox)]
+        if talking {
+            let (apology, problem) = ApologyAudio.load(path: configuration.apologyAudio)
+            if let problem { logger.warning("the apology will be a chime: \(problem)") }
+            var playerSettings = ReplyPlayer.Settings()
+            playerSettings.volume = configuration.speakerVolume
+            playerSettings.prebuffer = .milliseconds(configuration.jitterBufferMs)
+            let player = ReplyPlayer(sink: makeSpeaker(configuration, pacing: pacing), settings: playerSettings) {
+                conversationInbox.yield(.playback($0))
+            }
+            var settings = ConversationService.Settings()
+            settings.turnDeadline = .milliseconds(Int64(configuration.turnTimeout * 1000))
+            settings.retry = policy
+            settings.drainTime = inputIsFiles ? .seconds(configuration.drainTimeout) : nil
+            let conversation = ConversationService(
+                inputs: conversationInputs, inbox: conversationInbox, store: store,
+                client: enrollment.map { HTTPTurnClient(enrollment: $0, timeoutSeconds: configuration.relayTimeout, userAgent: "hhd/\(KioskVersion.current)") },
+                player: player, apology: apology, shelf: shelf, board: board, logger: logger, settings: settings)
+            services.append(.init(service: conversation))
+        }
         let control = ControlServer(path: paths.socket, board: board, store: store, outbox: doorbell, logger: logger) {
             notifier.notify("READY=1\nSTATUS=running")
         }
@@ -133,12 +164,11 @@ public enum Daemon {
 
         let group = ServiceGroup(configuration: .init(
             // Shut down in reverse: the watchdog; the recorder (it stops capture, records what
-            // the threads still send and closes the open session); capture; the outbox (an upload
-            // in flight finishes, or the drain); the control socket. The recorder ends the daemon
-            // when its files end.
-            services: [
-                .init(service: control),
-                .init(service: outbox),
+            // the threads still send and closes the open session); capture; the conversation
+            // (playback stops; with files a turn in flight and its reply may finish); the outbox
+            // (an upload in flight finishes, or the drain); the control socket. The recorder
+            // ends the daemon when its files end.
+            services: [.init(service: control)] + services + [
                 .init(service: capture),
                 .init(service: recorder, successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: watchdog),
@@ -166,6 +196,12 @@ public enum Daemon {
             width: configuration.cameraWidth, height: configuration.cameraHeight, fps: configuration.cameraFPS,
             preferred: configuration.cameraFormat.rawValue)
         return { V4L2Camera(path: device, request: request) }
+    }
+
+    private static func makeSpeaker(_ configuration: KioskConfiguration, pacing: FilePacing) -> any AudioSink {
+        let device = configuration.speakerDevice
+        if device.hasSuffix(".wav") { return WAVFileSpeaker(path: device, pacing: pacing) }
+        return ALSASpeaker(name: device)
     }
 
     private static func makeAudioSource(_ configuration: KioskConfiguration, pacing: FilePacing) -> (@Sendable () -> any AudioSource)? {

@@ -19,6 +19,7 @@ actor Recorder: Service {
     private let wallEpoch: Date
     private let outbox: Doorbell
     private let capture: CaptureService
+    private let conversation: @Sendable (ConversationInput) -> Void
     private let io = BlockingIO(label: "recorder-store")
     private var tracker: SessionTracker
     private var merger: EventMerger
@@ -29,8 +30,10 @@ actor Recorder: Service {
 
     init(
         events: AsyncStream<CaptureEvent>, sources: Set<EventMerger.SourceID>, store: EdgeStore, board: StatusBoard,
-        logger: Logger, tracker: SessionTracker, metadata: SessionMetadata, wallEpoch: Date, outbox: Doorbell, capture: CaptureService
+        logger: Logger, tracker: SessionTracker, metadata: SessionMetadata, wallEpoch: Date, outbox: Doorbell, capture: CaptureService,
+        conversation: @escaping @Sendable (ConversationInput) -> Void = { _ in }
     ) {
+        self.conversation = conversation
         self.events = events
         self.sources = sources
         self.store = store
@@ -152,6 +155,8 @@ actor Recorder: Service {
         case .open(let id, let time):
             let startedAt = wallEpoch.addingTimeInterval(time)
             openedAt[id] = startedAt
+            // The conversation hears first: a store that cannot write must not silence the kiosk.
+            conversation(.sessionOpened(id))
             try await io.run { [store] in try store.openSession(id: id, startedAt: startedAt) }
             logger.info("session started", metadata: ["session": "\(id)"])
             board.update { $0.session = KioskStatus.Session(id: id, startedAt: startedAt, durationS: 0, turns: 0) }
@@ -164,10 +169,14 @@ actor Recorder: Service {
                 $0.session = session
             }
         case .turn(let id, let turn):
+            if let startedAt = openedAt[id] {
+                conversation(.utterance(turnID: turn.id, sessionID: id, startedAt: startedAt.addingTimeInterval(turn.start)))
+            }
             try await io.run { [store] in try store.record(turn, session: id) }
             board.update { if $0.session?.id == id { $0.session?.turns += 1 } }
         case .close(let id, let time, let reason):
             guard let startedAt = openedAt.removeValue(forKey: id) else { return }
+            conversation(.sessionClosed(id))
             let endedAt = max(startedAt, wallEpoch.addingTimeInterval(time))
             let document = try await io.run { [store, metadata] in
                 try Self.close(

@@ -6,6 +6,7 @@ import MediaFiles
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import Synchronization
 
 /// What became of a voice turn sent to the relay.
 public enum TurnOutcome: Sendable, Hashable {
@@ -21,10 +22,28 @@ public enum TurnOutcome: Sendable, Hashable {
 
 /// The relay's voice-turn API as the kiosk uses it: send an utterance, stream the reply.
 public protocol TurnSending: Sendable {
-    /// Sends `turn` with the vitals measured so far; never throws (a failure is an outcome).
-    func send(_ turn: ConversationMachine.Turn, vitals: VoiceTurnRequest.Vitals?) async -> TurnOutcome
+    /// Sends the turn `request` of session `sessionID` with its utterance (`audio`, a 16 kHz
+    /// mono WAV file); never throws (a failure is an outcome).
+    func send(_ request: VoiceTurnRequest, sessionID: String, audio: [UInt8]) async -> TurnOutcome
     /// The reply at `audioURL` (from the answer), 16 kHz mono samples as they arrive.
     func reply(_ audioURL: String) -> AsyncThrowingStream<[Int16], any Error>
+}
+
+extension TurnSending {
+    /// Sends `turn` with the vitals measured so far.
+    public func send(_ turn: ConversationMachine.Turn, vitals: VoiceTurnRequest.Vitals?) async -> TurnOutcome {
+        await send(turn.request(vitals: vitals), sessionID: turn.sessionID, audio: turn.wav)
+    }
+}
+
+extension ConversationMachine.Turn {
+    /// The `turn` part the relay is sent for this turn.
+    public func request(vitals: VoiceTurnRequest.Vitals?) -> VoiceTurnRequest {
+        VoiceTurnRequest(id: id, startedAt: startedAt, vitals: vitals)
+    }
+
+    /// The utterance as a WAV file.
+    public var wav: [UInt8] { WAVBytes.file(samples, sampleRate: ConversationMachine.sampleRate) }
 }
 
 /// The voice-turn client over HTTP(S): `POST /v1/sessions/{id}/turns` (multipart: the `turn`
@@ -38,13 +57,12 @@ public struct HTTPTurnClient: TurnSending {
         api = DeviceAPI(enrollment: enrollment, timeoutSeconds: timeoutSeconds, client: client, userAgent: userAgent)
     }
 
-    public func send(_ turn: ConversationMachine.Turn, vitals: VoiceTurnRequest.Vitals?) async -> TurnOutcome {
+    public func send(_ request: VoiceTurnRequest, sessionID: String, audio: [UInt8]) async -> TurnOutcome {
         let boundary = "hh-turn-" + RandomID.uuid()
-        let request = VoiceTurnRequest(id: turn.id, startedAt: turn.startedAt, vitals: vitals)
-        var http = api.request("/v1/sessions/\(turn.sessionID)/turns", method: .POST)
+        var http = api.request("/v1/sessions/\(sessionID)/turns", method: .POST)
         http.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
         do {
-            http.body = .bytes(ByteBuffer(bytes: try Self.multipart(request, samples: turn.samples, boundary: boundary)))
+            http.body = .bytes(ByteBuffer(bytes: try Self.multipart(request, audio: audio, boundary: boundary)))
             let (status, _, body) = try await api.exchange(http, maximumBody: 1 << 20)
             if (200..<300).contains(status) {
                 return .answered(try WireJSON.decoder().decode(VoiceTurnAnswer.self, from: body))
@@ -67,10 +85,29 @@ public struct HTTPTurnClient: TurnSending {
                 do {
                     let response = try await api.execute(request)
                     guard response.status == .ok else { throw RelayClientError("the reply answered HTTP \(response.status.code)") }
-                    var decoder = StreamedWAVDecoder()
-                    for try await piece in response.body {
-                        let samples = try decoder.push(Array(piece.readableBytesView))
-                        if !samples.isEmpty { continuation.yield(samples) }
+                    // The client's timeout ends with the head; a body that stalls for as long
+                    // is given up, so a half-played reply does not hold the conversation.
+                    let lastPiece = LastProgress()
+                    let body = response.body
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            var decoder = StreamedWAVDecoder()
+                            for try await piece in body {
+                                lastPiece.mark()
+                                let samples = try decoder.push(Array(piece.readableBytesView))
+                                if !samples.isEmpty { continuation.yield(samples) }
+                            }
+                        }
+                        group.addTask {
+                            while true {
+                                try await Task.sleep(for: .milliseconds(250))
+                                if lastPiece.idle > api.deadline {
+                                    throw RelayClientError("the reply stalled for \(api.deadline)")
+                                }
+                            }
+                        }
+                        defer { group.cancelAll() }
+                        try await group.next()
                     }
                     continuation.finish()
                 } catch {
@@ -82,14 +119,25 @@ public struct HTTPTurnClient: TurnSending {
     }
 
     /// The request body: the `turn` part (JSON) and the `audio` part (WAV).
-    static func multipart(_ turn: VoiceTurnRequest, samples: [Int16], boundary: String) throws -> [UInt8] {
+    static func multipart(_ turn: VoiceTurnRequest, audio: [UInt8], boundary: String) throws -> [UInt8] {
         var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"turn\"\r\nContent-Type: application/json\r\n\r\n".utf8)
         body += try WireJSON.encoder().encode(turn)
         body += Array("\r\n--\(boundary)\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"utterance.wav\"\r\nContent-Type: audio/wav\r\n\r\n".utf8)
-        body += WAVBytes.file(samples, sampleRate: ConversationMachine.sampleRate)
+        body += audio
         body += Array("\r\n--\(boundary)--\r\n".utf8)
         return body
     }
+}
+
+/// When a stream last made progress.
+private final class LastProgress: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+
+    /// Progress now.
+    func mark() { instant.withLock { $0 = .now } }
+
+    /// How long since the last progress.
+    var idle: Duration { instant.withLock { $0 }.duration(to: .now) }
 }
 
 /// An answer from the relay that could not be used (late, or not in the expected form).

@@ -69,9 +69,14 @@ public enum ControlProtocol {
         /// The last delivery error or the rejection reason.
         public var detail: String?
         public var deliveredAt: Date?
+        /// The session's voice turns, oldest first.
+        public var turns: [TurnEntry]
 
         /// One line of `hhctl sessions`.
-        public init(id: String, startedAt: Date, endedAt: Date?, state: String, attempts: Int, detail: String?, deliveredAt: Date?) {
+        public init(
+            id: String, startedAt: Date, endedAt: Date?, state: String, attempts: Int, detail: String?, deliveredAt: Date?,
+            turns: [TurnEntry] = []
+        ) {
             self.id = id
             self.startedAt = startedAt
             self.endedAt = endedAt
@@ -79,6 +84,31 @@ public enum ControlProtocol {
             self.attempts = attempts
             self.detail = detail
             self.deliveredAt = deliveredAt
+            self.turns = turns
+        }
+    }
+
+    /// One voice turn of a session in `hhctl sessions`.
+    public struct TurnEntry: Codable, Sendable, Hashable {
+        public var id: String
+        public var startedAt: Date
+        /// `answered`, `waiting` (for the relay, kept in the outbox) or `failed` (refused).
+        public var state: String
+        /// What the relay heard; `nil` until answered.
+        @Nullable public var transcript: String?
+        /// What the relay answered; `nil` until answered.
+        @Nullable public var replyText: String?
+        /// The last error, or why the relay refused it.
+        @Nullable public var detail: String?
+
+        /// A turn as listed.
+        public init(id: String, startedAt: Date, state: String, transcript: String?, replyText: String?, detail: String?) {
+            self.id = id
+            self.startedAt = startedAt
+            self.state = state
+            self.transcript = transcript
+            self.replyText = replyText
+            self.detail = detail
         }
     }
 }

@@ -39,8 +39,20 @@ public struct KioskConfiguration: Sendable, Hashable {
     public var microphonePeriodMs = 20
     /// ALSA buffer, milliseconds.
     public var microphoneBufferMs = 200
-    /// ALSA playback PCM for spoken replies.
+    /// ALSA playback PCM for spoken replies, or a `.wav` file to write them to; empty: no
+    /// conversation (utterances are still recorded).
     public var speakerDevice = "default"
+    /// Gain of the replies, 0…1.
+    public var speakerVolume = 0.8
+    /// Reply audio buffered before playback starts (and after an underrun), milliseconds.
+    public var jitterBufferMs = 120
+    /// The kiosk's own apology, played when the relay does not answer a turn.
+    public var apologyAudio = "/usr/share/health-helper/apology.wav"
+    /// Seconds a turn may take before the kiosk apologises and keeps it for later.
+    public var turnTimeout = 15.0
+    /// How readily speech over a reply stops it, 0 (only sustained speech) to 1 (the first
+    /// syllable).
+    public var bargeInSensitivity = 0.5
 
     /// Pace of file sources.
     public var pace = Pace.realtime
@@ -79,6 +91,9 @@ public struct KioskConfiguration: Sendable, Hashable {
 
     /// The defaults.
     public init() {}
+
+    /// Seconds of speech over a reply that stop it: 250 ms at sensitivity 0, 50 ms at 1.
+    public var bargeInSpeech: Double { 0.05 + 0.2 * (1 - bargeInSensitivity) }
 }
 
 /// A configuration value that is not allowed.
@@ -183,6 +198,11 @@ extension KioskConfiguration {
         int("microphone.period_ms", \.microphonePeriodMs, 5...100),
         int("microphone.buffer_ms", \.microphoneBufferMs, 10...2000),
         string("speaker.device", \.speakerDevice),
+        double("speaker.volume", \.speakerVolume, 0...1),
+        int("speaker.jitter_buffer_ms", \.jitterBufferMs, 0...2000),
+        string("speaker.apology", \.apologyAudio),
+        double("conversation.turn_timeout_s", \.turnTimeout, 1...120),
+        double("conversation.barge_in_sensitivity", \.bargeInSensitivity, 0...1),
         enumeration("input.pace", \.pace),
         enumeration("vitals.method", \.pulseMethod),
         double("voice.sensitivity", \.voiceSensitivity, 0...1),

@@ -25,6 +25,8 @@ public struct KioskStatus: Codable, Sendable, Hashable {
     public var relay: Relay
     /// The store's disk use.
     public var storage: Storage
+    /// The spoken conversation.
+    public var conversation: Conversation
 
     /// Where a capture device stands.
     public enum DeviceState: String, Codable, Sendable, Hashable {
@@ -143,6 +145,42 @@ public struct KioskStatus: Codable, Sendable, Hashable {
         @Nullable public var nextAttempt: Date?
     }
 
+    /// The spoken conversation.
+    public struct Conversation: Codable, Sendable, Hashable {
+        /// `idle` (no session), `listening`, `thinking` (a turn is with the relay) or `speaking`.
+        public var state: String
+        /// Turns answered since the daemon started.
+        public var turns: Int
+        /// From sending the last answered turn to its answer, ms.
+        @Nullable public var lastTurnLatencyMs: Double?
+        /// The echo canceller's echo return loss enhancement over the last reply, dB.
+        @Nullable public var echoReturnLossDb: Double?
+        /// Turns kept in the outbox for later delivery (the relay did not answer them).
+        public var waitingTurns: Int
+        /// Apologies the kiosk spoke for turns the relay did not answer.
+        public var apologies: Int
+        /// Replies stopped because the patient spoke over them.
+        public var bargeIns: Int
+        /// Playback underruns (the reply arrived slower than it plays), counted, not fatal.
+        public var underruns: Int
+        /// The last escalation the relay raised, shown until the session ends.
+        @Nullable public var escalation: String?
+        /// The speaker device, or the file replies are written to.
+        public var speaker: String
+        @Nullable public var lastError: String?
+
+        /// A conversation with nothing said yet.
+        public init(state: String = "idle", speaker: String) {
+            self.state = state
+            self.turns = 0
+            self.waitingTurns = 0
+            self.apologies = 0
+            self.bargeIns = 0
+            self.underruns = 0
+            self.speaker = speaker
+        }
+    }
+
     /// The store's disk use.
     public struct Storage: Codable, Sendable, Hashable {
         public var path: String
@@ -166,7 +204,8 @@ extension KioskStatus {
             heartRate: .init(quality: "none"),
             outbox: .init(depth: 0, rejected: 0, evicted: 0, delivered: 0),
             relay: .init(url: enrollment?.relayURL),
-            storage: .init(path: paths.database, usedBytes: 0, quotaBytes: storeQuota, state: "ok"))
+            storage: .init(path: paths.database, usedBytes: 0, quotaBytes: storeQuota, state: "ok"),
+            conversation: .init(speaker: configuration.speakerDevice))
     }
 }
 

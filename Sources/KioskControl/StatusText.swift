@@ -39,6 +39,20 @@ public enum StatusText {
             lines.append(("heart rate", "no estimate (\(heart.quality.replacingOccurrences(of: "_", with: " ")))"))
         }
 
+        let conversation = status.conversation
+        var conversationText = conversation.state
+        conversationText += ", \(conversation.turns) turn\(conversation.turns == 1 ? "" : "s") answered"
+        if let latency = conversation.lastTurnLatencyMs { conversationText += String(format: " (last in %.0f ms)", latency) }
+        if conversation.waitingTurns > 0 { conversationText += ", \(conversation.waitingTurns) waiting for the relay" }
+        if conversation.apologies > 0 { conversationText += ", \(conversation.apologies) apolog\(conversation.apologies == 1 ? "y" : "ies")" }
+        if conversation.bargeIns > 0 { conversationText += ", \(conversation.bargeIns) barge-in\(conversation.bargeIns == 1 ? "" : "s")" }
+        if conversation.underruns > 0 { conversationText += ", \(conversation.underruns) underrun\(conversation.underruns == 1 ? "" : "s")" }
+        if let erle = conversation.echoReturnLossDb { conversationText += String(format: ", echo cancelled %.1f dB", erle) }
+        conversationText += "  [\(conversation.speaker.isEmpty ? "no speaker: conversation off" : conversation.speaker)]"
+        if let escalation = conversation.escalation { conversationText += "\n    ESCALATED: \(escalation.replacingOccurrences(of: "_", with: " ")) (staff alerted)" }
+        if let error = conversation.lastError { conversationText += "\n    last error: \(error)" }
+        lines.append(("conversation", conversationText))
+
         let outbox = status.outbox
         var outboxText = "\(outbox.depth) waiting"
         if let age = outbox.oldestAgeS { outboxText += ", oldest \(duration(age))" }
@@ -62,7 +76,7 @@ public enum StatusText {
         if let error = storage.lastError { storageText += "\n    last error: \(error)" }
         lines.append(("storage", storageText))
 
-        return lines.map { "\($0.0.padding(toLength: 12, withPad: " ", startingAt: 0))\($0.1)\n" }.joined()
+        return lines.map { "\($0.0.padding(toLength: 14, withPad: " ", startingAt: 0))\($0.1)\n" }.joined()
     }
 
     /// A duration as `45 s`, `3 min 05 s`, `2 h 07 min`.

@@ -127,7 +127,9 @@ private final class Decoder: @unchecked Sendable {
         // Live normalisation learns from each utterance; across patients (and across the two
         // searches of one utterance) that drifts: every decode starts from the model's means.
         if let cmn = ps_get_feat(decoder)?.pointee.cmn_struct { cmn_live_set(cmn, initialMeans) }
-        guard ps_set_search(decoder, search) == 0, ps_start_utt(decoder) == 0 else { return nil }
+        // So does the front end's noise estimate, which only a new stream resets: without this
+        // the same audio was heard differently depending on the turns decoded before it.
+        guard ps_start_stream(decoder) == 0, ps_set_search(decoder, search) == 0, ps_start_utt(decoder) == 0 else { return nil }
         let processed = samples.withUnsafeBufferPointer { ps_process_raw(decoder, $0.baseAddress, $0.count, 0, 0) }
         ps_end_utt(decoder)
         guard processed >= 0 else { return nil }

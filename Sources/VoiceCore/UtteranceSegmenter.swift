@@ -82,6 +82,13 @@ public struct UtteranceSegmenter: Sendable {
         minimumSpeechFrames = frames(configuration.minimumSpeech)
     }
 
+    /// Seconds of speech heard so far in the utterance under way; `nil` when none is.
+    /// The kiosk's barge-in watches it: enough speech over a reply stops the reply long before
+    /// the utterance ends.
+    public var speechInOpenUtterance: Double? {
+        open.map { Double($0.speechFrames) * VoiceActivityDetector.frameDuration }
+    }
+
     /// Consumes 16 kHz mono samples; returns the utterances they complete.
     public mutating func process(_ samples: [Float]) -> [Utterance] {
         audio.append(contentsOf: samples)

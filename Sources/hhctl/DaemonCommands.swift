@@ -87,6 +87,11 @@ struct Sessions: ParsableCommand {
                 String(session.attempts).padding(toLength: 6, withPad: " ", startingAt: 0),
                 session.detail ?? "",
             ].joined(separator: " "))
+            for turn in session.turns {
+                let said = turn.transcript.map { "\"\($0)\"" } ?? "(not heard yet)"
+                let answered = turn.replyText.map { " → \"\($0)\"" } ?? ""
+                print("    turn \(turn.id.prefix(8)) \(turn.state): \(said)\(answered)\(turn.detail.map { "  [\($0)]" } ?? "")")
+            }
         }
     }
 }

@@ -16,7 +16,9 @@ struct HHD: AsyncParsableCommand {
         discussion: """
             Settings come from the configuration file (default /etc/health-helper/hhd.toml when \
             it exists); flags override it. With --video FILE.y4m and --audio FILE.wav the daemon \
-            reads files instead of devices; at their end it delivers what it can and exits 0.
+            reads files instead of devices; at their end it delivers what it can and exits 0. \
+            With --speaker FILE.wav the spoken replies are written to the file (in real time \
+            with --pace realtime).
             """,
         version: KioskVersion.current
     )
@@ -32,6 +34,12 @@ struct HHD: AsyncParsableCommand {
 
     @Option(help: "Microphone: an ALSA PCM name, or a .wav file.")
     var audio: String?
+
+    @Option(help: "Speaker for the spoken replies: an ALSA PCM name, or a .wav file to write them to.")
+    var speaker: String?
+
+    @Option(help: "The kiosk's spoken apology (a .wav file), played when the relay does not answer.")
+    var apology: String?
 
     @Option(help: "Relay base URL, e.g. https://relay.example.org.")
     var relay: String?
@@ -74,6 +82,8 @@ struct HHD: AsyncParsableCommand {
         if let stateDir { configuration.stateDirectory = stateDir }
         if let video { configuration.cameraDevice = video }
         if let audio { configuration.microphoneDevice = audio }
+        if let speaker { configuration.speakerDevice = speaker }
+        if let apology { configuration.apologyAudio = apology }
         if let relay { configuration.relayURL = relay }
         if let socket { configuration.socketPath = socket }
         if let pace {

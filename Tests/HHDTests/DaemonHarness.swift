@@ -111,10 +111,13 @@ func runProduct(_ name: String, _ arguments: [String], environment: [String: Str
 
 /// A configuration for tests: short absence timeout, quick retries, and the device token
 /// `token` in a file beside it.
-func writeTestConfiguration(in directory: String, token: String = "test-token", extra: String = "") -> String {
+func writeTestConfiguration(in directory: String, token: String = "test-token", speaker: String = "", extra: String = "") -> String {
     let path = directory + "/hhd.toml"
     try! token.write(toFile: directory + "/device-token", atomically: true, encoding: .utf8)
     let text = """
+        [speaker]
+        device = "\(speaker)"
+        apology = "\(repositoryRoot.path)/share/apology.wav"
         [session]
         absence_timeout_s = 7
         [relay]

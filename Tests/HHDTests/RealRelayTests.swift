@@ -81,20 +81,34 @@ extension DaemonTests {
 
         /// An `hh-relay serve` on SQLite in `directory`/relay with one clinic and device: the
         /// process, its port and the device's token.
-        static func startRelay(in directory: String) throws -> (Process, Int, String) {
+        /// The relay's request log (one JSON line a request) is `directory`/relay.log.
+        static func startRelay(in directory: String, port: Int = Int.random(in: 20_000...60_000)) throws -> (Process, Int, String) {
+            let token = try enrolDevice(in: directory)
+            return (try serveRelay(in: directory, port: port), port, token)
+        }
+
+        /// A clinic and a device in the relay's store in `directory`/relay: the device's token.
+        static func enrolDevice(in directory: String) throws -> String {
             let environment = ["HH_RELAY_DATA_DIR": directory + "/relay"]
             let clinic = try runProduct("hh-relay", ["admin", "add-clinic", "North"], environment: environment)
             let clinicID = try #require(clinic.stdout.split(separator: "\n").last.map(String.init))
             let device = try runProduct("hh-relay", ["admin", "add-device", "--clinic", clinicID, "--name", "Lobby"], environment: environment)
-            let token = try #require(device.stdout.split(separator: "\n").last.map(String.init))
-            let port = Int.random(in: 20_000...60_000)
+            return try #require(device.stdout.split(separator: "\n").last.map(String.init))
+        }
+
+        /// `hh-relay serve` on the store in `directory`/relay, logging to `directory`/relay.log.
+        static func serveRelay(in directory: String, port: Int) throws -> Process {
             let relay = Process()
             relay.executableURL = productsDirectory.appendingPathComponent("hh-relay")
             relay.arguments = ["serve", "--port", String(port)]
-            relay.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            relay.standardOutput = FileHandle.nullDevice
+            relay.environment = ProcessInfo.processInfo.environment.merging(["HH_RELAY_DATA_DIR": directory + "/relay"]) { $1 }
+            let log = directory + "/relay.log"
+            if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            handle.seekToEndOfFile()
+            relay.standardOutput = handle
             try relay.run()
-            return (relay, port, token)
+            return relay
         }
 
         /// `text` spoken by eSpeak NG, at 16 kHz mono.

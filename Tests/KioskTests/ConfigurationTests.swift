@@ -18,7 +18,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             guard !text.hasPrefix("#"), !text.hasPrefix("["), let equals = text.firstIndex(of: "=") else { return nil }
             return text[..<equals].trimmingCharacters(in: .whitespaces)
         }
-        #expect(keys.count == 25)
+        #expect(keys.count == 30)
     }
 
     @Test func anEmptyFileIsTheDefaults() throws {
@@ -57,6 +57,10 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         ("[kamera]\nfps = 30", "kamera", "unknown section"),
         ("[vitals]\nmethod = \"ica\"", "vitals.method", "pos, chrom, green"),
         ("[voice]\nsensitivity = 1.5", "voice.sensitivity", "0…1"),
+        ("[speaker]\nvolume = 2", "speaker.volume", "0…1"),
+        ("[speaker]\njitter_buffer_ms = -5", "speaker.jitter_buffer_ms", "0…2000"),
+        ("[conversation]\nturn_timeout_s = 0", "conversation.turn_timeout_s", "1…120"),
+        ("[conversation]\nbarge_in_sensitivity = \"high\"", "conversation.barge_in_sensitivity", "0…1"),
         ("[session]\nabsence_timeout_s = 2", "session.absence_timeout_s", "7…3,600"),
         ("[relay]\nurl = \"ftp://relay\"", "relay.url", "http:// or https://"),
         ("[relay]\nretry_initial_s = 60\nretry_max_s = 10", "relay.retry_max_s", "at least"),

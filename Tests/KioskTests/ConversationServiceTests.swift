@@ -1,0 +1,261 @@
+import Devices
+import EdgeStore
+import Foundation
+import HHProtocol
+import Kiosk
+import KioskControl
+import Logging
+import Synchronization
+import Testing
+
+/// A speaker that keeps what it was given: the samples written, and how each reply ended.
+final class RecordingSpeaker: AudioSink, @unchecked Sendable {
+    let name = "recording"
+    let underruns = 0
+    private let state = Mutex<(samples: [Int16], discards: Int, drains: Int, opens: Int)>(([], 0, 0, 0))
+    /// Delay of each write, like a device taking a block (zero: at once).
+    let writeDelay: Duration
+
+    init(writeDelay: Duration = .zero) { self.writeDelay = writeDelay }
+
+    var samples: [Int16] { state.withLock { $0.samples } }
+    var discards: Int { state.withLock { $0.discards } }
+    var drains: Int { state.withLock { $0.drains } }
+
+    func open(sampleRate: Int) throws(DeviceError) { state.withLock { $0.opens += 1 } }
+    func write(_ samples: [Int16]) throws(DeviceError) {
+        if writeDelay > .zero { Thread.sleep(forTimeInterval: writeDelay / .seconds(1)) }
+        state.withLock { $0.samples += samples }
+    }
+    func drain() { state.withLock { $0.drains += 1 } }
+    func discard() { state.withLock { $0.discards += 1 } }
+    func close() {}
+}
+
+/// A relay for the conversation: down (every turn kept for later) or up (answers, with a reply
+/// that streams in `chunks` pieces `gap` apart). Counts what it was sent and what it answered.
+final class FakeTurnRelay: TurnSending {
+    struct State {
+        var up: Bool
+        var sent: [String] = []
+        var answered: [String: Int] = [:]
+        var escalation: String?
+    }
+    let state: Mutex<State>
+    let reply: [Int16]
+    let chunks: Int
+    let gap: Duration
+
+    init(up: Bool, reply: [Int16] = (0..<16_000).map { Int16($0 % 200) }, chunks: Int = 4, gap: Duration = .milliseconds(20)) {
+        state = Mutex(State(up: up))
+        self.reply = reply
+        self.chunks = chunks
+        self.gap = gap
+    }
+
+    func setUp(_ up: Bool) { state.withLock { $0.up = up } }
+    var sent: [String] { state.withLock { $0.sent } }
+    var answered: [String: Int] { state.withLock { $0.answered } }
+
+    func send(_ request: VoiceTurnRequest, sessionID: String, audio: [UInt8]) async -> TurnOutcome {
+        let (up, escalation) = state.withLock { state -> (Bool, String?) in
+            state.sent.append(request.id)
+            if state.up { state.answered[request.id, default: 0] += 1 }
+            return (state.up, state.escalation)
+        }
+        guard up else { return .retryLater("relay unreachable") }
+        return .answered(VoiceTurnAnswer(
+            id: request.id, sessionID: sessionID, language: "en", transcript: "what is my heart rate",
+            reply: .init(text: "About 72 beats a minute.", audioURL: "/reply/\(request.id)", screened: false),
+            escalation: .init(raised: escalation != nil, reason: escalation),
+            providers: .init(speechToText: "fake", responder: "fake", textToSpeech: "fake", fallbacks: []),
+            timingsMs: .init(audio: 0, speechToText: 1, responder: 1, firstAudio: 1, total: 3)))
+    }
+
+    func reply(_ audioURL: String) -> AsyncThrowingStream<[Int16], any Error> {
+        let (reply, chunks, gap) = (reply, chunks, gap)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                let size = (reply.count + chunks - 1) / chunks
+                for start in stride(from: 0, to: reply.count, by: size) {
+                    do { try await Task.sleep(for: gap) } catch { break }
+                    continuation.yield(Array(reply[start..<min(reply.count, start + size)]))
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+@Suite struct ConversationServiceTests {
+    struct Harness {
+        let service: ConversationService
+        let inbox: AsyncStream<ConversationInput>.Continuation
+        let store: EdgeStore
+        let board: StatusBoard
+        let shelf: UtteranceShelf
+        let speaker: RecordingSpeaker
+
+        /// Puts an utterance of `seconds` on the shelf and tells the conversation it ended.
+        func speak(_ turnID: String, session: String = "s1", seconds: Double = 1) {
+            shelf.put(turnID, samples: (0..<Int(seconds * 16_000)).map { sin(Float($0) * 0.05) * 0.3 })
+            inbox.yield(.utterance(turnID: turnID, sessionID: session, startedAt: Date()))
+        }
+
+        var conversation: KioskStatus.Conversation { board.snapshot.conversation }
+    }
+
+    static let apology: [Int16] = (0..<4_000).map { Int16(1000 + $0 % 7) }
+
+    static func harness(relay: FakeTurnRelay, speaker: RecordingSpeaker = RecordingSpeaker(), drainTime: Duration? = nil) throws -> Harness {
+        let directory = NSTemporaryDirectory() + "conversation-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let store = try EdgeStore(path: directory + "/kiosk.sqlite")
+        let board = StatusBoard(.starting(configuration: KioskConfiguration(), paths: DaemonPaths(configuration: KioskConfiguration()), enrollment: nil, storeQuota: 1 << 30))
+        let (inputs, inbox) = AsyncStream<ConversationInput>.makeStream()
+        var playerSettings = ReplyPlayer.Settings()
+        playerSettings.prebuffer = .milliseconds(40)
+        let player = ReplyPlayer(sink: speaker, settings: playerSettings) { inbox.yield(.playback($0)) }
+        var settings = ConversationService.Settings()
+        settings.retry.initialDelay = 0.05
+        settings.retry.maximumDelay = 0.2
+        settings.turnDeadline = .seconds(5)
+        settings.drainTime = drainTime
+        var logger = Logger(label: "conversation-test")
+        logger.logLevel = .critical
+        let shelf = UtteranceShelf()
+        let service = ConversationService(
+            inputs: inputs, inbox: inbox, store: store, client: relay, player: player, apology: apology, shelf: shelf,
+            board: board, logger: logger, settings: settings)
+        return Harness(service: service, inbox: inbox, store: store, board: board, shelf: shelf, speaker: speaker)
+    }
+
+    @Test func aTurnTheRelayDoesNotAnswerGetsTheApologyAndIsDeliveredOnceWhenItIsBack() async throws {
+        let relay = FakeTurnRelay(up: false)
+        let kiosk = try Self.harness(relay: relay)
+        let running = Task { await kiosk.service.run() }
+        defer { running.cancel() }
+        kiosk.inbox.yield(.sessionOpened("s1"))
+        kiosk.speak("t1")
+
+        try await OutboxServiceTests.eventually { kiosk.speaker.samples.count >= Self.apology.count && kiosk.conversation.apologies == 1 }
+        #expect(kiosk.speaker.samples == Self.apology, "the kiosk's own apology, and nothing else")
+        #expect(try kiosk.store.voiceTurns(sessions: ["s1"]).map(\.state) == [.waiting])
+        try await OutboxServiceTests.eventually { relay.sent.count >= 3 }  // retried with backoff while down
+
+        relay.setUp(true)
+        try await OutboxServiceTests.eventually { try kiosk.store.voiceTurns(sessions: ["s1"]).first?.state == .answered }
+        let stored = try #require(try kiosk.store.voiceTurns(sessions: ["s1"]).first)
+        #expect(stored.transcript == "what is my heart rate" && stored.replyText == "About 72 beats a minute.")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(relay.answered == ["t1": 1], "answered exactly once: nothing sent after the answer")
+        #expect(kiosk.speaker.samples == Self.apology, "the late answer is not played")
+        #expect(kiosk.conversation.state == "listening")
+        try await OutboxServiceTests.eventually { kiosk.conversation.waitingTurns == 0 }
+    }
+
+    @Test func anAnswerIsPlayedAsItStreamsAndAPatientTalkingOverItStopsIt() async throws {
+        let reply = (0..<48_000).map { Int16($0 % 1000) }
+        let relay = FakeTurnRelay(up: true, reply: reply, chunks: 30, gap: .milliseconds(100))
+        let kiosk = try Self.harness(relay: relay, speaker: RecordingSpeaker(writeDelay: .milliseconds(20)))
+        let running = Task { await kiosk.service.run() }
+        defer { running.cancel() }
+        kiosk.inbox.yield(.sessionOpened("s1"))
+        kiosk.speak("t1")
+
+        try await OutboxServiceTests.eventually { kiosk.speaker.samples.count >= 3_200 }
+        #expect(kiosk.conversation.state == "speaking")
+        #expect(kiosk.conversation.turns == 1 && kiosk.conversation.lastTurnLatencyMs != nil)
+        #expect(Array(kiosk.speaker.samples.prefix(3_200)) == Array(reply.prefix(3_200)), "the reply, in order, at volume 1")
+
+        kiosk.inbox.yield(.speechStarted)
+        try await OutboxServiceTests.eventually { kiosk.speaker.discards == 1 }
+        let played = kiosk.speaker.samples.count
+        try await OutboxServiceTests.eventually { kiosk.conversation.state == "listening" }
+        #expect(kiosk.conversation.bargeIns == 1)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(kiosk.speaker.samples.count == played && played < reply.count, "nothing more of the stopped reply")
+
+        // What they said over it is the next turn, answered and played.
+        kiosk.speak("t2")
+        try await OutboxServiceTests.eventually { kiosk.conversation.turns == 2 && kiosk.speaker.samples.count > played }
+        #expect(relay.sent == ["t1", "t2"])
+    }
+
+    @Test func anEscalationIsShownAndTheTurnsOfAClosedSessionAreKeptNotPlayed() async throws {
+        let relay = FakeTurnRelay(up: true, chunks: 2, gap: .milliseconds(10))
+        relay.state.withLock { $0.escalation = "chest_pain" }
+        let kiosk = try Self.harness(relay: relay)
+        let running = Task { await kiosk.service.run() }
+        defer { running.cancel() }
+        kiosk.inbox.yield(.sessionOpened("s1"))
+        kiosk.speak("t1")
+        try await OutboxServiceTests.eventually { kiosk.conversation.escalation == "chest_pain" && kiosk.speaker.drains == 1 }
+        #expect(kiosk.speaker.samples == relay.reply, "an escalation's reply is played")
+
+        // An utterance of a session that has closed is not sent as a turn of the conversation;
+        // it is kept and delivered, and its answer is not played.
+        kiosk.inbox.yield(.sessionClosed("s1"))
+        kiosk.speak("t2", session: "s1")
+        try await OutboxServiceTests.eventually { try kiosk.store.voiceTurns(sessions: ["s1"]).last?.state == .answered && relay.sent.count == 2 }
+        #expect(kiosk.speaker.samples == relay.reply)
+        #expect(kiosk.conversation.state == "idle")
+    }
+}
+
+@Suite struct ReplyPlayerTests {
+    @Test func aSlowReplyUnderrunsAndStillPlaysWholeAndInOrder() async throws {
+        let speaker = RecordingSpeaker()
+        let events = Mutex<[PlaybackEvent]>([])
+        var settings = ReplyPlayer.Settings()
+        settings.prebuffer = .milliseconds(20)
+        let player = ReplyPlayer(sink: speaker, settings: settings) { event in events.withLock { $0.append(event) } }
+        let playback = player.start(turnID: "t1")
+        let reply = (0..<9_600).map { Int16($0 % 3000) }
+        for start in stride(from: 0, to: reply.count, by: 3_200) {
+            playback.append(Array(reply[start..<start + 3_200]))
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        playback.finish()
+        try await OutboxServiceTests.eventually { events.withLock { $0.count } == 2 }
+        #expect(speaker.samples == reply)
+        guard case .finished("t1", .completed, let underruns) = events.withLock({ $0.last }) else {
+            Issue.record("not finished: \(events.withLock { $0 })")
+            return
+        }
+        #expect(underruns == 2, "the buffer ran dry between each of the three pieces")
+        #expect(speaker.drains == 1 && speaker.discards == 0)
+    }
+
+    @Test func theVolumeScalesAndAStoppedReplyIsDropped() async throws {
+        let speaker = RecordingSpeaker(writeDelay: .milliseconds(20))
+        let events = Mutex<[PlaybackEvent]>([])
+        var settings = ReplyPlayer.Settings()
+        settings.volume = 0.5
+        let player = ReplyPlayer(sink: speaker, settings: settings) { event in events.withLock { $0.append(event) } }
+        let playback = player.start(turnID: "t1")
+        playback.append([Int16](repeating: 1000, count: 32_000))
+        try await OutboxServiceTests.eventually { !speaker.samples.isEmpty }
+        playback.stop()
+        try await OutboxServiceTests.eventually { events.withLock { $0.contains { if case .finished(_, .stopped, _) = $0 { true } else { false } } } }
+        #expect(speaker.samples.allSatisfy { $0 == 500 })
+        #expect(speaker.samples.count < 32_000 && speaker.discards == 1)
+
+        // A speaker that cannot be opened is reported, not fatal.
+        final class Missing: AudioSink, @unchecked Sendable {
+            let name = "hw:9"
+            let underruns = 0
+            func open(sampleRate: Int) throws(DeviceError) { throw .missing("hw:9: no such device") }
+            func write(_ samples: [Int16]) throws(DeviceError) {}
+            func drain() {}
+            func discard() {}
+            func close() {}
+        }
+        let failed = Mutex<PlaybackEvent?>(nil)
+        _ = ReplyPlayer(sink: Missing(), settings: .init()) { event in failed.withLock { $0 = event } }.play([1, 2, 3], turnID: "t2")
+        try await OutboxServiceTests.eventually { failed.withLock { $0 } != nil }
+        guard case .finished("t2", .failed(let reason), _) = failed.withLock({ $0 }) else { Issue.record("not failed"); return }
+        #expect(reason.contains("no such device"))
+    }
+}
