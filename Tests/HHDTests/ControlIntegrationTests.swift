@@ -65,11 +65,16 @@ extension DaemonTests {
             #expect(outbox?.keys.contains("oldest_age_s") == true)
             let relayStatus = value(status, "relay") as? [String: Any]
             #expect(relayStatus?.keys.contains("reachable") == true)
+            let conversation = value(status, "conversation") as? [String: Any]
+            for key in ["state", "turns", "last_turn_latency_ms", "echo_return_loss_db"] {
+                #expect(conversation?.keys.contains(key) == true, "conversation.\(key)")
+            }
 
             let readable = try runProduct("hhctl", ["status", "--socket", socket])
             #expect(readable.status == 0)
-            #expect(readable.stdout.contains("camera      running, i420 320x240"))
-            #expect(readable.stdout.contains("heart rate  "))
+            #expect(readable.stdout.contains("camera        running, i420 320x240"))
+            #expect(readable.stdout.contains("heart rate    "))
+            #expect(readable.stdout.contains("conversation  "))
             #expect(try runProduct("hhctl", ["sessions", "--socket", socket]).stdout.contains("open"))
             #expect(try runProduct("hhctl", ["flush", "--socket", socket]).status == 0)
 

@@ -15,8 +15,13 @@ final class RecordingSpeaker: AudioSink, @unchecked Sendable {
     private let state = Mutex<(samples: [Int16], discards: Int, drains: Int, opens: Int)>(([], 0, 0, 0))
     /// Delay of each write, like a device taking a block (zero: at once).
     let writeDelay: Duration
+    /// When set, every write after the first waits for a signal (a device that stalls).
+    let gate: DispatchSemaphore?
 
-    init(writeDelay: Duration = .zero) { self.writeDelay = writeDelay }
+    init(writeDelay: Duration = .zero, gate: DispatchSemaphore? = nil) {
+        self.writeDelay = writeDelay
+        self.gate = gate
+    }
 
     var samples: [Int16] { state.withLock { $0.samples } }
     var discards: Int { state.withLock { $0.discards } }
@@ -24,6 +29,7 @@ final class RecordingSpeaker: AudioSink, @unchecked Sendable {
 
     func open(sampleRate: Int) throws(DeviceError) { state.withLock { $0.opens += 1 } }
     func write(_ samples: [Int16]) throws(DeviceError) {
+        if let gate, !state.withLock({ $0.samples.isEmpty }) { gate.wait() }
         if writeDelay > .zero { Thread.sleep(forTimeInterval: writeDelay / .seconds(1)) }
         state.withLock { $0.samples += samples }
     }
@@ -229,7 +235,8 @@ final class FakeTurnRelay: TurnSending {
     }
 
     @Test func theVolumeScalesAndAStoppedReplyIsDropped() async throws {
-        let speaker = RecordingSpeaker(writeDelay: .milliseconds(20))
+        let gate = DispatchSemaphore(value: 0)
+        let speaker = RecordingSpeaker(gate: gate)
         let events = Mutex<[PlaybackEvent]>([])
         var settings = ReplyPlayer.Settings()
         settings.volume = 0.5
@@ -238,9 +245,10 @@ final class FakeTurnRelay: TurnSending {
         playback.append([Int16](repeating: 1000, count: 32_000))
         try await OutboxServiceTests.eventually { !speaker.samples.isEmpty }
         playback.stop()
+        gate.signal()  // the write under way completes; nothing after it is written
         try await OutboxServiceTests.eventually { events.withLock { $0.contains { if case .finished(_, .stopped, _) = $0 { true } else { false } } } }
         #expect(speaker.samples.allSatisfy { $0 == 500 })
-        #expect(speaker.samples.count < 32_000 && speaker.discards == 1)
+        #expect(speaker.samples.count == 640 && speaker.discards == 1)
 
         // A speaker that cannot be opened is reported, not fatal.
         final class Missing: AudioSink, @unchecked Sendable {
