@@ -6,7 +6,7 @@
 FROM swift:6.3-bookworm AS build
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libsqlite3-dev libssl-dev libv4l-dev libasound2-dev libturbojpeg0-dev pkg-config \
+        libsqlite3-dev libssl-dev libv4l-dev libasound2-dev libturbojpeg0-dev libspeexdsp-dev pkg-config \
         libpocketsphinx-dev libespeak-ng-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY Package.swift ./

@@ -54,6 +54,9 @@ let package = Package(
         .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CSpeexDSP", pkgConfig: "speexdsp", providers: [.apt(["libspeexdsp-dev"])]),
+        // The kiosk's echo canceller: speexdsp behind a thin adapter, and the ERLE meter.
+        .target(name: "EchoCancellation", dependencies: ["CSpeexDSP"], swiftSettings: strictSettings),
         // Module maps over the relay's offline voice engines.
         .systemLibrary(name: "CPocketSphinx", pkgConfig: "pocketsphinx", providers: [.apt(["libpocketsphinx-dev", "pocketsphinx-en-us"])]),
         .systemLibrary(name: "CESpeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
@@ -90,7 +93,7 @@ let package = Package(
         .target(
             name: "Kiosk",
             dependencies: [
-                "Devices", "EdgeStore", "HHProtocol", "KioskControl", "MediaFiles", "VitalsCore", "VoiceCore",
+                "Devices", "EchoCancellation", "EdgeStore", "HHProtocol", "KioskControl", "MediaFiles", "VitalsCore", "VoiceCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -151,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "hhctl",
             dependencies: [
-                "Analysis", "VoiceCore", "KioskControl", "Devices", "HHProtocol",
+                "Analysis", "VoiceCore", "KioskControl", "Devices", "EchoCancellation", "HHProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -276,6 +279,11 @@ let package = Package(
         ),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "VitalsCore", "CTurboJPEG"], swiftSettings: strictSettings),
         .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "EchoCancellationTests",
+            dependencies: ["EchoCancellation", "Kiosk", "MediaFiles", "TestSupport", "VoiceCore"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "KioskTests",
             dependencies: [

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 python_modules=(numpy scipy)
-packages=(libv4l-dev libasound2-dev libsqlite3-dev libssl-dev libturbojpeg0-dev pkg-config espeak-ng python3 python3-pip systemd
+packages=(libv4l-dev libasound2-dev libsqlite3-dev libssl-dev libturbojpeg0-dev libspeexdsp-dev pkg-config espeak-ng python3 python3-pip systemd
           libpocketsphinx-dev pocketsphinx-en-us libespeak-ng-dev)
 while [ $# -gt 0 ]; do
     case "$1" in

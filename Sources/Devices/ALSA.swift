@@ -121,11 +121,14 @@ public final class ALSAAudioSource: AudioSource {
             // Overrun (EPIPE) and suspend (ESTRPIPE) are recovered; a device that is gone is not.
             if snd_pcm_recover(pcm, code, 1) < 0 { throw .failed("\(name): \(alsaMessage(code))") }
         }
+        var held: snd_pcm_sframes_t = 0
+        if snd_pcm_delay(pcm, &held) != 0 { held = 0 }
+        let capturedFrom = ContinuousClock.now - .microseconds((max(0, held) + frames) * 1_000_000 / granted.rate)
         decode(frames: frames)
         let time = Double(samplesDelivered) / 16_000
         guard let samples = converter?.process(interleaved: interleaved) else { throw .failed("\(name) is not open") }
         samplesDelivered += samples.count
-        return AudioBlock(samples: samples, time: time)
+        return AudioBlock(samples: samples, time: time, capturedFrom: capturedFrom)
     }
 
     /// Decodes `frames` frames of `raw` into `interleaved` floats.
@@ -193,6 +196,19 @@ public final class ALSASpeaker: AudioSink {
             if code == -EAGAIN || code == -EINTR { continue }
             if snd_pcm_recover(pcm, code, 1) < 0 { throw .failed("\(name): \(alsaMessage(code))") }
         }
+    }
+
+    public var pendingFrames: Int {
+        guard let pcm else { return 0 }
+        var delay: snd_pcm_sframes_t = 0
+        return snd_pcm_delay(pcm, &delay) == 0 ? max(0, delay) : 0
+    }
+
+    public func rewind() -> Int {
+        guard let pcm else { return 0 }
+        let rewindable = snd_pcm_rewindable(pcm)
+        guard rewindable > 0 else { return 0 }
+        return max(0, Int(snd_pcm_rewind(pcm, snd_pcm_uframes_t(rewindable))))
     }
 
     public func drain() {

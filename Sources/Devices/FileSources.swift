@@ -109,7 +109,8 @@ public final class WAVFileAudioSource: AudioSource {
         let time = Double(samplesDelivered) / 16_000
         samplesDelivered += samples.count
         if pacing == .realtime { sleep(until: openedAt + Double(samplesDelivered) / 16_000) }
-        return AudioBlock(samples: samples, time: time)
+        // Released at the media time of its end, like a device's block.
+        return AudioBlock(samples: samples, time: time, capturedFrom: .now - .microseconds(samples.count * 1_000_000 / 16_000))
     }
 
     public func close() { reader = nil }
@@ -165,6 +166,16 @@ public final class WAVFileSpeaker: AudioSink {
         reply = current
         frames += samples.count
     }
+
+    /// In real time, the block being played (a write returns when the one before has played);
+    /// otherwise nothing: the file takes samples at once.
+    public var pendingFrames: Int {
+        guard pacing == .realtime, let reply else { return 0 }
+        return max(0, Int(((reply.start + Double(reply.frames) / Double(sampleRate)) - monotonicSeconds()) * Double(sampleRate)))
+    }
+
+    /// What a file has taken it keeps.
+    public func rewind() -> Int { 0 }
 
     public func drain() {
         if pacing == .realtime, let reply { sleep(until: reply.start + Double(reply.frames) / Double(sampleRate)) }

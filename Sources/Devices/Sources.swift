@@ -81,6 +81,10 @@ public struct AudioBlock: Sendable, Hashable {
     public var samples: [Float]
     /// Capture time of the block's first sample, seconds since ``AudioSource/open()``.
     public var time: Double
+    /// When the block's first sample was captured, on the monotonic clock (with a device, from
+    /// what it still held when the block was read); the echo canceller lines the speaker's
+    /// reference up with it.
+    public var capturedFrom: ContinuousClock.Instant
 }
 
 /// A microphone, or a file standing in for one. Blocking: driven from a thread of its own.
@@ -117,6 +121,13 @@ public protocol AudioSink: AnyObject {
     /// Writes samples, blocking while the device's buffer is full (a device, or a file paced
     /// in real time).
     func write(_ samples: [Int16]) throws(DeviceError)
+    /// Frames written and not yet heard (what the device still holds): the last sample written
+    /// is heard that long from now.
+    var pendingFrames: Int { get }
+    /// Takes back what was written and has not been played yet, the device running on (a
+    /// stopped reply, with the speaker kept running); returns the frames taken back, 0 when it
+    /// cannot (then ``discard()``).
+    func rewind() -> Int
     /// Waits until everything written has played.
     func drain()
     /// Drops what was written and has not played yet (a barge-in).

@@ -1,4 +1,5 @@
 import Devices
+import EchoCancellation
 import Foundation
 import HHProtocol
 import KioskControl
@@ -314,6 +315,10 @@ struct AudioCapture: Sendable {
     let board: StatusBoard
     let logger: Logger
     var shelf: UtteranceShelf?
+    /// What the speaker plays, to cancel its echo before the voice detector hears it.
+    var echo: EchoReference?
+    /// The echo path the canceller models, milliseconds.
+    var echoTailMilliseconds = 300
     var bargeInSpeech = 0.15
     var speechStarted: @Sendable () -> Void = {}
     let emit: @Sendable (CaptureEvent) -> Void
@@ -350,6 +355,8 @@ struct AudioCapture: Sendable {
         var level = LevelMeter(sampleRate: 16_000)
         var position = 0.0
         var speechReported = false
+        var echoFilter = echo.map { EchoCancellingFilter(reference: $0, tailMilliseconds: echoTailMilliseconds) }
+        var lastERLE: Double?
         func publish(_ utterances: [Utterance], progress: Double) {
             for utterance in utterances {
                 let id = RandomID.uuid()
@@ -365,7 +372,16 @@ struct AudioCapture: Sendable {
                 return true
             }
             position = block.time + Double(block.samples.count) / 16_000
-            let utterances = segmenter.process(block.samples)
+            var samples = block.samples
+            if var filter = echoFilter {
+                samples = filter.process(samples, capturedFrom: block.capturedFrom)
+                echoFilter = filter
+                if let erle = filter.lastReplyERLE, erle != lastERLE {
+                    lastERLE = erle
+                    board.update { $0.conversation.echoReturnLossDb = erle }
+                }
+            }
+            let utterances = segmenter.process(samples)
             if !utterances.isEmpty { speechReported = false }  // the open one, if any, is a new one
             if let speech = segmenter.speechInOpenUtterance {
                 if !speechReported && speech >= bargeInSpeech {
@@ -375,7 +391,7 @@ struct AudioCapture: Sendable {
             } else {
                 speechReported = false
             }
-            if let dbfs = level.add(block.samples) {
+            if let dbfs = level.add(samples) {
                 let overruns = source.overruns
                 board.update {
                     $0.microphone.levelDbfs = dbfs

@@ -107,6 +107,7 @@ public actor ConversationService: Service {
         }
         for task in tasks.values { task.cancel() }
         for task in tasks.values { await task.value }
+        player.close()
         logger.info("conversation stopped")
     }
 

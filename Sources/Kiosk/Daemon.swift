@@ -93,6 +93,9 @@ public enum Daemon {
         let (conversationInputs, conversationInbox) = AsyncStream<ConversationInput>.makeStream()
         let talking = !configuration.speakerDevice.isEmpty
         let shelf = UtteranceShelf()
+        // The echo canceller runs when a device microphone can hear a device speaker.
+        let hearsSpeaker = talking && [configuration.microphoneDevice, configuration.speakerDevice].allSatisfy { !$0.isEmpty && !isFile($0) }
+        let echo = hearsSpeaker && configuration.echoTailMs > 0 ? EchoReference() : nil
         let clock = MediaClock(fast: pacing == .fast)
         var threads: [CaptureThread] = []
         var sources: Set<EventMerger.SourceID> = []
@@ -110,6 +113,8 @@ public enum Daemon {
             if talking {
                 capture.shelf = shelf
                 capture.bargeInSpeech = configuration.bargeInSpeech
+                capture.echo = echo
+                capture.echoTailMilliseconds = configuration.echoTailMs
                 capture.speechStarted = { conversationInbox.yield(.speechStarted) }
             }
             let microphone = capture
@@ -142,7 +147,8 @@ public enum Daemon {
             var playerSettings = ReplyPlayer.Settings()
             playerSettings.volume = configuration.speakerVolume
             playerSettings.prebuffer = .milliseconds(configuration.jitterBufferMs)
-            let player = ReplyPlayer(sink: makeSpeaker(configuration, pacing: pacing), settings: playerSettings) {
+            playerSettings.continuous = echo != nil
+            let player = ReplyPlayer(sink: makeSpeaker(configuration, pacing: pacing), settings: playerSettings, echo: echo) {
                 conversationInbox.yield(.playback($0))
             }
             var settings = ConversationService.Settings()

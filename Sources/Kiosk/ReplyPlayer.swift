@@ -22,15 +22,21 @@ public enum PlaybackEnd: Sendable, Hashable {
 }
 
 /// Plays spoken replies through a speaker, or a file standing in for one, while they stream
-/// in; each on a thread of its own (device writes block), one at a time (a playback waits for
-/// the speaker until the one before has let it go).
+/// in, one at a time in the order they were started, on a speaker thread of its own (device
+/// writes block).
 ///
 /// A jitter buffer absorbs a slow network: playback starts once ``Settings/prebuffer`` of the
 /// reply has arrived, or all of it. When the buffer runs dry before the reply's end, that is an
 /// underrun: counted, not fatal; playback waits for the same amount again and goes on.
 ///
-/// `@unchecked Sendable`: the sink (a device handle) is used by one speaker thread at a time,
-/// under `speakerLock`.
+/// With ``Settings/continuous`` (a device, with the echo canceller) the speaker is opened once
+/// and plays silence between replies, and a stopped reply is taken back from the device's buffer
+/// rather than the device restarted: the speaker's stream then keeps one alignment with the
+/// microphone's, which the canceller's filter depends on. Otherwise the speaker is opened for
+/// each reply and let go after it.
+///
+/// `@unchecked Sendable`: the sink (a device handle) is used by the speaker thread only; the
+/// queue is guarded by `queue`.
 public final class ReplyPlayer: @unchecked Sendable {
     /// How replies are played.
     public struct Settings: Sendable {
@@ -42,29 +48,46 @@ public final class ReplyPlayer: @unchecked Sendable {
         public var sampleRate = ConversationMachine.sampleRate
         /// Samples per write to the speaker (20 ms).
         public var block = 320
+        /// Whether the speaker stays open, playing silence, between replies.
+        public var continuous = false
 
         /// The defaults.
         public init() {}
     }
 
     private let sink: any AudioSink
-    private let speakerLock = NSLock()
     private let settings: Settings
     private let report: @Sendable (PlaybackEvent) -> Void
+    private let echo: EchoReference?
+    private let queue = NSCondition()
+    // Guarded by `queue`.
+    private var waiting: [Playback] = []
+    private var speakerThreadRunning = false
+    private var closing = false
 
-    /// A player on `sink` telling `report` what happens.
-    public init(sink: any AudioSink, settings: Settings, report: @escaping @Sendable (PlaybackEvent) -> Void) {
+    /// A player on `sink` telling `report` what happens, and `echo` what it played and when it
+    /// is heard (for the microphone's echo canceller).
+    public init(sink: any AudioSink, settings: Settings, echo: EchoReference? = nil, report: @escaping @Sendable (PlaybackEvent) -> Void) {
         self.sink = sink
         self.settings = settings
+        self.echo = echo
         self.report = report
     }
 
-    /// Starts playing reply `turnID`: samples are given to the playback as they arrive.
+    /// Starts playing reply `turnID` once the replies before it are done: samples are given to
+    /// the playback as they arrive.
     public func start(turnID: String) -> Playback {
         let playback = Playback(turnID: turnID, settings: settings)
-        let thread = Thread { [self] in run(playback) }
-        thread.name = "hhd-speaker"
-        thread.start()
+        queue.lock()
+        waiting.append(playback)
+        if !speakerThreadRunning {
+            speakerThreadRunning = true
+            let thread = Thread { [self] in runSpeaker() }
+            thread.name = "hhd-speaker"
+            thread.start()
+        }
+        queue.signal()
+        queue.unlock()
         return playback
     }
 
@@ -76,43 +99,117 @@ public final class ReplyPlayer: @unchecked Sendable {
         return playback
     }
 
-    private func run(_ playback: Playback) {
-        speakerLock.lock()
-        defer { speakerLock.unlock() }
-        guard !playback.isStopped else {
-            report(.finished(turnID: playback.turnID, .stopped, underruns: 0))
-            return
+    /// Lets the speaker go once the replies started have ended (stop them first to end at once).
+    public func close() {
+        queue.lock()
+        closing = true
+        queue.signal()
+        queue.unlock()
+    }
+
+    /// What the speaker thread does next.
+    private enum Next {
+        case play(Playback)
+        /// Nothing to play: keep the open speaker running.
+        case silence
+        case quit
+    }
+
+    private func next(speakerOpen: Bool) -> Next {
+        queue.lock()
+        defer { queue.unlock() }
+        while waiting.isEmpty {
+            if closing {
+                speakerThreadRunning = false
+                return .quit
+            }
+            if speakerOpen && settings.continuous { return .silence }
+            if !settings.continuous {  // the thread ends with the replies; the next one starts another
+                speakerThreadRunning = false
+                return .quit
+            }
+            queue.wait()
         }
-        do {
-            try sink.open(sampleRate: settings.sampleRate)
-        } catch {
-            report(.finished(turnID: playback.turnID, .failed("\(sink.name): \(error)"), underruns: 0))
-            return
+        return .play(waiting.removeFirst())
+    }
+
+    private func runSpeaker() {
+        var open = false
+        let silence = [Int16](repeating: 0, count: settings.block)
+        while true {
+            switch next(speakerOpen: open) {
+            case .quit:
+                if open { sink.close() }
+                return
+            case .silence:
+                do { try write(silence) } catch {
+                    sink.close()
+                    open = false
+                    echo?.restarted()
+                }
+            case .play(let playback):
+                if !open {
+                    guard !playback.isStopped else {
+                        report(.finished(turnID: playback.turnID, .stopped, underruns: 0))
+                        continue
+                    }
+                    do {
+                        try sink.open(sampleRate: settings.sampleRate)
+                        open = true
+                    } catch {
+                        report(.finished(turnID: playback.turnID, .failed("\(sink.name): \(error)"), underruns: 0))
+                        continue
+                    }
+                }
+                open = play(playback)
+                if !open || !settings.continuous {
+                    sink.close()
+                    open = false
+                    echo?.restarted()
+                }
+            }
         }
-        defer { sink.close() }
+    }
+
+    /// Writes `samples`, telling the echo reference when they will be heard.
+    private func write(_ samples: [Int16]) throws(DeviceError) {
+        try sink.write(samples)
+        if let echo {
+            let ahead = sink.pendingFrames - samples.count
+            echo.played(samples, heardFrom: .now + .microseconds(ahead * 1_000_000 / settings.sampleRate))
+        }
+    }
+
+    /// Plays `playback` on the open speaker to its end or stop; false when the speaker failed.
+    private func play(_ playback: Playback) -> Bool {
         var underruns = 0
         var first = true
         while true {
             switch playback.next(waitingForBuffer: first) {
             case .samples(let samples, let arrivedAt, let underrun):
                 if underrun { underruns += 1 }
-                do { try sink.write(samples) } catch {
+                do { try write(samples) } catch {
                     sink.discard()
                     report(.finished(turnID: playback.turnID, .failed("\(sink.name): \(error)"), underruns: underruns))
-                    return
+                    return false
                 }
                 if first, let arrivedAt {
                     report(.started(turnID: playback.turnID, latency: arrivedAt.duration(to: .now)))
                 }
                 first = false
             case .stopped:
-                sink.discard()
+                if settings.continuous, case let frames = sink.rewind(), frames > 0 {
+                    echo?.rewound(frames)
+                } else {
+                    sink.discard()
+                    echo?.restarted()
+                }
                 report(.finished(turnID: playback.turnID, .stopped, underruns: underruns))
-                return
+                return true
             case .ended:
-                sink.drain()
+                if !settings.continuous { sink.drain() }
                 report(.finished(turnID: playback.turnID, .completed, underruns: underruns))
-                return
+                return true
             }
         }
     }

@@ -52,7 +52,10 @@ public struct KioskConfiguration: Sendable, Hashable {
     public var turnTimeout = 15.0
     /// How readily speech over a reply stops it, 0 (only sustained speech) to 1 (the first
     /// syllable).
-    public var bargeInSensitivity = 0.5
+    public var bargeInSensitivity = 0.7
+    /// The echo path the echo canceller models (speaker buffer, room, microphone buffer),
+    /// milliseconds; 0 turns the canceller off.
+    public var echoTailMs = 300
 
     /// Pace of file sources.
     public var pace = Pace.realtime
@@ -92,8 +95,9 @@ public struct KioskConfiguration: Sendable, Hashable {
     /// The defaults.
     public init() {}
 
-    /// Seconds of speech over a reply that stop it: 250 ms at sensitivity 0, 50 ms at 1.
-    public var bargeInSpeech: Double { 0.05 + 0.2 * (1 - bargeInSensitivity) }
+    /// Seconds of speech over a reply that stop it: 160 ms at sensitivity 0, 40 ms at 1 (100 ms
+    /// by default).
+    public var bargeInSpeech: Double { 0.04 + 0.12 * (1 - bargeInSensitivity) }
 }
 
 /// A configuration value that is not allowed.
@@ -203,6 +207,7 @@ extension KioskConfiguration {
         string("speaker.apology", \.apologyAudio),
         double("conversation.turn_timeout_s", \.turnTimeout, 1...120),
         double("conversation.barge_in_sensitivity", \.bargeInSensitivity, 0...1),
+        int("conversation.echo_tail_ms", \.echoTailMs, 0...1000),
         enumeration("input.pace", \.pace),
         enumeration("vitals.method", \.pulseMethod),
         double("voice.sensitivity", \.voiceSensitivity, 0...1),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Devices
+import EchoCancellation
 import Foundation
 import HHProtocol
 import KioskControl
@@ -237,27 +238,46 @@ struct CaptureTest: ParsableCommand {
 struct SpeakerTest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speaker-test",
-        abstract: "Play a test tone through the configured speaker (440 Hz at -20 dBFS RMS)."
+        abstract: "Play a test sound through the configured speaker and measure the echo path the microphone hears.",
+        discussion: """
+            Plays sweeps over the speech band at -20 dBFS RMS. With a microphone (a device), records at \
+            the same time and reports how much later than the devices' time stamps the echo arrives, its \
+            echo return loss, and how much of it the echo canceller takes out. Stop hhd first: a device \
+            opens for one program at a time.
+            """
     )
 
-    @Option(help: "Configuration file to take the speaker from.")
+    @Option(help: "Configuration file to take the speaker and microphone from.")
     var config: String?
 
     @Option(help: "ALSA playback PCM (overrides the configuration).")
     var device: String?
 
-    @Option(help: "Seconds of tone.")
+    @Option(help: "ALSA capture PCM to hear the echo with (overrides the configuration; \"\" for none).")
+    var audio: String?
+
+    @Option(help: "Seconds of sound.")
     var seconds: Double = 2
 
     func run() throws {
         let configuration = try toolConfiguration(config)
         let name = device ?? configuration.speakerDevice
-        let rate = 16_000
-        let amplitude = 0.1 * 2.0.squareRoot()
-        let tone = (0..<Int(seconds * Double(rate))).map { Int16((amplitude * sin(2 * Double.pi * 440 * Double($0) / Double(rate)) * 32_767).rounded()) }
-        let speaker = ALSASpeaker(name: name)
-        do { try speaker.play(tone, sampleRate: rate) } catch { throw Failure("speaker \(name): \(error)") }
-        print("speaker     \(name): played \(seconds) s of 440 Hz at -20 dBFS RMS, \(speaker.underruns) underrun(s)")
+        let microphone = audio ?? configuration.microphoneDevice
+        let source: (any AudioSource)? = microphone.isEmpty || microphone.hasSuffix(".wav") ? nil : ALSAAudioSource(name: microphone)
+        let result: SpeakerProbe.Result
+        do { result = try SpeakerProbe.run(speaker: ALSASpeaker(name: name), microphone: source, seconds: seconds) } catch {
+            throw Failure("speaker \(name): \(error)")
+        }
+        print("speaker     \(name): \(result.speaker)")
+        guard source != nil else { return }
+        if let error = result.microphoneError {
+            print("echo path   not measured: microphone \(microphone): \(error)")
+        } else if let echo = result.echo, let delay = echo.delayMilliseconds, let loss = echo.returnLossDb {
+            let cancelled = echo.cancellationDb.map { String(format: "%.1f dB", $0) } ?? "not measured"
+            print(String(format: "echo path   heard by %@ %.1f ms after the devices' stamps (correlation %.2f); echo return loss %.1f dB; the echo canceller takes out %@", microphone, delay, echo.correlation, loss, cancelled))
+        } else {
+            print(String(format: "echo path   not heard by %@ (correlation %.2f): the microphone does not hear the speaker (muted, or far away), and barge-in needs nothing cancelled", microphone, result.echo?.correlation ?? 0))
+        }
     }
 }
 

@@ -45,6 +45,14 @@ extension DaemonTests {
             #expect(wall > 2.7 && wall < 4.5, "3 s of audio read in \(wall) s (a file would take milliseconds)")
             #expect(abs((number(after: "level ", in: microphone) ?? 0) + 20) < 0.5)
 
+            // The echo path over the loopback cable: found where the devices' stamps put it (no
+            // room in between), at its level (a cable loses nothing), and cancelled.
+            let echo = line("echo echo path")
+            #expect(echo?.contains("heard by hw:Loopback,1,0") == true, "\(echo ?? "no echo path line")")
+            #expect(abs(number(after: "hw:Loopback,1,0 ", in: echo) ?? 99) < 5, "the echo more than 5 ms off the stamps")
+            #expect(abs(number(after: "echo return loss ", in: echo) ?? 99) < 1)
+            #expect((number(after: "takes out ", in: echo) ?? 0) >= 20)
+
             // The daemon on both devices.
             let statusLine = try #require(line("status:"), "no status from hhd in the VM:\n\(lines.joined(separator: "\n"))")
             let json = String(statusLine[statusLine.range(of: "HH-VM status: ")!.upperBound...])

@@ -18,7 +18,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             guard !text.hasPrefix("#"), !text.hasPrefix("["), let equals = text.firstIndex(of: "=") else { return nil }
             return text[..<equals].trimmingCharacters(in: .whitespaces)
         }
-        #expect(keys.count == 30)
+        #expect(keys.count == 31)
     }
 
     @Test func anEmptyFileIsTheDefaults() throws {

@@ -12,20 +12,26 @@ import Testing
 final class RecordingSpeaker: AudioSink, @unchecked Sendable {
     let name = "recording"
     let underruns = 0
-    private let state = Mutex<(samples: [Int16], discards: Int, drains: Int, opens: Int)>(([], 0, 0, 0))
+    /// What a device still holds (and can take back): nothing, or the given frames.
+    let pendingFrames: Int
+    private let state = Mutex<(samples: [Int16], discards: Int, drains: Int, opens: Int, rewinds: Int, closes: Int)>(([], 0, 0, 0, 0, 0))
     /// Delay of each write, like a device taking a block (zero: at once).
     let writeDelay: Duration
     /// When set, every write after the first waits for a signal (a device that stalls).
     let gate: DispatchSemaphore?
 
-    init(writeDelay: Duration = .zero, gate: DispatchSemaphore? = nil) {
+    init(writeDelay: Duration = .zero, gate: DispatchSemaphore? = nil, pendingFrames: Int = 0) {
         self.writeDelay = writeDelay
         self.gate = gate
+        self.pendingFrames = pendingFrames
     }
 
     var samples: [Int16] { state.withLock { $0.samples } }
     var discards: Int { state.withLock { $0.discards } }
     var drains: Int { state.withLock { $0.drains } }
+    var opens: Int { state.withLock { $0.opens } }
+    var rewinds: Int { state.withLock { $0.rewinds } }
+    var closes: Int { state.withLock { $0.closes } }
 
     func open(sampleRate: Int) throws(DeviceError) { state.withLock { $0.opens += 1 } }
     func write(_ samples: [Int16]) throws(DeviceError) {
@@ -35,7 +41,14 @@ final class RecordingSpeaker: AudioSink, @unchecked Sendable {
     }
     func drain() { state.withLock { $0.drains += 1 } }
     func discard() { state.withLock { $0.discards += 1 } }
-    func close() {}
+    func rewind() -> Int {
+        state.withLock {
+            $0.rewinds += 1
+            $0.samples.removeLast(min($0.samples.count, pendingFrames))
+        }
+        return pendingFrames
+    }
+    func close() { state.withLock { $0.closes += 1 } }
 }
 
 /// A relay for the conversation: down (every turn kept for later) or up (answers, with a reply
@@ -254,6 +267,8 @@ final class FakeTurnRelay: TurnSending {
         final class Missing: AudioSink, @unchecked Sendable {
             let name = "hw:9"
             let underruns = 0
+            let pendingFrames = 0
+            func rewind() -> Int { 0 }
             func open(sampleRate: Int) throws(DeviceError) { throw .missing("hw:9: no such device") }
             func write(_ samples: [Int16]) throws(DeviceError) {}
             func drain() {}
@@ -265,5 +280,57 @@ final class FakeTurnRelay: TurnSending {
         try await OutboxServiceTests.eventually { failed.withLock { $0 } != nil }
         guard case .finished("t2", .failed(let reason), _) = failed.withLock({ $0 }) else { Issue.record("not failed"); return }
         #expect(reason.contains("no such device"))
+    }
+
+    /// With the echo canceller the speaker runs on between replies (silence), and a stopped
+    /// reply is taken back from the device rather than the device restarted; the echo reference
+    /// hears the same.
+    @Test func aContinuousSpeakerPlaysSilenceBetweenRepliesAndTakesBackAStoppedOne() async throws {
+        let speaker = RecordingSpeaker(writeDelay: .milliseconds(5), pendingFrames: 640)
+        let events = Mutex<[PlaybackEvent]>([])
+        var settings = ReplyPlayer.Settings()
+        settings.continuous = true
+        settings.prebuffer = .zero
+        let echo = EchoReference()
+        let player = ReplyPlayer(sink: speaker, settings: settings, echo: echo) { event in events.withLock { $0.append(event) } }
+        let reply = [Int16](repeating: 700, count: 3_200)
+        _ = player.play(reply, turnID: "t1")
+        try await OutboxServiceTests.eventually { events.withLock { $0.count } == 2 }
+        try await OutboxServiceTests.eventually { speaker.samples.count >= reply.count + 3_200 }
+        #expect(Array(speaker.samples.prefix(reply.count)) == reply)
+        #expect(speaker.samples.dropFirst(reply.count).allSatisfy { $0 == 0 }, "silence after the reply")
+
+        let second = player.start(turnID: "t2")
+        second.append([Int16](repeating: 900, count: 32_000))
+        try await OutboxServiceTests.eventually { speaker.samples.contains(900) }
+        second.stop()
+        try await OutboxServiceTests.eventually { events.withLock { $0.contains { if case .finished("t2", .stopped, _) = $0 { true } else { false } } } }
+        #expect(speaker.rewinds == 1 && speaker.discards == 0 && speaker.drains == 0)
+        #expect(speaker.opens == 1 && speaker.closes == 0, "one stream for both replies")
+        player.close()
+        try await OutboxServiceTests.eventually { speaker.closes == 1 }
+    }
+}
+
+/// The speaker's side of the echo reference: blocks run on from where the last one ended
+/// despite jittered times, and a rewind takes back exactly what was not heard.
+@Suite struct EchoReferenceTests {
+    @Test func blocksRunOnThroughJitterAndARewindTakesBackTheirTail() {
+        let origin = ContinuousClock.now
+        func at(_ sample: Int) -> ContinuousClock.Instant { origin + .microseconds(sample * 1_000_000 / 16_000) }
+        let reference = EchoReference(origin: origin)
+        let jitters = [0, 40, -30, 100, -150, 20]
+        for (block, jitter) in jitters.enumerated() {
+            reference.played([Int16](repeating: Int16(block + 1), count: 320), heardFrom: at(1_000 + block * 320 + jitter))
+        }
+        // The microphone, 10 ms behind (the reference leads it by `lead`), sees every block whole.
+        let heard = reference.reference(count: 6 * 320, capturedFrom: at(1_000 - EchoReference.lead))
+        #expect(heard == jitters.indices.flatMap { [Int16](repeating: Int16($0 + 1), count: 320) })
+
+        // A block far off its expected place (a new stream) is put where its time says.
+        reference.played([Int16](repeating: 9, count: 320), heardFrom: at(10_000))
+        reference.rewound(160)
+        let later = reference.reference(count: 640, capturedFrom: at(10_000 - EchoReference.lead))
+        #expect(later == [Int16](repeating: 9, count: 160) + [Int16](repeating: 0, count: 480))
     }
 }

@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Echo return loss enhancement (ERLE): how much quieter the canceller's output is than the
+/// microphone while the speaker plays, in dB. Measured over frames whose reference is loud
+/// enough to leave an echo; frames where the patient also speaks pull it down, so it is a
+/// conservative figure.
+public struct EchoReturnLossMeter: Sendable {
+    /// Reference frames quieter than this (RMS, full scale 32768) are not counted.
+    public static let activeReference = 32_768 * 0.003  // about -50 dBFS
+    /// Frames needed before there is a figure (half a second).
+    public static let minimumFrames = 50
+
+    private var microphoneEnergy = 0.0
+    private var outputEnergy = 0.0
+    private var frames = 0
+
+    /// An empty meter.
+    public init() {}
+
+    /// Counts one frame: what the microphone heard, what the canceller left, what was played.
+    public mutating func add(microphone: [Int16], output: [Int16], reference: [Int16]) {
+        guard Self.rms(reference) >= Self.activeReference else { return }
+        microphoneEnergy += Self.energy(microphone)
+        outputEnergy += Self.energy(output)
+        frames += 1
+    }
+
+    /// The ERLE so far, dB; `nil` before ``minimumFrames`` frames with the speaker playing.
+    public var erle: Double? {
+        guard frames >= Self.minimumFrames, microphoneEnergy > 0 else { return nil }
+        return 10 * log10(microphoneEnergy / max(outputEnergy, 1))
+    }
+
+    /// Starts a new measurement.
+    public mutating func reset() { self = Self() }
+
+    private static func energy(_ samples: [Int16]) -> Double { samples.reduce(0) { $0 + Double($1) * Double($1) } }
+    private static func rms(_ samples: [Int16]) -> Double { (energy(samples) / Double(max(1, samples.count))).squareRoot() }
+}

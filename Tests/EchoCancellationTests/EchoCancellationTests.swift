@@ -1,0 +1,293 @@
+import EchoCancellation
+import Foundation
+import Kiosk
+import KioskControl
+import MediaFiles
+import TestSupport
+import Testing
+import VoiceCore
+
+/// The kiosk must not hear itself: replies played into a simulated room and heard back by the
+/// microphone, through the filter the microphone thread runs (`EchoCancellingFilter` with the
+/// speaker's `EchoReference`), then the voice engine.
+///
+/// The timeline: the speaker writes 20 ms blocks ahead of time, each stamped with when it will be
+/// heard, and the microphone reads 20 ms blocks stamped with when they were captured, as the
+/// devices report them: with a few milliseconds of jitter on every stamp. The room: what the
+/// speaker plays reaches the microphone `acousticDelay` later than the stamps say (travel, and
+/// converter latency no device reports), through a response with a direct path, a close
+/// reflection and an exponentially decaying tail (RT60 0.3 s, 150 ms long), at `echoGain`, over
+/// room noise. One canceller hears all the replies in turn, as on a kiosk. Voices and rooms are
+/// split: the tuning set chose the defaults; the held-out set never chose anything, and is
+/// reported apart.
+@Suite(.serialized) struct EchoCancellationTests {
+    struct Room {
+        var acousticDelay: Int
+        var echoGain: Float
+        var seed: UInt64
+        var noiseLevel: Float = 0.0005  // about -66 dBFS
+
+        /// The response: a direct path, then a decaying diffuse tail.
+        var response: [Float] {
+            var random = SplitMix64(seed: seed)
+            let decay = log(1000) / (0.3 * 16_000)  // -60 dB in 0.3 s
+            var taps = (0..<2_400).map { index in Float(random.nextGaussian() * 0.03 * exp(-decay * Double(index))) }
+            taps[0] = 1
+            taps[37] += 0.4  // a wall close by
+            return taps
+        }
+    }
+
+    /// `text` spoken by eSpeak NG with `voice`, 16 kHz mono, peak at `level` of full scale.
+    static func speech(_ text: String, voice: String, level: Double = 0.5) throws -> [Float] {
+        let path = NSTemporaryDirectory() + "echo-\(UUID().uuidString.prefix(8)).wav"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try run("/usr/bin/espeak-ng", ["-v", voice, "-s", "160", "-w", path, text])
+        precondition(result.status == 0, result.stderr)
+        let reader = try WAVReader(path: path)
+        var converter = try AudioConverter(sampleRate: reader.format.sampleRate, channelCount: reader.format.channelCount, outputRate: 16_000)
+        var samples: [Float] = []
+        while case let block = try reader.read(maximumFrames: 8_192), !block.isEmpty { samples += converter.process(interleaved: block) }
+        samples += converter.finish()
+        let peak = samples.map(abs).max() ?? 1
+        return samples.map { $0 / peak * Float(level) }
+    }
+
+    static func int16(_ samples: [Float]) -> [Int16] { samples.map { Int16(clamping: Int(($0 * 32_767).rounded())) } }
+
+    static let replies: [String] = [
+        "Your heart rate was about seventy two beats per minute, a clear reading.",
+        "The pharmacy is on the ground floor, next to the main entrance.",
+        "A clinician will look at your results with you in a few minutes.",
+        "Please stay in front of the camera while I finish the measurement.",
+        "The clinic is open from eight in the morning until six in the evening.",
+        "Your breathing rate was about fourteen breaths per minute.",
+        "The waiting room is down the corridor on your left.",
+        "This reading is less reliable because the light changed.",
+        "You can book an appointment at the reception desk.",
+        "Thank you. Please take a seat and a nurse will call you.",
+    ]
+    /// A condition: the reply voices, the patient's voices, the room. The tuning set chose the
+    /// defaults (tail, thresholds). The first held-out set was looked at once, and showed the
+    /// canceller trusted too early (a reply's ERLE of 20 dB): it is not blind any more. The
+    /// second held-out set was added then and chose nothing.
+    struct Condition: Sendable, CustomStringConvertible {
+        var name: String
+        var replyVoices: [String]
+        var patientVoices: [String]
+        var room: Room
+        var description: String { name }
+    }
+
+    static let conditions = [
+        Condition(name: "tuning", replyVoices: ["en-us", "en-gb-x-rp"], patientVoices: ["en-us+m3", "en-gb"], room: Room(acousticDelay: 48, echoGain: 0.4, seed: 1)),
+        Condition(name: "held-out 1", replyVoices: ["en-us+f3", "en-gb-scotland", "en-029"], patientVoices: ["en-us+m7", "en-gb-x-gbclan"], room: Room(acousticDelay: 96, echoGain: 0.5, seed: 2)),
+        Condition(name: "held-out 2", replyVoices: ["en-gb-x-gbcwmd", "en-us+f2"], patientVoices: ["en-029+m2", "en-us+f4"], room: Room(acousticDelay: 200, echoGain: 0.3, seed: 3, noiseLevel: 0.001)),
+    ]
+
+    /// A visit's audio on one timeline: replies (speaker) and the patient (microphone).
+    struct Visit {
+        var speaker: [Int16] = []
+        var patient: [Float] = []
+        /// Where each reply starts and ends on the timeline.
+        var replies: [Range<Int>] = []
+
+        mutating func pause(_ samples: Int) {
+            speaker += [Int16](repeating: 0, count: samples)
+            patient += [Float](repeating: 0, count: samples)
+        }
+
+        mutating func reply(_ samples: [Int16]) {
+            replies.append(speaker.count..<speaker.count + samples.count)
+            speaker += samples
+            patient += [Float](repeating: 0, count: samples.count)
+        }
+    }
+
+    /// What the voice engine is handed, and what it found, when `visit` plays in `room`.
+    struct Hearing {
+        var utterances: [Utterance] = []
+        /// The ERLE of each reply, as the filter reported it after the reply.
+        var erles: [Double] = []
+        /// Timeline samples at which the voice engine had heard `bargeInSpeech` of speech in an
+        /// open utterance (a barge-in).
+        var bargeIns: [Int] = []
+        var learned = false
+    }
+
+    /// Runs `visit` through the room, the devices' stamps (jittered by up to 2 ms), the filter
+    /// (or none) and one voice engine. With the canceller, a barge-in stops the reply as the
+    /// kiosk does: 20 ms after the voice engine heard it, the rest of the reply is taken back
+    /// from the speaker (and the reference) and not played.
+    static func hear(_ visit: Visit, in room: Room, cancelling: Bool, jitterSeed: UInt64) -> Hearing {
+        let block = 320
+        let origin = ContinuousClock.now
+        func instant(_ sample: Int) -> ContinuousClock.Instant { origin + .microseconds(sample * 1_000_000 / 16_000) }
+        var random = SplitMix64(seed: jitterSeed)
+        let amplitude = 32  // 2 ms
+        func jitter() -> Int { Int.random(in: -amplitude...amplitude, using: &random) }
+        var noise = SplitMix64(seed: room.seed &+ 1)
+        let response = room.response
+        var speaker = visit.speaker
+        let length = (speaker.count + block - 1) / block * block
+        var echo = [Float](repeating: 0, count: length + room.acousticDelay + response.count)
+        var heardUpTo = 0  // speaker samples whose echo is in `echo`
+        let reference = EchoReference(origin: origin)
+        var filter = EchoCancellingFilter(reference: reference, tailMilliseconds: KioskConfiguration().echoTailMs)
+        var segmenter = UtteranceSegmenter()
+        let bargeInSpeech = KioskConfiguration().bargeInSpeech
+        var hearing = Hearing()
+        var written = 0, heard = 0, reported = false
+        var lastERLE: Double?
+        while heard < length {
+            // The speaker keeps 100 ms written ahead of the microphone.
+            while written < min(speaker.count, heard + block + 1_600) {
+                let end = min(speaker.count, written + block)
+                reference.played(Array(speaker[written..<end]), heardFrom: instant(written + jitter()))
+                written = end
+            }
+            // The room carries to the microphone what the speaker has played by the block's end.
+            while heardUpTo < min(speaker.count, heard + block - room.acousticDelay) {
+                let sample = Float(speaker[heardUpTo]) * room.echoGain
+                if sample != 0 {
+                    for (tap, weight) in response.enumerated() { echo[heardUpTo + room.acousticDelay + tap] += sample * weight }
+                }
+                heardUpTo += 1
+            }
+            var samples = (heard..<heard + block).map { index in
+                let patient = index < visit.patient.count ? visit.patient[index] * 32_768 : 0
+                let value = echo[index] + patient + Float(noise.nextGaussian()) * room.noiseLevel * 32_768
+                return Float(Int16(clamping: Int(value.rounded()))) / 32_768
+            }
+            if cancelling {
+                samples = filter.process(samples, capturedFrom: instant(heard + jitter()))
+                if let erle = filter.lastReplyERLE, erle != lastERLE {
+                    lastERLE = erle
+                    hearing.erles.append(erle)
+                }
+            }
+            heard += block
+            let utterances = segmenter.process(samples)
+            hearing.utterances += utterances
+            if !utterances.isEmpty { reported = false }
+            if let speech = segmenter.speechInOpenUtterance {
+                if !reported && speech >= bargeInSpeech {
+                    reported = true
+                    hearing.bargeIns.append(heard)
+                    if cancelling, let reply = visit.replies.first(where: { $0.contains(heard + block) }) {
+                        let stop = heard + block
+                        for index in stop..<reply.upperBound { speaker[index] = 0 }
+                        if written > stop {
+                            reference.rewound(written - stop)
+                            written = stop
+                        }
+                    }
+                }
+            } else {
+                reported = false
+            }
+        }
+        hearing.utterances += segmenter.finish()
+        hearing.learned = !filter.isLearning
+        return hearing
+    }
+
+    static func tenReplies(voices: [String]) throws -> Visit {
+        var visit = Visit()
+        visit.pause(8_000)
+        for (index, text) in replies.enumerated() {
+            visit.reply(int16(try speech(text, voice: voices[index % voices.count])))
+            visit.pause(24_000 + 1_237 * index)  // replies start anywhere against the microphone's blocks
+        }
+        return visit
+    }
+
+    @Test(arguments: conditions)
+    func tenRepliesWithNoPatientSpeakingMakeNoTurn(condition: Condition) throws {
+        let (set, room) = (condition.name, condition.room)
+        let visit = try Self.tenReplies(voices: condition.replyVoices)
+        let cancelled = Self.hear(visit, in: room, cancelling: true, jitterSeed: 7)
+        let uncancelled = Self.hear(visit, in: room, cancelling: false, jitterSeed: 7)
+        let erles = cancelled.erles.sorted()
+        print("echo cancellation, \(set): \(cancelled.utterances.count) utterances heard over 10 replies (without the canceller \(uncancelled.utterances.count)); ERLE per reply median \(String(format: "%.1f", erles.isEmpty ? .nan : erles[erles.count / 2])) dB, worst \(String(format: "%.1f", erles.first ?? .nan)) dB")
+        #expect(uncancelled.utterances.count >= 8, "without the canceller the kiosk hears itself: the test can fail")
+        #expect(cancelled.learned, "the canceller learned the room")
+        #expect(cancelled.utterances.count == 0, "the kiosk heard itself: \(cancelled.utterances.map { String(format: "%.1f-%.1f s", $0.startTime, $0.endTime) }.joined(separator: ", "))")
+        #expect(cancelled.bargeIns.count == 0, "the kiosk barged in on itself")
+        #expect(erles.count >= 9 && erles[erles.count / 2] >= 30, "ERLE \(erles)")
+    }
+
+    static let interruptions = [
+        "Sorry, where is the bathroom?", "Wait, can you say that again?", "Excuse me, I feel dizzy.",
+        "Hold on, I have a question.", "Stop please, I need a nurse.",
+    ]
+
+    /// 20 trials of a patient talking over a reply, after the ten replies the canceller learns the
+    /// room from: each starts somewhere in the first two seconds of a reply, at about the echo's
+    /// level. Barge-in is in time when the voice engine has heard the barge-in amount of speech
+    /// within 230 ms of the patient starting (the speaker stops within the 20 ms left of the
+    /// 250 ms). The goal is 19 trials of 20; measured 18, 19 and 18 (docs/CONVERSATION.md: the
+    /// voice detector's onset takes 60-80 ms of it), so 17 is asserted, against regression.
+    /// Each interruption must become an utterance (the next turn), and at most one barge-in may
+    /// come with nobody talking.
+    @Test(arguments: conditions)
+    func patientTalkingOverAReplyBargesIn(condition: Condition) throws {
+        var visit = try Self.tenReplies(voices: condition.replyVoices)
+        var onsets: [Int] = []
+        var random = SplitMix64(seed: condition.room.seed &+ 11)
+        for trial in 0..<20 {
+            let reply = Self.int16(try Self.speech(Self.replies[trial % Self.replies.count], voice: condition.replyVoices[trial % condition.replyVoices.count]))
+            let patient = try Self.speech(
+                Self.interruptions[trial % Self.interruptions.count], voice: condition.patientVoices[trial % condition.patientVoices.count],
+                level: Double.random(in: 0.15...0.3, using: &random))
+            let start = visit.speaker.count + Int.random(in: 4_000...32_000, using: &random)
+            visit.reply(reply)
+            visit.pause(max(24_000, start + patient.count + 16_000 - visit.speaker.count))
+            for (index, sample) in patient.enumerated() { visit.patient[start + index] += sample }
+            let threshold = (patient.map(abs).max() ?? 0) * 0.02
+            onsets.append(start + (patient.firstIndex { abs($0) >= threshold } ?? 0))
+        }
+        let hearing = Self.hear(visit, in: condition.room, cancelling: true, jitterSeed: condition.room.seed)
+        var latencies: [Double] = []
+        var missedTurns = 0
+        for onset in onsets {
+            // The onset is where the speech reaches 2% of its peak (-34 dB): the detector may hear
+            // its quieter start a little earlier.
+            let bargeIn = hearing.bargeIns.first { $0 >= onset - 4_800 && $0 < onset + 32_000 }
+            latencies.append(bargeIn.map { Double($0 - onset) / 16 } ?? .infinity)
+            let heardAsUtterance = hearing.utterances.contains { Int($0.startTime * 16_000) <= onset + 1_600 && Int($0.endTime * 16_000) > onset }
+            if !heardAsUtterance { missedTurns += 1 }
+        }
+        let inTime = latencies.filter { $0 <= 230 }.count
+        let sorted = latencies.sorted()
+        print("barge-in, \(condition.name): \(inTime) of 20 within 230 ms; latency median \(String(format: "%.0f", sorted[10])) ms, worst \(sorted[19].isFinite ? String(format: "%.0f ms", sorted[19]) : "missed"); \(20 - missedTurns) of 20 became utterances; \(hearing.bargeIns.count - latencies.filter(\.isFinite).count) barge-ins with nobody talking")
+        #expect(inTime >= 17, "latencies \(latencies.map { String(format: "%.0f", $0) })")
+        #expect(missedTurns <= 1)
+        #expect(hearing.bargeIns.count <= latencies.filter(\.isFinite).count + 1, "the kiosk barged in on itself")
+    }
+
+    /// `hhctl speaker-test`'s measurement: the probe's echo found where the room put it, at its
+    /// level, and cancelled; a microphone that hears only the room finds no echo.
+    @Test func theEchoPathProbeFindsTheDelayAndLossOfARoom() {
+        let probe = EchoPathProbe.probe(seconds: 2)
+        let room = Room(acousticDelay: 592, echoGain: 0.3, seed: 4)  // 37 ms
+        let response = room.response
+        let lead = 1_600  // the microphone started 100 ms before the probe was heard
+        var echo = [Float](repeating: 0, count: lead + probe.count + room.acousticDelay + response.count)
+        for (index, sample) in probe.enumerated() {
+            for (tap, weight) in response.enumerated() { echo[lead + index + room.acousticDelay + tap] += Float(sample) * room.echoGain * weight }
+        }
+        var noise = SplitMix64(seed: 9)
+        let heard = echo.map { Int16(clamping: Int(($0 + Float(noise.nextGaussian()) * room.noiseLevel * 32_768).rounded())) }
+        let measured = EchoPathProbe.measure(played: probe, heard: heard, heardFrom: -lead)
+        let expectedLoss = -10 * log10(Double(room.echoGain * room.echoGain) * response.reduce(0) { $0 + Double($1 * $1) })
+        print("echo path probe: \(measured.delayMilliseconds ?? .nan) ms, loss \(measured.returnLossDb ?? .nan) dB (room \(expectedLoss) dB), cancelled \(measured.cancellationDb ?? .nan) dB")
+        #expect(abs((measured.delayMilliseconds ?? 0) - 37) <= 0.5)
+        #expect(abs((measured.returnLossDb ?? 0) - expectedLoss) <= 1.5)
+        #expect((measured.cancellationDb ?? 0) >= 20)
+
+        let quiet = heard.map { _ in Int16(clamping: Int((noise.nextGaussian() * 20).rounded())) }
+        let nothing = EchoPathProbe.measure(played: probe, heard: quiet, heardFrom: -lead)
+        #expect(nothing.delayMilliseconds == nil && nothing.correlation < EchoPathProbe.heardCorrelation)
+    }
+}
