@@ -197,7 +197,7 @@ let package = Package(
 
         .executableTarget(
             name: "voice-bench",
-            dependencies: ["VoiceCore", "Analysis"],
+            dependencies: ["VoiceCore", "Analysis", "Kiosk"],
             path: "Benchmarks/VoiceBenchmarks",
             swiftSettings: strictSettings
         ),

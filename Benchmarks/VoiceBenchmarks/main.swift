@@ -1,17 +1,21 @@
-// voice-bench: CPU cost of the voice activity detector per 10 ms frame, single thread.
+// voice-bench: CPU cost of the voice activity detector per 10 ms frame, single thread, and
+// beside it the kiosk's echo canceller (`EchoCancellingFilter`: speexdsp's filter and residual
+// suppressor, the reference lookup and the echo judgement) on the same audio.
 //
 //     voice-bench [--json] [CORPUS_DIR]
 //
 // Reads every .wav in CORPUS_DIR (converted to 16 kHz mono up front, outside the timing), or
 // 60 s of generated noise and tones without one, and runs a fresh detector over all of it
 // five times. Prints the median CPU time (thread CPU clock, not wall time) per 10 ms frame,
-// for the whole detector and for its feature stage alone.
+// for the whole detector, for its feature stage alone, and for the echo canceller with the
+// audio played by the speaker and heard back 5 ms later at a third of its level.
 #if canImport(Glibc)
 import Glibc
 #else
 import Darwin
 #endif
 import Analysis
+import Kiosk
 import VoiceCore
 
 func threadCPUSeconds() -> Double {
@@ -61,7 +65,28 @@ let json = arguments.contains("--json")
 let clips = arguments.first { !$0.hasPrefix("--") }.map(loadCorpus) ?? generated()
 let frames = clips.reduce(0) { $0 + $1.count / VoiceFeatures.hopSize }
 
-var detectorRuns: [Double] = [], featureRuns: [Double] = []
+/// CPU seconds per 10 ms frame of the echo canceller over `clips`, each played by the speaker
+/// and heard back 5 ms later at a third of its level, in 20 ms blocks as the devices deliver.
+func echoCancellerRun(_ clips: [[Float]]) -> Double {
+    let start = threadCPUSeconds()
+    var checksum: Float = 0
+    for clip in clips {
+        let origin = ContinuousClock.now
+        func instant(_ sample: Int) -> ContinuousClock.Instant { origin + .microseconds(sample * 1_000_000 / 16_000) }
+        let reference = EchoReference(origin: origin)
+        var filter = EchoCancellingFilter(reference: reference, tailMilliseconds: 300)
+        let played = clip.map { Int16(clamping: Int(($0 * 32_767).rounded())) }
+        for offset in stride(from: 0, to: clip.count - 320 + 1, by: 320) {
+            reference.played(Array(played[offset..<offset + 320]), heardFrom: instant(offset))
+            let heard = (offset..<offset + 320).map { $0 >= 80 ? clip[$0 - 80] / 3 : 0 }
+            checksum += filter.process(heard, capturedFrom: instant(offset)).first ?? 0
+        }
+    }
+    if checksum.isNaN { print("the echo canceller produced NaN") }
+    return (threadCPUSeconds() - start) / Double(frames) * 1e6
+}
+
+var detectorRuns: [Double] = [], featureRuns: [Double] = [], echoRuns: [Double] = []
 var speechFrames = 0
 for _ in 0..<5 {
     let start = threadCPUSeconds()
@@ -91,12 +116,14 @@ for _ in 0..<5 {
     }
     featureRuns.append((threadCPUSeconds() - featureStart) / Double(frames) * 1e6)
     if checksum.isNaN { print("features produced NaN") }
+    echoRuns.append(echoCancellerRun(clips))
 }
 
 if json {
-    print("{\"frames\": \(frames), \"microseconds_per_frame\": \(median(detectorRuns)), \"feature_microseconds_per_frame\": \(median(featureRuns)), \"speech_share\": \(Double(speechFrames) / Double(frames))}")
+    print("{\"frames\": \(frames), \"microseconds_per_frame\": \(median(detectorRuns)), \"feature_microseconds_per_frame\": \(median(featureRuns)), \"echo_canceller_microseconds_per_frame\": \(median(echoRuns)), \"speech_share\": \(Double(speechFrames) / Double(frames))}")
 } else {
     print("voice activity detector, \(frames) frames of 10 ms (\(clips.count) clip\(clips.count == 1 ? "" : "s")), median of 5 runs, thread CPU time:")
     print("  whole detector: \(median(detectorRuns)) µs per 10 ms frame (runs: \(detectorRuns.map { ($0 * 100).rounded() / 100 }))")
     print("  features only:  \(median(featureRuns)) µs per 10 ms frame")
+    print("  echo canceller: \(median(echoRuns)) µs per 10 ms frame (runs: \(echoRuns.map { ($0 * 100).rounded() / 100 })), \(median(echoRuns) / median(detectorRuns))× the detector")
 }
