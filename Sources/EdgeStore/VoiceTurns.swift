@@ -75,7 +75,9 @@ extension EdgeStore {
                     """,
                 arguments: [id, session, startedAt.timeIntervalSince1970, now.timeIntervalSince1970, request, audio])
         }
-        try enforceQuota()
+        // The turn is stored whatever happens next: a quota check that fails now is made again
+        // at the next write, and is no reason to report the turn lost.
+        try? enforceQuota()
     }
 
     /// Records the relay's answer: the audio is dropped (the relay has it), what was heard and
@@ -100,11 +102,12 @@ extension EdgeStore {
         }
     }
 
-    /// Sets a turn aside for good: the relay refused it and retrying would not change that.
+    /// Sets a turn aside for good: the relay refused it and retrying would not change that. Its
+    /// audio is dropped (it will never be sent; the kiosk keeps no recordings of patients).
     public func markVoiceTurnFailed(id: String, reason: String) throws(StoreError) {
         try write { db in
             try db.execute(
-                sql: "UPDATE voice_turn SET state = 'failed', attempts = attempts + 1, last_error = ?, not_before = NULL WHERE id = ? AND state = 'waiting'",
+                sql: "UPDATE voice_turn SET state = 'failed', audio = NULL, attempts = attempts + 1, last_error = ?, not_before = NULL WHERE id = ? AND state = 'waiting'",
                 arguments: [reason, id])
         }
     }

@@ -31,15 +31,20 @@ final class ControlServer: Service {
     private let board: StatusBoard
     private let store: EdgeStore
     private let outbox: Doorbell
+    private let turns: Doorbell?
     private let logger: Logger
     private let onReady: @Sendable () -> Void
     private let io = BlockingIO(label: "control-store")
 
-    init(path: String, board: StatusBoard, store: EdgeStore, outbox: Doorbell, logger: Logger, onReady: @escaping @Sendable () -> Void) {
+    init(
+        path: String, board: StatusBoard, store: EdgeStore, outbox: Doorbell, turns: Doorbell? = nil, logger: Logger,
+        onReady: @escaping @Sendable () -> Void
+    ) {
         self.path = path
         self.board = board
         self.store = store
         self.outbox = outbox
+        self.turns = turns
         self.logger = logger
         self.onReady = onReady
     }
@@ -136,6 +141,7 @@ final class ControlServer: Service {
             try store.makeAllDue()
             try store.makeAllVoiceTurnsDue()
             outbox.ring()
+            turns?.ring()
             return .init(flushed: try store.outboxStatistics().depth)
         default:
             return .init(error: "unknown command \"\(request.command)\" (status, sessions, flush)")

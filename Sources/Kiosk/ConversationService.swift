@@ -65,11 +65,12 @@ public actor ConversationService: Service {
     private var closing: (deadline: ContinuousClock.Instant, waitForTurn: Bool)?
 
     /// A conversation reading `inputs` (whose continuation is `inbox`: the service sends
-    /// itself its turns' outcomes and its clock).
+    /// itself its turns' outcomes and its clock); `redeliveryDoorbell` wakes the delivery of
+    /// kept turns (`hhctl flush` rings it).
     public init(
         inputs: AsyncStream<ConversationInput>, inbox: AsyncStream<ConversationInput>.Continuation, store: EdgeStore,
         client: (any TurnSending)?, player: ReplyPlayer, apology: [Int16], shelf: UtteranceShelf, board: StatusBoard,
-        logger: Logger, settings: Settings
+        logger: Logger, settings: Settings, redeliveryDoorbell: Doorbell = Doorbell()
     ) {
         self.inputs = inputs
         self.inbox = inbox
@@ -82,7 +83,8 @@ public actor ConversationService: Service {
         self.logger = logger
         self.settings = settings
         self.machine = ConversationMachine(turnDeadline: settings.turnDeadline)
-        self.redelivery = TurnRedelivery(store: store, client: client, retry: settings.retry, board: board, logger: logger)
+        self.redelivery = TurnRedelivery(
+            store: store, client: client, retry: settings.retry, board: board, logger: logger, doorbell: redeliveryDoorbell)
     }
 
     public func run() async {
@@ -287,11 +289,13 @@ final class TurnRedelivery: Sendable {
     private let retry: RetryPolicy
     private let board: StatusBoard
     private let logger: Logger
-    private let doorbell = Doorbell()
+    private let doorbell: Doorbell
     private let held = Mutex<Set<String>>([])
     private let io = BlockingIO(label: "turn-redelivery")
 
-    init(store: EdgeStore, client: (any TurnSending)?, retry: RetryPolicy, board: StatusBoard, logger: Logger) {
+    /// Redelivery woken by `doorbell` (rung by the conversation, and by `hhctl flush`).
+    init(store: EdgeStore, client: (any TurnSending)?, retry: RetryPolicy, board: StatusBoard, logger: Logger, doorbell: Doorbell) {
+        self.doorbell = doorbell
         self.store = store
         self.client = client
         self.retry = retry

@@ -141,6 +141,7 @@ public enum Daemon {
             policy: policy, board: board, logger: logger, doorbell: doorbell,
             drainTime: inputIsFiles ? .seconds(configuration.drainTimeout) : nil)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: outbox)]
+        let turnDoorbell = Doorbell()
         if talking {
             let (apology, problem) = ApologyAudio.load(path: configuration.apologyAudio)
             if let problem { logger.warning("the apology will be a chime: \(problem)") }
@@ -158,10 +159,11 @@ public enum Daemon {
             let conversation = ConversationService(
                 inputs: conversationInputs, inbox: conversationInbox, store: store,
                 client: enrollment.map { HTTPTurnClient(enrollment: $0, timeoutSeconds: configuration.relayTimeout, userAgent: "hhd/\(KioskVersion.current)") },
-                player: player, apology: apology, shelf: shelf, board: board, logger: logger, settings: settings)
+                player: player, apology: apology, shelf: shelf, board: board, logger: logger, settings: settings,
+                redeliveryDoorbell: turnDoorbell)
             services.append(.init(service: conversation))
         }
-        let control = ControlServer(path: paths.socket, board: board, store: store, outbox: doorbell, logger: logger) {
+        let control = ControlServer(path: paths.socket, board: board, store: store, outbox: doorbell, turns: turnDoorbell, logger: logger) {
             notifier.notify("READY=1\nSTATUS=running")
         }
         let watchdog = WatchdogService(

@@ -39,13 +39,14 @@ import Testing
         #expect(try store.voiceTurns(sessions: ["s"]).first?.state == .answered)
     }
 
-    @Test func aRefusedTurnIsSetAsideWithTheReason() throws {
+    @Test func aRefusedTurnIsSetAsideWithTheReasonAndWithoutItsAudio() throws {
         let store = try EdgeStore(path: temporaryStorePath())
         try storeTurn(store, "t1")
         try store.markVoiceTurnFailed(id: "t1", reason: "HTTP 409: other audio under this id")
         #expect(try store.dueVoiceTurns(now: Date.distantFuture).isEmpty)
         let listed = try #require(try store.voiceTurns(sessions: ["s"]).first)
         #expect(listed.state == .failed && listed.lastError == "HTTP 409: other audio under this id")
+        #expect(listed.audio == nil, "a turn never to be sent keeps no recording of the patient")
     }
 
     @Test func turnsAreSentOldestFirstAndListedPerSession() throws {

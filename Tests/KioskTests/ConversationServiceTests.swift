@@ -127,7 +127,10 @@ final class FakeTurnRelay: TurnSending {
 
     static let apology: [Int16] = (0..<4_000).map { Int16(1000 + $0 % 7) }
 
-    static func harness(relay: FakeTurnRelay, speaker: RecordingSpeaker = RecordingSpeaker(), drainTime: Duration? = nil) throws -> Harness {
+    static func harness(
+        relay: FakeTurnRelay, speaker: RecordingSpeaker = RecordingSpeaker(), drainTime: Duration? = nil, retryDelay: Double = 0.05,
+        redelivery: Doorbell = Doorbell()
+    ) throws -> Harness {
         let directory = NSTemporaryDirectory() + "conversation-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let store = try EdgeStore(path: directory + "/kiosk.sqlite")
@@ -137,8 +140,8 @@ final class FakeTurnRelay: TurnSending {
         playerSettings.prebuffer = .milliseconds(40)
         let player = ReplyPlayer(sink: speaker, settings: playerSettings) { inbox.yield(.playback($0)) }
         var settings = ConversationService.Settings()
-        settings.retry.initialDelay = 0.05
-        settings.retry.maximumDelay = 0.2
+        settings.retry.initialDelay = retryDelay
+        settings.retry.maximumDelay = max(0.2, retryDelay)
         settings.turnDeadline = .seconds(5)
         settings.drainTime = drainTime
         var logger = Logger(label: "conversation-test")
@@ -146,8 +149,29 @@ final class FakeTurnRelay: TurnSending {
         let shelf = UtteranceShelf()
         let service = ConversationService(
             inputs: inputs, inbox: inbox, store: store, client: relay, player: player, apology: apology, shelf: shelf,
-            board: board, logger: logger, settings: settings)
+            board: board, logger: logger, settings: settings, redeliveryDoorbell: redelivery)
         return Harness(service: service, inbox: inbox, store: store, board: board, shelf: shelf, speaker: speaker)
+    }
+
+    /// `hhctl flush` makes kept turns due and rings their delivery: a turn waiting out a long
+    /// backoff goes at once.
+    @Test func aFlushSendsAKeptTurnWithoutWaitingOutItsBackoff() async throws {
+        let relay = FakeTurnRelay(up: false)
+        let doorbell = Doorbell()
+        let kiosk = try Self.harness(relay: relay, retryDelay: 600, redelivery: doorbell)
+        let running = Task { await kiosk.service.run() }
+        defer { running.cancel() }
+        kiosk.inbox.yield(.sessionOpened("s1"))
+        kiosk.speak("t1")
+        try await OutboxServiceTests.eventually { try kiosk.store.voiceTurns(sessions: ["s1"]).first?.state == .waiting && kiosk.conversation.apologies == 1 }
+        relay.setUp(true)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try kiosk.store.voiceTurns(sessions: ["s1"]).first?.state == .waiting, "waiting out its backoff")
+
+        try kiosk.store.makeAllVoiceTurnsDue()  // what the control server does for `hhctl flush`
+        doorbell.ring()
+        try await OutboxServiceTests.eventually { try kiosk.store.voiceTurns(sessions: ["s1"]).first?.state == .answered }
+        #expect(relay.answered == ["t1": 1])
     }
 
     @Test func aTurnTheRelayDoesNotAnswerGetsTheApologyAndIsDeliveredOnceWhenItIsBack() async throws {
