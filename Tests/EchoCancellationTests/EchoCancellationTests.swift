@@ -70,12 +70,17 @@ import VoiceCore
     /// A condition: the reply voices, the patient's voices, the room. The tuning set chose the
     /// defaults (tail, thresholds). The first held-out set was looked at once, and showed the
     /// canceller trusted too early (a reply's ERLE of 20 dB): it is not blind any more. The
-    /// second held-out set was added then and chose nothing.
+    /// second held-out set was added then and chose nothing; both have been looked at since
+    /// (a barge-in amount was tried on them and not adopted). The third was added last, with a
+    /// louder echo than any before, and fails: it is run as a known issue until the canceller
+    /// holds there, so it is measured and reported on every run without tuning anything.
     struct Condition: Sendable, CustomStringConvertible {
         var name: String
         var replyVoices: [String]
         var patientVoices: [String]
         var room: Room
+        /// Why the condition is known to fail, while it does (the issue it is tracked in).
+        var knownIssue: String?
         var description: String { name }
     }
 
@@ -83,6 +88,8 @@ import VoiceCore
         Condition(name: "tuning", replyVoices: ["en-us", "en-gb-x-rp"], patientVoices: ["en-us+m3", "en-gb"], room: Room(acousticDelay: 48, echoGain: 0.4, seed: 1)),
         Condition(name: "held-out 1", replyVoices: ["en-us+f3", "en-gb-scotland", "en-029"], patientVoices: ["en-us+m7", "en-gb-x-gbclan"], room: Room(acousticDelay: 96, echoGain: 0.5, seed: 2)),
         Condition(name: "held-out 2", replyVoices: ["en-gb-x-gbcwmd", "en-us+f2"], patientVoices: ["en-029+m2", "en-us+f4"], room: Room(acousticDelay: 200, echoGain: 0.3, seed: 3, noiseLevel: 0.001)),
+        Condition(name: "held-out 3", replyVoices: ["en-gb-x-rp+f4", "en-us+m5"], patientVoices: ["en-gb-scotland+m4", "en-us+f1", "en-029"], room: Room(acousticDelay: 130, echoGain: 0.6, seed: 4, noiseLevel: 0.0008),
+            knownIssue: "issue 13: in a louder room (echo at -4 dB) the kiosk still hears itself twice in ten replies and barges in on itself"),
     ]
 
     /// A visit's audio on one timeline: replies (speaker) and the patient (microphone).
@@ -204,10 +211,18 @@ import VoiceCore
 
     @Test(arguments: conditions)
     func tenRepliesWithNoPatientSpeakingMakeNoTurn(condition: Condition) throws {
+        try withKnownIssue(Comment(rawValue: condition.knownIssue ?? ""), isIntermittent: true) {
+            try Self.checkTenReplies(condition)
+        } when: {
+            condition.knownIssue != nil
+        }
+    }
+
+    static func checkTenReplies(_ condition: Condition) throws {
         let (set, room) = (condition.name, condition.room)
-        let visit = try Self.tenReplies(voices: condition.replyVoices)
-        let cancelled = Self.hear(visit, in: room, cancelling: true, jitterSeed: 7)
-        let uncancelled = Self.hear(visit, in: room, cancelling: false, jitterSeed: 7)
+        let visit = try tenReplies(voices: condition.replyVoices)
+        let cancelled = hear(visit, in: room, cancelling: true, jitterSeed: 7)
+        let uncancelled = hear(visit, in: room, cancelling: false, jitterSeed: 7)
         let erles = cancelled.erles.sorted()
         print("echo cancellation, \(set): \(cancelled.utterances.count) utterances heard over 10 replies (without the canceller \(uncancelled.utterances.count)); ERLE per reply median \(String(format: "%.1f", erles.isEmpty ? .nan : erles[erles.count / 2])) dB, worst \(String(format: "%.1f", erles.first ?? .nan)) dB")
         #expect(uncancelled.utterances.count >= 8, "without the canceller the kiosk hears itself: the test can fail")
@@ -232,6 +247,14 @@ import VoiceCore
     /// come with nobody talking.
     @Test(arguments: conditions)
     func patientTalkingOverAReplyBargesIn(condition: Condition) throws {
+        try withKnownIssue(Comment(rawValue: condition.knownIssue ?? ""), isIntermittent: true) {
+            try Self.checkBargeIn(condition)
+        } when: {
+            condition.knownIssue != nil
+        }
+    }
+
+    static func checkBargeIn(_ condition: Condition) throws {
         var visit = try Self.tenReplies(voices: condition.replyVoices)
         var onsets: [Int] = []
         var random = SplitMix64(seed: condition.room.seed &+ 11)
@@ -252,8 +275,9 @@ import VoiceCore
         var missedTurns = 0
         for onset in onsets {
             // The onset is where the speech reaches 2% of its peak (-34 dB): the detector may hear
-            // its quieter start a little earlier.
-            let bargeIn = hearing.bargeIns.first { $0 >= onset - 4_800 && $0 < onset + 32_000 }
+            // its quieter start a little earlier, but not more than 50 ms (a barge-in before that
+            // was heard with nobody talking).
+            let bargeIn = hearing.bargeIns.first { $0 >= onset - 800 && $0 < onset + 32_000 }
             latencies.append(bargeIn.map { Double($0 - onset) / 16 } ?? .infinity)
             let heardAsUtterance = hearing.utterances.contains { Int($0.startTime * 16_000) <= onset + 1_600 && Int($0.endTime * 16_000) > onset }
             if !heardAsUtterance { missedTurns += 1 }
@@ -291,3 +315,4 @@ import VoiceCore
         #expect(nothing.delayMilliseconds == nil && nothing.correlation < EchoPathProbe.heardCorrelation)
     }
 }
+

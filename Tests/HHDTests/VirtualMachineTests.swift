@@ -49,7 +49,11 @@ extension DaemonTests {
             // room in between), at its level (a cable loses nothing), and cancelled.
             let echo = line("echo echo path")
             #expect(echo?.contains("heard by hw:Loopback,1,0") == true, "\(echo ?? "no echo path line")")
-            #expect(abs(number(after: "hw:Loopback,1,0 ", in: echo) ?? 99) < 5, "the echo more than 5 ms off the stamps")
+            // snd-aloop moves audio a period (20 ms) at a time on a timer, so the stamps hold to
+            // within a period; the canceller needs the echo no earlier than its 10 ms lead and
+            // well inside its 300 ms tail (measured: -0.6 ms here, 17 ms on a loaded CI machine).
+            let offStamps = number(after: "hw:Loopback,1,0 ", in: echo) ?? 99
+            #expect(offStamps > -10 && offStamps < 25, "the echo \(offStamps) ms off the stamps")
             #expect(abs(number(after: "echo return loss ", in: echo) ?? 99) < 1)
             #expect((number(after: "takes out ", in: echo) ?? 0) >= 20)
 

@@ -114,7 +114,8 @@ import Glibc
     }
 
     @Test func aDeviceOverItsRateIsToldWhenToComeBack() async throws {
-        let relay = try RelayProcess(environment: try Backend.sqlite.freshDatabase(), extra: ["HH_RELAY_RATE_LIMIT": "1", "HH_RELAY_RATE_BURST": "3"])
+        // One request per ten seconds: a slow machine cannot refill the bucket between requests.
+        let relay = try RelayProcess(environment: try Backend.sqlite.freshDatabase(), extra: ["HH_RELAY_RATE_LIMIT": "0.1", "HH_RELAY_RATE_BURST": "3"])
         defer { relay.stop() }
         let device = try relay.clinicWithDevice("North")
         var statuses: [Int] = []
@@ -128,7 +129,7 @@ import Glibc
             }
         }
         #expect(statuses.prefix(3).allSatisfy { $0 == 201 } && statuses.last == 429)
-        #expect(retryAfter == "1")
+        #expect(retryAfter.flatMap(Int.init).map { (1...10).contains($0) } == true, "Retry-After is the seconds until a token is back: \(retryAfter ?? "none")")
     }
 
     @Test func healthMetricsAndTheOpenAPIDocument() async throws {
