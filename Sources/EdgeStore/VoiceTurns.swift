@@ -80,6 +80,27 @@ extension EdgeStore {
         try? enforceQuota()
     }
 
+    /// Stores turn `id` as it is about to be sent: inserted if it is not stored yet, its request
+    /// and audio replacing a waiting row's otherwise (fresher vitals, utterances merged into it),
+    /// and the rows of the utterances merged into it (`absorbing`) deleted, in one transaction.
+    public func storeVoiceTurnAsSent(
+        id: String, session: String, startedAt: Date, request: Data, audio: Data, absorbing: [String], now: Date
+    ) throws(StoreError) {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO voice_turn (id, session_id, started_at, created_at, state, request, audio)
+                    VALUES (?, ?, ?, ?, 'waiting', ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET request = excluded.request, audio = excluded.audio WHERE state = 'waiting'
+                    """,
+                arguments: [id, session, startedAt.timeIntervalSince1970, now.timeIntervalSince1970, request, audio])
+            for absorbed in absorbing {
+                try db.execute(sql: "DELETE FROM voice_turn WHERE id = ? AND state = 'waiting'", arguments: [absorbed])
+            }
+        }
+        try? enforceQuota()
+    }
+
     /// Records the relay's answer: the audio is dropped (the relay has it), what was heard and
     /// answered kept for `hhctl sessions`.
     public func markVoiceTurnAnswered(id: String, transcript: String, replyText: String) throws(StoreError) {
@@ -123,10 +144,14 @@ extension EdgeStore {
         }
     }
 
-    /// When the next waiting turn falls due (`nil`: none waits).
-    public func nextVoiceTurnDue() throws(StoreError) -> Date? {
+    /// When the next waiting turn, other than those `excluding`, falls due (`nil`: none waits).
+    public func nextVoiceTurnDue(excluding ids: Set<String> = []) throws(StoreError) -> Date? {
         try read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MIN(COALESCE(not_before, 0)) AS due FROM voice_turn WHERE state = 'waiting'"),
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT COUNT(*) AS n, MIN(COALESCE(not_before, 0)) AS due FROM voice_turn WHERE state = 'waiting' AND id NOT IN (\(marks))",
+                    arguments: StatementArguments(Array(ids))),
                 (row["n"] as Int) > 0
             else { return nil }
             return Date(timeIntervalSince1970: row["due"])

@@ -44,13 +44,17 @@ public struct ConversationMachine: Sendable {
         public var startedAt: Date
         /// The utterance, 16 kHz mono.
         public var samples: [Int16]
+        /// The ids of the utterances merged into this one after its first (each was a turn of
+        /// its own until then).
+        public var absorbed: [String]
 
         /// A turn of `samples` spoken from `startedAt` in session `sessionID`.
-        public init(id: String, sessionID: String, startedAt: Date, samples: [Int16]) {
+        public init(id: String, sessionID: String, startedAt: Date, samples: [Int16], absorbed: [String] = []) {
             self.id = id
             self.sessionID = sessionID
             self.startedAt = startedAt
             self.samples = samples
+            self.absorbed = absorbed
         }
     }
 
@@ -232,7 +236,10 @@ public struct ConversationMachine: Sendable {
         guard inFlight == nil, let first = waiting.first, first.sessionID == sessionID else { return [] }
         let gap = [Int16](repeating: 0, count: Int(Double(Self.sampleRate) * (Self.mergeGap / .seconds(1))))
         var merged = first
-        for next in waiting.dropFirst() { merged.samples += gap + next.samples }
+        for next in waiting.dropFirst() {
+            merged.samples += gap + next.samples
+            merged.absorbed += [next.id] + next.absorbed
+        }
         waiting = []
         return [send(merged, now: now)]
     }

@@ -135,7 +135,17 @@ public actor ConversationService: Service {
                 logger.warning("utterance audio missing; not sent as a turn", metadata: ["turn": "\(turnID)"])
                 return
             }
-            await perform(machine.utterance(.init(id: turnID, sessionID: sessionID, startedAt: startedAt, samples: samples), now: now))
+            let turn = ConversationMachine.Turn(id: turnID, sessionID: sessionID, startedAt: startedAt, samples: samples)
+            // Stored at once, held back from redelivery while the conversation has it: an
+            // utterance waiting behind a turn in flight survives a crash too.
+            redelivery.hold(turnID)
+            let request = turn.request(vitals: latestVitals)
+            await record("turn") { [store] in
+                try store.storeVoiceTurn(
+                    id: turn.id, session: turn.sessionID, startedAt: turn.startedAt, request: try WireJSON.encoder().encode(request),
+                    audio: Data(turn.wav), now: Date())
+            }
+            await perform(machine.utterance(turn, now: now))
         case .speechStarted:
             let actions = machine.speechStarted()
             if !actions.isEmpty {
@@ -144,8 +154,10 @@ public actor ConversationService: Service {
             }
             await perform(actions)
         case .outcome(let turnID, let outcome):
-            redelivery.release(turnID)
+            // Released once the outcome is stored, so redelivery never finds it due meanwhile.
             await settle(turnID, outcome, now: now)
+            tasks["send-" + turnID] = nil
+            redelivery.release(turnID)
         case .playback(.started(let turnID, let latency)):
             logger.debug("reply playing", metadata: ["turn": "\(turnID)", "buffered_ms": "\(latency.inMilliseconds)"])
         case .playback(.finished(let turnID, let end, let underruns)):
@@ -218,16 +230,19 @@ public actor ConversationService: Service {
                 let id = "apology-" + turnID
                 playbacks[id] = player.play(apology, turnID: id)
             case .keepForLater(let turn, let reason):
+                // Stored already (when it was spoken, or as sent); a turn that was sent and
+                // failed waits out a backoff, one never sent is due at once.
                 logger.notice("turn kept for later delivery", metadata: ["turn": "\(turn.id)", "reason": "\(reason)"])
                 let (request, wav, delay) = (turn.request(vitals: nil), turn.wav, settings.retry.delay(afterFailures: 1, random: { Double.random(in: 0..<1) }))
-                let redelivery = redelivery
+                let wasSent = tasks["send-" + turn.id] != nil
                 await record("turn kept for later") { [store] in
                     try store.storeVoiceTurn(
                         id: turn.id, session: turn.sessionID, startedAt: turn.startedAt, request: try WireJSON.encoder().encode(request),
                         audio: Data(wav), now: Date())
-                    try store.markVoiceTurnWaiting(id: turn.id, error: reason, notBefore: Date().addingTimeInterval(delay))
-                    redelivery.ring()
+                    if wasSent { try store.markVoiceTurnWaiting(id: turn.id, error: reason, notBefore: Date().addingTimeInterval(delay)) }
                 }
+                for id in [turn.id] + turn.absorbed { redelivery.release(id) }
+                redelivery.ring()
             case .escalate(let turnID, let reason):
                 logger.warning("escalation raised by the relay", metadata: ["turn": "\(turnID)", "reason": "\(reason)"])
                 board.update { $0.conversation.escalation = reason }
@@ -238,23 +253,30 @@ public actor ConversationService: Service {
         }
     }
 
-    /// Stores turn `turn` (due now, so it survives whatever happens next) and then sends it with
-    /// the latest vitals; its outcome comes back as an input.
-    private func send(_ turn: ConversationMachine.Turn) {
-        redelivery.hold(turn.id)
+    /// The latest vitals with their quality, for a turn's request.
+    private var latestVitals: VoiceTurnRequest.Vitals? {
         let heartRate = board.snapshot.heartRate
-        let vitals: VoiceTurnRequest.Vitals? =
-            heartRate.bpm == nil && heartRate.respirationBpm == nil
-            ? nil : .init(heartRateBpm: heartRate.bpm, heartRateSnrDb: heartRate.snrDb, respirationBpm: heartRate.respirationBpm)
-        let (store, io, client, inbox, logger) = (store, io, client, inbox, logger)
+        guard heartRate.bpm != nil || heartRate.respirationBpm != nil else { return nil }
+        return .init(heartRateBpm: heartRate.bpm, heartRateSnrDb: heartRate.snrDb, respirationBpm: heartRate.respirationBpm)
+    }
+
+    /// Stores turn `turn` as it is sent (the latest vitals, the utterances merged into it; due
+    /// now, so it survives whatever happens next) and then sends it; its outcome comes back as
+    /// an input.
+    private func send(_ turn: ConversationMachine.Turn) {
+        let vitals = latestVitals
+        let (store, io, client, inbox, logger, redelivery) = (store, io, client, inbox, logger, redelivery)
         tasks["send-" + turn.id] = Task {
             let request = turn.request(vitals: vitals)
             let audio = turn.wav
             do {
                 let json = try WireJSON.encoder().encode(request)
                 try await io.run {
-                    try store.storeVoiceTurn(id: turn.id, session: turn.sessionID, startedAt: turn.startedAt, request: json, audio: Data(audio), now: Date())
+                    try store.storeVoiceTurnAsSent(
+                        id: turn.id, session: turn.sessionID, startedAt: turn.startedAt, request: json, audio: Data(audio),
+                        absorbing: turn.absorbed, now: Date())
                 }
+                for id in turn.absorbed { redelivery.release(id) }  // their rows are gone
             } catch {
                 // Still worth answering now; it just could not be kept for a retry.
                 logger.error("could not store a turn", metadata: ["turn": "\(turn.id)", "error": "\(error)"])
@@ -323,7 +345,8 @@ final class TurnRedelivery: Sendable {
                         guard !Task.isCancelled else { return }
                         await deliver(turn, client: client)
                     }
-                    if let next = try await io.run({ [store] in try store.nextVoiceTurnDue() }) {
+                    let held = held.withLock { $0 }
+                    if let next = try await io.run({ [store] in try store.nextVoiceTurnDue(excluding: held) }) {
                         wait = .milliseconds(Int64(min(60, max(0.05, next.timeIntervalSinceNow)) * 1000))
                     }
                 }
@@ -342,6 +365,7 @@ final class TurnRedelivery: Sendable {
             return
         }
         let outcome = await client.send(request, sessionID: turn.sessionID, audio: Array(audio))
+        guard !Task.isCancelled else { return }  // stopped mid-request: not an attempt that failed
         do {
             switch outcome {
             case .answered(let answer):

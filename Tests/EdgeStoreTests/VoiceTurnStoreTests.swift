@@ -39,6 +39,29 @@ import Testing
         #expect(try store.voiceTurns(sessions: ["s"]).first?.state == .answered)
     }
 
+    /// A turn as sent replaces its waiting row's request and audio (fresher vitals, utterances
+    /// merged into it) and takes the rows of the utterances merged into it; an answered one
+    /// stays as it was answered.
+    @Test func aTurnAsSentTakesTheRowsOfTheUtterancesMergedIntoIt() throws {
+        let store = try EdgeStore(path: temporaryStorePath())
+        for id in ["t1", "t2", "t3"] { try storeTurn(store, id) }
+        #expect(try store.nextVoiceTurnDue(excluding: ["t1", "t2", "t3"]) == nil, "held turns are not due")
+        #expect(try store.nextVoiceTurnDue(excluding: ["t1", "t2"]) == Date(timeIntervalSince1970: 0))
+        let merged = Data(#"{"id":"t2","merged":true}"#.utf8)
+        try store.storeVoiceTurnAsSent(
+            id: "t2", session: "s", startedAt: Date(timeIntervalSince1970: 100), request: merged, audio: Data(repeating: 8, count: 9_000),
+            absorbing: ["t3"], now: Date())
+        let due = try store.dueVoiceTurns(now: Date.distantFuture)
+        #expect(due.map(\.id) == ["t1", "t2"])
+        #expect(due.last?.request == merged && due.last?.audio?.count == 9_000)
+
+        try store.markVoiceTurnAnswered(id: "t1", transcript: "hello", replyText: "Hello.")
+        try store.storeVoiceTurnAsSent(
+            id: "t1", session: "s", startedAt: Date(timeIntervalSince1970: 100), request: merged, audio: Data([1]), absorbing: [], now: Date())
+        let answered = try #require(try store.voiceTurns(sessions: ["s"]).first)
+        #expect(answered.state == .answered && answered.request == request && answered.transcript == "hello")
+    }
+
     @Test func aRefusedTurnIsSetAsideWithTheReasonAndWithoutItsAudio() throws {
         let store = try EdgeStore(path: temporaryStorePath())
         try storeTurn(store, "t1")

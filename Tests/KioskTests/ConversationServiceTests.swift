@@ -59,6 +59,8 @@ final class FakeTurnRelay: TurnSending {
         var sent: [String] = []
         var answered: [String: Int] = [:]
         var escalation: String?
+        /// How long the relay takes to answer.
+        var latency = Duration.zero
     }
     let state: Mutex<State>
     let reply: [Int16]
@@ -77,6 +79,8 @@ final class FakeTurnRelay: TurnSending {
     var answered: [String: Int] { state.withLock { $0.answered } }
 
     func send(_ request: VoiceTurnRequest, sessionID: String, audio: [UInt8]) async -> TurnOutcome {
+        let latency = state.withLock { $0.latency }
+        if latency > .zero { try? await Task.sleep(for: latency) }
         let (up, escalation) = state.withLock { state -> (Bool, String?) in
             state.sent.append(request.id)
             if state.up { state.answered[request.id, default: 0] += 1 }
@@ -129,9 +133,8 @@ final class FakeTurnRelay: TurnSending {
 
     static func harness(
         relay: FakeTurnRelay, speaker: RecordingSpeaker = RecordingSpeaker(), drainTime: Duration? = nil, retryDelay: Double = 0.05,
-        redelivery: Doorbell = Doorbell()
+        redelivery: Doorbell = Doorbell(), directory: String = NSTemporaryDirectory() + "conversation-\(UUID().uuidString.prefix(8))"
     ) throws -> Harness {
-        let directory = NSTemporaryDirectory() + "conversation-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let store = try EdgeStore(path: directory + "/kiosk.sqlite")
         let board = StatusBoard(.starting(configuration: KioskConfiguration(), paths: DaemonPaths(configuration: KioskConfiguration()), enrollment: nil, storeQuota: 1 << 30))
@@ -172,6 +175,52 @@ final class FakeTurnRelay: TurnSending {
         doorbell.ring()
         try await OutboxServiceTests.eventually { try kiosk.store.voiceTurns(sessions: ["s1"]).first?.state == .answered }
         #expect(relay.answered == ["t1": 1])
+    }
+
+    /// Utterances spoken while a turn is with the relay are stored as they end, so a crash
+    /// loses none of them; sent merged, their rows become the one turn that was sent.
+    @Test func utterancesWaitingBehindATurnAreStoredAtOnceAndSentMergedAsOne() async throws {
+        let relay = FakeTurnRelay(up: true, chunks: 1, gap: .milliseconds(1))
+        relay.state.withLock { $0.latency = .milliseconds(800) }
+        let kiosk = try Self.harness(relay: relay)
+        let running = Task { await kiosk.service.run() }
+        defer { running.cancel() }
+        kiosk.inbox.yield(.sessionOpened("s1"))
+        kiosk.speak("t1")
+        kiosk.speak("t2", seconds: 0.5)
+        kiosk.speak("t3", seconds: 0.5)
+        try await OutboxServiceTests.eventually { try kiosk.store.voiceTurns(sessions: ["s1"]).count == 3 && relay.sent.isEmpty }
+        #expect(try kiosk.store.voiceTurns(sessions: ["s1"]).map(\.state) == [.waiting, .waiting, .waiting], "all three kept while t1 is with the relay")
+
+        try await OutboxServiceTests.eventually { kiosk.conversation.turns == 2 }
+        let stored = try kiosk.store.voiceTurns(sessions: ["s1"])
+        #expect(stored.map(\.id) == ["t1", "t2"] && stored.allSatisfy { $0.state == .answered }, "t3 went with t2: \(stored.map(\.id))")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(relay.sent == ["t1", "t2"], "the waiting utterances were not sent on their own as well")
+    }
+
+    /// The daemon dies with a turn in flight and another utterance waiting behind it: the next
+    /// daemon on the same store delivers both (not played: their conversation is over).
+    @Test func aCrashWithAnUtteranceWaitingLosesNeither() async throws {
+        let directory = NSTemporaryDirectory() + "conversation-\(UUID().uuidString.prefix(8))"
+        let slow = FakeTurnRelay(up: true)
+        slow.state.withLock { $0.latency = .seconds(30) }
+        let first = try Self.harness(relay: slow, directory: directory)
+        let running = Task { await first.service.run() }
+        first.inbox.yield(.sessionOpened("s1"))
+        first.speak("t1")
+        first.speak("t2")
+        try await OutboxServiceTests.eventually { try first.store.voiceTurns(sessions: ["s1"]).count == 2 }
+        running.cancel()  // as good as kill -9 for the store: nothing more is written
+        await running.value
+
+        let relay = FakeTurnRelay(up: true)
+        let second = try Self.harness(relay: relay, directory: directory)
+        let restarted = Task { await second.service.run() }
+        defer { restarted.cancel() }
+        try await OutboxServiceTests.eventually { try second.store.voiceTurns(sessions: ["s1"]).allSatisfy { $0.state == .answered } }
+        #expect(relay.answered == ["t1": 1, "t2": 1])
+        #expect(second.speaker.samples.isEmpty, "nothing of a conversation that is over is played")
     }
 
     @Test func aTurnTheRelayDoesNotAnswerGetsTheApologyAndIsDeliveredOnceWhenItIsBack() async throws {
