@@ -218,3 +218,32 @@ public struct VoiceTurnAnswer: Codable, Sendable, Hashable {
         self.timingsMs = timingsMs
     }
 }
+
+/// The contract's rule for silence, which the relay refuses (422 `silent_audio`) and the kiosk
+/// therefore does not send: an utterance whose loudest 20 ms stays under about -50 dBFS RMS
+/// (a muted microphone, a cable unplugged, a voice detector's false alarm on quiet noise).
+public enum TurnAudioLevel {
+    /// The RMS level, relative to full scale, the loudest 20 ms must reach.
+    public static let silenceRMS: Float = 0.003
+
+    /// Whether `samples` (16 kHz mono) are silence by this rule.
+    public static func isSilent(_ samples: [Int16]) -> Bool { loudestFrameRMS(samples) < silenceRMS }
+
+    /// The RMS level, relative to full scale, of the loudest 20 ms of `samples` (16 kHz).
+    public static func loudestFrameRMS(_ samples: [Int16]) -> Float {
+        let frame = 320
+        var loudest: Float = 0
+        var start = 0
+        while start < samples.count {
+            let end = min(samples.count, start + frame)
+            var energy: Float = 0
+            for index in start..<end {
+                let sample = Float(samples[index]) / 32_768
+                energy += sample * sample
+            }
+            loudest = max(loudest, (energy / Float(end - start)).squareRoot())
+            start = end
+        }
+        return loudest
+    }
+}

@@ -135,6 +135,11 @@ public actor ConversationService: Service {
                 logger.warning("utterance audio missing; not sent as a turn", metadata: ["turn": "\(turnID)"])
                 return
             }
+            guard !TurnAudioLevel.isSilent(samples) else {
+                // The relay would refuse it for good; the voice detector heard quiet noise.
+                logger.notice("utterance too quiet to be a turn (under -50 dBFS); not sent", metadata: ["turn": "\(turnID)"])
+                return
+            }
             let turn = ConversationMachine.Turn(id: turnID, sessionID: sessionID, startedAt: startedAt, samples: samples)
             // Stored at once, held back from redelivery while the conversation has it: an
             // utterance waiting behind a turn in flight survives a crash too.

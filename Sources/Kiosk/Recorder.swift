@@ -176,7 +176,9 @@ actor Recorder: Service {
             board.update { if $0.session?.id == id { $0.session?.turns += 1 } }
         case .close(let id, let time, let reason):
             guard let startedAt = openedAt.removeValue(forKey: id) else { return }
-            conversation(.sessionClosed(id))
+            // Input stopping (the daemon's shutdown, or the end of the files) is the
+            // conversation's own shutdown to handle: from files, the last answer still plays.
+            if reason != .shutdown { conversation(.sessionClosed(id)) }
             let endedAt = max(startedAt, wallEpoch.addingTimeInterval(time))
             let document = try await io.run { [store, metadata] in
                 try Self.close(

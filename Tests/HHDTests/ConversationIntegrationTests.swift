@@ -16,7 +16,8 @@ extension DaemonTests {
     /// WAV file standing in for the speaker, against a real `hh-relay` with its offline engines.
     @Suite struct ConversationIntegrationTests {
         /// A visit with a spoken question: 24 s of a patient in view, and a microphone track with
-        /// "What is my heart rate?" at 3 s over quiet room noise.
+        /// "What is my heart rate?" at 20 s over quiet room noise: the files end while the kiosk
+        /// thinks or speaks, and the answer must still play whole.
         static let visit: (video: String, audio: String) = {
             let directory = temporaryDirectory("spoken-visit")
             let video = directory + "/visit.y4m"
@@ -26,7 +27,7 @@ extension DaemonTests {
             var track = (0..<24 * 16_000).map { _ in Int16.random(in: -90...90, using: &generator) }
             let question = try! RealRelayTests.spoken("What is my heart rate?")
             for (index, sample) in question.enumerated() {
-                let at = 3 * 16_000 + index
+                let at = 20 * 16_000 + index
                 track[at] = Int16(clamping: Int(track[at]) + Int(Double(sample) * 0.8))
             }
             let audio = directory + "/visit.wav"

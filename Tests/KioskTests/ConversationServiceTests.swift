@@ -121,8 +121,8 @@ final class FakeTurnRelay: TurnSending {
         let speaker: RecordingSpeaker
 
         /// Puts an utterance of `seconds` on the shelf and tells the conversation it ended.
-        func speak(_ turnID: String, session: String = "s1", seconds: Double = 1) {
-            shelf.put(turnID, samples: (0..<Int(seconds * 16_000)).map { sin(Float($0) * 0.05) * 0.3 })
+        func speak(_ turnID: String, session: String = "s1", seconds: Double = 1, level: Float = 0.3) {
+            shelf.put(turnID, samples: (0..<Int(seconds * 16_000)).map { sin(Float($0) * 0.05) * level })
             inbox.yield(.utterance(turnID: turnID, sessionID: session, startedAt: Date()))
         }
 
@@ -197,6 +197,21 @@ final class FakeTurnRelay: TurnSending {
         #expect(stored.map(\.id) == ["t1", "t2"] && stored.allSatisfy { $0.state == .answered }, "t3 went with t2: \(stored.map(\.id))")
         try await Task.sleep(for: .milliseconds(300))
         #expect(relay.sent == ["t1", "t2"], "the waiting utterances were not sent on their own as well")
+    }
+
+    /// An utterance under the contract's silence level (the voice detector's false alarm on
+    /// quiet noise) is not sent, as the relay would refuse it; the next one is.
+    @Test func anUtteranceTooQuietToHearIsNotSent() async throws {
+        let relay = FakeTurnRelay(up: true, chunks: 1, gap: .milliseconds(1))
+        let kiosk = try Self.harness(relay: relay)
+        let running = Task { await kiosk.service.run() }
+        defer { running.cancel() }
+        kiosk.inbox.yield(.sessionOpened("s1"))
+        kiosk.speak("quiet", level: 0.002)  // -57 dBFS peak
+        kiosk.speak("t2")
+        try await OutboxServiceTests.eventually { kiosk.conversation.turns == 1 }
+        #expect(relay.sent == ["t2"])
+        #expect(try kiosk.store.voiceTurns(sessions: ["s1"]).map(\.id) == ["t2"])
     }
 
     /// The daemon dies with a turn in flight and another utterance waiting behind it: the next

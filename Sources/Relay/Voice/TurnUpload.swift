@@ -24,9 +24,6 @@ public enum TurnUpload {
 
     /// The longest utterance accepted.
     public static let maximumSeconds = 30.0
-    /// The loudest 20 ms of an utterance must reach this RMS level (about −50 dBFS): below it
-    /// the audio is silence (a muted microphone, a cable unplugged).
-    public static let silenceRMS: Float = 0.003
     /// The largest `turn` part.
     static let maximumTurnPartBytes = 4_096
 
@@ -156,28 +153,10 @@ public enum TurnUpload {
             samples = mono.map { Int16(max(-32_768, min(32_767, ($0 * 32_768).rounded()))) }
         }
         guard !samples.isEmpty else { throw APIError(.badRequest, "empty_audio", "the audio part holds no samples") }
-        guard loudestFrameRMS(samples) >= silenceRMS else {
+        guard !TurnAudioLevel.isSilent(samples) else {
             throw APIError(.unprocessableContent, "silent_audio", "the audio is silent (nothing above about -50 dBFS): is the microphone muted?")
         }
         return UtteranceAudio(samples: samples)
-    }
-
-    /// The RMS level, relative to full scale, of the loudest 20 ms of `samples` (16 kHz).
-    static func loudestFrameRMS(_ samples: [Int16]) -> Float {
-        let frame = UtteranceAudio.sampleRate / 50
-        var loudest: Float = 0
-        var start = 0
-        while start < samples.count {
-            let end = min(samples.count, start + frame)
-            var energy: Float = 0
-            for index in start..<end {
-                let sample = Float(samples[index]) / 32_768
-                energy += sample * sample
-            }
-            loudest = max(loudest, (energy / Float(end - start)).squareRoot())
-            start = end
-        }
-        return loudest
     }
 
     private static func audioError(_ error: MediaFileError) -> APIError {
