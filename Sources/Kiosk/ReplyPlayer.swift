@@ -32,8 +32,10 @@ public enum PlaybackEnd: Sendable, Hashable {
 /// With ``Settings/continuous`` (a device, with the echo canceller) the speaker is opened once
 /// and plays silence between replies, and a stopped reply is taken back from the device's buffer
 /// rather than the device restarted: the speaker's stream then keeps one alignment with the
-/// microphone's, which the canceller's filter depends on. Otherwise the speaker is opened for
-/// each reply and let go after it.
+/// microphone's, which the canceller's filter depends on. The silence the device holds ahead is
+/// taken back the same way when a reply starts, so the reply is heard at once (the device's
+/// buffer, 200 ms, would otherwise play out first). Otherwise the speaker is opened for each
+/// reply and let go after it.
 ///
 /// `@unchecked Sendable`: the sink (a device handle) is used by the speaker thread only; the
 /// queue is guarded by `queue`.
@@ -135,6 +137,8 @@ public final class ReplyPlayer: @unchecked Sendable {
 
     private func runSpeaker() {
         var open = false
+        /// Whether the device holds silence written ahead (a running speaker between replies).
+        var silenceQueued = false
         let silence = [Int16](repeating: 0, count: settings.block)
         while true {
             switch next(speakerOpen: open) {
@@ -142,9 +146,13 @@ public final class ReplyPlayer: @unchecked Sendable {
                 if open { sink.close() }
                 return
             case .silence:
-                do { try write(silence) } catch {
+                do {
+                    try write(silence)
+                    silenceQueued = true
+                } catch {
                     sink.close()
                     open = false
+                    silenceQueued = false
                     echo?.restarted()
                 }
             case .play(let playback):
@@ -161,7 +169,8 @@ public final class ReplyPlayer: @unchecked Sendable {
                         continue
                     }
                 }
-                open = play(playback)
+                open = play(playback, takingBackSilence: silenceQueued)
+                silenceQueued = false
                 if !open || !settings.continuous {
                     sink.close()
                     open = false
@@ -181,13 +190,16 @@ public final class ReplyPlayer: @unchecked Sendable {
     }
 
     /// Plays `playback` on the open speaker to its end or stop; false when the speaker failed.
-    private func play(_ playback: Playback) -> Bool {
+    /// With `takingBackSilence` the silence the device holds ahead is taken back before the first
+    /// samples, so the reply is heard at once rather than after the device's buffer of silence.
+    private func play(_ playback: Playback, takingBackSilence: Bool) -> Bool {
         var underruns = 0
         var first = true
         while true {
             switch playback.next(waitingForBuffer: first) {
             case .samples(let samples, let arrivedAt, let underrun):
                 if underrun { underruns += 1 }
+                if first && takingBackSilence, case let frames = sink.rewind(), frames > 0 { echo?.rewound(frames) }
                 do { try write(samples) } catch {
                     sink.discard()
                     report(.finished(turnID: playback.turnID, .failed("\(sink.name): \(error)"), underruns: underruns))

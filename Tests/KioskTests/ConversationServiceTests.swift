@@ -393,7 +393,7 @@ final class FakeTurnRelay: TurnSending {
         try await OutboxServiceTests.eventually { speaker.samples.contains(900) }
         second.stop()
         try await OutboxServiceTests.eventually { events.withLock { $0.contains { if case .finished("t2", .stopped, _) = $0 { true } else { false } } } }
-        #expect(speaker.rewinds == 1 && speaker.discards == 0 && speaker.drains == 0)
+        #expect(speaker.rewinds == 2 && speaker.discards == 0 && speaker.drains == 0, "the silence ahead taken back as t2 started, and t2's tail when it stopped")
         #expect(speaker.opens == 1 && speaker.closes == 0, "one stream for both replies")
         player.close()
         try await OutboxServiceTests.eventually { speaker.closes == 1 }
