@@ -212,7 +212,7 @@ let package = Package(
         .executableTarget(
             name: "turn-bench",
             dependencies: [
-                "Relay", "HHProtocol", "Conversation", "MediaFiles", "SpeechEngines",
+                "Relay", "HHProtocol", "Conversation", "MediaFiles", "SpeechEngines", "Kiosk", "KioskControl", "EdgeStore", "Devices",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

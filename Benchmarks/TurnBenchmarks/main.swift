@@ -9,6 +9,9 @@
 //    50 ms, first audio 20 ms), T turns at 16 at once; the time to first audio byte minus the
 //    providers' 120 ms, p50 and p99. Reference: the same requests to a relay on the same store
 //    whose stages answer at once (the HTTP, parsing, storage and streaming cost alone).
+// 3. The kiosk's share (`--only kiosk`, KioskShare.swift): hhd's conversation (the real
+//    ConversationService, store, HTTPTurnClient and ReplyPlayer) against this relay, timed on
+//    both sides of the wire.
 import AsyncHTTPClient
 import Conversation
 import Foundation
@@ -75,7 +78,7 @@ struct DelayedSpeech: TextToSpeech {
 }
 
 /// A relay in this process on a fresh SQLite folder, with `pipeline`; returns its URL and a device token.
-func startRelay(_ pipeline: VoicePipeline) async throws -> (url: String, token: String, task: Task<Void, any Error>) {
+func startRelay(_ pipeline: VoicePipeline, probe: WireProbe? = nil) async throws -> (url: String, token: String, task: Task<Void, any Error>) {
     let directory = NSTemporaryDirectory() + "turn-bench-\(UUID().uuidString.prefix(8))"
     var configuration = RelayConfiguration()
     try configuration.apply(["HH_RELAY_DATA_DIR": directory, "HH_RELAY_RATE_LIMIT": "100000", "HH_RELAY_RATE_BURST": "100000"])
@@ -89,10 +92,16 @@ func startRelay(_ pipeline: VoicePipeline) async throws -> (url: String, token: 
     _ = try await store.addDevice(id: token.deviceID, clinicID: clinic.id, name: "bench", secretHash: token.secretHash)
     let voice = VoiceTurnService(pipeline: pipeline, store: store, objects: objects, knowledge: ClinicKnowledgeBook(files: [:]), audioRetentionDays: 0)
     let port = Int.random(in: 20_000..<60_000)
-    let application = Application(
-        router: RelayServer.router(store: store, objects: objects, voice: voice, configuration: configuration, registry: PrometheusCollectorRegistry(), logger: logger),
-        configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-    let task = Task { try await application.run() }
+    let router = RelayServer.router(store: store, objects: objects, voice: voice, configuration: configuration, registry: PrometheusCollectorRegistry(), logger: logger)
+    let address = ApplicationConfiguration(address: .hostname("127.0.0.1", port: port))
+    let task: Task<Void, any Error>
+    if let probe {
+        let application = Application(responder: ProbedResponder(inner: router.buildResponder(), probe: probe), configuration: address, logger: logger)
+        task = Task { try await application.run() }
+    } else {
+        let application = Application(router: router, configuration: address, logger: logger)
+        task = Task { try await application.run() }
+    }
     try await Task.sleep(for: .milliseconds(500))
     return ("http://127.0.0.1:\(port)", token.text, task)
 }
@@ -156,7 +165,7 @@ let samples: [Int16] = try {
     return try TurnUpload.parse(body, contentType: type).audio.samples
 }()
 func ms(_ value: Double) -> String { String(format: "%.0f ms", value * 1000) }
-if only != "overhead" {
+if only == nil || only == "offline" {
     let seconds = Double(question.count - 44) / (22_050 * 2)
     let offline = try OfflineVoice.load(decoders: 2)
     let offlineRelay = try await startRelay(VoicePipeline(speechToText: offline.speechToText, responder: offline.responder, textToSpeech: offline.textToSpeech))
@@ -178,6 +187,10 @@ if only != "overhead" {
     offlineRelay.task.cancel()
 }
 if only == "offline" { exit(0) }
+if only == "kiosk" || only == nil {
+    try await measureKioskShare(question: samples, runs: max(runs, 10))
+    if only == "kiosk" { exit(0) }
+}
 
 // 2. Overhead at 16 concurrent turns, with the audio as a kiosk sends it (16 kHz mono).
 let kioskAudio = Data(WAVBytes.file(samples, sampleRate: 16_000))
