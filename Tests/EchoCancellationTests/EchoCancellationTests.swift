@@ -316,3 +316,4 @@ import VoiceCore
     }
 }
 
+
