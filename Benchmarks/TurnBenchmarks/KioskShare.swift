@@ -117,10 +117,10 @@ final class DeviceModelSink: AudioSink, @unchecked Sendable {
         written = start + samples.count
     }
 
-    func rewind() -> Int {
+    func rewind(maxFrames: Int) -> Int {
         lock.lock()
         defer { lock.unlock() }
-        let frames = max(0, written - played(at: .now) - safety)
+        let frames = min(maxFrames, max(0, written - played(at: .now) - safety))
         written -= frames
         return frames
     }

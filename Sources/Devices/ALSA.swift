@@ -204,9 +204,9 @@ public final class ALSASpeaker: AudioSink {
         return snd_pcm_delay(pcm, &delay) == 0 ? max(0, delay) : 0
     }
 
-    public func rewind() -> Int {
+    public func rewind(maxFrames: Int) -> Int {
         guard let pcm else { return 0 }
-        let rewindable = snd_pcm_rewindable(pcm)
+        let rewindable = min(Int(snd_pcm_rewindable(pcm)), maxFrames)
         guard rewindable > 0 else { return 0 }
         return max(0, Int(snd_pcm_rewind(pcm, snd_pcm_uframes_t(rewindable))))
     }

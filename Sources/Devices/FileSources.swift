@@ -175,7 +175,7 @@ public final class WAVFileSpeaker: AudioSink {
     }
 
     /// What a file has taken it keeps.
-    public func rewind() -> Int { 0 }
+    public func rewind(maxFrames: Int) -> Int { 0 }
 
     public func drain() {
         if pacing == .realtime, let reply { sleep(until: reply.start + Double(reply.frames) / Double(sampleRate)) }

@@ -124,10 +124,11 @@ public protocol AudioSink: AnyObject {
     /// Frames written and not yet heard (what the device still holds): the last sample written
     /// is heard that long from now.
     var pendingFrames: Int { get }
-    /// Takes back what was written and has not been played yet, the device running on (a
-    /// stopped reply, with the speaker kept running); returns the frames taken back, 0 when it
-    /// cannot (then ``discard()``).
-    func rewind() -> Int
+    /// Takes back what was written and has not been played yet, the latest first and at most
+    /// `maxFrames`, the device running on (a stopped reply, or silence ahead of a new one, with
+    /// the speaker kept running); returns the frames taken back, 0 when it cannot (then
+    /// ``discard()``).
+    func rewind(maxFrames: Int) -> Int
     /// Waits until everything written has played.
     func drain()
     /// Drops what was written and has not played yet (a barge-in).

@@ -163,6 +163,7 @@ public actor ConversationService: Service {
             await settle(turnID, outcome, now: now)
             tasks["send-" + turnID] = nil
             redelivery.release(turnID)
+            redelivery.ring()  // the waiting count, which a draining shutdown waits on, changed
         case .playback(.started(let turnID, let latency)):
             logger.debug("reply playing", metadata: ["turn": "\(turnID)", "buffered_ms": "\(latency.inMilliseconds)"])
         case .playback(.finished(let turnID, let end, let underruns)):
@@ -246,7 +247,11 @@ public actor ConversationService: Service {
                         audio: Data(wav), now: Date())
                     if wasSent { try store.markVoiceTurnWaiting(id: turn.id, error: reason, notBefore: Date().addingTimeInterval(delay)) }
                 }
-                for id in [turn.id] + turn.absorbed { redelivery.release(id) }
+                // A sent turn is released with its outcome: until then its request may still be
+                // with the relay, and redelivery must not send it a second time alongside.
+                if !wasSent {
+                    for id in [turn.id] + turn.absorbed { redelivery.release(id) }
+                }
                 redelivery.ring()
             case .escalate(let turnID, let reason):
                 logger.warning("escalation raised by the relay", metadata: ["turn": "\(turnID)", "reason": "\(reason)"])

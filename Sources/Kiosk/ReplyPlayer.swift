@@ -137,8 +137,10 @@ public final class ReplyPlayer: @unchecked Sendable {
 
     private func runSpeaker() {
         var open = false
-        /// Whether the device holds silence written ahead (a running speaker between replies).
-        var silenceQueued = false
+        /// Silence written since the last reply's samples (a running speaker between replies):
+        /// what may be taken back for the next reply, and no more (the device may still hold
+        /// the end of the last reply before it).
+        var silenceWritten = 0
         let silence = [Int16](repeating: 0, count: settings.block)
         while true {
             switch next(speakerOpen: open) {
@@ -148,11 +150,11 @@ public final class ReplyPlayer: @unchecked Sendable {
             case .silence:
                 do {
                     try write(silence)
-                    silenceQueued = true
+                    silenceWritten += silence.count
                 } catch {
                     sink.close()
                     open = false
-                    silenceQueued = false
+                    silenceWritten = 0
                     echo?.restarted()
                 }
             case .play(let playback):
@@ -169,8 +171,8 @@ public final class ReplyPlayer: @unchecked Sendable {
                         continue
                     }
                 }
-                open = play(playback, takingBackSilence: silenceQueued)
-                silenceQueued = false
+                open = play(playback, takingBack: silenceWritten)
+                silenceWritten = 0
                 if !open || !settings.continuous {
                     sink.close()
                     open = false
@@ -190,16 +192,28 @@ public final class ReplyPlayer: @unchecked Sendable {
     }
 
     /// Plays `playback` on the open speaker to its end or stop; false when the speaker failed.
-    /// With `takingBackSilence` the silence the device holds ahead is taken back before the first
-    /// samples, so the reply is heard at once rather than after the device's buffer of silence.
-    private func play(_ playback: Playback, takingBackSilence: Bool) -> Bool {
+    /// Up to `silence` frames of the silence the device holds ahead are taken back before the
+    /// first samples, so the reply is heard at once rather than after the device's buffer of
+    /// silence.
+    /// On a running speaker, silence is written while the jitter buffer fills (at the start, or
+    /// after running dry), so the device never runs out and keeps its alignment.
+    private func play(_ playback: Playback, takingBack silence: Int) -> Bool {
         var underruns = 0
         var first = true
+        var silenceAhead = silence
+        let patience: Duration? = settings.continuous ? .microseconds(settings.block * 1_000_000 / settings.sampleRate) : nil
         while true {
-            switch playback.next(waitingForBuffer: first) {
+            switch playback.next(waitingForBuffer: first, patience: patience) {
+            case .waiting:
+                do { try write([Int16](repeating: 0, count: settings.block)) } catch {
+                    sink.discard()
+                    report(.finished(turnID: playback.turnID, .failed("\(sink.name): \(error)"), underruns: underruns))
+                    return false
+                }
+                if first { silenceAhead += settings.block }
             case .samples(let samples, let arrivedAt, let underrun):
                 if underrun { underruns += 1 }
-                if first && takingBackSilence, case let frames = sink.rewind(), frames > 0 { echo?.rewound(frames) }
+                if first && silenceAhead > 0, case let frames = sink.rewind(maxFrames: silenceAhead), frames > 0 { echo?.rewound(frames) }
                 do { try write(samples) } catch {
                     sink.discard()
                     report(.finished(turnID: playback.turnID, .failed("\(sink.name): \(error)"), underruns: underruns))
@@ -210,7 +224,7 @@ public final class ReplyPlayer: @unchecked Sendable {
                 }
                 first = false
             case .stopped:
-                if settings.continuous, case let frames = sink.rewind(), frames > 0 {
+                if settings.continuous, case let frames = sink.rewind(maxFrames: .max), frames > 0 {
                     echo?.rewound(frames)
                 } else {
                     sink.discard()
@@ -239,6 +253,8 @@ public final class Playback: @unchecked Sendable {
     private var finished = false
     private var stopped = false
     private var firstArrival: ContinuousClock.Instant?
+    /// Ran dry before the end: waiting for the jitter buffer to fill again.
+    private var refilling = false
 
     fileprivate init(turnID: String, settings: ReplyPlayer.Settings) {
         self.turnID = turnID
@@ -286,19 +302,29 @@ public final class Playback: @unchecked Sendable {
         case samples([Int16], arrivedAt: ContinuousClock.Instant?, underrun: Bool)
         case stopped
         case ended
+        /// Nothing to write yet, and the caller's patience is out.
+        case waiting
     }
 
     /// The next block to write, waiting for the jitter buffer to fill at the start (`prebuffer`)
-    /// and after running dry.
-    fileprivate func next(waitingForBuffer prebuffer: Bool) -> Step {
+    /// and after running dry; `.waiting` when that takes longer than `patience` (`nil`: wait).
+    fileprivate func next(waitingForBuffer prebuffer: Bool, patience: Duration?) -> Step {
         let prebufferSamples = Int(Double(settings.sampleRate) * (settings.prebuffer / .seconds(1)))
         condition.lock()
         defer { condition.unlock() }
-        var underrun = false
-        if !prebuffer && buffer.count == taken && !finished && !stopped { underrun = true }
-        if prebuffer || underrun {
-            while !stopped && !finished && buffer.count - taken < max(1, prebufferSamples) { condition.wait() }
+        if !prebuffer && !refilling && buffer.count == taken && !finished && !stopped { refilling = true }
+        if prebuffer || refilling {
+            let deadline = patience.map { Date().addingTimeInterval($0 / .seconds(1)) }
+            while !stopped && !finished && buffer.count - taken < max(1, prebufferSamples) {
+                if let deadline {
+                    if !condition.wait(until: deadline) { return .waiting }
+                } else {
+                    condition.wait()
+                }
+            }
         }
+        let underrun = refilling
+        refilling = false
         if stopped { return .stopped }
         if buffer.count == taken { return finished ? .ended : .samples([], arrivedAt: nil, underrun: underrun) }
         let end = min(buffer.count, taken + settings.block)

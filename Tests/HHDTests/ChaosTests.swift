@@ -50,14 +50,14 @@ extension DaemonTests {
             relay.kill9()
             Thread.sleep(forTimeInterval: 2)
             try relay.start()
-            #expect(daemon.wait(timeout: 120) != nil, "\(daemon.log)")
+            #expect(await daemon.wait(timeout: 120) != nil, "\(daemon.log)")
 
             // 2. The kiosk is killed mid-visit, twice; the next start recovers what it had.
             for attempt in 0..<2 {
                 daemon = try kiosk("kiosk-killed-\(attempt)", pace: "realtime")
                 Thread.sleep(forTimeInterval: 3.0 + 2 * Double(attempt))
                 daemon.send(SIGKILL)
-                _ = daemon.wait(timeout: 10)
+                _ = daemon.waitBlocking(timeout: 10)
             }
 
             // 3. Few descriptors, a flood of idle control clients, and the relay's data folder
@@ -70,7 +70,7 @@ extension DaemonTests {
             Thread.sleep(forTimeInterval: 2)
             relay.stop()
             try relay.start()
-            #expect(daemon.wait(timeout: 120) != nil, "\(daemon.log)")
+            #expect(await daemon.wait(timeout: 120) != nil, "\(daemon.log)")
             idle.forEach { close($0) }
 
             // 4. The kiosk's disk fills while it records, then space comes back; then it stops.
@@ -83,12 +83,12 @@ extension DaemonTests {
             try? FileManager.default.removeItem(atPath: filler)
             Thread.sleep(forTimeInterval: 4)
             daemon.send(SIGTERM)
-            #expect(daemon.wait(timeout: 60) == 0, "\(daemon.log)")
+            #expect(await daemon.wait(timeout: 60) == 0, "\(daemon.log)")
             #expect(daemon.log.contains("could not store"), "the disk really filled:\n\(daemon.log.suffix(2000))")
 
             // Calm: one last start with no input delivers whatever still waits.
             daemon = try kiosk("drain", video: "")
-            #expect(daemon.wait(timeout: 120) == 0, "\(daemon.log)")
+            #expect(await daemon.wait(timeout: 120) == 0, "\(daemon.log)")
 
             // Session by session.
             let store = try EdgeStore(path: state + "/hhd.sqlite")

@@ -81,7 +81,7 @@ extension DaemonTests {
             Thread.sleep(forTimeInterval: 3)
             daemon.send(SIGTERM)
             let started = Date()
-            #expect(daemon.wait(timeout: 20) == 0, "\(daemon.log)")
+            #expect(await daemon.wait(timeout: 20) == 0, "\(daemon.log)")
             #expect(Date().timeIntervalSince(started) < 10, "SIGTERM exits well within the stop timeout")
             #expect(!FileManager.default.fileExists(atPath: socket), "socket removed")
             // The session in progress was closed and delivered before exiting.
@@ -119,7 +119,7 @@ extension DaemonTests {
                  "--audio", "", "--relay", relay.url, "--pace", "fast"],
                 log: directory + "/hhd.log")
             defer { daemon.ensureStopped() }
-            #expect(daemon.wait(timeout: 60) == 0, "\(daemon.log)")
+            #expect(await daemon.wait(timeout: 60) == 0, "\(daemon.log)")
             let ids = order.withLock { $0 }
             #expect(ids.count == VisitVideo.presence.count)
             let first = relay.uploads.filter { $0.id == ids[0] }
@@ -152,7 +152,7 @@ extension DaemonTests {
             try FileManager.default.createSymbolicLink(atPath: camera, withDestinationPath: VisitVideo.path)
             #expect(eventually(timeout: 15) { value(statusJSON(socket: socket), "camera.state") as? String == "running" }, "\(daemon.log)")
             daemon.send(SIGTERM)
-            #expect(daemon.wait(timeout: 20) == 0)
+            #expect(await daemon.wait(timeout: 20) == 0)
         }
 
         @Test func aControlSocketThatCannotBeBoundStopsTheWholeDaemonAtOnce() throws {
@@ -164,7 +164,7 @@ extension DaemonTests {
                  "--socket", directory + "/no-such-folder/control.sock", "--video", VisitVideo.path, "--audio", "", "--pace", "realtime"],
                 log: directory + "/hhd.log")
             defer { daemon.ensureStopped() }
-            let status = daemon.wait(timeout: 20)
+            let status = daemon.waitBlocking(timeout: 20)
             #expect(status != nil && status != 0, "hhd stopped with an error: \(daemon.log)")
             let failure = daemon.log.split(separator: "\n").first { $0.contains("hhd failed") }
             #expect(failure?.contains("cannot listen on the control socket \(directory)/no-such-folder/control.sock") == true, "\(daemon.log)")
@@ -193,7 +193,7 @@ extension DaemonTests {
             // And the daemon still answers.
             #expect(value(statusJSON(socket: socket), "camera.device") as? String == VisitVideo.path)
             daemon.send(SIGTERM)
-            #expect(daemon.wait(timeout: 20) == 0)
+            #expect(await daemon.wait(timeout: 20) == 0)
         }
 
         @Test func hhctlSaysClearlyWhenTheDaemonIsNotRunning() throws {

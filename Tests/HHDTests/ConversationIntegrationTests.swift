@@ -64,7 +64,7 @@ extension DaemonTests {
                  "--video", Self.visit.video, "--audio", Self.visit.audio, "--relay", "http://127.0.0.1:\(port)", "--pace", "realtime"],
                 log: directory + "/hhd.log")
             defer { daemon.ensureStopped() }
-            #expect(daemon.wait(timeout: 120) == 0, "\(daemon.log)")
+            #expect(await daemon.wait(timeout: 120) == 0, "\(daemon.log)")
 
             // The relay heard the question and answered it once.
             let kiosk = try EdgeStore(path: directory + "/state/hhd.sqlite")
@@ -106,7 +106,7 @@ extension DaemonTests {
 
             let relay = try RealRelayTests.serveRelay(in: directory, port: port)
             defer { relay.terminate(); relay.waitUntilExit() }
-            #expect(daemon.wait(timeout: 120) == 0, "\(daemon.log)")
+            #expect(await daemon.wait(timeout: 120) == 0, "\(daemon.log)")
 
             #expect(try Self.samples(speaker) == apology, "the apology, and not the late answer")
             let kiosk = try EdgeStore(path: directory + "/state/hhd.sqlite")
@@ -133,7 +133,7 @@ extension DaemonTests {
             defer { first.ensureStopped() }
             try await waitFor(seconds: 60, first) { first.log.contains("turn sent") }
             first.send(SIGKILL)
-            _ = first.wait(timeout: 10)
+            _ = await first.wait(timeout: 10)
             close(listener)
 
             let relay = try RealRelayTests.serveRelay(in: directory, port: port)
@@ -143,7 +143,7 @@ extension DaemonTests {
                  "--speaker", directory + "/speaker-2.wav", "--relay", "http://127.0.0.1:\(port)", "--pace", "realtime"],
                 log: directory + "/hhd-2.log")
             defer { second.ensureStopped() }
-            #expect(second.wait(timeout: 120) == 0, "\(second.log)")
+            #expect(await second.wait(timeout: 120) == 0, "\(second.log)")
 
             let kiosk = try EdgeStore(path: directory + "/state/hhd.sqlite")
             let sessionID = try #require(try kiosk.recentSessions(limit: 10).first?.id)

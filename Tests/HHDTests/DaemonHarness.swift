@@ -71,8 +71,20 @@ final class DaemonProcess {
     var pid: Int32 { process.processIdentifier }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    /// Waits for the process to end; `nil` if it did not within `timeout` seconds.
-    func wait(timeout: Double) -> Int32? {
+    /// Waits for the process to end; `nil` if it did not within `timeout` seconds. It sleeps
+    /// rather than blocks, so a long daemon run does not hold one of the test process's two
+    /// cooperative threads (the other suites, some of them timed, run beside it).
+    func wait(timeout: Double) async -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    /// ``wait(timeout:)`` for synchronous code (holds its thread: for short waits only).
+    func waitBlocking(timeout: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
             if Date() > deadline { return nil }
@@ -162,14 +174,14 @@ struct InterruptedVisit {
         defer { recording.ensureStopped() }
         #expect(eventually(timeout: 25) { (try? EdgeStore(path: state + "/hhd.sqlite")).map { (try? killWhen($0)) ?? false } ?? false }, "\(recording.log)")
         recording.send(SIGKILL)
-        _ = recording.wait(timeout: 10)
+        _ = recording.waitBlocking(timeout: 10)
         try beforeRecovery(try EdgeStore(path: state + "/hhd.sqlite"))
 
         let relay = try TestRelay()
         let delivery = try DaemonProcess(
             ["--config", configuration, "--state-dir", state, "--video", "", "--audio", "", "--relay", relay.url, "--pace", "fast"],
             log: directory + "/deliver.log")
-        #expect(delivery.wait(timeout: 30) == 0, "\(delivery.log)")
+        #expect(delivery.waitBlocking(timeout: 30) == 0, "\(delivery.log)")
         recoveryLog = delivery.log
         documents = try relay.storedOrder.map { try WireJSON.decoder().decode(SessionDocument.self, from: relay.stored[$0]!) }
     }

@@ -23,7 +23,7 @@ extension DaemonTests {
             #expect(daemon.process.isRunning, "with the relay down the daemon keeps the sessions and waits")
             #expect(relay.uploads.isEmpty)
             try relay.start()
-            let status = daemon.wait(timeout: 60)
+            let status = daemon.waitBlocking(timeout: 60)
             #expect(status == 0, "daemon log:\n\(daemon.log)")
 
             let expected = VisitVideo.presence.count
@@ -51,7 +51,7 @@ extension DaemonTests {
                 let recording = try DaemonProcess(
                     ["--config", configuration, "--state-dir", state, "--video", VisitVideo.path, "--audio", "", "--pace", "fast"],
                     log: directory + "/record-\(run).log")
-                #expect(recording.wait(timeout: 60) == 0, "\(recording.log)")
+                #expect(await recording.wait(timeout: 60) == 0, "\(recording.log)")
             }
             let committed = try EdgeStore(path: state + "/hhd.sqlite").outboxOrder()
             #expect(committed.count == 3 * VisitVideo.presence.count)
@@ -69,7 +69,7 @@ extension DaemonTests {
                 Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.6, using: &generator))
                 if daemon.process.isRunning {
                     daemon.send(SIGKILL)
-                    _ = daemon.wait(timeout: 10)
+                    _ = daemon.waitBlocking(timeout: 10)
                     kills += 1
                 } else {
                     #expect(daemon.process.terminationStatus == 0, "\(daemon.log)")
@@ -80,7 +80,7 @@ extension DaemonTests {
                 let last = try DaemonProcess(
                     ["--config", configuration, "--state-dir", state, "--video", "", "--audio", "", "--relay", relay.url, "--pace", "fast"],
                     log: directory + "/deliver-last.log")
-                #expect(last.wait(timeout: 60) == 0, "\(last.log)")
+                #expect(await last.wait(timeout: 60) == 0, "\(last.log)")
             }
             #expect(kills >= 5, "the daemon was killed during uploads")
             #expect(Set(relay.storedOrder) == Set(committed), "every committed session arrived")

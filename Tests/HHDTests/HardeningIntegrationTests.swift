@@ -24,7 +24,7 @@ extension DaemonTests {
                 ["--config", configuration, "--state-dir", directory + "/state", "--socket", directory + "/other.sock", "--video", VisitVideo.path, "--audio", "", "--pace", "realtime"],
                 log: directory + "/second.log")
             defer { second.ensureStopped() }
-            #expect(second.wait(timeout: 10).map { $0 != 0 } == true, "the second daemon stops")
+            #expect(await second.wait(timeout: 10).map { $0 != 0 } == true, "the second daemon stops")
             #expect(second.log.contains("another hhd (pid \(first.pid))"), "\(second.log)")
             #expect(value(statusJSON(socket: socket), "session.id") as? String == session, "the first one's session goes on")
             #expect(try EdgeStore(path: directory + "/state/hhd.sqlite").openSessions().map(\.id) == [session].compactMap { $0 }, "not closed as interrupted")
@@ -96,7 +96,7 @@ extension DaemonTests {
             defer { daemon.ensureStopped() }
             #expect(eventually(timeout: 30) { relay.uploads.count >= 2 }, "\(daemon.log)")
             daemon.send(SIGTERM)
-            _ = daemon.wait(timeout: 20)
+            _ = daemon.waitBlocking(timeout: 20)
             #expect(elsewhere.uploads.isEmpty, "nothing went to the origin the redirect named")
             #expect(try EdgeStoreProbe.delivered(stateDirectory: directory + "/state").isEmpty, "nothing counted as delivered")
             let waiting = try EdgeStore(path: directory + "/state/hhd.sqlite").outboxStatistics().depth

@@ -20,7 +20,7 @@ extension DaemonTests {
                  "--video", VisitVideo.path, "--audio", "", "--relay", "http://127.0.0.1:\(port)", "--pace", "fast"],
                 log: directory + "/hhd.log")
             defer { daemon.ensureStopped() }
-            #expect(daemon.wait(timeout: 60) == 0, "\(daemon.log)")
+            #expect(await daemon.wait(timeout: 60) == 0, "\(daemon.log)")
             let store = try SQLiteRelayStore(directory: directory + "/relay")
             #expect(try await store.sessionCount() == VisitVideo.presence.count, "\(daemon.log)")
             let kiosk = try EdgeStoreProbe.delivered(stateDirectory: directory + "/state")

@@ -57,7 +57,7 @@ extension DaemonTests {
             #expect(running.contains { $0.contains("STATUS=camera running") })
             daemon.send(SIGTERM)
             let stopping = notify.receive(for: 1.5)
-            #expect(daemon.wait(timeout: 20) == 0)
+            #expect(await daemon.wait(timeout: 20) == 0)
             #expect((running + stopping).contains("STOPPING=1"))
         }
 
@@ -107,7 +107,7 @@ extension DaemonTests {
             #expect(abs((value(status, "microphone.level_dbfs") as? Double ?? 0) + 20) < 0.5)
             #expect(value(status, "microphone.sample_rate") as? Int == 16_000)
             daemon.send(SIGTERM)
-            #expect(daemon.wait(timeout: 20) == 0, "\(daemon.log)")
+            #expect(await daemon.wait(timeout: 20) == 0, "\(daemon.log)")
         }
     }
 }
