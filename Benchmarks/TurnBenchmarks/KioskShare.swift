@@ -20,8 +20,6 @@ import Kiosk
 import KioskControl
 import Logging
 import MediaFiles
-import NIOFoundationCompat
-import NIOHTTP1
 import Relay
 import Synchronization
 
@@ -186,27 +184,11 @@ struct KioskUnderTest {
     }
 }
 
-/// The same turn without the kiosk: the client posts the same body and fetches the reply.
+/// The same turn without the kiosk: the kiosk's HTTP client posts the same body and fetches
+/// the reply. Returns (POST leaving → the router, the router's first audio write → received).
 func bareTurn(url: String, token: String, audio: Data, probe: WireProbe) async throws -> (Duration, Duration) {
-    let client = HTTPRelayClient.deviceAPIClient
-    let (type, body) = multipartBody(audio)
-    var post = HTTPClientRequest(url: "\(url)/v1/sessions/\(UUID().uuidString.lowercased())/turns")
-    post.method = .POST
-    post.headers.add(name: "Authorization", value: "Bearer \(token)")
-    post.headers.add(name: "Content-Type", value: type)
-    post.body = .bytes(body)
-    let sent = ContinuousClock.now
-    let response = try await client.execute(post, timeout: .seconds(30))
-    let answer = try WireJSON.decoder().decode(VoiceTurnAnswer.self, from: Data(buffer: try await response.body.collect(upTo: 1 << 20)))
-    var get = HTTPClientRequest(url: url + answer.reply.audioURL)
-    get.headers.add(name: "Authorization", value: "Bearer \(token)")
-    var received = 0
-    var firstAudio: ContinuousClock.Instant?
-    for try await piece in try await client.execute(get, timeout: .seconds(30)).body {
-        received += piece.readableBytes
-        if firstAudio == nil, received > 44 { firstAudio = .now }
-    }
-    guard let request = probe.lastRequest, let left = probe.lastReplyAudio, let firstAudio else { throw CancellationError() }
+    let (sent, _, firstAudio) = try await postTurn(url, token: token, audio: audio, http: HTTPRelayClient.deviceAPIClient)
+    guard let request = probe.lastRequest, let left = probe.lastReplyAudio else { throw CancellationError() }
     return (sent.duration(to: request), left.duration(to: firstAudio))
 }
 

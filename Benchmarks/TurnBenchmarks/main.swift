@@ -123,29 +123,37 @@ let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: {
     return configuration
 }())
 
-/// One turn: POST, then GET the reply until its first audio byte. Returns (seconds to first
-/// audio byte, the answer's stage timings).
-func turn(_ url: String, token: String, audio: Data) async throws -> (Double, VoiceTurnAnswer.Timings) {
+/// One turn as a kiosk makes it, through `http`: POST, then GET the reply to its end. Returns
+/// when the POST left, the answer, and when the first reply audio byte (past the WAV header)
+/// came.
+func postTurn(_ url: String, token: String, audio: Data, http: HTTPClient = client) async throws
+    -> (sent: ContinuousClock.Instant, answer: VoiceTurnAnswer, firstAudio: ContinuousClock.Instant)
+{
     let (type, body) = multipartBody(audio)
     var post = HTTPClientRequest(url: "\(url)/v1/sessions/\(UUID().uuidString.lowercased())/turns")
     post.method = .POST
     post.headers.add(name: "Authorization", value: "Bearer \(token)")
     post.headers.add(name: "Content-Type", value: type)
     post.body = .bytes(body)
-    let start = ContinuousClock.now
-    let response = try await client.execute(post, timeout: .seconds(60))
+    let sent = ContinuousClock.now
+    let response = try await http.execute(post, timeout: .seconds(60))
     let answer = try WireJSON.decoder().decode(VoiceTurnAnswer.self, from: Data(buffer: try await response.body.collect(upTo: 1 << 20)))
     var get = HTTPClientRequest(url: url + answer.reply.audioURL)
     get.headers.add(name: "Authorization", value: "Bearer \(token)")
-    let audioResponse = try await client.execute(get, timeout: .seconds(60))
-    var firstByte: Duration?
+    var firstAudio: ContinuousClock.Instant?
     var received = 0
-    for try await piece in audioResponse.body {
+    for try await piece in try await http.execute(get, timeout: .seconds(60)).body {
         received += piece.readableBytes
-        if firstByte == nil, received > 44 { firstByte = ContinuousClock.now - start }
+        if firstAudio == nil, received > 44 { firstAudio = .now }
     }
-    let elapsed = firstByte ?? (ContinuousClock.now - start)
-    return (elapsed / .seconds(1), answer.timingsMs)
+    return (sent, answer, firstAudio ?? .now)
+}
+
+/// One turn: (seconds from the POST leaving to the first reply audio byte, the answer's stage
+/// timings).
+func turn(_ url: String, token: String, audio: Data) async throws -> (Double, VoiceTurnAnswer.Timings) {
+    let (sent, answer, firstAudio) = try await postTurn(url, token: token, audio: audio)
+    return (sent.duration(to: firstAudio) / .seconds(1), answer.timingsMs)
 }
 
 func spoken(_ text: String) throws -> Data {

@@ -15,7 +15,7 @@ extension DaemonTests {
     /// stored by the relay exactly once, or still waits in the kiosk's outbox; nothing was set
     /// aside or evicted.
     @Suite struct ChaosTests {
-        @Test func everyCommittedSessionIsStoredOnceOrStillWaiting() throws {
+        @Test func everyCommittedSessionIsStoredOnceOrStillWaiting() async throws {
             let server = try #require(ProcessInfo.processInfo.environment["HH_TEST_POSTGRES_URL"], "run with scripts/with-postgres.sh (make test does)")
             let directory = temporaryDirectory("chaos")
             let database = "chaos_\(UUID().uuidString.prefix(8).lowercased())"
@@ -46,16 +46,16 @@ extension DaemonTests {
             // 1. The relay is killed while the kiosk delivers, and comes back.
             try relay.start()
             var daemon = try kiosk("relay-killed")
-            Thread.sleep(forTimeInterval: 0.3)
+            try await Task.sleep(for: .seconds(0.3))
             relay.kill9()
-            Thread.sleep(forTimeInterval: 2)
+            try await Task.sleep(for: .seconds(2))
             try relay.start()
             #expect(await daemon.wait(timeout: 120) != nil, "\(daemon.log)")
 
             // 2. The kiosk is killed mid-visit, twice; the next start recovers what it had.
             for attempt in 0..<2 {
                 daemon = try kiosk("kiosk-killed-\(attempt)", pace: "realtime")
-                Thread.sleep(forTimeInterval: 3.0 + 2 * Double(attempt))
+                try await Task.sleep(for: .seconds(3.0 + 2 * Double(attempt)))
                 daemon.send(SIGKILL)
                 _ = daemon.waitBlocking(timeout: 10)
             }
@@ -67,7 +67,7 @@ extension DaemonTests {
             var idle: [Int32] = []
             for _ in 0..<100 { let descriptor = connectUnixSocket(socket); if descriptor >= 0 { idle.append(descriptor) } }
             try? FileManager.default.removeItem(atPath: directory + "/relay")
-            Thread.sleep(forTimeInterval: 2)
+            try await Task.sleep(for: .seconds(2))
             relay.stop()
             try relay.start()
             #expect(await daemon.wait(timeout: 120) != nil, "\(daemon.log)")
@@ -76,12 +76,12 @@ extension DaemonTests {
             // 4. The kiosk's disk fills while it records, then space comes back; then it stops.
             daemon = try kiosk("disk-full", pace: "realtime")
             _ = eventually(timeout: 10) { FileManager.default.fileExists(atPath: socket) }
-            Thread.sleep(forTimeInterval: 2)
+            try await Task.sleep(for: .seconds(2))
             let filler = state + "/filler"
             _ = runTool("/usr/bin/fallocate", ["-l", "\(freeBytes(state) - 4096)", filler])
-            Thread.sleep(forTimeInterval: 4)
+            try await Task.sleep(for: .seconds(4))
             try? FileManager.default.removeItem(atPath: filler)
-            Thread.sleep(forTimeInterval: 4)
+            try await Task.sleep(for: .seconds(4))
             daemon.send(SIGTERM)
             #expect(await daemon.wait(timeout: 60) == 0, "\(daemon.log)")
             #expect(daemon.log.contains("could not store"), "the disk really filled:\n\(daemon.log.suffix(2000))")

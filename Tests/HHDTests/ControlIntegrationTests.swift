@@ -33,7 +33,7 @@ func value(_ json: [String: Any]?, _ path: String) -> Any? {
 
 extension DaemonTests {
     @Suite struct ControlIntegrationTests {
-        @Test func statusShowsTheLiveDaemonAndSIGTERMClosesTheSessionAndExitsCleanly() throws {
+        @Test func statusShowsTheLiveDaemonAndSIGTERMClosesTheSessionAndExitsCleanly() async throws {
             let directory = temporaryDirectory("status")
             let relay = try TestRelay()
             let socket = directory + "/control.sock"
@@ -78,7 +78,7 @@ extension DaemonTests {
             #expect(try runProduct("hhctl", ["sessions", "--socket", socket]).stdout.contains("open"))
             #expect(try runProduct("hhctl", ["flush", "--socket", socket]).status == 0)
 
-            Thread.sleep(forTimeInterval: 3)
+            try await Task.sleep(for: .seconds(3))
             daemon.send(SIGTERM)
             let started = Date()
             #expect(await daemon.wait(timeout: 20) == 0, "\(daemon.log)")
@@ -101,7 +101,7 @@ extension DaemonTests {
             #expect((visit.documents.first?.heartRate.compactMap(\.bpm).count ?? 0) >= 4, "the seconds committed before the kill are all there")
         }
 
-        @Test func aRefusedSessionIsSetAsideAndRetryAfterIsHonoured() throws {
+        @Test func aRefusedSessionIsSetAsideAndRetryAfterIsHonoured() async throws {
             let directory = temporaryDirectory("poison")
             let relay = try TestRelay()
             let order = Mutex<[String]>([])
@@ -133,7 +133,7 @@ extension DaemonTests {
             #expect(rejected?.detail?.contains("HTTP 422") == true)
         }
 
-        @Test func aCameraThatIsMissingIsReportedAndPickedUpWhenItAppears() throws {
+        @Test func aCameraThatIsMissingIsReportedAndPickedUpWhenItAppears() async throws {
             let directory = temporaryDirectory("missing")
             let socket = directory + "/control.sock"
             let camera = directory + "/camera.y4m"
@@ -170,7 +170,7 @@ extension DaemonTests {
             #expect(failure?.contains("cannot listen on the control socket \(directory)/no-such-folder/control.sock") == true, "\(daemon.log)")
         }
 
-        @Test func theControlSocketRefusesBadRequestsClearlyAndKeepsServing() throws {
+        @Test func theControlSocketRefusesBadRequestsClearlyAndKeepsServing() async throws {
             let directory = temporaryDirectory("protocol")
             let socket = directory + "/control.sock"
             let daemon = try DaemonProcess(

@@ -42,7 +42,7 @@ extension DaemonTests {
             #expect(statistics.depth == 0 && statistics.delivered == expected)
         }
 
-        @Test func killingTheDaemonDuringUploadsLosesAndDuplicatesNothing() throws {
+        @Test func killingTheDaemonDuringUploadsLosesAndDuplicatesNothing() async throws {
             let directory = temporaryDirectory("kill")
             let state = directory + "/state"
             let configuration = writeTestConfiguration(in: directory)
@@ -66,7 +66,7 @@ extension DaemonTests {
                 let daemon = try DaemonProcess(
                     ["--config", configuration, "--state-dir", state, "--video", "", "--audio", "", "--relay", relay.url, "--pace", "fast"],
                     log: directory + "/deliver-\(attempt).log")
-                Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.6, using: &generator))
+                try await Task.sleep(for: .seconds(Double.random(in: 0.05...0.6, using: &generator)))
                 if daemon.process.isRunning {
                     daemon.send(SIGKILL)
                     _ = daemon.waitBlocking(timeout: 10)

@@ -10,7 +10,7 @@ import Glibc
 extension DaemonTests {
     /// What an attacker's review found in `hhd` and `hhctl` (issue 11), each proved fixed.
     @Suite struct HardeningIntegrationTests {
-        @Test func aSecondDaemonOnTheSameStateFolderStopsAndTheFirstKeepsItsSession() throws {
+        @Test func aSecondDaemonOnTheSameStateFolderStopsAndTheFirstKeepsItsSession() async throws {
             let directory = temporaryDirectory("twice")
             let configuration = writeTestConfiguration(in: directory)
             let socket = directory + "/control.sock"

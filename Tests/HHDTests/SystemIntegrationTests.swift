@@ -43,7 +43,7 @@ final class NotifySocket {
 
 extension DaemonTests {
     @Suite struct SystemIntegrationTests {
-        @Test func theDaemonTellsSystemdItIsReadyPingsTheWatchdogAndSaysWhenItStops() throws {
+        @Test func theDaemonTellsSystemdItIsReadyPingsTheWatchdogAndSaysWhenItStops() async throws {
             let directory = temporaryDirectory("notify")
             let notify = NotifySocket(directory: directory)
             let daemon = try DaemonProcess(
@@ -79,7 +79,7 @@ extension DaemonTests {
             #expect(verify.status == 0 && verify.stderr.isEmpty, "systemd-analyze verify:\n\(verify.stderr)")
         }
 
-        @Test func hhdCapturesARealALSADevice() throws {
+        @Test func hhdCapturesARealALSADevice() async throws {
             let directory = temporaryDirectory("alsa")
             // Tone at -20 dBFS RMS, longer than the run (the file plugin repeats stale data past its end).
             let samples: [Int16] = (0..<(16_000 * 60)).map { Int16((0.1 * 1.414_213_56 * sin(2 * Double.pi * 300 * Double($0) / 16_000) * 32_767).rounded()) }
