@@ -123,6 +123,8 @@ let package = Package(
             dependencies: [
                 "AWSSigning", "AWSEventStream", "Conversation", "MediaFiles", "SpeechEngines", "VoiceCore",
                 .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -140,7 +142,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/system-prompt.txt")],
+            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/system-prompt.txt"), .copy("Resources/web")],
             swiftSettings: strictSettings
         ),
         // Glue between the file formats and the engines, shared by the executables.

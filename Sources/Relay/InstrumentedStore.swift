@@ -21,6 +21,8 @@ final class InstrumentedStore: RelayStore {
         timers = Dictionary(uniqueKeysWithValues: [
             "ping", "add_clinic", "add_device", "revoke_device", "device", "store_session", "session", "session_count", "claim_turn",
             "complete_turn", "abandon_turn", "turn", "turns", "expired_turn_audio", "forget_turn_audio", "retain_turn_audio",
+            "add_account", "account", "remove_account", "set_password", "create_web_session", "web_session", "touch_web_session",
+            "delete_web_session", "expire_web_sessions", "visits", "escalations", "visit", "acknowledge", "kiosks", "append_audit", "audit",
         ].map {
             ($0, Timer(label: "hh_relay_db_operation_duration", dimensions: [("operation", $0)]))
         })
@@ -75,6 +77,49 @@ final class InstrumentedStore: RelayStore {
     func forgetTurnAudio(id: String) async throws { try await measure("forget_turn_audio") { [base] in try await base.forgetTurnAudio(id: id) } }
     func retainTurnAudio(id: String, keys: [String], until: Date) async throws {
         try await measure("retain_turn_audio") { [base] in try await base.retainTurnAudio(id: id, keys: keys, until: until) }
+    }
+
+    func addAccount(_ account: ClinicianAccount) async throws { try await measure("add_account") { [base] in try await base.addAccount(account) } }
+    func account(email: String) async throws -> ClinicianAccount? { try await measure("account") { [base] in try await base.account(email: email) } }
+    func removeAccount(email: String) async throws -> Bool { try await measure("remove_account") { [base] in try await base.removeAccount(email: email) } }
+    func setPasswordHash(email: String, hash: String) async throws -> Bool {
+        try await measure("set_password") { [base] in try await base.setPasswordHash(email: email, hash: hash) }
+    }
+    func createWebSession(_ session: WebSession) async throws {
+        try await measure("create_web_session") { [base] in try await base.createWebSession(session) }
+    }
+    func webSession(tokenHash: String) async throws -> (WebSession, ClinicianAccount)? {
+        try await measure("web_session") { [base] in try await base.webSession(tokenHash: tokenHash) }
+    }
+    func touchWebSession(tokenHash: String, at date: Date) async throws {
+        try await measure("touch_web_session") { [base] in try await base.touchWebSession(tokenHash: tokenHash, at: date) }
+    }
+    func deleteWebSession(tokenHash: String) async throws {
+        try await measure("delete_web_session") { [base] in try await base.deleteWebSession(tokenHash: tokenHash) }
+    }
+    func deleteExpiredWebSessions(lastSeenBefore idleCutoff: Date, createdBefore absoluteCutoff: Date) async throws {
+        try await measure("expire_web_sessions") { [base] in
+            try await base.deleteExpiredWebSessions(lastSeenBefore: idleCutoff, createdBefore: absoluteCutoff)
+        }
+    }
+    func visits(_ query: VisitQuery) async throws -> [VisitListing] { try await measure("visits") { [base] in try await base.visits(query) } }
+    func unacknowledgedEscalations(clinicID: String, limit: Int) async throws -> [VisitListing] {
+        try await measure("escalations") { [base] in try await base.unacknowledgedEscalations(clinicID: clinicID, limit: limit) }
+    }
+    func visit(id: String, clinicID: String) async throws -> VisitListing? {
+        try await measure("visit") { [base] in try await base.visit(id: id, clinicID: clinicID) }
+    }
+    func acknowledgeEscalation(sessionID: String, clinicID: String, userID: String, at date: Date) async throws -> Bool {
+        try await measure("acknowledge") { [base] in
+            try await base.acknowledgeEscalation(sessionID: sessionID, clinicID: clinicID, userID: userID, at: date)
+        }
+    }
+    func kiosks(clinicID: String, sessionsSince since: Date) async throws -> [KioskListing] {
+        try await measure("kiosks") { [base] in try await base.kiosks(clinicID: clinicID, sessionsSince: since) }
+    }
+    func appendAudit(_ entry: AuditEntry) async throws { try await measure("append_audit") { [base] in try await base.appendAudit(entry) } }
+    func audit(clinicID: String, before: Int64?, limit: Int) async throws -> [AuditEntry] {
+        try await measure("audit") { [base] in try await base.audit(clinicID: clinicID, before: before, limit: limit) }
     }
 }
 

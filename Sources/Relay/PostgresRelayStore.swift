@@ -8,8 +8,8 @@ import ServiceLifecycle
 /// The production store: Postgres through postgres-nio's connection pool (TLS as the URL's
 /// `sslmode` asks, with libpq's meanings). Stateless instances share it; uniqueness of session ids is the database's.
 public final class PostgresRelayStore: RelayStore {
-    private let client: PostgresClient
-    private let logger: Logger
+    let client: PostgresClient
+    let logger: Logger
     private let runner: Task<Void, Never>?
     /// Connections the pool may open.
     public let poolSize: Int
@@ -96,6 +96,53 @@ public final class PostgresRelayStore: RelayStore {
             """,
             "CREATE INDEX turns_session ON turns (session_id, started_at)",
             "CREATE INDEX turns_audio_expiry ON turns (audio_expires_at) WHERE audio_expires_at IS NOT NULL",
+        ]),
+        (3, [
+            """
+            CREATE TABLE accounts (
+                id TEXT PRIMARY KEY,
+                clinic_id TEXT NOT NULL REFERENCES clinics (id),
+                email TEXT NOT NULL UNIQUE,
+                role TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE web_sessions (
+                token_hash TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                csrf_token TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                last_seen_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+            "CREATE INDEX web_sessions_account ON web_sessions (account_id)",
+            """
+            CREATE TABLE escalation_acks (
+                session_id TEXT PRIMARY KEY REFERENCES sessions (id),
+                clinic_id TEXT NOT NULL,
+                account_id TEXT NOT NULL,
+                acknowledged_at TIMESTAMPTZ NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE audit_log (
+                sequence BIGSERIAL PRIMARY KEY,
+                at TIMESTAMPTZ NOT NULL,
+                clinic_id TEXT NOT NULL,
+                account_id TEXT NOT NULL,
+                email TEXT NOT NULL,
+                action TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                address TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_log_clinic ON audit_log (clinic_id, sequence)",
+            "CREATE INDEX sessions_clinic_started_id ON sessions (clinic_id, started_at, id)",
+            "CREATE INDEX sessions_device_started ON sessions (device_id, started_at)",
+            "CREATE INDEX turns_escalated ON turns (clinic_id, session_id) WHERE escalation_reason IS NOT NULL",
+            "CREATE INDEX turns_device_claimed ON turns (device_id, claimed_at)",
         ]),
     ]
 

@@ -46,6 +46,13 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var behindProxy = false
     /// The voice turns' providers and retention (`HH_RELAY_SPEECH_TO_TEXT` and friends).
     public var voice = VoiceConfiguration()
+    /// Whether the web UI's session cookie is `Secure` (sent over HTTPS only) and pages carry
+    /// HSTS; false only for plain-HTTP localhost (`HH_RELAY_COOKIE_SECURE`).
+    public var cookieSecure = true
+    /// Minutes a signed-in browser may stay idle (`HH_RELAY_WEB_IDLE_MINUTES`).
+    public var webIdleMinutes = 30
+    /// Hours a sign-in lasts however busy (`HH_RELAY_WEB_ABSOLUTE_HOURS`).
+    public var webAbsoluteHours = 12
 
     /// Where objects go when S3 is not configured.
     public var objectsDirectory: String { dataDirectory + "/objects" }
@@ -69,6 +76,9 @@ public struct RelayConfiguration: Sendable, Hashable {
         ("HH_RELAY_BODY_TIMEOUT_SECONDS", "seconds a request body may take to arrive in all (default 60)"),
         ("HH_RELAY_MAX_CONNECTIONS", "connections served at once per instance (default 1024)"),
         ("HH_RELAY_SHUTDOWN_SECONDS", "seconds SIGTERM waits for requests in flight (default 20)"),
+        ("HH_RELAY_COOKIE_SECURE", "false only for the web UI on plain-HTTP localhost: the session cookie then lacks Secure (default true)"),
+        ("HH_RELAY_WEB_IDLE_MINUTES", "minutes a signed-in browser may stay idle (default 30)"),
+        ("HH_RELAY_WEB_ABSOLUTE_HOURS", "hours a sign-in lasts however busy (default 12)"),
         ("HH_RELAY_BEHIND_PROXY", "true behind a load balancer that appends the client to X-Forwarded-For (default false)"),
         ("HH_RELAY_S3_BUCKET", "S3 bucket for objects (session documents); unset: the folder objects in the data folder"),
         ("HH_RELAY_S3_PREFIX", "prefix of every object key in the bucket, e.g. prod/ (default none)"),
@@ -84,6 +94,14 @@ public struct RelayConfiguration: Sendable, Hashable {
                 throw RelayConfigurationError(name: name, message: "\"\(text)\" is not a number in \(range.lowerBound)…\(range.upperBound)")
             }
             return value
+        }
+        func boolean(_ name: String) throws(RelayConfigurationError) -> Bool? {
+            guard let flag = values[name] else { return nil }
+            switch flag.lowercased() {
+            case "true", "1", "yes": return true
+            case "false", "0", "no", "": return false
+            default: throw RelayConfigurationError(name: name, message: "\"\(flag)\" is not true or false")
+            }
         }
         if let host = values["HH_RELAY_HOST"] {
             guard !host.isEmpty else { throw RelayConfigurationError(name: "HH_RELAY_HOST", message: "must not be empty") }
@@ -106,13 +124,10 @@ public struct RelayConfiguration: Sendable, Hashable {
         if let seconds: Int = try number("HH_RELAY_BODY_TIMEOUT_SECONDS", 1...3600) { bodyTimeoutSeconds = seconds }
         if let count: Int = try number("HH_RELAY_MAX_CONNECTIONS", 1...1_000_000) { maximumConnections = count }
         if let seconds: Int = try number("HH_RELAY_SHUTDOWN_SECONDS", 1...3600) { shutdownSeconds = seconds }
-        if let flag = values["HH_RELAY_BEHIND_PROXY"] {
-            switch flag.lowercased() {
-            case "true", "1", "yes": behindProxy = true
-            case "false", "0", "no", "": behindProxy = false
-            default: throw RelayConfigurationError(name: "HH_RELAY_BEHIND_PROXY", message: "\"\(flag)\" is not true or false")
-            }
-        }
+        if let flag = try boolean("HH_RELAY_BEHIND_PROXY") { behindProxy = flag }
+        if let flag = try boolean("HH_RELAY_COOKIE_SECURE") { cookieSecure = flag }
+        if let minutes: Int = try number("HH_RELAY_WEB_IDLE_MINUTES", 1...1440) { webIdleMinutes = minutes }
+        if let hours: Int = try number("HH_RELAY_WEB_ABSOLUTE_HOURS", 1...168) { webAbsoluteHours = hours }
         if let level = values["HH_RELAY_LOG_LEVEL"] {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(level) else {

@@ -80,10 +80,11 @@ public enum RelayServer {
                 return try await voice.replyAudio(sessionID: sessionID, turnID: turnID, device: device, logger: context.logger)
             }
         }
+        WebUI(store: store, objects: objects, configuration: configuration).register(on: router)
         router.add(middleware: MethodNotAllowedMiddleware(allowed: [
             "/health": [.get, .head], "/health/live": [.get, .head], "/metrics": [.get, .head], "/openapi.yaml": [.get, .head],
             "/v1/sessions": [.post], "/v1/sessions/*/turns": [.post], "/v1/sessions/*/turns/*/reply.wav": [.get, .head],
-        ]))
+        ].merging(WebUI.allowedMethods) { $1 }))
         return router
     }
 

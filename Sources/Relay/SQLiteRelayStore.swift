@@ -9,7 +9,7 @@ import GRDB
 /// that vanishes at the next start, after the kiosks had deleted their copies. The store then
 /// answers ``RelayStoreError/unavailable(_:)`` (503, and `/health` fails) until restarted.
 public final class SQLiteRelayStore: RelayStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let file: FileIdentity
 
     /// Opens (creating) the database `relay.sqlite` in `directory`.
@@ -25,7 +25,7 @@ public final class SQLiteRelayStore: RelayStore {
     }
 
     /// Throws unless the database file at the path is still the one this store has open.
-    private func requireFileInPlace() throws(RelayStoreError) {
+    func requireFileInPlace() throws(RelayStoreError) {
         do { try file.requireInPlace() } catch { throw .misplaced(error.description) }
     }
 
@@ -78,6 +78,47 @@ public final class SQLiteRelayStore: RelayStore {
                 );
                 CREATE INDEX turns_session ON turns (session_id, started_at);
                 CREATE INDEX turns_audio_expiry ON turns (audio_expires_at) WHERE audio_expires_at IS NOT NULL;
+                """)
+        }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                CREATE TABLE accounts (
+                    id TEXT PRIMARY KEY,
+                    clinic_id TEXT NOT NULL REFERENCES clinics (id),
+                    email TEXT NOT NULL UNIQUE,
+                    role TEXT NOT NULL,
+                    password_hash TEXT NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE web_sessions (
+                    token_hash TEXT PRIMARY KEY,
+                    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+                    csrf_token TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    last_seen_at REAL NOT NULL
+                );
+                CREATE INDEX web_sessions_account ON web_sessions (account_id);
+                CREATE TABLE escalation_acks (
+                    session_id TEXT PRIMARY KEY REFERENCES sessions (id),
+                    clinic_id TEXT NOT NULL,
+                    account_id TEXT NOT NULL,
+                    acknowledged_at REAL NOT NULL
+                );
+                CREATE TABLE audit_log (
+                    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at REAL NOT NULL,
+                    clinic_id TEXT NOT NULL,
+                    account_id TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    address TEXT NOT NULL
+                );
+                CREATE INDEX audit_log_clinic ON audit_log (clinic_id, sequence);
+                CREATE INDEX sessions_clinic_started_id ON sessions (clinic_id, started_at, id);
+                CREATE INDEX sessions_device_started ON sessions (device_id, started_at);
+                CREATE INDEX turns_escalated ON turns (clinic_id, session_id) WHERE escalation_reason IS NOT NULL;
+                CREATE INDEX turns_device_claimed ON turns (device_id, claimed_at);
                 """)
         }
         return migrator

@@ -102,8 +102,8 @@ struct Migrate: AsyncParsableCommand {
 
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage clinics and devices; export what a kiosk sent.",
-        subcommands: [AddClinic.self, AddDevice.self, RevokeDevice.self, ExportSession.self])
+        abstract: "Manage clinics, devices and clinician accounts; export what a kiosk sent.",
+        subcommands: [AddClinic.self, AddDevice.self, RevokeDevice.self, ExportSession.self, AddUser.self, RemoveUser.self, ResetPassword.self])
 
     struct AddClinic: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add-clinic", abstract: "Add a clinic; prints its id as the last line.")
@@ -177,6 +177,79 @@ extension Admin {
             }
         }
     }
+}
+
+extension Admin {
+    struct AddUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-user",
+            abstract: "Add a clinician or admin account for the web UI; the password is read from standard input (one line).")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The clinic's id.") var clinic: String
+        @Option(help: "The person's e-mail address (their sign-in).") var email: String
+        @Option(help: "clinician (reviews visits) or admin (also kiosks and the audit log).") var role: ClinicianRole = .clinician
+
+        func run() async throws {
+            let password = try readPassword()
+            try await withStore(common) { store in
+                try await store.migrate()
+                let account = ClinicianAccount(id: RandomID.uuid(), clinicID: clinic, email: email, role: role, passwordHash: try PasswordHash.make(password))
+                do { try await store.addAccount(account) } catch let error as RelayStoreError {
+                    fail("\(error)")
+                } catch let error as AccountError {
+                    fail("\(error)")
+                }
+                print("added \(role.rawValue) \(account.email)")
+            }
+        }
+    }
+
+    struct RemoveUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove-user", abstract: "Remove an account; it is signed out everywhere.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The account's e-mail address.") var email: String
+
+        func run() async throws {
+            try await withStore(common) { store in
+                try await store.migrate()
+                guard try await store.removeAccount(email: email) else { fail("no account with e-mail \(email)") }
+                print("removed \(email.lowercased())")
+            }
+        }
+    }
+
+    struct ResetPassword: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-password",
+            abstract: "Set an account's password from standard input (one line); it is signed out everywhere.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The account's e-mail address.") var email: String
+
+        func run() async throws {
+            let password = try readPassword()
+            try await withStore(common) { store in
+                try await store.migrate()
+                guard try await store.setPasswordHash(email: email, hash: try PasswordHash.make(password)) else { fail("no account with e-mail \(email)") }
+                print("reset the password of \(email.lowercased())")
+            }
+        }
+    }
+}
+
+extension ClinicianRole: ExpressibleByArgument {}
+
+/// One line of standard input, the password (never a command-line argument, which other users
+/// of the machine can read): at least ``PasswordHash/minimumLength`` characters.
+func readPassword() throws -> String {
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else { fail("no password on standard input") }
+    guard line.count >= PasswordHash.minimumLength else { fail("the password is shorter than \(PasswordHash.minimumLength) characters") }
+    return line
+}
+
+/// Prints `message` to standard error and exits 1.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("hh-relay: \(message)\n".utf8))
+    exit(1)
 }
 
 /// Opens the configured store, runs `body`, closes the store.

@@ -6,8 +6,9 @@ import Glibc
 
 /// Runs a program to its end and returns its exit status and output. The environment is the
 /// test's own with `environment` laid over it. Standard error goes through a file, so a
-/// program that writes much to both streams cannot stall on a full pipe.
-public func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws
+/// program that writes much to both streams cannot stall on a full pipe. `input`, when given,
+/// is the program's standard input.
+public func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws
     -> (status: Int32, stdout: String, stderr: String)
 {
     let process = Process()
@@ -23,7 +24,13 @@ public func run(_ executable: String, _ arguments: [String], environment: [Strin
     let out = Pipe()
     process.standardOutput = out
     process.standardError = errors
+    let stdin = Pipe()
+    if input != nil { process.standardInput = stdin }
     try process.run()
+    if let input {
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+    }
     let stdout = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     try errors.close()
