@@ -54,7 +54,8 @@ enum Pages {
 
     static func duration(_ seconds: Double) -> String {
         let whole = Int(seconds.rounded())
-        return whole >= 60 ? "\(whole / 60) min \(whole % 60) s" : "\(whole) s"
+        guard whole >= 60 else { return "\(whole) s" }
+        return whole % 60 == 0 ? "\(whole / 60) min" : "\(whole / 60) min \(whole % 60) s"
     }
 
     static func heartRate(_ bpm: Double?, snr: Double?) -> HTML {
@@ -71,13 +72,13 @@ enum Pages {
             <section class="signin"><h1>Sign in</h1>\(alert)
             <form method="post" action="/login">
             <input type="hidden" name="csrf" value="\(csrf)"><input type="hidden" name="next" value="\(next)">
-            <label for="email">E-mail</label><input id="email" name="email" type="email" autocomplete="username" required value="\(email)">
+            <label for="email">E-mail</label><input id="email" name="email" type="email" autocomplete="email" required value="\(email)">
             <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
             <button type="submit">Sign in</button></form></section>
             """)
     }
 
-    static func error(status: Int, title: String, message: String, viewer: Viewer?) -> HTML {
+    static func error(title: String, message: String, viewer: Viewer?) -> HTML {
         layout(title: title, viewer: viewer, """
             <h1>\(title)</h1><p>\(message)</p><p><a href="/sessions">Back to the visits</a></p>
             """)
@@ -183,7 +184,7 @@ enum Pages {
                     """
             }
         }
-        func fact(_ name: String, _ value: HTML) -> HTML { "<div><dt>\(name)</dt><dd>\(value)</dd></div>" }
+        func fact(_ name: String, _ value: HTML) -> HTML { "<dl><dt>\(name)</dt><dd>\(value)</dd></dl>" }
         func number(_ value: Double?, _ unit: String) -> HTML {
             value.map { "\(String(format: "%.1f", $0)) \(unit)" } ?? "<span class=\"muted\">none</span>"
         }
@@ -211,7 +212,7 @@ enum Pages {
         return layout(title: "Visit", viewer: viewer, section: "sessions", """
             <p class="back"><a href="/sessions">← All visits</a></p>
             <h1>Visit at \(visit.deviceName), \(time(document.startedAt))</h1>\(banner)
-            <dl class="facts">\(facts)</dl>
+            <div class="facts">\(facts)</div>
             <section aria-labelledby="vitals-title"><h2 id="vitals-title">Vital signs</h2>
             <h3>Heart rate</h3>\(VitalsChart.heartRate(document).svg())
             <p class="legend"><span class="key key-line"></span> estimate <span class="key key-weak"></span> weak estimate (low signal) \

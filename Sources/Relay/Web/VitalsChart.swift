@@ -37,15 +37,19 @@ public struct VitalsChart: Sendable {
     public var unit: String
     public var points: [Point]
     public var median: Double?
+    /// The longest time between two estimates still joined by a line, seconds: a longer one
+    /// is a gap (the series' resolution, with room for jitter).
+    public var longestJoin: Double
     public var width = 720.0
     public var height = 240.0
 
     /// A chart.
-    public init(title: String, unit: String, points: [Point], median: Double?) {
+    public init(title: String, unit: String, points: [Point], median: Double?, longestJoin: Double = 1.5) {
         self.title = title
         self.unit = unit
         self.points = points
         self.median = median
+        self.longestJoin = longestJoin
     }
 
     /// The heart rate of a session document.
@@ -62,23 +66,22 @@ public struct VitalsChart: Sendable {
         return VitalsChart(
             title: "Respiration", unit: "breaths per minute",
             points: document.heartRate.map { Point(t: $0.t, value: $0.respirationBpm, weak: false) },
-            median: document.summary.respirationMedianBpm)
+            median: document.summary.respirationMedianBpm, longestJoin: 15)
     }
 
-    /// Runs of consecutive points with a value and the same quality: each is one polyline.
+    /// Runs of estimates no more than ``longestJoin`` apart with the same quality: each is one
+    /// polyline. Where the quality changes the new run starts at the last point of the old, so
+    /// the line is unbroken; where estimates are further apart there is a gap.
     func runs() -> [(weak: Bool, points: [Point])] {
         var runs: [(weak: Bool, points: [Point])] = []
         var previous: Point?
-        for point in points {
-            guard point.value != nil else {
-                previous = nil
-                continue
-            }
-            if let last = previous, last.value != nil, last.weak == point.weak, !runs.isEmpty {
-                runs[runs.count - 1].points.append(point)
-            } else if let last = previous, last.value != nil, !runs.isEmpty {
-                // Quality changes: the new run starts where the last ended, so the line is unbroken.
-                runs.append((point.weak, [last, point]))
+        for point in points where point.value != nil {
+            if let last = previous, point.t - last.t <= longestJoin {
+                if last.weak == point.weak {
+                    runs[runs.count - 1].points.append(point)
+                } else {
+                    runs.append((point.weak, [last, point]))
+                }
             } else {
                 runs.append((point.weak, [point]))
             }
@@ -110,7 +113,7 @@ public struct VitalsChart: Sendable {
             tick += step
         }
         // Time axis in minutes:seconds.
-        let timeStep = Self.niceStep(span / 6)
+        let timeStep = [15.0, 30, 60, 120, 300, 600, 900, 1800, 3600].first { $0 >= span / 7 } ?? 7200
         var second = (first / timeStep).rounded(.up) * timeStep
         while second <= last {
             let label = String(format: "%d:%02d", Int(second) / 60, Int(second) % 60)

@@ -46,7 +46,7 @@ public struct WebUI: Sendable {
 
     /// Adds the UI's routes to `router`.
     public func register(on router: Router<RelayRequestContext>) {
-        let web = router.group().add(middleware: WebPageMiddleware(cookieSecure: cookieSecure))
+        let web = router.group().add(middleware: WebPageMiddleware(ui: self))
         web.get("/") { _, _ in Self.redirect("/sessions") }
         web.get("/static/app.css") { _, _ in try Self.asset("app", "css", type: "text/css; charset=utf-8") }
         web.get("/static/app.js") { _, _ in try Self.asset("app", "js", type: "text/javascript; charset=utf-8") }
@@ -396,29 +396,31 @@ enum WebError: Error {
 /// (sign-in redirects, 404, 403) rather than the device API's JSON.
 struct WebPageMiddleware: RouterMiddleware {
     typealias Context = RelayRequestContext
-    let cookieSecure: Bool
+    let ui: WebUI
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
         do {
             response = try await next(request, context)
         } catch let error as WebError {
+            // A signed-in viewer keeps the navigation on an error page.
+            let viewer: Viewer? = if case .signInRequired = error { nil } else { try? await ui.viewer(request) }
             switch error {
             case .signInRequired(let path):
                 response = WebUI.redirect("/login?next=\(WebUI.percentEncoded(SafeRedirect.path(path)))")
             case .notFound:
-                response = WebUI.page(Pages.error(status: 404, title: "Not found", message: "There is no such page or record.", viewer: nil), status: .notFound)
+                response = WebUI.page(Pages.error(title: "Not found", message: "There is no such page or record.", viewer: viewer), status: .notFound)
             case .forbidden:
                 response = WebUI.page(
-                    Pages.error(status: 403, title: "Refused", message: "The form was not accepted (its security token was missing or out of date). Nothing was changed; go back, reload the page and try again.", viewer: nil),
+                    Pages.error(title: "Refused", message: "The form was not accepted (its security token was missing or out of date). Nothing was changed; go back, reload the page and try again.", viewer: viewer),
                     status: .forbidden)
             case .tooLarge:
-                response = WebUI.page(Pages.error(status: 413, title: "Too large", message: "The form was larger than this site accepts.", viewer: nil), status: .contentTooLarge)
+                response = WebUI.page(Pages.error(title: "Too large", message: "The form was larger than this site accepts.", viewer: viewer), status: .contentTooLarge)
             }
         } catch let error as RelayStoreError {
             context.logger.error("web page failed", metadata: ["error": "\(error)"])
             response = WebUI.page(
-                Pages.error(status: 503, title: "Unavailable", message: "The records cannot be read just now. Try again in a minute.", viewer: nil),
+                Pages.error(title: "Unavailable", message: "The records cannot be read just now. Try again in a minute.", viewer: nil),
                 status: .serviceUnavailable)
         }
         response.headers[.init("Content-Security-Policy")!] =
@@ -426,7 +428,7 @@ struct WebPageMiddleware: RouterMiddleware {
         response.headers[.init("X-Content-Type-Options")!] = "nosniff"
         response.headers[.init("Referrer-Policy")!] = "same-origin"
         response.headers[.init("X-Frame-Options")!] = "DENY"
-        if cookieSecure { response.headers[.init("Strict-Transport-Security")!] = "max-age=31536000; includeSubDomains" }
+        if ui.cookieSecure { response.headers[.init("Strict-Transport-Security")!] = "max-age=31536000; includeSubDomains" }
         return response
     }
 }
