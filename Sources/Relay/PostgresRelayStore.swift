@@ -141,6 +141,7 @@ public final class PostgresRelayStore: RelayStore {
             "CREATE INDEX audit_log_clinic ON audit_log (clinic_id, sequence)",
             "CREATE INDEX sessions_clinic_started_id ON sessions (clinic_id, started_at, id)",
             "CREATE INDEX sessions_device_started ON sessions (device_id, started_at)",
+            "CREATE INDEX sessions_device_received ON sessions (device_id, received_at)",
             "CREATE INDEX turns_escalated ON turns (clinic_id, session_id) WHERE escalation_reason IS NOT NULL",
             "CREATE INDEX turns_device_claimed ON turns (device_id, claimed_at)",
         ]),
