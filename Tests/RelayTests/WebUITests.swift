@@ -66,6 +66,10 @@ import Testing
         #expect(validation.status == 0, "\(validation.stdout)\(validation.stderr)")
         #expect(validation.stdout.contains("heart rate observations: \(document.heartRate.compactMap(\.bpm).count)"), "\(validation.stdout)")
 
+        // A form larger than the UI reads is refused whole.
+        let huge = try await nurse.post("/sessions/\(fixture.escalatedVisit)/acknowledge", [("csrf", list.csrf ?? ""), ("note", String(repeating: "x", count: 40_000))])
+        #expect(huge.status == 413)
+        #expect(try await fixture.store.visit(id: fixture.escalatedVisit, clinicID: fixture.north)?.acknowledgedAt == nil)
         // Acknowledging needs the form's token; without it nothing changes.
         let noToken = try await nurse.post("/sessions/\(fixture.escalatedVisit)/acknowledge", [("next", "/sessions")])
         #expect(noToken.status == 403)
