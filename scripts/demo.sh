@@ -143,6 +143,17 @@ except (OSError, EOFError, wave.Error) as error:
     print(f"no speaker output ({error})")
 PY
 
+echo
+echo "== The visit's summary for the clinician (written in the background by the relay's summary workers)"
+for session_id in $(python3 -c 'import sqlite3, sys; print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT id FROM sessions")))' "$relay_dir/relay.sqlite"); do
+    echo "\$ hh-relay admin summary $session_id"
+    for _ in $(seq 50); do
+        "$bin/hh-relay" admin summary "$session_id" --json 2>/dev/null | grep -q '"state" : "done"' && break
+        sleep 0.1
+    done
+    "$bin/hh-relay" admin summary "$session_id" || true
+done
+
 # The relay keeps running for the clinician: the visit above is in its web UI.
 trap - EXIT
 echo

@@ -3,6 +3,7 @@
 documented wire format and checks what the service would check.
 
   Amazon Bedrock     POST /model/{id}/converse-stream    SigV4 (bedrock), AWS event stream back
+                     POST /model/{id}/converse           SigV4 (bedrock), JSON back (service "summary")
   Bedrock agents     POST /knowledgebases/{id}/retrieve  SigV4 (bedrock), JSON
   Amazon Polly       POST /v1/speech                     SigV4 (polly), 16 kHz PCM streamed
   Amazon Transcribe  GET  /stream-transcription-websocket  presigned SigV4 (transcribe),
@@ -15,7 +16,7 @@ arrived, with the credentials the fake was given; event-stream frames are read w
 own decoder, which checks both CRCs. A request that fails a check gets the service's error.
 
 Behaviour is set per service through the control API:
-  POST /_fake/behaviour  {"service": "bedrock", "mode": "ok|slow|throttle|fail|cut|diagnose|exception",
+  POST /_fake/behaviour  {"service": "bedrock", "mode": "ok|slow|throttle|fail|cut|diagnose|exception|hang",
                           "delay_ms": 0, "text": "..."}
   GET  /_fake/calls      {"bedrock": {"accepted": n, "rejected": n, "last": {...}}, ...}
 
@@ -40,7 +41,7 @@ from botocore.eventstream import EventStreamBuffer
 PORT, ACCESS_KEY, SECRET_KEY, API_KEY = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 CREDENTIALS = Credentials(ACCESS_KEY, SECRET_KEY)
 REGION = "us-east-1"
-SERVICES = ["bedrock", "retrieve", "polly", "transcribe", "deepgram", "cartesia"]
+SERVICES = ["bedrock", "summary", "retrieve", "polly", "transcribe", "deepgram", "cartesia"]
 behaviour = {name: {"mode": "ok", "delay_ms": 0, "text": None} for name in SERVICES}
 calls = {name: {"accepted": 0, "rejected": 0, "last": None} for name in SERVICES}
 
@@ -189,6 +190,39 @@ async def converse_stream(request):
     return response
 
 
+async def converse(request):
+    """Bedrock Converse: the whole answer as JSON, with usage. Summaries use it."""
+    body = await request.read()
+    refused = signed_or_refused(request, body, "bedrock", "summary")
+    if refused:
+        return refused
+    document = json.loads(body)
+    calls["summary"]["last"] = {"model": request.match_info["model"], "request": document}
+    messages = document.get("messages") or []
+    if not messages or messages[-1]["role"] != "user" or not messages[-1]["content"][0].get("text"):
+        return aws_error(400, "ValidationException", "messages must end with a user message with text")
+    mode = behaviour["summary"]["mode"]
+    if mode == "hang":
+        await asyncio.sleep(3600)
+    await delayed("summary")
+    refused = refusal("summary")
+    if refused:
+        return refused
+    facts = messages[-1]["content"][0]["text"]
+    rate = re.search(r"Heart rate: median (\d+) beats per minute, a (\w+) reading", facts)
+    text = behaviour["summary"]["text"] or (
+        "The patient's heart rate was measured at a median of %s beats per minute (a %s reading). They asked about their heart rate and were told the reading." % rate.groups()
+        if rate else "No heart rate was measured; the kiosk withheld every reading.")
+    if mode == "diagnose":
+        text = "The readings are consistent with atrial fibrillation; the patient should take aspirin 75 mg daily."
+    return web.json_response({
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": len(facts.split()) * 2, "outputTokens": len(text.split()), "totalTokens": len(facts.split()) * 2 + len(text.split())},
+        "metrics": {"latencyMs": behaviour["summary"]["delay_ms"]},
+    })
+
+
 async def retrieve(request):
     body = await request.read()
     refused = signed_or_refused(request, body, "bedrock", "retrieve")
@@ -331,6 +365,7 @@ async def get_calls(_request):
 
 app = web.Application(client_max_size=64 << 20)
 app.router.add_post("/model/{model}/converse-stream", converse_stream)
+app.router.add_post("/model/{model}/converse", converse)
 app.router.add_post("/knowledgebases/{kb}/retrieve", retrieve)
 app.router.add_post("/v1/speech", polly)
 app.router.add_post("/tts/bytes", cartesia)

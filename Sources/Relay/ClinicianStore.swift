@@ -127,12 +127,15 @@ public struct VisitListing: Sendable, Hashable {
     public var escalated: Bool
     /// When a clinician acknowledged the escalation.
     public var acknowledgedAt: Date?
+    /// Where its summary stands (nil: no job, a session stored before summaries).
+    public var summaryState: SummaryJobState?
 
     /// Creates a listing row.
     public init(
         id: String, deviceID: String, deviceName: String, startedAt: Date, endedAt: Date, heartRateMedianBpm: Double?, snrMedianDb: Double?,
-        turnCount: Int, escalated: Bool, acknowledgedAt: Date?
+        turnCount: Int, escalated: Bool, acknowledgedAt: Date?, summaryState: SummaryJobState? = nil
     ) {
+        self.summaryState = summaryState
         self.id = id
         self.deviceID = deviceID
         self.deviceName = deviceName

@@ -23,6 +23,7 @@ final class InstrumentedStore: RelayStore {
             "complete_turn", "abandon_turn", "turn", "turns", "expired_turn_audio", "forget_turn_audio", "retain_turn_audio",
             "add_account", "account", "remove_account", "set_password", "create_web_session", "web_session", "touch_web_session",
             "delete_web_session", "expire_web_sessions", "visits", "escalations", "visit", "acknowledge", "kiosks", "append_audit", "audit",
+            "claim_summary_jobs", "complete_summary_job", "release_summary_job", "summary", "summary_job", "summary_jobs", "summary_queue_status",
         ].map {
             ($0, Timer(label: "hh_relay_db_operation_duration", dimensions: [("operation", $0)]))
         })
@@ -120,6 +121,26 @@ final class InstrumentedStore: RelayStore {
     func appendAudit(_ entry: AuditEntry) async throws { try await measure("append_audit") { [base] in try await base.appendAudit(entry) } }
     func audit(clinicID: String, before: Int64?, limit: Int) async throws -> [AuditEntry] {
         try await measure("audit") { [base] in try await base.audit(clinicID: clinicID, before: before, limit: limit) }
+    }
+
+    func claimSummaryJobs(worker: String, limit: Int, lease: Duration) async throws -> [ClaimedSummaryJob] {
+        try await measure("claim_summary_jobs") { [base] in try await base.claimSummaryJobs(worker: worker, limit: limit, lease: lease) }
+    }
+    func completeSummaryJob(_ summary: StoredSummary, worker: String) async throws -> Bool {
+        try await measure("complete_summary_job") { [base] in try await base.completeSummaryJob(summary, worker: worker) }
+    }
+    func releaseSummaryJob(sessionID: String, generation: Int, worker: String, retryAt: Date?, error: String) async throws {
+        try await measure("release_summary_job") { [base] in
+            try await base.releaseSummaryJob(sessionID: sessionID, generation: generation, worker: worker, retryAt: retryAt, error: error)
+        }
+    }
+    func summary(sessionID: String) async throws -> StoredSummary? { try await measure("summary") { [base] in try await base.summary(sessionID: sessionID) } }
+    func summaryJob(sessionID: String) async throws -> SummaryJob? {
+        try await measure("summary_job") { [base] in try await base.summaryJob(sessionID: sessionID) }
+    }
+    func summaryJobs(limit: Int) async throws -> [SummaryJob] { try await measure("summary_jobs") { [base] in try await base.summaryJobs(limit: limit) } }
+    func summaryQueueStatus() async throws -> SummaryQueueStatus {
+        try await measure("summary_queue_status") { [base] in try await base.summaryQueueStatus() }
     }
 }
 

@@ -96,20 +96,21 @@ extension PostgresRelayStore: ClinicianStore {
             (s.document -> 'summary' ->> 'snr_median_db')::float8,
             (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id AND t.answered_at IS NOT NULL)::bigint,
             EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.escalation_reason IS NOT NULL),
-            k.acknowledged_at
+            k.acknowledged_at, j.state
         FROM sessions s JOIN devices d ON d.id = s.device_id LEFT JOIN escalation_acks k ON k.session_id = s.id
+            LEFT JOIN summary_jobs j ON j.session_id = s.id
         """
 
-    private typealias VisitRow = (String, String, String, Date, Date, Double?, Double?, Int64, Bool, Date?)
+    private typealias VisitRow = (String, String, String, Date, Date, Double?, Double?, Int64, Bool, Date?, String?)
 
     private func visitRows(_ query: PostgresQuery) async throws -> [VisitListing] {
         var visits: [VisitListing] = []
-        for try await (id, device, name, started, ended, median, snr, turns, escalated, acknowledged) in try await client.query(query, logger: logger)
+        for try await (id, device, name, started, ended, median, snr, turns, escalated, acknowledged, summary) in try await client.query(query, logger: logger)
             .decode(VisitRow.self)
         {
             visits.append(VisitListing(
                 id: id, deviceID: device, deviceName: name, startedAt: started, endedAt: ended, heartRateMedianBpm: median, snrMedianDb: snr,
-                turnCount: Int(turns), escalated: escalated, acknowledgedAt: acknowledged))
+                turnCount: Int(turns), escalated: escalated, acknowledgedAt: acknowledged, summaryState: summary.flatMap(SummaryJobState.init(rawValue:))))
         }
         return visits
     }

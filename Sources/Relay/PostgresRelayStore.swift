@@ -145,6 +145,40 @@ public final class PostgresRelayStore: RelayStore {
             "CREATE INDEX turns_escalated ON turns (clinic_id, session_id) WHERE escalation_reason IS NOT NULL",
             "CREATE INDEX turns_device_claimed ON turns (device_id, claimed_at)",
         ]),
+        (4, [
+            """
+            CREATE TABLE summary_jobs (
+                session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+                clinic_id TEXT NOT NULL,
+                state TEXT NOT NULL,
+                generation INTEGER NOT NULL DEFAULT 1,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                queued_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                available_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+                lease_until TIMESTAMPTZ,
+                worker TEXT,
+                last_error TEXT
+            )
+            """,
+            "CREATE INDEX summary_jobs_pending ON summary_jobs (available_at) WHERE state IN ('queued', 'running')",
+            "CREATE INDEX summary_jobs_queued ON summary_jobs (queued_at)",
+            "CREATE INDEX summary_jobs_failed ON summary_jobs (state) WHERE state = 'failed'",
+            """
+            CREATE TABLE summaries (
+                session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                generation INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                model TEXT NOT NULL,
+                prompt_version TEXT NOT NULL,
+                input_tokens INTEGER,
+                output_tokens INTEGER,
+                created_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (session_id, generation)
+            )
+            """,
+            // Sessions stored before the queue existed are summarised too.
+            "INSERT INTO summary_jobs (session_id, clinic_id, state) SELECT id, clinic_id, 'queued' FROM sessions",
+        ]),
     ]
 
     /// Applies the missing migrations under a session-level advisory lock, so instances that
@@ -222,13 +256,19 @@ public final class PostgresRelayStore: RelayStore {
     public func store(_ session: StoredSession) async throws -> StoreOutcome {
         let inserted: PostgresRowSequence
         do {
+            // The session and its summary job in one statement (one transaction): a stored
+            // session is never without its job.
             inserted = try await client.query(
                 """
-                INSERT INTO sessions (id, clinic_id, device_id, started_at, ended_at, digest, document, heart_rate_median_bpm)
-                VALUES (\(session.id), \(session.clinicID), \(session.deviceID), \(session.startedAt), \(session.endedAt),
-                        \(session.digest), \(session.document)::jsonb, \(session.heartRateMedianBpm))
-                ON CONFLICT (id) DO NOTHING
-                RETURNING id
+                WITH inserted AS (
+                    INSERT INTO sessions (id, clinic_id, device_id, started_at, ended_at, digest, document, heart_rate_median_bpm)
+                    VALUES (\(session.id), \(session.clinicID), \(session.deviceID), \(session.startedAt), \(session.endedAt),
+                            \(session.digest), \(session.document)::jsonb, \(session.heartRateMedianBpm))
+                    ON CONFLICT (id) DO NOTHING
+                    RETURNING id, clinic_id
+                )
+                INSERT INTO summary_jobs (session_id, clinic_id, state) SELECT id, clinic_id, 'queued' FROM inserted
+                RETURNING session_id
                 """,
                 logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
@@ -273,9 +313,17 @@ public final class PostgresRelayStore: RelayStore {
         return 0
     }
 
+    /// Stops the pool this store runs itself, waiting at most 5 s for its connections to close
+    /// (a connection that does not answer cannot hold a command's exit).
     public func close() async {
-        runner?.cancel()
-        _ = await runner?.value
+        guard let runner else { return }
+        runner.cancel()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { _ = await runner.value }
+            group.addTask { try? await Task.sleep(for: .seconds(5)) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     // MARK: Turns
@@ -348,12 +396,20 @@ public final class PostgresRelayStore: RelayStore {
     }
 
     public func completeTurn(_ turn: StoredTurn) async throws {
+        // The answer, and a new generation of the session's summary job if the session is
+        // already stored (a turn answered after it changes what the summary says): one statement.
         try await client.query(
             """
-            UPDATE turns SET answered_at = now(), started_at = \(turn.startedAt), transcript = \(turn.transcript), reply_text = \(turn.replyText),
-                escalation_reason = \(turn.escalationReason), response = \(turn.response), audio_keys = \(turn.audioKeys),
-                audio_expires_at = \(turn.audioExpiresAt)
-            WHERE id = \(turn.id)
+            WITH answered AS (
+                UPDATE turns SET answered_at = now(), started_at = \(turn.startedAt), transcript = \(turn.transcript), reply_text = \(turn.replyText),
+                    escalation_reason = \(turn.escalationReason), response = \(turn.response), audio_keys = \(turn.audioKeys),
+                    audio_expires_at = \(turn.audioExpiresAt)
+                WHERE id = \(turn.id)
+                RETURNING session_id
+            )
+            UPDATE summary_jobs SET state = 'queued', generation = generation + 1, attempts = 0, queued_at = now(), available_at = now(),
+                lease_until = NULL, last_error = NULL
+            WHERE session_id IN (SELECT session_id FROM answered)
             """,
             logger: logger)
     }

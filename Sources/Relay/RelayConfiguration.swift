@@ -46,6 +46,8 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var behindProxy = false
     /// The voice turns' providers and retention (`HH_RELAY_SPEECH_TO_TEXT` and friends).
     public var voice = VoiceConfiguration()
+    /// Who writes the visits' summaries and how the workers behave (`HH_RELAY_SUMMARISER` and friends).
+    public var summaries = SummaryConfiguration()
     /// Whether the web UI's session cookie is `Secure` (sent over HTTPS only) and pages carry
     /// HSTS; false only for plain-HTTP localhost (`HH_RELAY_COOKIE_SECURE`).
     public var cookieSecure = true
@@ -84,7 +86,7 @@ public struct RelayConfiguration: Sendable, Hashable {
         ("HH_RELAY_S3_PREFIX", "prefix of every object key in the bucket, e.g. prod/ (default none)"),
         ("HH_RELAY_S3_REGION", "the bucket's region (default AWS_REGION, AWS_DEFAULT_REGION, else us-east-1)"),
         ("HH_RELAY_S3_ENDPOINT", "an S3-compatible endpoint such as http://127.0.0.1:5000, addressed path-style (default AWS)"),
-    ] + VoiceConfiguration.variables
+    ] + VoiceConfiguration.variables + SummaryConfiguration.variables
 
     /// Applies `values` (environment variables or an env file) over the current settings.
     public mutating func apply(_ values: [String: String]) throws(RelayConfigurationError) {
@@ -137,6 +139,7 @@ public struct RelayConfiguration: Sendable, Hashable {
         }
         try applyS3(values)
         try voice.apply(values)
+        try summaries.apply(values)
     }
 
     private mutating func applyS3(_ values: [String: String]) throws(RelayConfigurationError) {

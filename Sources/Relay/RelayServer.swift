@@ -148,9 +148,12 @@ public enum RelayServer {
             try await checkObjects(objects, logger: logger)
         }
         let sweeper = ObjectSweeper(store: store, objects: objects, logger: logger)
+        let summaries = SummaryWorkers(
+            store: store, summariser: try configuration.summaries.summariser(voice: configuration.voice, environment: ProcessInfo.processInfo.environment),
+            settings: configuration.summaries.workers, logger: logger)
         var group = ServiceGroupConfiguration(
             services: storeServices.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-                + [.init(service: application), .init(service: sweeper)],
+                + [.init(service: application), .init(service: sweeper), .init(service: summaries)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // A request that will not finish (a stalled upload) cannot hold SIGTERM up for ever.
         group.maximumGracefulShutdownDuration = .seconds(configuration.shutdownSeconds)

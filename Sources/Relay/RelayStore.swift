@@ -92,7 +92,7 @@ public enum RelayStoreError: Error, Sendable, Hashable, CustomStringConvertible 
 
 /// The relay's persistence: one protocol, two back ends (SQLite embedded, Postgres in
 /// production), both held to one contract test suite.
-public protocol RelayStore: TurnStore, ClinicianStore {
+public protocol RelayStore: TurnStore, ClinicianStore, SummaryStore {
     /// Brings the schema to the current version. Safe to run from several instances at once.
     func migrate() async throws
     /// Checks the database answers (for `GET /health`).

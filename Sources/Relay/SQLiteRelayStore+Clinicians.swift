@@ -95,8 +95,9 @@ extension SQLiteRelayStore: ClinicianStore {
             json_extract(s.document, '$.summary.snr_median_db') AS snr_median_db,
             (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id AND t.answered_at IS NOT NULL) AS turn_count,
             EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND t.escalation_reason IS NOT NULL) AS escalated,
-            k.acknowledged_at
+            k.acknowledged_at, j.state AS summary_state
         FROM sessions s JOIN devices d ON d.id = s.device_id LEFT JOIN escalation_acks k ON k.session_id = s.id
+            LEFT JOIN summary_jobs j ON j.session_id = s.id
         """
 
     public func visits(_ query: VisitQuery) async throws -> [VisitListing] {
@@ -220,6 +221,7 @@ extension SQLiteRelayStore: ClinicianStore {
             id: row["id"], deviceID: row["device_id"], deviceName: row["device_name"],
             startedAt: Date(timeIntervalSince1970: row["started_at"]), endedAt: Date(timeIntervalSince1970: row["ended_at"]),
             heartRateMedianBpm: row["heart_rate_median_bpm"], snrMedianDb: row["snr_median_db"], turnCount: row["turn_count"],
-            escalated: row["escalated"], acknowledgedAt: (row["acknowledged_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            escalated: row["escalated"], acknowledgedAt: (row["acknowledged_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            summaryState: (row["summary_state"] as String?).flatMap(SummaryJobState.init(rawValue:)))
     }
 }

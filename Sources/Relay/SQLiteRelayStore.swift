@@ -122,6 +122,40 @@ public final class SQLiteRelayStore: RelayStore {
                 CREATE INDEX turns_device_claimed ON turns (device_id, claimed_at);
                 """)
         }
+        migrator.registerMigration("v4") { db in
+            let now = Date().timeIntervalSince1970
+            try db.execute(sql: """
+                CREATE TABLE summary_jobs (
+                    session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+                    clinic_id TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    generation INTEGER NOT NULL DEFAULT 1,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    queued_at REAL NOT NULL,
+                    available_at REAL NOT NULL,
+                    lease_until REAL,
+                    worker TEXT,
+                    last_error TEXT
+                );
+                CREATE INDEX summary_jobs_pending ON summary_jobs (available_at) WHERE state IN ('queued', 'running');
+                CREATE INDEX summary_jobs_queued ON summary_jobs (queued_at);
+                CREATE TABLE summaries (
+                    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                    generation INTEGER NOT NULL,
+                    text TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    prompt_version TEXT NOT NULL,
+                    input_tokens INTEGER,
+                    output_tokens INTEGER,
+                    created_at REAL NOT NULL,
+                    PRIMARY KEY (session_id, generation)
+                );
+                """)
+            // Sessions stored before the queue existed are summarised too.
+            try db.execute(
+                sql: "INSERT INTO summary_jobs (session_id, clinic_id, state, queued_at, available_at) SELECT id, clinic_id, 'queued', ?, ? FROM sessions",
+                arguments: [now, now])
+        }
         return migrator
     }
 
@@ -198,6 +232,11 @@ public final class SQLiteRelayStore: RelayStore {
                 if try Bool.fetchOne(db, sql: "SELECT 1 FROM turns WHERE session_id = ? AND clinic_id <> ? LIMIT 1", arguments: [session.id, session.clinicID]) == true {
                     throw SessionOfOtherClinic()
                 }
+                // Its summary job, in the same transaction: a stored session is never without one.
+                let now = Date().timeIntervalSince1970
+                try db.execute(
+                    sql: "INSERT INTO summary_jobs (session_id, clinic_id, state, queued_at, available_at) VALUES (?, ?, 'queued', ?, ?)",
+                    arguments: [session.id, session.clinicID, now, now])
                 return .created
             }
             let existing = try Row.fetchOne(db, sql: "SELECT clinic_id, digest FROM sessions WHERE id = ?", arguments: [session.id])
@@ -269,6 +308,8 @@ public final class SQLiteRelayStore: RelayStore {
                 arguments: [Date().timeIntervalSince1970, turn.startedAt.timeIntervalSince1970, turn.transcript, turn.replyText,
                             turn.escalationReason, turn.response, turn.audioKeys.joined(separator: "\n"),
                             turn.audioExpiresAt?.timeIntervalSince1970, turn.id])
+            // A turn answered after its session was stored changes what the summary says.
+            try Self.requeueSummary(db, sessionID: turn.sessionID)
         }
         try requireFileInPlace()
     }

@@ -103,7 +103,10 @@ struct Migrate: AsyncParsableCommand {
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage clinics, devices and clinician accounts; export what a kiosk sent.",
-        subcommands: [AddClinic.self, AddDevice.self, RevokeDevice.self, ExportSession.self, AddUser.self, RemoveUser.self, ResetPassword.self])
+        subcommands: [
+            AddClinic.self, AddDevice.self, RevokeDevice.self, ExportSession.self, AddUser.self, RemoveUser.self, ResetPassword.self, Jobs.self,
+            Summary.self,
+        ])
 
     struct AddClinic: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add-clinic", abstract: "Add a clinic; prints its id as the last line.")
@@ -231,6 +234,64 @@ extension Admin {
                 try await store.migrate()
                 guard try await store.setPasswordHash(email: email, hash: try PasswordHash.make(password)) else { fail("no account with e-mail \(email)") }
                 print("reset the password of \(email.lowercased())")
+            }
+        }
+    }
+}
+
+extension Admin {
+    struct Jobs: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the summary jobs, most recently queued first, and the queue's state.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "At most this many.") var limit = 50
+
+        func run() async throws {
+            try await withStore(common) { store in
+                try await store.migrate()
+                let status = try await store.summaryQueueStatus()
+                print("queue: \(status.depth) waiting or running, oldest \(Int(status.oldestAgeSeconds)) s; \(status.failed) failed")
+                print("session_id                            state    gen attempts queued_at             error")
+                for job in try await store.summaryJobs(limit: limit) {
+                    let queued = Date.ISO8601FormatStyle().format(job.queuedAt)
+                    let columns = [job.sessionID.padding(toLength: 37, withPad: " ", startingAt: 0), job.state.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0),
+                                   String(job.generation).padding(toLength: 3, withPad: " ", startingAt: 0), String(job.attempts).padding(toLength: 8, withPad: " ", startingAt: 0),
+                                   queued.padding(toLength: 21, withPad: " ", startingAt: 0), job.lastError ?? ""]
+                    print(columns.joined(separator: " "))
+                }
+            }
+        }
+    }
+
+    struct Summary: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a session's summary (or, with --json, its state, text, model, prompt version and time).")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The session's id.") var session: String
+        @Flag(help: "JSON: state, text, model, prompt_version, created_at, input_tokens, output_tokens, error.") var json = false
+
+        func run() async throws {
+            try await withStore(common) { store in
+                try await store.migrate()
+                let id = session.lowercased()
+                let job = try await store.summaryJob(sessionID: id)
+                let summary = try await store.summary(sessionID: id)
+                guard job != nil || summary != nil else { fail("no summary job for session \(id) (is it stored?)") }
+                if json {
+                    var object: [String: Any] = ["session_id": id, "state": job?.state.rawValue ?? "done"]
+                    object["text"] = summary?.text ?? NSNull()
+                    object["model"] = summary?.model ?? NSNull()
+                    object["prompt_version"] = summary?.promptVersion ?? NSNull()
+                    object["created_at"] = summary.map { Date.ISO8601FormatStyle().format($0.createdAt) } ?? NSNull()
+                    object["input_tokens"] = summary?.inputTokens ?? NSNull()
+                    object["output_tokens"] = summary?.outputTokens ?? NSNull()
+                    object["error"] = job?.lastError ?? NSNull()
+                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+                    print(String(decoding: data, as: UTF8.self))
+                } else if let summary {
+                    print(summary.text)
+                    print("(\(summary.isOffline ? "offline template" : summary.model), prompt \(summary.promptVersion), \(Date.ISO8601FormatStyle().format(summary.createdAt)); job \(job?.state.rawValue ?? "done"))")
+                } else {
+                    print("no summary yet: the job is \(job!.state.rawValue)\(job?.lastError.map { " (\($0))" } ?? "")")
+                }
             }
         }
     }

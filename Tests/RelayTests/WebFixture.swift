@@ -47,14 +47,14 @@ final class WebFixture: @unchecked Sendable {
         var ids: [String] = []
         for index in 0..<visits {
             let id = UUID().uuidString.lowercased()
-            try await Self.upload(Self.visitDocument(id: id, start: 1_800_000_000 + Double(index) * 3600, minutes: index == visits - 1 ? 10 : 2), token: northToken, relay: relay)
+            try await Self.upload(Self.visitDocument(id: id, start: 1_800_000_000 + Double(index) * 3600, minutes: index == visits - 1 ? 10 : 2), token: northToken, url: relay.url)
             ids.append(id)
         }
         northVisits = ids.reversed()
         escalatedVisit = northVisits[0]
         markupVisit = northVisits[1]
         southVisit = UUID().uuidString.lowercased()
-        try await Self.upload(Self.visitDocument(id: southVisit, start: 1_800_000_000, minutes: 2), token: southKiosk.token, relay: relay)
+        try await Self.upload(Self.visitDocument(id: southVisit, start: 1_800_000_000, minutes: 2), token: southKiosk.token, url: relay.url)
 
         _ = try await answerTurn(store, session: escalatedVisit, clinic: north, device: northDevice, transcript: "what is my heart rate")
         var urgent = try await answerTurn(store, session: escalatedVisit, clinic: north, device: northDevice, escalation: "chest_pain", transcript: "I have chest pain")
@@ -100,8 +100,8 @@ final class WebFixture: @unchecked Sendable {
         return try! WireJSON.encoder().encode(document)
     }
 
-    static func upload(_ body: Data, token: String, relay: RelayProcess) async throws {
-        let response = try await http("POST", relay.url + "/v1/sessions", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")], body: body)
+    static func upload(_ body: Data, token: String, url: String) async throws {
+        let response = try await http("POST", url + "/v1/sessions", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")], body: body)
         guard response.0 == 201 else { throw TestSetupError("upload: \(response.0) \(String(decoding: response.2, as: UTF8.self))") }
     }
 }

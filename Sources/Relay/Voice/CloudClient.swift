@@ -52,6 +52,13 @@ struct ProviderHTTP: Sendable {
         case headers([(String, String)])
     }
 
+    /// Bedrock's runtime in `region` (or `endpoint`), signed with SigV4 for the `bedrock` service.
+    static func bedrock(region: String, credentials: any AWSCredentialProvider, endpoint: ProviderEndpoint?, httpClient: HTTPClient, host: String = "bedrock-runtime") -> ProviderHTTP {
+        ProviderHTTP(
+            endpoint: endpoint ?? ProviderEndpoint(host: "\(host).\(region).amazonaws.com"), httpClient: httpClient,
+            authentication: .sigV4(SigV4Signer(region: region, service: "bedrock"), credentials))
+    }
+
     /// Sends `body` to `path` (already percent-encoded) with `query`; returns the response once
     /// its head is in, or throws ``VoiceProviderError`` for an error status (with the
     /// provider's words) or a failed connection.

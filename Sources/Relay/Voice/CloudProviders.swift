@@ -31,13 +31,9 @@ public struct BedrockResponder: Responder {
         self.guardrail = guardrail
         self.knowledgeBaseID = knowledgeBaseID
         self.deadline = deadline
-        runtime = ProviderHTTP(
-            endpoint: runtimeEndpoint ?? ProviderEndpoint(host: "bedrock-runtime.\(region).amazonaws.com"), httpClient: httpClient,
-            authentication: .sigV4(SigV4Signer(region: region, service: "bedrock"), credentials))
+        runtime = .bedrock(region: region, credentials: credentials, endpoint: runtimeEndpoint, httpClient: httpClient)
         agentRuntime = knowledgeBaseID.map { _ in
-            ProviderHTTP(
-                endpoint: agentEndpoint ?? ProviderEndpoint(host: "bedrock-agent-runtime.\(region).amazonaws.com"), httpClient: httpClient,
-                authentication: .sigV4(SigV4Signer(region: region, service: "bedrock"), credentials))
+            .bedrock(region: region, credentials: credentials, endpoint: agentEndpoint, httpClient: httpClient, host: "bedrock-agent-runtime")
         }
     }
 

@@ -120,8 +120,17 @@ enum Pages {
             <td><a href="/sessions/\(visit.id)">\(time(visit.startedAt))</a></td><td>\(visit.deviceName)</td>\
             <td>\(duration(visit.endedAt.timeIntervalSince(visit.startedAt)))</td>\
             <td>\(heartRate(visit.heartRateMedianBpm, snr: visit.snrMedianDb))</td><td>\(visit.turnCount)</td>\
-            <td><span class="muted">not written</span></td><td>\(escalation)</td></tr>
+            <td>\(summaryState(visit.summaryState))</td><td>\(escalation)</td></tr>
             """
+    }
+
+    static func summaryState(_ state: SummaryJobState?) -> HTML {
+        switch state {
+        case .done: "written"
+        case .queued, .running: "<span class=\"muted\">being written</span>"
+        case .failed: "<span class=\"flag revoked\">failed</span>"
+        case nil: "<span class=\"muted\">none</span>"
+        }
     }
 
     static let visitHeader: HTML = """
@@ -168,6 +177,27 @@ enum Pages {
         var visit: VisitListing
         var document: SessionDocument
         var turns: [StoredTurn]
+        var summary: StoredSummary?
+        var summaryJob: SummaryJob?
+    }
+
+    static func summarySection(_ page: VisitPage) -> HTML {
+        let state: HTML
+        if page.summaryJob?.state == .failed {
+            state = "<p class=\"alert\">The summary could not be written: \(page.summaryJob?.lastError ?? "no reason given").</p>"
+        } else if page.summaryJob.map({ $0.state == .queued || $0.state == .running }) == true {
+            state = "<p class=\"muted\">A newer summary is being written.</p>"
+        } else {
+            state = ""
+        }
+        guard let summary = page.summary else {
+            return state == "" ? "<p class=\"empty\">No summary has been written for this visit yet.</p>" : state
+        }
+        let source: HTML = summary.isOffline
+            ? "Written offline by the relay's template (\(summary.promptVersion)), not by a language model"
+            : "Written by \(summary.model) with prompt \(summary.promptVersion)"
+        let paragraphs: [HTML] = summary.text.split(separator: "\n").map { "<p>\(String($0))</p>" }
+        return "\(state)<div class=\"summary\">\(paragraphs)</div><p class=\"summary-source\">\(source), \(time(summary.createdAt)).</p>"
     }
 
     static func visit(_ page: VisitPage, viewer: Viewer) -> HTML {
@@ -219,7 +249,7 @@ enum Pages {
             <span class="key key-median"></span> median; gaps: no estimate.</p>\(respiration)</section>
             <section aria-labelledby="conversation-title"><h2 id="conversation-title">Conversation</h2>\(conversation)</section>
             <section aria-labelledby="summary-title"><h2 id="summary-title">Summary</h2>
-            <p class="empty">No summary has been written for this visit yet.</p></section>
+            \(summarySection(page))</section>
             <section aria-labelledby="export-title"><h2 id="export-title">Export</h2><ul class="exports">
             <li><a href="/sessions/\(visit.id)/export.json" download>Session document (JSON)</a></li>
             <li><a href="/sessions/\(visit.id)/export.csv" download>Heart-rate series (CSV)</a></li>

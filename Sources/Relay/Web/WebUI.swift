@@ -213,8 +213,9 @@ public struct WebUI: Sendable {
         let viewer = try await viewer(request)
         let (visit, _, document) = try await visitOfViewer(context.parameters.get("id") ?? "", viewer: viewer)
         let turns = try await store.turns(sessionID: visit.id).filter { $0.clinicID == viewer.account.clinicID }
+        let summary = try await store.summary(sessionID: visit.id), job = try await store.summaryJob(sessionID: visit.id)
         try await audit(viewer, "view_visit", visit.id, request: request, context: context)
-        return Self.page(Pages.visit(Pages.VisitPage(visit: visit, document: document, turns: turns), viewer: viewer))
+        return Self.page(Pages.visit(Pages.VisitPage(visit: visit, document: document, turns: turns, summary: summary, summaryJob: job), viewer: viewer))
     }
 
     func acknowledge(_ request: Request, context: RelayRequestContext) async throws -> Response {
