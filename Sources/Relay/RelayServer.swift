@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import AWSSigning
 import Foundation
 import HHProtocol
@@ -148,8 +149,11 @@ public enum RelayServer {
             try await checkObjects(objects, logger: logger)
         }
         let sweeper = ObjectSweeper(store: store, objects: objects, logger: logger)
+        let summaryClient = configuration.summaries.makeHTTPClient()
         let summaries = SummaryWorkers(
-            store: store, summariser: try configuration.summaries.summariser(voice: configuration.voice, environment: ProcessInfo.processInfo.environment),
+            store: store,
+            summariser: try configuration.summaries.summariser(
+                voice: configuration.voice, environment: ProcessInfo.processInfo.environment, httpClient: summaryClient),
             settings: configuration.summaries.workers, logger: logger)
         var group = ServiceGroupConfiguration(
             services: storeServices.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
@@ -160,6 +164,7 @@ public enum RelayServer {
         group.maximumCancellationDuration = .seconds(5)
         var failure: (any Error)?
         do { try await ServiceGroup(configuration: group).run() } catch { failure = error }
+        try? await summaryClient.shutdown()
         await objects.shutdown()
         await store.close()
         if let failure { throw failure }

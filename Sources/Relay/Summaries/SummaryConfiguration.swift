@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import AWSSigning
 import Foundation
 
@@ -57,15 +58,24 @@ public struct SummaryConfiguration: Sendable, Hashable {
         if let price: Double = try number("HH_RELAY_SUMMARY_PRICE_OUTPUT", 0...1000) { workers.dollarsPer1KOutputTokens = price }
     }
 
-    /// The configured summariser (Bedrock in the voice turns' region, with their endpoint and credentials chain).
-    public func summariser(voice: VoiceConfiguration, environment: [String: String]) throws -> any Summariser {
+    /// The configured summariser (Bedrock in the voice turns' region, with their endpoint and
+    /// credentials chain, over `httpClient`).
+    public func summariser(voice: VoiceConfiguration, environment: [String: String], httpClient: HTTPClient) throws -> any Summariser {
         switch provider {
         case .offline:
             return OfflineSummariser()
         case .bedrock:
             return BedrockSummariser(
                 modelID: modelID ?? voice.bedrockModelID, region: voice.awsRegion, credentials: try AWSCredentialChain.provider(environment: environment),
-                endpoint: voice.endpoints["BEDROCK"], deadline: .seconds(deadlineSeconds))
+                endpoint: voice.endpoints["BEDROCK"], httpClient: httpClient, deadline: .seconds(deadlineSeconds))
         }
+    }
+
+    /// An HTTP client for the summariser that may hold a connection per worker (the shared
+    /// client holds 8 per host: more workers would wait for each other's calls).
+    public func makeHTTPClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, workers.concurrency)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 }
