@@ -202,10 +202,11 @@ public final class ReplyPlayer: @unchecked Sendable {
         var first = true
         var silenceAhead = silence
         let patience: Duration? = settings.continuous ? .microseconds(settings.block * 1_000_000 / settings.sampleRate) : nil
+        let silence = [Int16](repeating: 0, count: settings.block)
         while true {
             switch playback.next(waitingForBuffer: first, patience: patience) {
             case .waiting:
-                do { try write([Int16](repeating: 0, count: settings.block)) } catch {
+                do { try write(silence) } catch {
                     sink.discard()
                     report(.finished(turnID: playback.turnID, .failed("\(sink.name): \(error)"), underruns: underruns))
                     return false

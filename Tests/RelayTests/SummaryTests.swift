@@ -1,6 +1,7 @@
 import Foundation
 import AWSSigning
 import HHProtocol
+import Logging
 import Relay
 import TestSupport
 import Testing
@@ -36,10 +37,11 @@ import Glibc
         #expect(job.state == .queued && job.generation == 1 && job.attempts == 0)
         let claimed = try await store.claimSummaryJobs(worker: "w1", limit: 5, lease: .seconds(60))
         #expect(claimed == [ClaimedSummaryJob(sessionID: ids[0], generation: 1, attempts: 1)])
+        let mine = try #require(claimed.first)
         #expect(try await store.claimSummaryJobs(worker: "w2", limit: 5, lease: .seconds(60)).isEmpty, "held by w1")
-        #expect(try await !store.completeSummaryJob(summary(claimed[0], "not mine"), worker: "w2"))
-        #expect(try await store.completeSummaryJob(summary(claimed[0]), worker: "w1"))
-        #expect(try await !store.completeSummaryJob(summary(claimed[0], "twice"), worker: "w1"), "done once")
+        #expect(try await !store.completeSummaryJob(summary(mine, "not mine"), worker: "w2"))
+        #expect(try await store.completeSummaryJob(summary(mine), worker: "w1"))
+        #expect(try await !store.completeSummaryJob(summary(mine, "twice"), worker: "w1"), "done once")
         #expect(try await store.summary(sessionID: ids[0])?.text == "summary")
         #expect(try await store.summaryJob(sessionID: ids[0])?.state == .done)
         #expect(try await store.claimSummaryJobs(worker: "w2", limit: 5, lease: .seconds(60)).isEmpty)
@@ -51,9 +53,10 @@ import Glibc
         #expect(again.state == .queued && again.generation == 2 && again.attempts == 0)
         let second = try await store.claimSummaryJobs(worker: "w3", limit: 5, lease: .seconds(60))
         #expect(second.map(\.generation) == [2])
+        let newer = try #require(second.first)
         // Re-queued again while w3 works on generation 2: w3's result no longer counts.
         _ = try await answerTurn(store, session: ids[0], clinic: session.clinicID, device: "n1", transcript: "and another")
-        #expect(try await !store.completeSummaryJob(summary(second[0], "stale"), worker: "w3"))
+        #expect(try await !store.completeSummaryJob(summary(newer, "stale"), worker: "w3"))
         #expect(try await store.summary(sessionID: ids[0])?.generation == 1)
         await store.close()
     }
@@ -61,14 +64,23 @@ import Glibc
     @Test(arguments: Backend.allCases)
     func anExpiredLeaseIsTakenOverAndOnlyTheNewHolderCompletes(_ backend: Backend) async throws {
         let (store, ids) = try await storeWithSessions(backend, 1)
-        let first = try await store.claimSummaryJobs(worker: "dead", limit: 1, lease: .seconds(1))
-        #expect(first.count == 1)
-        #expect(try await store.claimSummaryJobs(worker: "live", limit: 1, lease: .seconds(60)).isEmpty, "the lease holds")
-        try await Task.sleep(for: .milliseconds(1300))
-        let taken = try await store.claimSummaryJobs(worker: "live", limit: 1, lease: .seconds(60))
-        #expect(taken == [ClaimedSummaryJob(sessionID: ids[0], generation: 1, attempts: 2)], "taken over; the crash counts as an attempt")
-        #expect(try await !store.completeSummaryJob(summary(first[0], "late"), worker: "dead"))
-        #expect(try await store.completeSummaryJob(summary(taken[0]), worker: "live"))
+        let lease = Duration.seconds(3)
+        let first = try await store.claimSummaryJobs(worker: "dead", limit: 1, lease: lease)
+        let claimedAt = ContinuousClock.now
+        let dead = try #require(first.first)
+        // While the lease holds nobody else gets the job (on a machine so slow that the lease ran
+        // out before the second claim, the second claim is the takeover).
+        var taken = try await store.claimSummaryJobs(worker: "live", limit: 1, lease: .seconds(60))
+        if taken.isEmpty {
+            try await Task.sleep(until: claimedAt + lease + .milliseconds(300), clock: .continuous)
+            taken = try await store.claimSummaryJobs(worker: "live", limit: 1, lease: .seconds(60))
+        } else {
+            #expect(ContinuousClock.now - claimedAt >= lease, "taken over only once the lease ran out")
+        }
+        let live = try #require(taken.first)
+        #expect(live == ClaimedSummaryJob(sessionID: ids[0], generation: 1, attempts: 2), "taken over; the crash counts as an attempt")
+        #expect(try await !store.completeSummaryJob(summary(dead, "late"), worker: "dead"))
+        #expect(try await store.completeSummaryJob(summary(live), worker: "live"))
         #expect(try await store.summary(sessionID: ids[0])?.text == "summary")
         await store.close()
     }
@@ -78,15 +90,21 @@ import Glibc
         let (store, ids) = try await storeWithSessions(backend, 2)
         let jobs = try await store.claimSummaryJobs(worker: "w", limit: 2, lease: .seconds(60))
         #expect(Set(jobs.map(\.sessionID)) == Set(ids))
-        try await store.releaseSummaryJob(sessionID: ids[0], generation: 1, worker: "w", retryAt: Date().addingTimeInterval(1), error: "throttled")
+        let releasedAt = ContinuousClock.now
+        try await store.releaseSummaryJob(sessionID: ids[0], generation: 1, worker: "w", retryAt: Date().addingTimeInterval(3), error: "throttled")
         try await store.releaseSummaryJob(sessionID: ids[1], generation: 1, worker: "w", retryAt: nil, error: "Bedrock refused (403)")
         #expect(try await store.summaryJob(sessionID: ids[1])?.state == .failed)
         #expect(try await store.summaryJob(sessionID: ids[1])?.lastError == "Bedrock refused (403)")
-        #expect(try await store.claimSummaryJobs(worker: "w", limit: 2, lease: .seconds(60)).isEmpty, "the backoff holds")
         let status = try await store.summaryQueueStatus()
         #expect(status.depth == 1 && status.failed == 1 && status.oldestAgeSeconds >= 0)
-        try await Task.sleep(for: .milliseconds(1200))
-        #expect(try await store.claimSummaryJobs(worker: "w", limit: 2, lease: .seconds(60)) == [ClaimedSummaryJob(sessionID: ids[0], generation: 1, attempts: 2)])
+        var again = try await store.claimSummaryJobs(worker: "w", limit: 2, lease: .seconds(60))
+        if again.isEmpty {
+            try await Task.sleep(until: releasedAt + .seconds(3.3), clock: .continuous)
+            again = try await store.claimSummaryJobs(worker: "w", limit: 2, lease: .seconds(60))
+        } else {
+            #expect(ContinuousClock.now - releasedAt >= .seconds(3), "claimed again only after its backoff")
+        }
+        #expect(again == [ClaimedSummaryJob(sessionID: ids[0], generation: 1, attempts: 2)], "the failed job is not claimed again")
         await store.close()
     }
 
@@ -260,6 +278,48 @@ import Glibc
         let text = String(decoding: metrics.2, as: UTF8.self)
         #expect(text.contains("hh_relay_summary_cost_dollars") && text.contains("hh_relay_summary_jobs_total") && text.contains("hh_relay_summary_queue_depth"))
         await fixture.stop()
+    }
+
+    /// SIGTERM while a job is in hand: the job is finished before the relay exits; cut off by a
+    /// short shutdown limit, it is released (or its lease runs out) and the next instance does it.
+    @Test func aStoppingRelayFinishesOrReleasesItsJob() async throws {
+        let fakes = try VoiceFakes()
+        try await fakes.set("summary", "slow", delayMilliseconds: 1500)
+        let database = try Backend.sqlite.freshDatabase()
+        let settings = [
+            "HH_RELAY_SUMMARISER": "bedrock", "HH_RELAY_BEDROCK_ENDPOINT": fakes.endpoint.origin, "AWS_ACCESS_KEY_ID": VoiceFakes.accessKey,
+            "AWS_SECRET_ACCESS_KEY": VoiceFakes.secretKey, "HH_RELAY_SUMMARY_LEASE_SECONDS": "3",
+        ]
+        var configuration = RelayConfiguration()
+        try configuration.apply(database)
+        let store = try RelayStores.open(configuration: configuration, logger: .init(label: "test"))
+        defer { Task { await store.close() } }
+        func state(_ id: String) async throws -> SummaryJobState? { try await store.summaryJob(sessionID: id)?.state }
+
+        // Finished: SIGTERM while the model is writing.
+        let first = try RelayProcess(environment: database, extra: settings)
+        let kiosk = try first.clinicWithDevice("North")
+        let finished = UUID().uuidString.lowercased()
+        try await WebFixture.upload(WebFixture.visitDocument(id: finished, start: 1_800_000_000, minutes: 1), token: kiosk.token, url: first.url)
+        while try await state(finished) != .running { try await Task.sleep(for: .milliseconds(20)) }
+        first.stop()
+        #expect(first.process.terminationStatus == 0)
+        #expect(try await state(finished) == .done, "the job in hand was finished before the exit")
+        #expect(try await store.summary(sessionID: finished) != nil)
+
+        // Cut off: the shutdown allows 1 s, the model takes 1.5 s.
+        let second = try RelayProcess(environment: database, extra: settings.merging(["HH_RELAY_SHUTDOWN_SECONDS": "1"]) { $1 })
+        let cut = UUID().uuidString.lowercased()
+        try await WebFixture.upload(WebFixture.visitDocument(id: cut, start: 1_800_000_100, minutes: 1), token: kiosk.token, url: second.url)
+        while try await state(cut) != .running { try await Task.sleep(for: .milliseconds(20)) }
+        second.stop()
+        #expect(try await state(cut) != .done)
+        let third = try RelayProcess(environment: database, extra: settings)
+        defer { third.stop() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await state(cut) != .done, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await state(cut) == .done, "the next instance did the job the stopped one could not finish")
+        #expect(try await store.summary(sessionID: cut) != nil)
     }
 
     /// Three instances on one Postgres, 300 sessions in a burst: every job done and stored

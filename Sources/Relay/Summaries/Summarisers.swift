@@ -83,7 +83,7 @@ public enum SummaryFacts {
             lines.append("Conversation: the patient did not speak to the kiosk.")
         } else {
             for turn in input.turns {
-                lines.append("Patient said: \"\(turn.transcript.isEmpty ? "(nothing recognised)" : turn.transcript)\". Kiosk answered: \"\(turn.replyText)\".")
+                lines.append("Patient said: \"\(turn.transcript.isEmpty ? "(nothing recognised)" : turn.transcript)\"; the kiosk answered: \"\(turn.replyText)\"")
             }
         }
         return lines
