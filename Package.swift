@@ -198,6 +198,13 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "vitals-report",
+            dependencies: ["VitalsCore", "Simulation"],
+            path: "Benchmarks/VitalsReport",
+            swiftSettings: strictSettings
+        ),
+
+        .executableTarget(
             name: "voice-bench",
             dependencies: ["VoiceCore", "Analysis", "Kiosk"],
             path: "Benchmarks/VoiceBenchmarks",

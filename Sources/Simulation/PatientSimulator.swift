@@ -26,6 +26,9 @@ public struct PatientSimulator: Sendable {
     private let background: [SIMD3<Float>]
     private let skinTexture: [Float]
     private let phases: [Double]
+    /// With a ``CameraModel``: its settings and the illuminance, frame by frame.
+    private let cameraSettings: [CameraModel.Setting]
+    private let frameLux: [Double]
 
     /// Blood-volume-pulse signature (relative change of red, green, blue reflectance per unit
     /// of blood volume, green = 1), after Wang et al. 2017's PBV.
@@ -54,10 +57,26 @@ public struct PatientSimulator: Sendable {
                     let grain = 1 + 0.05 * Float(sin(Double(u) * 140 + 3 * Double(t)))
                     colour = wood * grain * (0.92 + 0.08 * (1 - v))
                 }
-                background[y * w + x] = colour * 255
+                background[y * w + x] = colour
             }
         }
         self.background = background
+        if let camera = scenario.camera {
+            let lux = (0..<Int((scenario.duration * scenario.frameRate).rounded(.down))).map { i in
+                scenario.lux * Self.lightChange(scenario, at: Double(i) / scenario.frameRate)
+            }
+            let p = SIMD4((0..<4).map { _ in random.uniform() * 2 * Double.pi })
+            cameraSettings = camera.settings(lux: lux, frameRate: scenario.frameRate, phases: p)
+            frameLux = lux
+        } else {
+            cameraSettings = []
+            frameLux = []
+        }
+    }
+
+    /// The light relative to its nominal level at `t`: slow drift and the lamp's flicker.
+    static func lightChange(_ s: Scenario, at t: Double) -> Double {
+        (1 + s.illuminationDrift * (t / max(s.duration, 1) - 0.5)) * (1 + s.flickerDepth * sin(2 * Double.pi * s.flickerFrequency * t))
     }
 
     /// Number of frames in the recording.
@@ -68,7 +87,7 @@ public struct PatientSimulator: Sendable {
 
     /// The true heart rate at `t` seconds, or `nil` while nobody is in view.
     public func trueHeartRate(at t: Double) -> Double? {
-        scenario.patientPresent(at: t) ? scenario.heartRate.bpm(at: t) : nil
+        scenario.pulsePresent(at: t) ? scenario.heartRate.bpm(at: t) : nil
     }
 
     /// The truth as CSV: `t_s,hr_bpm` for every whole second (empty rate while nobody is in view).
@@ -96,18 +115,28 @@ public struct PatientSimulator: Sendable {
         let scale = Double(w) / 320
         var random = RandomSource(seed: s.seed ^ (UInt64(index) &* 0x2545_F491_4F6C_DD1D) ^ 0xABCDEF)
 
-        // Light: level, slow drift, flicker.
-        var light = s.lightLevel * (1 + s.illuminationDrift * (t / max(s.duration, 1) - 0.5))
-        light *= 1 + s.flickerDepth * sin(2 * Double.pi * s.flickerFrequency * t)
-        let noise = Float(s.cameraNoise / s.lightLevel.squareRoot())
-
+        // Light: level, slow drift, flicker; through the idealised camera or the camera model.
         var out = [UInt8](repeating: 0, count: w * h * 3)
-        let lightF = Float(light)
-        func store(_ p: Int, _ c: SIMD3<Float>) {
-            var v = c
-            v.x += noise * random.fastGaussian()
-            v.y += noise * random.fastGaussian()
-            v.z += noise * random.fastGaussian()
+        let lightF = Float(s.lightLevel * Self.lightChange(s, at: t)) * 255
+        let noise = Float(s.cameraNoise / s.lightLevel.squareRoot())
+        var electrons: Float = 0, gain: Float = 1, balance = SIMD3<Float>(repeating: 1)
+        if let camera = s.camera {
+            let setting = cameraSettings[min(index, cameraSettings.count - 1)]
+            electrons = Float(camera.fullWellElectrons * frameLux[min(index, frameLux.count - 1)] / camera.saturationLux * setting.exposure)
+            gain = Float(setting.gain)
+            balance = SIMD3(Float(setting.redGain), 1, Float(setting.blueGain))
+        }
+        /// Writes pixel `p` of reflected light `radiance` (relative to a white surface).
+        func store(_ p: Int, _ radiance: SIMD3<Float>) {
+            var v: SIMD3<Float>
+            if let camera = s.camera {
+                v = camera.expose(radiance, electronsPerUnit: electrons, gain: gain, whiteBalance: balance, random: &random)
+            } else {
+                v = radiance * lightF
+                v.x += noise * random.fastGaussian()
+                v.y += noise * random.fastGaussian()
+                v.z += noise * random.fastGaussian()
+            }
             v = v.rounded(.toNearestOrEven).clamped(lowerBound: .zero, upperBound: SIMD3(repeating: 255))
             out[3 * p] = UInt8(v.x)
             out[3 * p + 1] = UInt8(v.y)
@@ -115,20 +144,21 @@ public struct PatientSimulator: Sendable {
         }
 
         guard s.patientPresent(at: t) else {
-            for p in 0..<(w * h) { store(p, background[p] * lightF) }
+            for p in 0..<(w * h) { store(p, background[p]) }
             return out
         }
 
-        // Pose.
+        // Pose: a photo or a mannequin does not move, breathe or talk.
+        let living = s.subject == .patient
         let ph = phases
-        func wave(_ f: Double, _ k: Int) -> Double { sin(2 * Double.pi * f * t + ph[k]) }
+        func wave(_ f: Double, _ k: Int) -> Double { living ? sin(2 * Double.pi * f * t + ph[k]) : 0 }
         var cx = Double(w) * 0.5 + s.swayAmplitude * scale * (0.6 * wave(0.13, 0) + 0.4 * wave(0.31, 1))
         var cy = Double(h) * 0.47 + 0.5 * s.swayAmplitude * scale * (0.6 * wave(0.11, 2) + 0.4 * wave(0.27, 3))
         let yaw = s.turnAmplitude * wave(0.17, 4)
         let size = 1 + s.leanAmplitude * wave(0.09, 5)
-        if let breathing = s.breathingRate { cy += 0.8 * scale * sin(2 * Double.pi * breathing / 60 * t) }
+        if let breathing = s.breathingRate, living { cy += 0.8 * scale * sin(2 * Double.pi * breathing / 60 * t) }
         var mouthOpen = 0.0
-        if s.talking {
+        if s.talking, living {
             cx += 1.2 * scale * (wave(3.7, 6) + 0.5 * wave(5.3, 7))
             cy += 1.0 * scale * (wave(4.3, 8) + 0.5 * wave(2.9, 9))
             mouthOpen = max(0, 0.5 + 0.6 * wave(4.1, 10))
@@ -136,7 +166,7 @@ public struct PatientSimulator: Sendable {
         let rx = 0.13 * Double(w) * size, ry = rx * 1.3
 
         // Skin colour of this instant: reflectance with the blood volume's absorption.
-        let volume = Float(heartbeat.bloodVolume(at: t))
+        let volume = living ? Float(heartbeat.bloodVolume(at: t)) : 0
         let skin = s.skinTone.reflectance * (SIMD3(repeating: 1) - s.skinTone.pulseAmplitude * Self.pulseSignature * volume)
         let lips = SIMD3<Float>(0.62, 0.30, 0.30) * (SIMD3(repeating: 1) - 0.006 * Self.pulseSignature * volume)
         let hair = SIMD3<Float>(0.07, 0.06, 0.055), eye = SIMD3<Float>(0.30, 0.24, 0.22)
@@ -144,6 +174,7 @@ public struct PatientSimulator: Sendable {
         let lightDirection = SIMD3<Double>(-0.35, -0.45, 0.82) / (0.35 * 0.35 + 0.45 * 0.45 + 0.82 * 0.82).squareRoot()
         let (cosYaw, sinYaw) = (cos(yaw), sin(yaw))
         let featureShift = 0.8 * sinYaw
+        let frame = SIMD3<Float>(0.05, 0.05, 0.06)
 
         for y in 0..<h {
             let dy = (Double(y) - cy) / ry
@@ -161,15 +192,25 @@ public struct PatientSimulator: Sendable {
                     let browR = ((u - 0.38) / 0.2) * ((u - 0.38) / 0.2) + ((dy + 0.3) / 0.045) * ((dy + 0.3) / 0.045)
                     let mouthHeight = 0.05 + 0.09 * mouthOpen
                     let lip = (u / 0.3) * (u / 0.3) + ((dy - 0.5) / mouthHeight) * ((dy - 0.5) / mouthHeight)
-                    let hairLine = dy < -0.5 + 0.3 * dx * dx
+                    var hairLine = dy < -0.5 + 0.3 * dx * dx
+                    if s.fringe, u < 0.35, dy < -0.3 + 0.06 * sin(u * 23) - 0.25 * max(0, u) { hairLine = true }
                     // Lambertian shading of an ellipsoid turned by the yaw, plus a little gloss.
                     let nz = (1 - r2).squareRoot()
                     let normal = SIMD3(dx * cosYaw - nz * sinYaw, dy, dx * sinYaw + nz * cosYaw)
                     let lambert = max(0, (normal * lightDirection).sum())
-                    shade = Float(0.3 + 0.7 * lambert)
+                    // A photo has its shading printed in, at a print's lower contrast, and no gloss.
+                    shade = s.subject == .photo ? Float(0.55 + 0.35 * lambert) : Float(0.3 + 0.7 * lambert)
                     let highlight = max(0, (normal * SIMD3(-0.17, -0.22, 0.96)).sum())
-                    specular = Float(0.05 * pow(highlight, 24))
-                    if hairLine || browL <= 1 || browR <= 1 {
+                    specular = s.subject == .photo ? 0 : s.specular * Float(pow(highlight, 24))
+                    // Glasses: a dark rim round each eye and a bridge; the lenses dim and reflect.
+                    let lensL = ((u + 0.38) / 0.27) * ((u + 0.38) / 0.27) + ((dy + 0.12) / 0.18) * ((dy + 0.12) / 0.18)
+                    let lensR = ((u - 0.38) / 0.27) * ((u - 0.38) / 0.27) + ((dy + 0.12) / 0.18) * ((dy + 0.12) / 0.18)
+                    let rim = s.glasses && ((lensL > 0.78 && lensL <= 1) || (lensR > 0.78 && lensR <= 1) || (abs(u) < 0.12 && abs(dy + 0.14) < 0.025))
+                    let lens = s.glasses && !rim && (lensL <= 0.78 || lensR <= 0.78)
+                    if rim {
+                        reflect = frame
+                        specular *= 2
+                    } else if hairLine || browL <= 1 || browR <= 1 {
                         reflect = hair
                         specular = 0
                     } else if eyeL <= 1 || eyeR <= 1 {
@@ -178,7 +219,8 @@ public struct PatientSimulator: Sendable {
                         reflect = lip < 0.35 * mouthOpen ? mouth : lips
                     } else {
                         let texture = 1 + 0.06 * Self.sample(skinTexture, Float(u * 0.5 + 0.5), Float(dy * 0.5 + 0.5))
-                        reflect = skin * texture
+                        reflect = skin * texture * (lens ? 0.85 : 1)
+                        if lens { specular += 0.03 }
                     }
                 } else if dx * dx + (dy + 0.08) * (dy + 0.08) <= 1.2 && dy < -0.1 {
                     reflect = hair
@@ -189,10 +231,10 @@ public struct PatientSimulator: Sendable {
                     reflect = shirt
                     shade = 0.8
                 } else {
-                    store(p, background[p] * lightF)
+                    store(p, background[p])
                     continue
                 }
-                store(p, (reflect * shade + SIMD3(repeating: specular)) * (255 * lightF))
+                store(p, reflect * shade + SIMD3(repeating: specular))
             }
         }
         return out

@@ -15,6 +15,22 @@ public struct SkinTone: Sendable, Hashable {
     /// Fitzpatrick V–VI: less light comes back and melanin hides part of the pulse.
     public static let dark = SkinTone(reflectance: SIMD3(0.42, 0.28, 0.20), pulseAmplitude: 0.004)
 
+    /// The six Fitzpatrick skin types (1–6): less light comes back as melanin rises, and the
+    /// pulse's share of what comes back shrinks, to about a quarter from type I to type VI
+    /// (melanin absorbs in the epidermis, above the blood, so less light reaches the blood and
+    /// returns). Types outside 1–6 are clamped.
+    public static func fitzpatrick(_ type: Int) -> SkinTone {
+        let tones: [SkinTone] = [
+            SkinTone(reflectance: SIMD3(0.86, 0.68, 0.58), pulseAmplitude: 0.0060),
+            SkinTone(reflectance: SIMD3(0.80, 0.60, 0.49), pulseAmplitude: 0.0052),
+            SkinTone(reflectance: SIMD3(0.70, 0.50, 0.38), pulseAmplitude: 0.0043),
+            SkinTone(reflectance: SIMD3(0.56, 0.38, 0.27), pulseAmplitude: 0.0034),
+            SkinTone(reflectance: SIMD3(0.38, 0.24, 0.16), pulseAmplitude: 0.0024),
+            SkinTone(reflectance: SIMD3(0.22, 0.13, 0.09), pulseAmplitude: 0.0016),
+        ]
+        return tones[min(5, max(0, type - 1))]
+    }
+
     /// A tone with the given reflectance and pulse amplitude.
     public init(reflectance: SIMD3<Float>, pulseAmplitude: Float) {
         self.reflectance = reflectance
@@ -43,6 +59,16 @@ public struct HeartRateProfile: Sendable, Hashable {
         }
         return points[points.count - 1].y
     }
+}
+
+/// What is in front of the camera.
+public enum Subject: String, Sendable, Hashable, CaseIterable {
+    /// A living patient: pulse, breathing and the chosen motion.
+    case patient
+    /// A printed photograph of a face: flat, its shading printed in, no pulse, no motion.
+    case photo
+    /// A mannequin head: skin-coloured and face-shaped, no blood, no motion.
+    case mannequin
 }
 
 /// Everything that describes a simulated recording: the patient, the scene and the camera.
@@ -77,6 +103,22 @@ public struct Scenario: Sendable, Hashable {
     /// Small fast movements of talking: jaw and head jitter at 3–6 Hz, mouth opening.
     public var talking = false
 
+    /// Who (or what) faces the camera.
+    public var subject = Subject.patient
+    /// Glasses: dark frames round the eyes, lenses that dim the skin behind them and reflect.
+    public var glasses = false
+    /// Hair falling over part of the forehead.
+    public var fringe = false
+    /// Strength of the specular highlight on forehead and nose (white, no pulse).
+    public var specular: Float = 0.05
+
+    /// The camera between the light and the bytes; `nil` for the idealised linear camera (light
+    /// level × reflectance, with noise of a fixed size that grows as `lightLevel` falls).
+    public var camera: CameraModel? = nil
+    /// Illuminance on the face in lux when `camera` is set: about 500 in a bright room, 100 in
+    /// a dim one, 30 in a dim corner. Flicker and drift act on it.
+    public var lux = 400.0
+
     /// Light level; 1 is good office light, 0.5 dim (the camera raises gain: more noise).
     public var lightLevel = 1.0
     /// Relative flicker depth of the lamp; 0 for steady light.
@@ -98,4 +140,7 @@ public struct Scenario: Sendable, Hashable {
 
     /// Whether the patient is in view at time `t`.
     public func patientPresent(at t: Double) -> Bool { !absences.contains { $0.contains(t) } }
+
+    /// Whether a pulse is in view at time `t`: a patient, not a photo or a mannequin.
+    public func pulsePresent(at t: Double) -> Bool { subject == .patient && patientPresent(at: t) }
 }

@@ -14,6 +14,9 @@ public struct RegionSample: Sendable, Hashable {
     /// two views of one pulse whose camera noise is independent, which tells how precisely a
     /// beat can be timed.
     public var whiteCellsRGB = SIMD3<Double>.zero, blackCellsRGB = SIMD3<Double>.zero
+    /// Mean luma of the scene around the face (``BackgroundLight``), 0 when unknown: the lamp's
+    /// flicker without the pulse, which the analyzer cancels from the face's signal.
+    public var backgroundLuma = 0.0
     /// Skin pixels in the region.
     public var skinPixels: Int
     /// The region's bounding box in pixels (empty when absent).
@@ -27,6 +30,11 @@ public struct RegionSample: Sendable, Hashable {
 public struct PixelRect: Sendable, Hashable {
     /// Left and top edges, width and height, in pixels.
     public var x = 0, y = 0, width = 0, height = 0
+
+    /// A rectangle with the given left and top edges and size.
+    public init(x: Int = 0, y: Int = 0, width: Int = 0, height: Int = 0) {
+        (self.x, self.y, self.width, self.height) = (x, y, width, height)
+    }
 }
 
 /// Finds the face's skin region in a ``CellGrid`` and follows it from frame to frame.

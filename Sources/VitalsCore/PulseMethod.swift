@@ -11,8 +11,15 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// The green channel alone (Verkruysse, Svaasand & Nelson 2008): simplest, the least robust
     /// to motion and light changes. For comparison.
     case green
+    /// POS and CHROM both, window by window, keeping the one whose spectral peak stands out more
+    /// (POS is steadier under motion, CHROM under some lamps and highlights).
+    case auto
 
-    /// Extracts the pulse signal from uniformly sampled mean RGB traces.
+    /// The methods tried for this one.
+    var candidates: [PulseMethod] { self == .auto ? [.pos, .chrom] : [self] }
+
+    /// Extracts the pulse signal from uniformly sampled mean RGB traces (``auto`` extracts with
+    /// POS; the analyzer tries each of its ``candidates``).
     ///
     /// The result rises with blood volume (the skin gets darker in green), has zero mean and is
     /// band-passed with some margin around `band` (Hz), so rates at the band's edges keep their
@@ -22,7 +29,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
         let filter = BandPass(band: filterBand, sampleRate: sampleRate)
         let padding = Int(sampleRate)
         switch self {
-        case .pos:
+        case .pos, .auto:
             return filter.apply(Self.pos(rgb, sampleRate: sampleRate), padding: padding)
         case .chrom:
             let mean = rgb.reduce(SIMD3<Double>.zero, +) / Double(max(rgb.count, 1))

@@ -63,6 +63,19 @@ public struct PowerSpectrum: Sendable {
         self.power = power
     }
 
+    /// The mean of spectra computed on the same grid (Welch's method over segments of a signal):
+    /// the noise floor steadies while a steady tone keeps its power.
+    ///
+    /// - Precondition: `spectra` is not empty and every spectrum has the same grid.
+    public init(averaging spectra: [PowerSpectrum]) {
+        precondition(!spectra.isEmpty && spectra.allSatisfy { $0.power.count == spectra[0].power.count }, "spectra on different grids")
+        frequencies = spectra[0].frequencies
+        step = spectra[0].step
+        lobeHalfWidth = spectra[0].lobeHalfWidth
+        power = spectra.dropFirst().reduce(spectra[0].power) { sum, spectrum in zip(sum, spectrum.power).map { $0 + $1 } }
+            .map { $0 / Double(spectra.count) }
+    }
+
     /// The strongest peak inside `band`, with its SNR against the rest of `band`.
     ///
     /// Returns `nil` when the band holds no power at all.

@@ -19,6 +19,8 @@ public struct VitalsAnalyzer: Sendable {
     private var colours: [SIMD3<Double>] = []
     /// The colours of the region's two chessboard halves (see ``RegionSample``).
     private var whiteColours: [SIMD3<Double>] = [], blackColours: [SIMD3<Double>] = []
+    /// The scene's brightness around the face, in all three lanes (so it resamples like a colour).
+    private var backgrounds: [SIMD3<Double>] = []
     private var present: [Bool] = []
     private var nextWindowEnd: Double?
     private let retainedSeconds: Double
@@ -30,7 +32,9 @@ public struct VitalsAnalyzer: Sendable {
         try configuration.validate()
         self.configuration = configuration
         retainedSeconds =
-            max(configuration.windowSeconds, configuration.respirationWindowSeconds, configuration.variabilityWindowSeconds) + 2
+            max(
+                configuration.windowSeconds, configuration.longWindowSeconds, configuration.respirationWindowSeconds,
+                configuration.variabilityWindowSeconds) + 2
     }
 
     /// Adds one frame's region sample; returns the estimates whose windows this frame completed.
@@ -48,6 +52,7 @@ public struct VitalsAnalyzer: Sendable {
         colours.append(sample.meanRGB)
         whiteColours.append(sample.whiteCellsRGB)
         blackColours.append(sample.blackCellsRGB)
+        backgrounds.append(SIMD3(repeating: sample.backgroundLuma))
         present.append(sample.facePresent)
         if let first = times.first, time - first > retainedSeconds + 10 {
             let drop = times.firstIndex { time - $0 <= retainedSeconds } ?? 0
@@ -55,6 +60,7 @@ public struct VitalsAnalyzer: Sendable {
             colours.removeFirst(drop)
             whiteColours.removeFirst(drop)
             blackColours.removeFirst(drop)
+            backgrounds.removeFirst(drop)
             present.removeFirst(drop)
         }
         return estimates
@@ -78,31 +84,90 @@ public struct VitalsAnalyzer: Sendable {
             return VitalsEstimate(time: centre, status: .noFace)
         }
         let band = (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60)
-        guard let (_, peak) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band) else {
+        let reference = flickerReference(endingAt: end, seconds: c.windowSeconds)
+        guard let (_, peak, _) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference) else {
             return VitalsEstimate(time: centre, status: .lowQuality)
         }
-        guard peak.snr >= c.minimumSNR else {
-            return VitalsEstimate(time: centre, status: .lowQuality, snr: peak.snr)
+        var found = peak
+        if peak.snr < c.minimumSNR {
+            // Too weak in one window: look again over the longer window, its spectrum averaged
+            // over half-overlapping segments (Welch), which steadies the noise floor so a steady
+            // pulse stands out from it. Its lower gate is paired with a check that the colour
+            // change at the peak is blood's (``BloodSignature``).
+            guard let long = longWindowPeak(endingAt: end, band: band), long.snr >= c.longWindowMinimumSNR else {
+                return VitalsEstimate(time: centre, status: .lowQuality, snr: peak.snr)
+            }
+            found = long
         }
         return VitalsEstimate(
             time: centre,
             status: .ok,
-            heartRate: peak.frequency * 60,
-            snr: peak.snr,
+            heartRate: found.frequency * 60,
+            snr: found.snr,
             respirationRate: respirationRate(windowEnd: end),
             variability: variability(windowEnd: end, band: band)
         )
     }
 
     /// The pulse signal of a trace and its strongest peak in `band` (Hz).
-    static func pulse(_ trace: [SIMD3<Double>], method: PulseMethod, sampleRate: Double, band: ClosedRange<Double>)
-        -> (signal: [Double], peak: SpectralPeak)?
-    {
-        let pulse = method.extract(trace, sampleRate: sampleRate, band: band)
-        let margin = 2 * sampleRate / Double(trace.count)
-        let spectrum = PowerSpectrum(of: pulse, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin))
-        guard let peak = spectrum.peak(in: band) else { return nil }
-        return (pulse, peak)
+    ///
+    /// When the strongest peak is the lamp's flicker (or its harmonic), seen in `flicker` (the
+    /// scene's brightness around the face, same grid), the flicker is cancelled and the peak
+    /// looked for again; what stays at the lamp's rate after that is a heart beating at it,
+    /// except over segments (the long window's lower gate), where it is not taken. ``PulseMethod/auto``
+    /// tries POS and CHROM and keeps the one whose peak stands out more. With `segments` above 1
+    /// the spectrum is the mean of that many half-overlapping segments'.
+    static func pulse(
+        _ trace: [SIMD3<Double>], method: PulseMethod, sampleRate: Double, band: ClosedRange<Double>, flicker: [Double]? = nil,
+        segments: Int = 1
+    ) -> (signal: [Double], peak: SpectralPeak, method: PulseMethod)? {
+        let reference = flicker.map { FlickerCanceller(reference: $0, sampleRate: sampleRate, band: band) }
+        let length = 2 * trace.count / (segments + 1)
+        let margin = 2 * sampleRate / Double(length)
+        let range = (band.lowerBound - margin)...(band.upperBound + margin)
+        func spectrum(_ pulse: [Double]) -> PowerSpectrum {
+            PowerSpectrum(
+                averaging: stride(from: 0, through: trace.count - length, by: max(1, length / 2)).prefix(segments).map { start in
+                    PowerSpectrum(of: Array(pulse[start..<(start + length)]), sampleRate: sampleRate, range: range)
+                })
+        }
+        var best: (signal: [Double], peak: SpectralPeak, method: PulseMethod)?
+        for candidate in method.candidates {
+            var pulse = candidate.extract(trace, sampleRate: sampleRate, band: band)
+            var power = spectrum(pulse)
+            guard var peak = power.peak(in: band) else { continue }
+            if let reference, reference.isLamp(peak.frequency, tolerance: power.lobeHalfWidth) {
+                pulse = reference.cancel(from: pulse)
+                power = spectrum(pulse)
+                guard let again = power.peak(in: band), segments == 1 || !reference.isLamp(again.frequency, tolerance: power.lobeHalfWidth)
+                else { continue }
+                peak = again
+            }
+            if best == nil || peak.snr > best!.peak.snr { best = (pulse, peak, candidate) }
+        }
+        return best
+    }
+
+    /// The pulse's peak over the long window ending at `end`, its spectrum averaged over three
+    /// half-overlapping segments; `nil` when the long window is off or not yet filled with a face.
+    private func longWindowPeak(endingAt end: Double, band: ClosedRange<Double>) -> SpectralPeak? {
+        let c = configuration
+        // GREEN cannot tell the pulse from changes of brightness; a lower gate would let those through.
+        guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = uniformTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
+        let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds)
+        guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference, segments: 3)?.peak,
+            BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
+        else { return nil }
+        return peak
+    }
+
+    /// The scene's brightness around the face over the window, when it was measured throughout.
+    private func flickerReference(endingAt end: Double, seconds: Double) -> [Double]? {
+        guard configuration.cancelsFlicker,
+            let trace = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: 0, of: \.backgrounds),
+            trace.allSatisfy({ $0.x > 0 })
+        else { return nil }
+        return trace.map(\.x)
     }
 
     /// Respiration from the slow swell of blood volume: the normalised colour projected on the
@@ -136,7 +201,8 @@ public struct VitalsAnalyzer: Sendable {
     private func variability(windowEnd end: Double, band: ClosedRange<Double>) -> HeartRateVariability? {
         let c = configuration
         guard let trace = uniformTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1) else { return nil }
-        guard let (pulse, peak) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band),
+        let reference = flickerReference(endingAt: end, seconds: c.variabilityWindowSeconds)
+        guard let (pulse, peak, method) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference),
             peak.snr >= c.minimumVariabilitySNR
         else { return nil }
         // The crests find the beats; the whole waveform of each beat, matched against the
@@ -148,7 +214,8 @@ public struct VitalsAnalyzer: Sendable {
         guard Double(beatLike) >= c.minimumBeatAcceptance * Double(max(1, matched.times.count)) else { return nil }
         // The same beats timed on each chessboard half of the face: their camera noise is
         // independent, so the spread of the differences measures how much noise moves a time.
-        guard let timingVariance = halvesTimingVariance(windowEnd: end, band: band, beats: matched.times, heartRate: peak.frequency) else {
+        guard let timingVariance = halvesTimingVariance(windowEnd: end, band: band, method: method, beats: matched.times, heartRate: peak.frequency)
+        else {
             return nil
         }
         return BeatDetector.variability(
@@ -159,12 +226,14 @@ public struct VitalsAnalyzer: Sendable {
     /// The variance of the whole face's beat times due to noise: a quarter of the variance of
     /// the differences between the times found on the two halves (each half has twice the
     /// whole's noise variance, and the difference adds both).
-    private func halvesTimingVariance(windowEnd end: Double, band: ClosedRange<Double>, beats: [Double], heartRate: Double) -> Double? {
+    private func halvesTimingVariance(windowEnd end: Double, band: ClosedRange<Double>, method: PulseMethod, beats: [Double], heartRate: Double)
+        -> Double?
+    {
         let c = configuration
         var halves: [[Double]] = []
         for source in [\Self.whiteColours, \Self.blackColours] {
             guard let trace = uniformTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1, of: source) else { return nil }
-            let pulse = c.method.extract(trace, sampleRate: c.sampleRate, band: band)
+            let pulse = method.extract(trace, sampleRate: c.sampleRate, band: band)
             halves.append(BeatDetector.matchedBeatTimes(in: pulse, sampleRate: c.sampleRate, coarse: beats, heartRate: heartRate).times)
         }
         let tolerance = 0.2 / heartRate

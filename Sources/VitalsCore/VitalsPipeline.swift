@@ -12,6 +12,7 @@ public struct VitalsPipeline: Sendable {
     private var grid: CellGrid
     private var tracker = FaceTracker()
     private var analyzer: VitalsAnalyzer
+    private let background: BackgroundLight
     /// What the tracker found in the latest frame.
     public private(set) var lastRegion: RegionSample = .absent
 
@@ -26,6 +27,7 @@ public struct VitalsPipeline: Sendable {
     ) throws {
         accumulator = try SkinAccumulator(geometry: geometry, range: range)
         grid = accumulator.makeGrid()
+        background = BackgroundLight(geometry: geometry)
         analyzer = try VitalsAnalyzer(configuration: configuration)
     }
 
@@ -36,6 +38,9 @@ public struct VitalsPipeline: Sendable {
         grid.reset()
         try accumulator.accumulate(frame, into: &grid)
         lastRegion = tracker.track(grid)
+        if analyzer.configuration.cancelsFlicker {
+            lastRegion.backgroundLuma = background.meanLuma(frame, outside: lastRegion.facePresent ? lastRegion.bounds : nil)
+        }
         return analyzer.add(lastRegion, at: time)
     }
 

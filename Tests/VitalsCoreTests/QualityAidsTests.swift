@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Simulation
+import Testing
+import VitalsCore
+
+/// The engine's quality aids, one at a time: Welch averaging, the flicker canceller, the
+/// background sampler, and the camera model that makes the harder test video.
+@Suite struct QualityAidsTests {
+    @Test func averagingSegmentsSteadiesTheNoiseFloorNotTheTone() {
+        // Noise alone: the mean of three half-overlapping 10 s segments' spectra has a steadier
+        // floor, so its highest chance peak stands out less than one 10 s window's does; a tone
+        // is still found where it is.
+        var random = RandomSource(seed: 5)
+        var single: [Double] = [], averaged: [Double] = []
+        let range = 0.5...4.2
+        func welch(_ x: [Double]) -> PowerSpectrum {
+            PowerSpectrum(averaging: [0, 150, 300].map { PowerSpectrum(of: Array(x[$0..<($0 + 300)]), sampleRate: 30, range: range) })
+        }
+        for _ in 0..<30 {
+            let noise = (0..<600).map { _ in random.gaussian() }
+            single.append(PowerSpectrum(of: Array(noise[300...]), sampleRate: 30, range: range).peak(in: 0.7...4)!.snr)
+            averaged.append(welch(noise).peak(in: 0.7...4)!.snr)
+            let f = 0.8 + 2.5 * random.uniform(), phase = random.uniform() * 6
+            let tone = noise.indices.map { noise[$0] + 0.45 * sin(2 * Double.pi * f * Double($0) / 30 + phase) }
+            #expect(abs(welch(tone).peak(in: 0.7...4)!.frequency - f) * 60 < 2)
+        }
+        #expect(averaged.max()! < single.max()! - 2, "single \(single.max()!) averaged \(averaged.max()!)")
+    }
+
+    @Test func bloodMovesTheColoursTogetherGreenMost() {
+        var random = RandomSource(seed: 11)
+        let f = 1.3
+        func trace(_ signature: SIMD3<Double>, noise: Double) -> [SIMD3<Double>] {
+            (0..<600).map { i in
+                let v = sin(2 * Double.pi * f * Double(i) / 30)
+                return SIMD3(120, 90, 75) * (SIMD3(repeating: 1) - 0.003 * signature * v)
+                    + SIMD3(random.gaussian(), random.gaussian(), random.gaussian()) * noise
+            }
+        }
+        #expect(BloodSignature.matches(trace(SIMD3(0.43, 1, 0.69), noise: 0.05), frequency: f, sampleRate: 30))
+        // A lamp moves every channel alike; a change in red alone is no pulse either.
+        #expect(!BloodSignature.matches(trace(SIMD3(1, 1, 1), noise: 0.05), frequency: f, sampleRate: 30))
+        #expect(!BloodSignature.matches(trace(SIMD3(1, 0.2, 0.1), noise: 0.05), frequency: f, sampleRate: 30))
+        // Noise alone passes by chance in only a few trials.
+        let passes = (0..<200).filter { _ in BloodSignature.matches(trace(.zero, noise: 1), frequency: f, sampleRate: 30) }.count
+        #expect(passes < 40, "\(passes) of 200")
+    }
+
+    @Test func theFlickerCancellerRemovesWhatFollowsTheLampAndKeepsThePulse() {
+        let rate = 30.0, n = 300
+        let lamp = (0..<n).map { 100 * (1 + 0.1 * sin(2 * Double.pi * 1.0 * Double($0) / rate)) }
+        // The leak is a delayed, scaled copy of the lamp's change; the pulse is at 1.4 Hz.
+        let pulse = (0..<n).map { 0.002 * sin(2 * Double.pi * 1.4 * Double($0) / rate) }
+        let leak = (0..<n).map { 0.01 * sin(2 * Double.pi * 1.0 * Double($0) / rate - 0.6) }
+        let band = 0.7...4.0
+        let filter = BandPass(band: 0.49...5, sampleRate: rate)
+        let mixed = filter.apply(zip(pulse, leak).map(+), padding: 30)
+        let cleaned = FlickerCanceller(reference: lamp, sampleRate: rate, band: band).cancel(from: mixed)
+        let before = PowerSpectrum(of: mixed, sampleRate: rate, range: 0.5...4.2).peak(in: band)!
+        let after = PowerSpectrum(of: cleaned, sampleRate: rate, range: 0.5...4.2).peak(in: band)!
+        #expect(abs(before.frequency - 1.0) < 0.05)
+        #expect(abs(after.frequency - 1.4) < 0.05)
+        #expect(after.snr > 5)
+    }
+
+    @Test func withoutFlickerTheCancellerLeavesThePulseAlone() {
+        var random = RandomSource(seed: 8)
+        let rate = 30.0
+        let steadyLamp = (0..<300).map { _ in 100 + 0.05 * random.gaussian() }
+        let pulse = BandPass(band: 0.49...5, sampleRate: rate).apply((0..<300).map { sin(2 * Double.pi * 1.2 * Double($0) / rate) }, padding: 30)
+        let cleaned = FlickerCanceller(reference: steadyLamp, sampleRate: rate, band: 0.7...4).cancel(from: pulse)
+        let energy = { (x: [Double]) in x.map { $0 * $0 }.reduce(0, +) }
+        #expect(energy(cleaned) > 0.97 * energy(pulse))
+    }
+
+    @Test func theBackgroundSamplerLeavesTheFaceOut() throws {
+        // A bright square "face" on a darker wall: the wall's luma, not the mix.
+        let (w, h) = (320, 240)
+        var rgb = [UInt8](repeating: 60, count: w * h * 3)
+        for y in 80..<160 { for x in 120..<200 { for c in 0..<3 { rgb[3 * (y * w + x) + c] = 200 } } }
+        let frame = FrameEncoder.encode(rgb: rgb, width: w, height: h, as: .yuyv, range: .full)
+        let sampler = BackgroundLight(geometry: FrameGeometry(width: w, height: h, format: .yuyv))
+        let face = PixelRect(x: 120, y: 80, width: 80, height: 80)
+        let outside = frame.withUnsafeBytes { sampler.meanLuma($0, outside: face) }
+        let whole = frame.withUnsafeBytes { sampler.meanLuma($0, outside: nil) }
+        #expect(abs(outside - 60) < 1)
+        #expect(whole > 70)
+    }
+
+    @Test func theCameraExposesForTheSceneAndItsNoiseGrowsWithTheSignal() {
+        let camera = CameraModel.kioskWebcam
+        // Bright room and dim corner: exposure brings the scene to the same level until the
+        // gain runs out; dimmer light needs more gain.
+        let bright = camera.settings(lux: Array(repeating: 500, count: 120), frameRate: 30, phases: .zero)
+        let dim = camera.settings(lux: Array(repeating: 30, count: 120), frameRate: 30, phases: .zero)
+        let level = { (s: CameraModel.Setting, lux: Double) in camera.sceneReflectance * lux / camera.saturationLux * s.exposure * s.gain }
+        #expect(abs(level(bright.last!, 500) / camera.exposureTarget - 1) < 0.1)
+        #expect(dim.last!.gain > 5 * bright.last!.gain)
+        // Shot noise: the spread of a brighter pixel is larger in absolute terms, smaller relative to it.
+        var random = RandomSource(seed: 3)
+        func spread(_ radiance: Float) -> (mean: Float, sd: Float) {
+            let v = (0..<4000).map { _ in
+                camera.expose(SIMD3(repeating: radiance), electronsPerUnit: 2000, gain: 1, whiteBalance: SIMD3(repeating: 1), random: &random).y
+            }
+            let mean = v.reduce(0, +) / Float(v.count)
+            return (mean, (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(v.count)).squareRoot())
+        }
+        let (low, high) = (spread(0.05), spread(0.6))
+        #expect(high.mean > low.mean)
+        #expect(high.sd / high.mean < low.sd / low.mean)
+    }
+}
