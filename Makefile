@@ -4,6 +4,7 @@
 #   make test           every test (release build: the DSP tests run real-length media; the
 #                       device tests boot a Debian kernel with virtual devices under QEMU; the
 #                       web UI's tests drive a headless Chromium)
+#   make deb            the kiosk's Debian package (out/deb/health-helper-kiosk_<version>_<arch>.deb)
 #   make bench          the benchmarks of docs/BENCHMARKS.md
 #   make voice-compare  our voice activity detector beside WebRTC, Silero and TEN VAD
 #   make voice-model    regenerate the training corpus and retrain the voice activity model
@@ -18,7 +19,7 @@ VM_DIR ?= out/vm
 # at a time, so that they neither starve nor are starved by the parallel run.
 SYSTEM_TESTS = WebBrowserTests|SummaryWorkerTests
 
-.PHONY: all deps build demo test bench vitals-report voice-corpus vm-assets voice-compare voice-model clean
+.PHONY: all deps build deb demo test bench vitals-report voice-corpus vm-assets voice-compare voice-model clean
 
 all: build
 
@@ -27,6 +28,13 @@ deps:
 
 build: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
+
+# The kiosk's package from the release build, checked by lintian (docs/HHD.md, "Installing on a kiosk").
+deb: deps
+	@scripts/install-deps.sh lintian
+	$(SWIFT) build -c release --product hhd
+	$(SWIFT) build -c release --product hhctl
+	deb=$$(scripts/build-deb.sh .build/release out/deb) && lintian --fail-on error,warning --pedantic "$$deb" && echo "$$deb"
 
 demo: deps voice-corpus
 	$(SWIFT) build -c $(CONFIG)

@@ -21,26 +21,33 @@ extension Enrollment {
         public var description: String
     }
 
-    /// The relay and token the daemon uses: the URL from the configuration or the enrolment
-    /// file; the token from `relay.token_file`, the systemd credential `device-token`, or the
-    /// enrolment file. Fails, saying why, when either is missing or the URL is unusable (an
-    /// enrolment file written by an older `hhctl` is checked as the configuration is); sessions
-    /// then wait in the outbox.
+    /// The relay and token the daemon uses: the URL from the configuration or the enrolment;
+    /// the token from `relay.token_file`, the systemd credential `device-token`, or the
+    /// enrolment. The enrolment is the systemd credential `enrollment` (the packaged unit loads
+    /// /etc/health-helper/enrollment.json, which `hhctl enroll` writes; empty until then), else
+    /// enrollment.json in the state directory. Fails, saying why, when either is missing or the
+    /// URL is unusable (an enrolment file written by an older `hhctl` is checked as the
+    /// configuration is); sessions then wait in the outbox.
     public static func resolve(
         configuration: KioskConfiguration, paths: DaemonPaths,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> Result<Enrollment, Missing> {
-        let stored = FileManager.default.contents(atPath: paths.enrollment).flatMap { try? JSONDecoder().decode(Enrollment.self, from: $0) }
+        let credentials = environment["CREDENTIALS_DIRECTORY"]
+        let stored = [credentials.map { $0 + "/enrollment" }, paths.enrollment].lazy.compactMap { path in
+            path.flatMap { FileManager.default.contents(atPath: $0) }.flatMap { try? JSONDecoder().decode(Enrollment.self, from: $0) }
+        }.first
         let url = configuration.relayURL.isEmpty ? stored?.relayURL : configuration.relayURL
         var token: String?
         if !configuration.tokenFile.isEmpty {
             token = readToken(configuration.tokenFile)
-        } else if let credentials = environment["CREDENTIALS_DIRECTORY"], let credential = readToken(credentials + "/device-token") {
+        } else if let credentials, let credential = readToken(credentials + "/device-token") {
             token = credential
         } else {
             token = stored?.token
         }
-        guard let url, !url.isEmpty, let token, !token.isEmpty else { return .failure(Missing(description: "no relay URL or device token")) }
+        guard let url, !url.isEmpty, let token, !token.isEmpty else {
+            return .failure(Missing(description: "no relay URL or device token"))
+        }
         do {
             return .success(Enrollment(relayURL: try RelayAddress(url).base, token: token))
         } catch {

@@ -3,7 +3,7 @@ import Foundation
 /// The kiosk software's version.
 public enum KioskVersion {
     /// Reported by `hhd --version`, `hhctl status` and in every session document.
-    public static let current = "0.4.0"
+    public static let current = "0.5.0"
 }
 
 /// Where the daemon keeps things, derived from the configuration and the environment.
@@ -12,8 +12,11 @@ public struct DaemonPaths: Sendable, Hashable {
     public var stateDirectory: String
     /// The SQLite store.
     public var database: String { stateDirectory + "/hhd.sqlite" }
-    /// The enrolment written by `hhctl enroll`.
+    /// The enrolment `hhctl enroll --state-dir` writes, for a daemon run by hand.
     public var enrollment: String { stateDirectory + "/enrollment.json" }
+    /// The enrolment `hhctl enroll` writes on an installed kiosk; the unit loads it as the
+    /// systemd credential `enrollment` (the package creates it empty: not enrolled).
+    public static let systemEnrollment = "/etc/health-helper/enrollment.json"
     /// The control socket.
     public var socket: String
     /// The lock one daemon holds on the state directory while it runs.

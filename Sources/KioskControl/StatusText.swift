@@ -60,7 +60,7 @@ public enum StatusText {
         lines.append(("outbox", outboxText))
 
         let relay = status.relay
-        var relayText = relay.url ?? "not enrolled (hhctl enroll)"
+        var relayText = relay.url ?? "not enrolled: sessions wait here (sudo hhctl enroll --relay URL --token-file FILE)"
         switch relay.reachable {
         case true?: relayText += ", reachable"
         case false?: relayText += ", UNREACHABLE"

@@ -132,8 +132,11 @@ struct Enroll: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Store the relay URL and this kiosk's device token for hhd.",
         discussion: """
-            Writes enrollment.json (mode 0600) in the state directory; hhd reads it at start. A token \
-            in the systemd credential device-token, or in relay.token_file, takes precedence.
+            On an installed kiosk (run as root) writes \(DaemonPaths.systemEnrollment) (mode 0600), \
+            which the hhd unit loads as its systemd credential "enrollment", then restarts hhd.service. \
+            With --state-dir, for a daemon run by hand, writes enrollment.json there instead; restart \
+            hhd yourself. A token in the systemd credential device-token, or in relay.token_file, \
+            takes precedence.
             """
     )
 
@@ -146,8 +149,11 @@ struct Enroll: ParsableCommand {
     @Option(help: "Read the device token from this file instead.")
     var tokenFile: String?
 
-    @Option(help: "hhd's state directory.")
-    var stateDir = KioskConfiguration().stateDirectory
+    @Option(help: "Enrol a daemon run by hand: write enrollment.json in this state directory.")
+    var stateDir: String?
+
+    @Flag(help: "Do not restart hhd.service after writing the credential.")
+    var noRestart = false
 
     func run() throws {
         var check = KioskConfiguration()
@@ -163,21 +169,45 @@ struct Enroll: ParsableCommand {
             throw Failure("give the device token with --token or --token-file")
         }
         guard !secret.isEmpty, !secret.contains(where: \.isWhitespace) else { throw Failure("the device token is empty or contains spaces") }
-        let path = DaemonPaths(configuration: { var c = KioskConfiguration(); c.stateDirectory = stateDir; return c }()).enrollment
-        do {
-            try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
-            let data = try JSONEncoder().encode(Enrollment(relayURL: relay, token: secret))
-            guard FileManager.default.createFile(atPath: path + ".new", contents: data, attributes: [.posixPermissions: 0o600]) else {
-                throw Failure("cannot write \(path)")
+        let path: String
+        if let stateDir {
+            path = DaemonPaths(configuration: { var c = KioskConfiguration(); c.stateDirectory = stateDir; return c }()).enrollment
+            do { try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true) } catch {
+                throw Failure("cannot create \(stateDir): \(error.localizedDescription)")
             }
-            // Atomic: hhd never reads a half-written file.
-            guard rename(path + ".new", path) == 0 else { throw Failure("cannot write \(path): \(String(cString: strerror(errno)))") }
-        } catch let failure as Failure {
-            throw failure
-        } catch {
-            throw Failure("cannot write \(path): \(error.localizedDescription)")
+        } else {
+            path = DaemonPaths.systemEnrollment
+            let directory = (path as NSString).deletingLastPathComponent
+            guard FileManager.default.fileExists(atPath: directory) else {
+                throw Failure("no \(directory): the health-helper-kiosk package is not installed here; for a daemon run by hand, give --state-dir")
+            }
         }
-        print("enrolled with \(relay); restart hhd to use it (systemctl restart hhd)")
+        try writePrivately(JSONEncoder().encode(Enrollment(relayURL: relay, token: secret)), to: path)
+        guard stateDir == nil else {
+            print("enrolled with \(relay); restart hhd to use it")
+            return
+        }
+        guard !noRestart, FileManager.default.fileExists(atPath: "/run/systemd/system") else {
+            print("enrolled with \(relay); restart hhd to use it (systemctl restart hhd)")
+            return
+        }
+        let restart = Process()
+        restart.executableURL = URL(fileURLWithPath: "/bin/systemctl")
+        restart.arguments = ["restart", "hhd.service"]
+        do { try restart.run() } catch { throw Failure("enrolled, but cannot run systemctl: \(error.localizedDescription)") }
+        restart.waitUntilExit()
+        guard restart.terminationStatus == 0 else {
+            throw Failure("enrolled, but systemctl restart hhd failed (exit \(restart.terminationStatus)); see systemctl status hhd")
+        }
+        print("enrolled with \(relay); hhd restarted (hhctl status shows the relay)")
+    }
+
+    /// Writes `data` to `path` readable by its owner only, atomically: hhd never reads a half-written file.
+    private func writePrivately(_ data: Data, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path + ".new", contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw Failure("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        guard rename(path + ".new", path) == 0 else { throw Failure("cannot write \(path): \(String(cString: strerror(errno)))") }
     }
 }
 

@@ -75,7 +75,8 @@ extension DaemonTests {
             let installed = try String(contentsOfFile: unit, encoding: .utf8)
                 .replacingOccurrences(of: "/usr/bin/hhd", with: productsDirectory.appendingPathComponent("hhd").path)
             try installed.write(toFile: directory + "/hhd.service", atomically: true, encoding: .utf8)
-            let verify = try run(analyze, ["verify", directory + "/hhd.service"])
+            // The man pages the unit names come with the package (the VM test sees them installed).
+            let verify = try run(analyze, ["verify", "--man=no", directory + "/hhd.service"])
             #expect(verify.status == 0 && verify.stderr.isEmpty, "systemd-analyze verify:\n\(verify.stderr)")
         }
 
