@@ -3,6 +3,7 @@
 #                       the kiosk daemon hhd on a simulated visit and show hhctl status
 #   make test           every test (release build: the DSP tests run real-length media; the
 #                       device tests boot a Debian kernel with virtual devices under QEMU; the
+#                       package test installs the .deb on Debian 12 with systemd under QEMU; the
 #                       web UI's tests drive a headless Chromium)
 #   make deb            the kiosk's Debian package (out/deb/health-helper-kiosk_<version>_<arch>.deb)
 #   make bench          the benchmarks of docs/BENCHMARKS.md
@@ -15,9 +16,10 @@ BIN = .build/$(CONFIG)
 DEMO_DIR ?= out/demo
 VOICE_CORPUS ?= out/voice-corpus
 VM_DIR ?= out/vm
-# Tests that run whole systems (a browser, several relays, a fake cloud): after the others, one
+# Tests that run whole systems (a browser, several relays, a fake cloud, the kiosk package in a
+# Debian VM): after the others, one
 # at a time, so that they neither starve nor are starved by the parallel run.
-SYSTEM_TESTS = WebBrowserTests|SummaryWorkerTests
+SYSTEM_TESTS = WebBrowserTests|SummaryWorkerTests|KioskPackageTests
 
 .PHONY: all deps build deb demo test bench vitals-report voice-corpus vm-assets voice-compare voice-model clean
 
@@ -40,7 +42,7 @@ demo: deps voice-corpus
 	$(SWIFT) build -c $(CONFIG)
 	@scripts/demo.sh $(BIN) $(DEMO_DIR) $(VOICE_CORPUS)/eval
 
-test: build voice-corpus vm-assets
+test: build deb voice-corpus vm-assets
 	@scripts/install-deps.sh chromium chromium-driver --pip schemathesis --pip aiohttp --pip selenium --pip axe-selenium-python --pip axe-core-python --pip fhir.resources
 	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --parallel --skip '$(SYSTEM_TESTS)'
 	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --filter '$(SYSTEM_TESTS)'

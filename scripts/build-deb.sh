@@ -65,7 +65,7 @@ if [ -z "${3:-}" ] && [ "$changelog_version" != "$version" ]; then
     exit 1
 fi
 
-install -d "$root/usr/bin" "$root/lib/systemd/system" "$root/usr/lib/sysusers.d" "$root/etc/health-helper" \
+install -d "$root/usr/bin" "$root/lib/systemd/system" "$root/usr/lib/sysusers.d" "$root/usr/lib/modules-load.d" "$root/etc/health-helper" \
     "$root/usr/share/health-helper" "$root/usr/share/man/man1" "$root/usr/share/doc/$package" \
     "$root/usr/share/lintian/overrides" "$root/DEBIAN"
 for program in hhd hhctl; do
@@ -74,6 +74,7 @@ for program in hhd hhctl; do
 done
 install -m 0644 "$repo/systemd/hhd.service" "$root/lib/systemd/system/hhd.service"
 install -m 0644 "$kiosk/sysusers.conf" "$root/usr/lib/sysusers.d/$package.conf"
+install -m 0644 "$kiosk/modules-load.conf" "$root/usr/lib/modules-load.d/$package.conf"
 install -m 0644 "$repo/configs/hhd.toml" "$root/etc/health-helper/hhd.toml"
 install -m 0644 "$repo/share/apology.wav" "$root/usr/share/health-helper/apology.wav"
 install -m 0644 "$kiosk/lintian-overrides" "$root/usr/share/lintian/overrides/$package"

@@ -4,6 +4,9 @@ import Foundation
 /// The outbox's decisions, with no I/O and no clock of its own: ``OutboxService`` tells it what
 /// it found (the outbox's head, the relay's answer, the time) and does what it says.
 ///
+/// With nothing to deliver it asks the relay whether it is there, at once and then every
+/// ``probeInterval``, so that a wrong relay URL shows in `hhctl status` before the first session.
+///
 /// Sessions go strictly in order. A failed attempt waits with exponential backoff and jitter,
 /// or the relay's `Retry-After`; a session the relay refuses for good is set aside. On shutdown
 /// nothing new starts, unless a drain time is set (fast file input): then delivery goes on until
@@ -18,6 +21,8 @@ public struct DeliveryMachine: Sendable {
         case upload(OutboxRecord)
         /// Wait for the doorbell or this long; `nextAttempt` is the due time of a waiting head.
         case wait(Duration, nextAttempt: Date?)
+        /// Ask the relay whether it is there (its health endpoint) and report the answer.
+        case probe
         /// Nothing more to do: the service returns.
         case stop
     }
@@ -34,6 +39,8 @@ public struct DeliveryMachine: Sendable {
 
     /// How long to sleep with nothing to deliver (the doorbell rings for new work).
     public static let idleWait = Duration.seconds(60)
+    /// How often an idle kiosk asks the relay whether it is there.
+    public static let probeInterval = Duration.seconds(300)
     /// How long to wait before reading an unreadable outbox again.
     public static let storeRetryWait = Duration.seconds(5)
 
@@ -44,6 +51,7 @@ public struct DeliveryMachine: Sendable {
     /// Failed attempts in a row, for the backoff.
     public private(set) var consecutiveFailures = 0
     private var drainDeadline: ContinuousClock.Instant?
+    private var lastProbe: ContinuousClock.Instant?
 
     /// A machine retrying by `policy`, draining for `drainTime` on shutdown (`nil`: stop at once).
     public init(policy: RetryPolicy, drainTime: Duration?) {
@@ -66,7 +74,14 @@ public struct DeliveryMachine: Sendable {
             if let drainDeadline, now + Self.storeRetryWait > drainDeadline { return .stop }
             return .wait(Self.storeRetryWait, nextAttempt: nil)
         }
-        guard let record, relayConfigured else { return draining ? .stop : .wait(Self.idleWait, nextAttempt: nil) }
+        guard let record, relayConfigured else {
+            if draining { return .stop }
+            if relayConfigured, lastProbe.map({ now - $0 >= Self.probeInterval }) ?? true {
+                lastProbe = now
+                return .probe
+            }
+            return .wait(Self.idleWait, nextAttempt: nil)
+        }
         if let notBefore = record.notBefore, notBefore > wallNow {
             let wait = Duration.seconds(notBefore.timeIntervalSince(wallNow))
             if let drainDeadline, now + wait > drainDeadline { return .stop }

@@ -64,6 +64,9 @@ public actor OutboxService: Service {
             case .upload(let record):
                 guard let relay else { return }
                 await attempt(record, relay: relay)
+            case .probe:
+                guard let relay else { return }
+                await probe(relay)
             }
         }
     }
@@ -110,6 +113,24 @@ public actor OutboxService: Service {
         if let statistics = try? await io.run({ [store] in try store.outboxStatistics() }) {
             board.update { $0.outbox = KioskStatus.Outbox(statistics, now: now) }
         }
+    }
+
+    /// Asks the relay whether it is there and shows the answer in the status: a wrong URL or a
+    /// relay that is down is seen before any session needs it.
+    private func probe(_ relay: any RelayUploading) async {
+        let result = await relay.probe()
+        let reason: String?
+        switch result {
+        case .answered(200, _, _): reason = nil
+        case .answered(503, _, let message): reason = "the relay answers but is not ready (503\(message.isEmpty ? "" : ": " + message))"
+        case .answered(let status, _, _): reason = "GET /health answered HTTP \(status): is relay.url an hh-relay?"
+        case .unreachable(let error): reason = "unreachable: \(error)"
+        }
+        board.update {
+            $0.relay.reachable = reason == nil
+            $0.relay.lastError = reason
+        }
+        if let reason { logger.warning("relay check failed", metadata: ["error": "\(reason)"]) }
     }
 
     private static func write(_ settlement: DeliveryMachine.Settlement, to store: EdgeStore) throws {

@@ -18,6 +18,8 @@ public enum UploadResult: Sendable, Hashable {
 public protocol RelayUploading: Sendable {
     /// Sends one session document; never throws (a failure is a result).
     func upload(sessionID: String, document: Data) async -> UploadResult
+    /// Asks the relay's health endpoint whether it is there; never throws.
+    func probe() async -> UploadResult
 }
 
 
@@ -52,6 +54,16 @@ public struct HTTPRelayClient: RelayUploading {
                 message = "the relay redirected to \(target); hhd does not follow redirects (check relay.url)"
             }
             return .answered(status: status, retryAfter: headers.first(name: "Retry-After"), message: message)
+        } catch {
+            return .unreachable(String(describing: error))
+        }
+    }
+
+    public func probe() async -> UploadResult {
+        do {
+            let (status, _, body) = try await api.exchange(api.request("/health"), maximumBody: 64 * 1024)
+            let message = (try? WireJSON.decoder().decode(ErrorResponse.self, from: body).error.message) ?? ""
+            return .answered(status: status, retryAfter: nil, message: message)
         } catch {
             return .unreachable(String(describing: error))
         }

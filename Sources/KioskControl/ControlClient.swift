@@ -44,8 +44,10 @@ public struct ControlClient: Sendable {
         if let flag { return flag }
         if let variable = environment["HHCTL_SOCKET"], !variable.isEmpty { return variable }
         if let stateDirectory { return stateDirectory + "/hhd.sock" }
+        // Under systemd the socket's directory is there even for a user not allowed into it:
+        // that user is then told "permission denied" about the right path.
         let systemd = "/run/health-helper/hhd.sock"
-        if FileManager.default.fileExists(atPath: systemd) { return systemd }
+        if FileManager.default.fileExists(atPath: (systemd as NSString).deletingLastPathComponent) { return systemd }
         return KioskConfiguration().stateDirectory + "/hhd.sock"
     }
 
@@ -71,6 +73,7 @@ public struct ControlClient: Sendable {
             let code = errno
             let reason = String(cString: strerror(code))
             if code == ENOENT || code == ECONNREFUSED || code == ENOTDIR { throw .notRunning(path: path, reason: reason) }
+            if code == EACCES { throw .failed("\(path): \(reason) (hhctl needs root or membership of the health-helper group)") }
             throw .failed("\(path): \(reason)")
         }
         var line: Data

@@ -23,10 +23,23 @@ private func record(_ id: String, notBefore: Date? = nil, attempts: Int = 0) -> 
 
     @Test func anEmptyOutboxOrNoRelayWaitsForTheDoorbell() {
         var machine = DeliveryMachine(policy: policy, drainTime: nil)
+        #expect(machine.next(head: .success(nil), relayConfigured: true, shuttingDown: false, wallNow: wall, now: now) == .probe, "the relay is asked first")
         #expect(machine.next(head: .success(nil), relayConfigured: true, shuttingDown: false, wallNow: wall, now: now) == .wait(DeliveryMachine.idleWait, nextAttempt: nil))
         #expect(machine.next(head: .success(record("a")), relayConfigured: false, shuttingDown: false, wallNow: wall, now: now) == .wait(DeliveryMachine.idleWait, nextAttempt: nil))
         struct Unreadable: Error {}
         #expect(machine.next(head: .failure(Unreadable()), relayConfigured: true, shuttingDown: false, wallNow: wall, now: now) == .wait(DeliveryMachine.storeRetryWait, nextAttempt: nil))
+    }
+
+    @Test func anIdleKioskAsksTheRelayAtOnceThenEveryProbeInterval() {
+        var machine = DeliveryMachine(policy: policy, drainTime: nil)
+        #expect(machine.next(head: .success(nil), relayConfigured: false, shuttingDown: false, wallNow: wall, now: now) != .probe, "no relay, nothing to ask")
+        #expect(machine.next(head: .success(nil), relayConfigured: true, shuttingDown: false, wallNow: wall, now: now) == .probe)
+        let soon = now + DeliveryMachine.probeInterval - .seconds(1)
+        #expect(machine.next(head: .success(nil), relayConfigured: true, shuttingDown: false, wallNow: wall, now: soon) != .probe)
+        let later = now + DeliveryMachine.probeInterval
+        #expect(machine.next(head: .success(nil), relayConfigured: true, shuttingDown: false, wallNow: wall, now: later) == .probe)
+        var stopping = DeliveryMachine(policy: policy, drainTime: .seconds(30))
+        #expect(stopping.next(head: .success(nil), relayConfigured: true, shuttingDown: true, wallNow: wall, now: now) == .stop, "no probe while draining")
     }
 
     @Test func aDueHeadIsUploadedAndAnAnsweredOneDelivered() {
@@ -144,10 +157,16 @@ private func record(_ id: String, notBefore: Date? = nil, attempts: Int = 0) -> 
     }
 }
 
-/// A relay that answers from a script and counts what it was sent.
+/// A relay that answers from a script and counts what it was sent; its health check answers
+/// `health`.
 final class ScriptedRelay: RelayUploading {
     private let state: Mutex<(answers: [UploadResult], sent: [String])>
-    init(_ answers: [UploadResult]) { state = Mutex((answers, [])) }
+    private let health: UploadResult
+    init(_ answers: [UploadResult], health: UploadResult = .answered(status: 200, retryAfter: nil, message: "")) {
+        state = Mutex((answers, []))
+        self.health = health
+    }
+    func probe() async -> UploadResult { health }
     var sent: [String] { state.withLock { $0.sent } }
     func upload(sessionID: String, document: Data) async -> UploadResult {
         state.withLock { state in
@@ -210,6 +229,28 @@ private struct FailingService: Service {
         #expect(relay.sent == ["s1", "s1", "s1", "s2", "s3"])
         let statistics = try store.outboxStatistics()
         #expect(statistics.delivered == 2 && statistics.rejected == 1)
+    }
+
+    @Test func aWrongRelayURLShowsInTheStatusBeforeAnySession() async throws {
+        let (store, directory) = try Self.store(sessions: [])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (health, expected) in [
+            (UploadResult.unreachable("connection refused"), "unreachable: connection refused"),
+            (.answered(status: 404, retryAfter: nil, message: ""), "GET /health answered HTTP 404: is relay.url an hh-relay?"),
+        ] {
+            let board = StatusBoard(.starting(configuration: KioskConfiguration(), paths: DaemonPaths(configuration: KioskConfiguration()), enrollment: nil, storeQuota: 1 << 30))
+            var logger = Logger(label: "outbox-test")
+            logger.logLevel = .critical
+            let service = OutboxService(
+                store: store, relay: ScriptedRelay([], health: health), policy: RetryPolicy(), board: board, logger: logger,
+                doorbell: Doorbell(), drainTime: nil)
+            let running = Task { try await service.run() }
+            try await Self.eventually { board.snapshot.relay.lastError != nil }
+            running.cancel()
+            try await running.value
+            #expect(board.snapshot.relay.lastError == expected)
+            #expect(board.snapshot.relay.reachable == false)
+        }
     }
 
     @Test func aFailingSiblingServiceStopsTheOutboxAtOnceEvenDuringALongRetryAfter() async throws {

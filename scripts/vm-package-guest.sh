@@ -1,0 +1,88 @@
+#!/bin/bash
+# Runs inside the package test's VM (Debian 12, systemd as PID 1), as root, from the payload
+# disk that scripts/vm-package-test.sh makes: installs the kiosk package as a technician would,
+# and prints what the test checks on lines starting with "HH-VM". No camera and no sound card
+# at boot: they are plugged in (vivid, snd-aloop) after hhd has started.
+set -u
+payload=/mnt/payload
+. "$payload/relay.env"   # RELAY_URL, WRONG_RELAY_URL
+say() { echo "HH-VM $*"; }
+one_line() { tr '\n' ' ' | tr -s ' '; }
+# Waits up to $1 seconds for the command after it to succeed.
+wait_for() { local limit=$1; shift; for _ in $(seq "$limit"); do "$@" && return 0; sleep 1; done; return 1; }
+status_has() { hhctl status --json 2>/dev/null | one_line | grep -Eq "$1"; }
+main_pid() { systemctl show -p MainPID --value hhd; }
+export DEBIAN_FRONTEND=noninteractive
+
+say "begin $(uname -r), $(systemctl --version | head -1), system $(systemctl is-system-running)"
+useradd --create-home tech
+useradd --create-home stranger
+cp "$payload"/*.deb /root/
+
+# Install (the previous build first, to upgrade from later), as the README says.
+apt-get install -y -q /root/previous.deb > /root/install.log 2>&1
+say "install exit $? $(tail -1 /root/install.log)"
+usermod -aG health-helper tech
+say "enabled $(systemctl is-enabled hhd) active $(systemctl is-active hhd)"
+wait_for 60 status_has '"state" ?: ?"(missing|running|failed)"'
+say "status before enrolment (tech): $(runuser -u tech -- hhctl status 2>&1 | one_line)"
+stranger=$(runuser -u stranger -- hhctl status 2>&1); code=$?
+say "status as a stranger: exit $code $(echo "$stranger" | one_line)"
+
+# The microphone and the speaker on the loopback card: what is played to device 0 is heard on
+# device 1. A local change to the conffile, which the upgrade must keep.
+sed -i '/^\[microphone\]/,/^\[/ s|^device = .*|device = "hw:Loopback,1,0"|; /^\[speaker\]/,/^\[/ s|^device = .*|device = ""|' /etc/health-helper/hhd.toml
+systemctl restart hhd
+wait_for 60 status_has '"microphone" ?: ?\{[^}]*"state" ?: ?"missing"'
+say "status json before plug: $(runuser -u tech -- hhctl status --json | one_line)"
+# The devices appear after the daemon (a USB camera plugged in late).
+modprobe vivid n_devs=1 node_types=0x1
+modprobe snd-aloop index=0 pcm_substreams=1
+say "devices plugged: $(ls /dev/video* /dev/snd | one_line)"
+wait_for 90 status_has '"camera" ?: ?\{[^}]*"state" ?: ?"running"'
+wait_for 60 status_has '"microphone" ?: ?\{[^}]*"state" ?: ?"running"'
+say "status json after plug: $(runuser -u tech -- hhctl status --json | one_line)"
+
+# A wrong relay URL first, as a technician might type it.
+hhctl enroll --relay "$WRONG_RELAY_URL" --token-file "$payload/token" > /root/enroll.log 2>&1
+say "enrol wrong url exit $? $(one_line < /root/enroll.log)"
+wait_for 60 status_has '"reachable" ?: ?false'
+say "status wrong relay: $(hhctl status 2>&1 | one_line)"
+hhctl enroll --relay "$RELAY_URL" --token-file "$payload/token" > /root/enroll.log 2>&1
+say "enrol exit $? $(one_line < /root/enroll.log)"
+say "credential mode $(stat -c '%a %U' /etc/health-helper/enrollment.json)"
+
+# A patient speaks: a session opens, closes when nobody is there, and goes to the relay.
+wait_for 60 status_has '"microphone" ?: ?\{[^}]*"state" ?: ?"running"'
+aplay -q -D plughw:Loopback,0,0 "$payload/speech.wav"
+say "spoke; sessions: $(hhctl sessions --json | one_line)"
+wait_for 120 sh -c 'hhctl sessions --json | tr -d "\n" | grep -Eq "\"state\" ?: ?\"delivered\""'
+say "sessions: $(hhctl sessions --json | one_line)"
+say "status enrolled: $(hhctl status 2>&1 | one_line)"
+
+say "security: $(systemd-analyze security hhd 2>&1 | grep 'Overall exposure level' | one_line)"
+
+# The watchdog: a hung daemon (stopped, so it neither works nor pings) is killed and restarted.
+before=$(main_pid); restarts=$(systemctl show -p NRestarts --value hhd)
+kill -STOP "$before"
+wait_for 90 sh -c "[ \"\$(systemctl show -p MainPID --value hhd)\" != $before ] && [ \"\$(systemctl is-active hhd)\" = active ]"
+say "watchdog: pid $before -> $(main_pid), restarts $restarts -> $(systemctl show -p NRestarts --value hhd), $(systemctl is-active hhd), result $(journalctl -u hhd -o cat | grep -m1 -i 'watchdog timeout' | one_line)"
+
+# Upgrade to this build: configuration, state, outbox and enrolment kept; the daemon restarted.
+wait_for 60 status_has '"state" ?: ?"running"'
+sessions_before=$(hhctl sessions --json | grep -o '"id"' | wc -l)
+before=$(main_pid)
+apt-get install -y -q /root/current.deb > /root/install.log 2>&1
+say "upgrade exit $? $(tail -1 /root/install.log)"
+wait_for 60 status_has '"version"'
+say "after upgrade: pid $before -> $(main_pid), $(systemctl is-active hhd), version $(hhctl --version), package $(dpkg-query -W -f='${Version}' health-helper-kiosk), sessions $sessions_before -> $(hhctl sessions --json | grep -o '"id"' | wc -l), config $(grep -c 'hw:Loopback,1,0' /etc/health-helper/hhd.toml) local change, relay $(hhctl status --json | one_line | grep -Eo '"url" ?: ?"[^"]*"')"
+
+# Remove keeps the data; purge deletes it.
+apt-get remove -y -q health-helper-kiosk > /root/remove.log 2>&1
+say "remove exit $?: hhd $(systemctl is-active hhd), state $(test -e /var/lib/private/health-helper/hhd.sqlite && echo kept || echo gone), enrolment $(test -s /etc/health-helper/enrollment.json && echo kept || echo gone), config $(test -e /etc/health-helper/hhd.toml && echo kept || echo gone)"
+apt-get purge -y -q health-helper-kiosk > /root/remove.log 2>&1
+say "purge exit $?: state $(test -e /var/lib/private/health-helper && echo kept || echo gone), enrolment $(test -e /etc/health-helper/enrollment.json && echo kept || echo gone), config $(test -e /etc/health-helper && echo kept || echo gone)"
+say "journal: $(journalctl -u hhd -o cat -n 12 | one_line | cut -c1-1500)"
+say "end"
+sync
+systemctl poweroff --force --force
