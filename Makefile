@@ -33,7 +33,7 @@ build: deps
 
 # The kiosk's package from the release build, checked by lintian (docs/HHD.md, "Installing on a kiosk").
 deb: deps
-	@scripts/install-deps.sh lintian
+	@scripts/install-deps.sh lintian dpkg-dev binutils
 	$(SWIFT) build -c release --product hhd
 	$(SWIFT) build -c release --product hhctl
 	deb=$$(scripts/build-deb.sh .build/release out/deb) && lintian --fail-on error,warning --pedantic "$$deb" && echo "$$deb"

@@ -20,7 +20,7 @@ useradd --create-home stranger
 cp "$payload"/*.deb /root/
 
 # Install (the previous build first, to upgrade from later), as the README says.
-apt-get install -y -q /root/previous.deb > /root/install.log 2>&1
+(cd /root && apt install -y -q ./previous.deb) > /root/install.log 2>&1
 say "install exit $? $(tail -1 /root/install.log)"
 usermod -aG health-helper tech
 say "enabled $(systemctl is-enabled hhd) active $(systemctl is-active hhd)"
@@ -72,7 +72,7 @@ say "watchdog: pid $before -> $(main_pid), restarts $restarts -> $(systemctl sho
 wait_for 60 status_has '"state" ?: ?"running"'
 sessions_before=$(hhctl sessions --json | grep -o '"id"' | wc -l)
 before=$(main_pid)
-apt-get install -y -q /root/current.deb > /root/install.log 2>&1
+(cd /root && apt install -y -q ./current.deb) > /root/install.log 2>&1
 say "upgrade exit $? $(tail -1 /root/install.log)"
 wait_for 60 status_has '"version"'
 say "after upgrade: pid $before -> $(main_pid), $(systemctl is-active hhd), version $(hhctl --version), package $(dpkg-query -W -f='${Version}' health-helper-kiosk), sessions $sessions_before -> $(hhctl sessions --json | grep -o '"id"' | wc -l), config $(grep -c 'hw:Loopback,1,0' /etc/health-helper/hhd.toml) local change, relay $(hhctl status --json | one_line | grep -Eo '"url" ?: ?"[^"]*"')"
