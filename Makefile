@@ -45,7 +45,7 @@ demo: deps voice-corpus
 test: build deb voice-corpus vm-assets
 	@scripts/install-deps.sh chromium chromium-driver --pip schemathesis --pip aiohttp --pip selenium --pip axe-selenium-python --pip axe-core-python --pip fhir.resources
 	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --parallel --skip '$(SYSTEM_TESTS)'
-	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --filter '$(SYSTEM_TESTS)'
+	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --no-parallel --filter '$(SYSTEM_TESTS)'
 
 # QEMU, busybox and a Debian kernel with vivid and snd-aloop for the device tests (once, ~70 MB).
 vm-assets: deps
