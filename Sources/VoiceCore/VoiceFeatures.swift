@@ -9,7 +9,7 @@ import Darwin
 /// For each 10 ms hop, a 32 ms Hann window ending at the hop is transformed (``PowerSpectrum``)
 /// and summed into ``bandCount`` mel bands between 100 and 7600 Hz. Each band's level (in
 /// bels, log10 of power) is compared with a noise floor tracked as the minimum of the smoothed
-/// level over the last 1.5 s (minimum statistics), which adapts to steady noise of any level
+/// level over the last 3.2 s (minimum statistics), which adapts to steady noise of any level
 /// and follows it down at once and up within the window. The features are:
 ///
 /// * `bandCount` levels above the floor (how far each band stands out of the noise);
@@ -17,7 +17,12 @@ import Darwin
 ///   depend on how loud the speaker is);
 /// * the mean level above the floor;
 /// * the mean level against its average over the last seconds (τ = 2 s), which tells a voice
-///   near the microphone from the steady murmur of distant talkers.
+///   near the microphone from the steady murmur of distant talkers;
+/// * the cepstral peak: how far the strongest peak of the cepstrum (the spectrum of the log
+///   power spectrum) between quefrencies of 2 and 16 ms (pitch 62.5–500 Hz) stands above the
+///   cepstrum's mean there, in bels. A voiced sound's harmonics make a strong peak at its pitch
+///   period; clicks, steps, paper and the air of a fan have none. It does not depend on the noise
+///   floor, so continuous speech in a reverberant room, which lifts the floor, still shows it.
 ///
 /// Not thread-safe: one extractor per audio stream.
 public struct VoiceFeatures: Sendable {
@@ -28,11 +33,15 @@ public struct VoiceFeatures: Sendable {
     /// Mel bands.
     public static let bandCount = 20
     /// Values per feature vector.
-    public static let count = 2 * bandCount + 2
+    public static let count = 2 * bandCount + 3
 
     static let windowSize = 512
-    static let floorBlockFrames = 25
-    static let floorBlocks = 6
+    /// The floor is the minimum over ``floorBlocks`` blocks of ``floorBlockFrames`` frames (3.2 s):
+    /// long enough to reach a pause between sentences of continuous speech in a live room.
+    static let floorBlockFrames = 40
+    static let floorBlocks = 8
+    /// Quefrencies (samples) searched for the cepstral peak: 2 ms (500 Hz) to 16 ms (62.5 Hz).
+    static let pitchQuefrencies = 32...256
     static let floorSmoothing: Float = 0.4
     /// Per-frame weight of the running average of the mean level (τ = 2 s).
     static let averageLevelRate: Float = 0.005
@@ -44,6 +53,10 @@ public struct VoiceFeatures: Sendable {
     private let window: [Float]
     private var spectrum: PowerSpectrum
     private var power: [Float]
+    private var cepstrumSpectrum: PowerSpectrum
+    /// The log power spectrum, mirrored into a real even sequence of ``windowSize`` values.
+    private var logPower: [Float]
+    private var cepstrum: [Float]
     private let bands: [MelBand]
     private var smoothedLevel: [Float]
     /// The least smoothed level of each band in each of the last ``floorBlocks`` blocks
@@ -68,6 +81,9 @@ public struct VoiceFeatures: Sendable {
         window = (0..<n).map { Float(0.5 - 0.5 * cos(2 * Double.pi * (Double($0) + 0.5) / Double(n))) }
         spectrum = PowerSpectrum(size: n)
         power = [Float](repeating: 0, count: n / 2 + 1)
+        cepstrumSpectrum = PowerSpectrum(size: n)
+        logPower = [Float](repeating: 0, count: n)
+        cepstrum = [Float](repeating: 0, count: n / 2 + 1)
         bands = Self.melBands(count: Self.bandCount, lowHz: 100, highHz: 7600, size: n, sampleRate: Self.sampleRate)
         smoothedLevel = [Float](repeating: 0, count: Self.bandCount)
         blockMinima = [Float](repeating: .infinity, count: Self.floorBlocks * Self.bandCount)
@@ -130,6 +146,30 @@ public struct VoiceFeatures: Sendable {
         features[2 * bandCount] = meanAboveFloor / Float(bandCount)
         averageLevel += Self.averageLevelRate * (meanLevel - averageLevel)
         features[2 * bandCount + 1] = meanLevel - averageLevel
+        features[2 * bandCount + 2] = cepstralPeak()
+    }
+
+    /// The cepstral peak of the current frame's power spectrum (see the type's documentation).
+    private mutating func cepstralPeak() -> Float {
+        let n = Self.windowSize, half = n / 2
+        power.withUnsafeBufferPointer { p in
+            logPower.withUnsafeMutableBufferPointer { l in
+                for k in 0...half { l[k] = log2f(p[k] + Self.powerFloor) }
+                for k in 1..<half { l[n - k] = l[k] }
+            }
+        }
+        logPower.withUnsafeBufferPointer { l in
+            cepstrum.withUnsafeMutableBufferPointer { c in cepstrumSpectrum.compute(l.baseAddress!, into: c.baseAddress!) }
+        }
+        var peak: Float = 0, sum: Float = 0
+        for q in Self.pitchQuefrencies {
+            peak = max(peak, cepstrum[q])
+            sum += cepstrum[q]
+        }
+        let mean = sum / Float(Self.pitchQuefrencies.count)
+        // Squared magnitudes: half the log is the magnitude ratio. The constant keeps digital
+        // silence (a flat spectrum, no cepstrum) at zero.
+        return 0.5 * log10f((peak + 1) / (mean + 1))
     }
 
     private mutating func updateFloor(levels: UnsafeMutableBufferPointer<Float>) {

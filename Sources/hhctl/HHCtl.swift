@@ -63,7 +63,9 @@ struct Audio: ParsableCommand {
         discussion: """
             Any PCM or float WAV file: the audio is converted to 16 kHz mono first. Prints what \
             the detector decided, 10 ms at a time, as speech segments (before the utterance \
-            padding and merging of live voice turns). With --format csv: the header \
+            padding and merging of live voice turns). With --utterances: the utterances the \
+            kiosk would send as voice turns instead (300 ms padding, ended by 700 ms of \
+            non-speech, at least 200 ms of speech). With --format csv: the header \
             start_s,end_s and one row per segment.
             """
     )
@@ -77,6 +79,9 @@ struct Audio: ParsableCommand {
     @Option(help: "Output format: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
     var format: ReportFormat = .table
 
+    @Flag(help: "Print the utterances the kiosk would send as voice turns, not the detector's segments.")
+    var utterances = false
+
     func validate() throws {
         guard (0...1).contains(sensitivity) else { throw ValidationError("--sensitivity must be between 0 and 1") }
     }
@@ -84,7 +89,10 @@ struct Audio: ParsableCommand {
     func run() throws {
         let result: AudioAnalysis.Result
         do {
-            result = try AudioAnalysis.analyze(path: file, configuration: VoiceActivityConfiguration(sensitivity: sensitivity))
+            let detector = VoiceActivityConfiguration(sensitivity: sensitivity)
+            result = utterances
+                ? try AudioAnalysis.utterances(path: file, configuration: UtteranceConfiguration(detector: detector))
+                : try AudioAnalysis.analyze(path: file, configuration: detector)
         } catch {
             throw Failure("\(file): \(error)")
         }

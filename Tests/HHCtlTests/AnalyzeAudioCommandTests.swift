@@ -52,6 +52,20 @@ import Testing
         #expect(covered >= 0.8 * (end - start), "segments: \(rows), speech \(start)–\(end)")
     }
 
+    /// `--utterances`: the sentence is one voice turn, with the segmenter's 300 ms of padding
+    /// around the voice, where the detector alone may see several segments.
+    @Test func utterancesAreTheVoiceTurnsTheKioskWouldSend() throws {
+        let result = try runProduct("hhctl", ["analyze", "audio", Self.recording.path, "--format", "csv", "--utterances"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let rows = result.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map { Double($0)! } }
+        #expect(rows.count == 1, "utterances: \(rows)")
+        let (start, end) = (Self.recording.speechStart, Self.recording.speechEnd)
+        if let row = rows.first {
+            #expect(row[0] <= start && row[0] >= start - 0.5, "utterance \(row), speech \(start)–\(end)")
+            #expect(row[1] >= end && row[1] <= end + 0.8, "utterance \(row), speech \(start)–\(end)")
+        }
+    }
+
     @Test func tableAndJSONFormats() throws {
         let table = try runProduct("hhctl", ["analyze", "audio", Self.recording.path])
         #expect(table.status == 0)

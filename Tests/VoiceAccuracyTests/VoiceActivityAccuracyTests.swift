@@ -2,9 +2,10 @@ import Analysis
 import Foundation
 import Testing
 
-/// The labelled evaluation corpus that `make voice-corpus` generates (Training/voice/corpus.py):
-/// espeak-ng speech in seven kinds of noise at 20, 10, 5 and 0 dB SNR, some reverberant, some
-/// at 48 kHz stereo or 8 kHz, and 60 s of each noise alone. None of it is training audio.
+/// A labelled corpus that `make voice-corpus` generates (Training/voice/corpus.py): speech in
+/// sixteen kinds of clinic noise at 20, 10, 5 and 0 dB SNR, the talker near or up to 3 m away in
+/// a room, through a cheap microphone, some clips at 48 kHz stereo or 8 kHz; a talker at 2 m in
+/// a live room ("reverb-2m"); and 30 s of each noise alone. None of it is training audio.
 struct VoiceCorpus {
     struct Clip {
         var name: String
@@ -16,21 +17,28 @@ struct VoiceCorpus {
         var decided: [Bool]
     }
 
-    static let directory: String = {
-        if let path = ProcessInfo.processInfo.environment["HH_VOICE_CORPUS"] { return path }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent("out/voice-corpus/eval").path
-    }()
+    /// The synthetic voices (espeak-ng, five of them never heard in training).
+    static let eval = VoiceCorpus(split: "eval")
+    /// Real speakers kept out of training and model selection (Training/voice/speech_sources.py).
+    static let heldout = VoiceCorpus(split: "heldout")
 
-    /// Every clip, analysed as `hhctl analyze audio` analyses it.
-    static let clips: [Clip] = {
-        let manifest = directory + "/manifest.csv"
-        guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else {
+    let clips: [Clip]
+
+    init(split: String) {
+        let directory: String
+        if let root = ProcessInfo.processInfo.environment["HH_VOICE_CORPUS"] {
+            directory = root + "/" + split
+        } else {
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            directory = root.appendingPathComponent("out/voice-corpus/\(split)").path
+        }
+        guard let text = try? String(contentsOfFile: directory + "/manifest.csv", encoding: .utf8) else {
             Issue.record("no voice corpus at \(directory): run `make voice-corpus` (make test does)")
-            return []
+            clips = []
+            return
         }
         let rows = text.split(whereSeparator: \.isNewline).dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        return rows.compactMap { row -> Clip? in
+        clips = rows.compactMap { row -> Clip? in
             let name = row[0]
             guard let labels = try? String(contentsOfFile: "\(directory)/\(name).labels", encoding: .utf8) else {
                 Issue.record("missing labels for \(name)")
@@ -46,10 +54,34 @@ struct VoiceCorpus {
                 return nil
             }
         }
-    }()
+    }
+
+    /// The speech clips, of one SNR or one kind of noise if asked; the talker at 2 m only when
+    /// asked for by name ("reverb-2m").
+    func speech(snr: String? = nil, noise: String? = nil) -> [Clip] {
+        clips.filter { clip in
+            guard clip.speech, snr == nil || clip.snr == snr else { return false }
+            if let noise { return clip.noise == noise }
+            return clip.noise != "reverb-2m"
+        }
+    }
+
+    /// Every kind of noise in the corpus (the talker at 2 m is not one).
+    var noiseKinds: [String] { Set(clips.map(\.noise)).subtracting(["reverb-2m"]).sorted() }
 
     /// Frame-level F1 of speech, pooled over `clips`.
     static func f1(_ clips: [Clip]) -> Double {
+        let (hits, decided, truth) = counts(clips)
+        return 2 * Double(hits) / Double(max(1, decided + truth))
+    }
+
+    /// Share of the speech frames found, pooled over `clips`.
+    static func recall(_ clips: [Clip]) -> Double {
+        let (hits, _, truth) = counts(clips)
+        return Double(hits) / Double(max(1, truth))
+    }
+
+    static func counts(_ clips: [Clip]) -> (hits: Int, decided: Int, truth: Int) {
         var hits = 0, decided = 0, truth = 0
         for clip in clips {
             for (d, t) in zip(clip.decided, clip.truth) {
@@ -58,7 +90,7 @@ struct VoiceCorpus {
                 if t { truth += 1 }
             }
         }
-        return 2 * Double(hits) / Double(max(1, decided + truth))
+        return (hits, decided, truth)
     }
 
     /// Flagged frames and all frames in noise-only stretches: truth 0 and at least 0.5 s from
@@ -78,49 +110,96 @@ struct VoiceCorpus {
     }
 }
 
+/// The synthetic voices: a regression net over every kind of noise.
 @Suite struct VoiceActivityAccuracyTests {
+    static let corpus = VoiceCorpus.eval
+
     @Test func corpusIsComplete() {
-        #expect(VoiceCorpus.clips.count == 63)
-        #expect(Set(VoiceCorpus.clips.map(\.noise)).count == 7)
+        #expect(Self.corpus.clips.count == 84)
+        #expect(Self.corpus.noiseKinds.count == 16)
+        #expect(Self.corpus.speech(noise: "reverb-2m").count == 4)
     }
 
-    @Test(arguments: [("20", 0.90), ("10", 0.90), ("5", 0.88), ("0", 0.85)])
+    /// Bars a little under what the committed model scores (docs/VOICE.md), so a worse model fails.
+    @Test(arguments: [("20", 0.92), ("10", 0.87), ("5", 0.77), ("0", 0.76)])
     func frameF1AtEachSNR(snr: String, bar: Double) {
-        let clips = VoiceCorpus.clips.filter { $0.speech && $0.snr == snr }
-        #expect(clips.count == 14)
+        let clips = Self.corpus.speech(snr: snr)
+        #expect(clips.count == 16)
         let f1 = VoiceCorpus.f1(clips)
         #expect(f1 >= bar, "F1 at \(snr) dB: \(f1)")
     }
 
-    /// 48 kHz stereo is as good as 16 kHz mono; 8 kHz (telephone band: nothing above 4 kHz)
-    /// costs some accuracy but stays usable.
-    @Test func convertedRatesAndChannelsAreAsAccurate() {
-        let native = VoiceCorpus.f1(VoiceCorpus.clips.filter { $0.speech && $0.sampleRate == 16_000 })
-        let wide = VoiceCorpus.clips.filter { $0.speech && $0.sampleRate == 48_000 }
-        let narrow = VoiceCorpus.clips.filter { $0.speech && $0.sampleRate == 8_000 }
+    /// 48 kHz stereo and 8 kHz clips (telephone band: nothing above 4 kHz) are read through the
+    /// converter and stay usable. (They are other clips than the 16 kHz ones, in other noise, so
+    /// the bars are floors, not a comparison; `ResamplerTests` checks the conversion itself.)
+    @Test func convertedRatesAndChannelsStayUsable() {
+        let wide = Self.corpus.speech().filter { $0.sampleRate == 48_000 }
+        let narrow = Self.corpus.speech().filter { $0.sampleRate == 8_000 }
         #expect(wide.count >= 6 && narrow.count >= 6)
-        #expect(VoiceCorpus.f1(wide) >= min(0.9, native - 0.02), "48 kHz stereo \(VoiceCorpus.f1(wide)), 16 kHz \(native)")
-        #expect(VoiceCorpus.f1(narrow) >= 0.8, "8 kHz \(VoiceCorpus.f1(narrow))")
+        #expect(VoiceCorpus.f1(wide) >= 0.78, "48 kHz stereo \(VoiceCorpus.f1(wide))")
+        #expect(VoiceCorpus.f1(narrow) >= 0.75, "8 kHz \(VoiceCorpus.f1(narrow))")
     }
 
-    /// Steady and changing noise (fans, hum, clicks, footsteps, doors) must not trigger it.
-    @Test(arguments: ["white", "pink", "brown", "hum", "clicks"])
-    func fewFalseAlarmsInNoise(noise: String) {
-        let (flagged, frames) = VoiceCorpus.falseAlarms(VoiceCorpus.clips.filter { $0.noise == noise })
-        #expect(frames > 8000)
-        #expect(Double(flagged) <= 0.05 * Double(frames), "\(noise): \(flagged) of \(frames) noise-only frames flagged")
+    /// Kinds of noise that still make it flag more than 5% of their frames (docs/VOICE.md, known
+    /// limits): distant talkers, a television, and the monitor beeps of this synthetic corpus.
+    static let speechLikeNoises: Set<String> = ["babble", "tv", "beeps"]
+
+    /// No other kind of noise (clicks, doors, coughs, paper, ringtones, music, fans…) makes it
+    /// flag more than 5% of its frames, and pooled over every kind no more than 3.5% (2.9% here;
+    /// the margin absorbs numerical differences of other machines' scipy).
+    @Test func fewFalseAlarmsInEveryKindOfNoise() {
+        var flaggedTotal = 0, framesTotal = 0
+        for noise in Self.corpus.noiseKinds {
+            let (flagged, frames) = VoiceCorpus.falseAlarms(Self.corpus.clips.filter { $0.noise == noise })
+            #expect(frames > 2_500, "\(noise): \(frames) noise-only frames")
+            withKnownIssue("speech-like noise: docs/VOICE.md") {
+                #expect(Double(flagged) <= 0.05 * Double(frames), "\(noise): \(flagged) of \(frames) noise-only frames flagged")
+            } when: {
+                Self.speechLikeNoises.contains(noise)
+            }
+            flaggedTotal += flagged
+            framesTotal += frames
+        }
+        #expect(Double(flaggedTotal) <= 0.035 * Double(framesTotal), "\(flaggedTotal) of \(framesTotal) noise-only frames flagged")
+    }
+}
+
+/// Real speakers the model never heard, in training or in its selection: the figures issue 17
+/// asks for (docs/VOICE.md). Each bar of the issue that is not met yet is a known issue beside a
+/// lower bar that holds, so a regression still fails.
+@Suite struct HeldOutRealSpeechTests {
+    static let corpus = VoiceCorpus.heldout
+
+    @Test func corpusIsComplete() {
+        #expect(Self.corpus.clips.count == 84)
+        #expect(Set(Self.corpus.speech().map(\.noise)).count == 16)
     }
 
-    /// Pooled over every kind of noise, babble and music included, false alarms stay under 5%.
+    @Test func frameF1Overall() {
+        let f1 = VoiceCorpus.f1(Self.corpus.speech())
+        #expect(f1 >= 0.83, "F1 \(f1)")
+        withKnownIssue("issue 17: F1 >= 0.95 on held-out real speech") { #expect(f1 >= 0.95, "F1 \(f1)") }
+    }
+
+    @Test func frameF1At0dB() {
+        let f1 = VoiceCorpus.f1(Self.corpus.speech(snr: "0"))
+        #expect(f1 >= 0.76, "F1 at 0 dB \(f1)")
+        withKnownIssue("issue 17: F1 >= 0.90 at 0 dB") { #expect(f1 >= 0.90, "F1 at 0 dB \(f1)") }
+    }
+
+    @Test func recallOfATalkerAt2MetresInALiveRoom() {
+        let clips = Self.corpus.speech(noise: "reverb-2m")
+        #expect(clips.count == 4)
+        let recall = VoiceCorpus.recall(clips)
+        #expect(recall >= 0.65, "recall at 2 m \(recall)")
+        withKnownIssue("issue 17: recall >= 0.90 at 2 m") { #expect(recall >= 0.90, "recall at 2 m \(recall)") }
+    }
+
     @Test func fewFalseAlarmsOverAllNoise() {
-        let (flagged, frames) = VoiceCorpus.falseAlarms(VoiceCorpus.clips)
-        #expect(Double(flagged) <= 0.05 * Double(frames), "\(flagged) of \(frames) noise-only frames flagged")
-    }
-
-    /// Pooled over every kind but babble (distant talkers, which it still takes for speech: see
-    /// docs/VOICE.md), false alarms stay under 5%.
-    @Test func fewFalseAlarmsOverAllNoiseButBabble() {
-        let (flagged, frames) = VoiceCorpus.falseAlarms(VoiceCorpus.clips.filter { $0.noise != "babble" })
-        #expect(Double(flagged) <= 0.05 * Double(frames), "\(flagged) of \(frames) noise-only frames flagged")
+        let (flagged, frames) = VoiceCorpus.falseAlarms(Self.corpus.clips)
+        #expect(Double(flagged) <= 0.045 * Double(frames), "\(flagged) of \(frames) noise-only frames flagged")
+        withKnownIssue("issue 17: false alarms <= 3%") {
+            #expect(Double(flagged) <= 0.03 * Double(frames), "\(flagged) of \(frames) noise-only frames flagged")
+        }
     }
 }

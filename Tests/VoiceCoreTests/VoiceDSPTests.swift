@@ -209,3 +209,61 @@ import VoiceCore
         #expect(Self.utterances(UtteranceConfiguration(minimumSpeech: 5), chunk: 160).isEmpty)
     }
 }
+
+@Suite struct VoiceFeaturesTests {
+    /// The cepstral peak (the last feature) of each 10 ms hop of `samples`, after the first 100 ms.
+    static func cepstralPeaks(_ samples: [Float]) -> [Float] {
+        var extractor = VoiceFeatures()
+        var features = [Float](repeating: 0, count: VoiceFeatures.count)
+        var peaks: [Float] = []
+        for start in stride(from: 0, to: samples.count - VoiceFeatures.hopSize + 1, by: VoiceFeatures.hopSize) {
+            samples[start..<(start + VoiceFeatures.hopSize)].withUnsafeBufferPointer { hop in
+                features.withUnsafeMutableBufferPointer { extractor.process(hop: hop, into: $0) }
+            }
+            if start >= 10 * VoiceFeatures.hopSize { peaks.append(features[VoiceFeatures.count - 1]) }
+        }
+        return peaks
+    }
+
+    static func median(_ values: [Float]) -> Float { values.sorted()[values.count / 2] }
+
+    static func noise(seed: UInt64, count: Int) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 11) / Float(1 << 52)
+        }
+    }
+
+    /// A voiced sound (harmonics of a pitch, shaped by formants) stands out in the cepstral peak;
+    /// white noise, a train of key clicks and a steady pure tone do not, at any level.
+    @Test(arguments: [Float(0.01), 0.3])
+    func cepstralPeakMarksVoicedSoundsOnly(level: Float) {
+        let count = 16_000
+        let voiced: [Float] = (0..<count).map { i in
+            let t = Float(i) / 16_000
+            var v: Float = 0
+            for h in 1...30 {
+                let f = 140 * Float(h)
+                let formant = exp(-pow((f - 600) / 250, 2)) + 0.5 * exp(-pow((f - 1700) / 400, 2)) + 0.2 * exp(-pow((f - 2600) / 500, 2))
+                v += formant * sin(2 * .pi * f * t)
+            }
+            return level * v
+        }
+        let white = Self.noise(seed: 7, count: count).map { level * $0 }
+        var clicks = Self.noise(seed: 8, count: count).map { 0.01 * level * $0 }
+        for key in stride(from: 800, to: count - 200, by: 1_900) {
+            for k in 0..<120 { clicks[key + k] += level * 3 * exp(-Float(k) / 20) * (k % 2 == 0 ? 1 : -1) * Float(1 + k % 3) / 3 }
+        }
+        let tone: [Float] = (0..<count).map { level * sin(2 * .pi * 1000 * Float($0) / 16_000) }
+        let voicedPeak = Self.median(Self.cepstralPeaks(voiced))
+        for (name, other) in [("white noise", white), ("clicks", clicks), ("a 1 kHz tone", tone)] {
+            let peak = Self.median(Self.cepstralPeaks(other))
+            #expect(voicedPeak > peak + 0.3, "voiced \(voicedPeak) against \(name) \(peak)")
+        }
+    }
+
+    @Test func digitalSilenceHasNoCepstralPeak() {
+        #expect(Self.cepstralPeaks([Float](repeating: 0, count: 8_000)).allSatisfy { abs($0) < 1e-3 })
+    }
+}

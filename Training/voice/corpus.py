@@ -1,24 +1,39 @@
 #!/usr/bin/env python3
-"""Labelled voice activity corpus: espeak-ng speech mixed with clinic-like noise.
+"""Labelled voice activity corpora: speech, synthetic and real, in rooms and in clinic noise.
 
-    python3 Training/voice/corpus.py --split eval  --out out/voice-corpus/eval
-    python3 Training/voice/corpus.py --split train --out out/voice-corpus/train
+    python3 Training/voice/corpus.py --split train       --out out/voice-corpus/train
+    python3 Training/voice/corpus.py --split eval        --out out/voice-corpus/eval
+    python3 Training/voice/corpus.py --split heldout     --out out/voice-corpus/heldout
+    python3 Training/voice/corpus.py --split independent --out out/voice-corpus/independent
 
-Each clip is about 20 s: a stretch of noise only, then utterances (one to three sentences
-from one synthetic speaker, at varying loudness) separated by pauses, all over one kind of
-noise at a set signal-to-noise ratio, some in a reverberant room. For each clip NAME the
-split folder gets NAME.wav, NAME.labels (one character per 10 ms frame, 1 where the clean
-dry speech is active) and a row in manifest.csv.
+Each clip is about 20 s: a stretch of noise only, then utterances (one to six sentences or
+prompts from one speaker, short pauses inside, at varying loudness) separated by pauses, all
+over one kind of noise (noises.py) at a set signal-to-noise ratio. The talker stands in a room
+(rooms.py: image-method early reflections and a late tail) at 0.3 to 3 m from the microphone,
+or close and nearly dry; the mix goes through a cheap microphone (band edges, pumping gain,
+clipping). Kind "reverb-2m" puts the talker at 2 m in a live room over quiet noise. For each
+clip NAME the split folder gets NAME.wav, NAME.labels (one character per 10 ms frame, 1 where
+the clean dry speech is active) and a row in manifest.csv.
+
+The splits and their speech:
+* train: espeak-ng (TRAIN_VOICES) and the real speakers whose role is "train" in
+  speech_sources.py, speed-perturbed (other pitches and formants);
+* eval: espeak-ng only, adding voices training never heard (HELD_OUT_VOICES); what the unit
+  tests read (fast to make);
+* heldout: the real speakers we keep out of training and model selection ("held-out");
+* independent: the recordings reserved for independent evaluation ("independent":
+  PocketSphinx and Codec2 test data, Asterisk's US English prompts).
+Only train is used to fit or select anything (train.py holds back a tenth of it for the
+threshold). The splits share no sentence text and no noise instance.
 
 Truth: a frame is speech when the clean, dry speech in it is within 35 dB of the loudest
 frame of its utterance; gaps of less than 200 ms between speech frames (the short pauses
 inside a sentence) count as speech too.
 
-SNR: active-speech power (over the speech frames) against the mean noise power of the clip.
+SNR: active speech power as it reaches the microphone (over the speech frames) against the
+mean noise power of the clip.
 
-The splits share no sentence text, no noise instance and not every voice: the eval split
-adds voices the training split never hears (HELD_OUT_VOICES). Everything is seeded:
-the same command makes the same files.
+Everything is seeded: the same command on the same Debian packages makes the same files.
 """
 import argparse
 import csv
@@ -31,10 +46,16 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from scipy import signal
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import noises  # noqa: E402
+import rooms  # noqa: E402
+import speech_sources  # noqa: E402
+
 RATE = 16000
 FRAME = 160  # 10 ms
-NOISES = ["white", "pink", "brown", "babble", "hum", "clicks", "music"]
+NOISES = noises.NOISE_KINDS + ["reverb-2m"]
 EVAL_SNRS = [20, 10, 5, 0]
+REVERB_SNRS = [30, 25, 20, 15]  # the talker at 2 m: the room is the difficulty, the noise is quiet
 
 # (espeak-ng voice, language key for the word lists)
 TRAIN_VOICES = [
@@ -126,134 +147,10 @@ def speech_frames(clean):
     return active
 
 
-# Noise ------------------------------------------------------------------------------------
-
-def coloured(rng, n, exponent):
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n, 1 / RATE)
-    f[0] = f[1]
-    spectrum *= f ** (-exponent / 2)
-    spectrum[f < 20] = 0
-    return np.fft.irfft(spectrum, n)
-
-
-def room_impulse(rng, rt60):
-    length = int(rt60 * RATE)
-    t = np.arange(length) / RATE
-    tail = rng.standard_normal(length) * np.exp(-6.9 * t / rt60)
-    tail = signal.lfilter([1], [1, -0.6], tail)  # walls absorb the highs
-    ir = 0.4 * tail / np.sqrt((tail ** 2).sum())
-    ir[0] = 1.0
-    return ir
-
-
-def reverberate(rng, x, rt60):
-    return signal.fftconvolve(x, room_impulse(rng, rt60))[: len(x)]
-
-
-def babble(rng, n, pool):
-    out = np.zeros(n)
-    for _ in range(int(rng.integers(6, 11))):
-        track = np.zeros(n)
-        at = int(rng.integers(-RATE, RATE))
-        while at < n:
-            utterance = pool[int(rng.integers(0, len(pool)))]
-            utterance = utterance / (np.sqrt((utterance ** 2).mean()) + 1e-9) * rng.uniform(0.5, 1.5)
-            start = max(at, 0)
-            piece = utterance[start - at: start - at + n - start]
-            track[start: start + len(piece)] += piece
-            at += len(utterance) + int(rng.uniform(0.1, 0.8) * RATE)
-        out += track
-    return reverberate(rng, out, rng.uniform(0.4, 0.9))
-
-
-def hum(rng, n):
-    t = np.arange(n) / RATE
-    mains = rng.choice([50.0, 60.0])
-    tone = sum(rng.uniform(0.2, 1.0) / k * np.sin(2 * np.pi * mains * k * t + rng.uniform(0, 6.3)) for k in range(1, 8))
-    blade = rng.uniform(80, 300)
-    tone += 0.5 * np.sin(2 * np.pi * blade * t) * (1 + 0.3 * np.sin(2 * np.pi * rng.uniform(0.5, 3) * t))
-    b, a = signal.butter(2, rng.uniform(400, 1500) / (RATE / 2))
-    air = signal.lfilter(b, a, rng.standard_normal(n)) * 3
-    swell = 1 + 0.25 * np.sin(2 * np.pi * rng.uniform(0.05, 0.4) * t + rng.uniform(0, 6.3))
-    return (0.6 * tone / np.std(tone) + air / np.std(air)) * swell
-
-
-def clicks(rng, n):
-    out = 0.02 * rng.standard_normal(n)
-    at = 0
-    while at < n:  # typing bursts
-        burst_end = at + int(rng.uniform(1.5, 5) * RATE)
-        while at < min(burst_end, n):
-            length = int(rng.uniform(0.004, 0.015) * RATE)
-            click = rng.standard_normal(length) * np.exp(-np.arange(length) / (length / 4))
-            b, a = signal.butter(2, [rng.uniform(1500, 3000) / 8000, rng.uniform(3500, 7000) / 8000], "band")
-            click = signal.lfilter(b, a, click) * rng.uniform(0.5, 1.5)
-            out[at: at + length] += click[: n - at]
-            at += int(rng.uniform(0.06, 0.3) * RATE)
-        at += int(rng.uniform(0.5, 3) * RATE)
-    for _ in range(int(rng.integers(2, 6))):  # footsteps
-        at = int(rng.integers(0, n))
-        for _ in range(int(rng.integers(3, 10))):
-            length = int(0.12 * RATE)
-            tt = np.arange(length) / RATE
-            step = np.sin(2 * np.pi * rng.uniform(60, 150) * tt) * np.exp(-tt / 0.03) * rng.uniform(0.5, 1.2)
-            out[at: at + length] += step[: max(0, n - at)]
-            at += int(rng.uniform(0.45, 0.6) * RATE)
-            if at >= n:
-                break
-    for _ in range(int(rng.integers(0, 3))):  # a door
-        at = int(rng.integers(0, n))
-        length = int(0.4 * RATE)
-        tt = np.arange(length) / RATE
-        slam = rng.standard_normal(length) * np.exp(-tt / 0.07) * 2.5
-        slam = signal.lfilter(*signal.butter(2, 2000 / 8000), slam)
-        out[at: at + length] += slam[: max(0, n - at)]
-    return out
-
-
-def music(rng, n):
-    t_total = n / RATE
-    out = np.zeros(n)
-    root = rng.uniform(110, 220)
-    scale = [0, 2, 4, 5, 7, 9, 11, 12]
-    at = 0.0
-    while at < t_total:  # chords and a melody, harmonic tones with envelopes
-        duration = rng.choice([0.25, 0.5, 0.5, 1.0])
-        start, length = int(at * RATE), int(duration * RATE)
-        tt = np.arange(length) / RATE
-        envelope = np.minimum(1, tt / 0.02) * np.exp(-tt / rng.uniform(0.2, 0.8))
-        notes = [root * 2 ** (scale[int(rng.integers(0, 8))] / 12) * 2 ** int(rng.integers(0, 3)) for _ in range(3)]
-        tone = sum(sum(np.sin(2 * np.pi * f * k * tt) / k ** 1.3 for k in range(1, 7)) for f in notes)
-        out[start: start + length] += (tone * envelope)[: max(0, n - start)]
-        if rng.random() < 0.5:  # percussion
-            kick = np.sin(2 * np.pi * 55 * tt) * np.exp(-tt / 0.08) * 2
-            out[start: start + length] += kick[: max(0, n - start)]
-        at += duration
-    return reverberate(rng, out, 0.4)
-
-
-def noise(kind, rng, n, babble_pool):
-    if kind == "white":
-        return rng.standard_normal(n)
-    if kind == "pink":
-        return coloured(rng, n, 1)
-    if kind == "brown":
-        return coloured(rng, n, 2)
-    if kind == "babble":
-        return babble(rng, n, babble_pool)
-    if kind == "hum":
-        return hum(rng, n)
-    if kind == "clicks":
-        return clicks(rng, n)
-    if kind == "music":
-        return music(rng, n)
-    raise ValueError(kind)
-
-
 # Clips ------------------------------------------------------------------------------------
 
 def utterance_pool(seed, voices, count):
+    """`count` espeak-ng sentences from `voices`, as (audio, voice name)."""
     rng = np.random.default_rng(seed)
     jobs = []
     for _ in range(count):
@@ -269,47 +166,85 @@ def _speak_job(job):
     return speak(*job)
 
 
-def make_clip(rng, kind, snr_db, speech_pool, babble_pool, duration=20.0, speech=True):
+# Speed factors for real speech in training (resampled, so pitch and formants move together,
+# as between speakers): up/down of scipy's resample_poly.
+PERTURBATIONS = [(4, 5), (17, 20), (9, 10), (19, 20), (1, 1), (1, 1), (21, 20), (11, 10), (6, 5)]
+
+
+def real_pool(seed, role, perturb):
+    """Every utterance of the real speech sources with `role`, as (audio, source name)."""
+    rng = np.random.default_rng(seed)
+    pool = []
+    for name in speech_sources.sources(role):
+        for audio, label in speech_sources.utterances(name):
+            if perturb:
+                up, down = PERTURBATIONS[int(rng.integers(0, len(PERTURBATIONS)))]
+                if up != down:
+                    audio = signal.resample_poly(audio, up, down)
+            pool.append((audio, name))
+    return pool
+
+
+def utterance(rng, speech_pool, voices):
+    """One to six recordings of one speaker, with the short pauses of continuous speech."""
+    first, speaker = speech_pool[int(rng.integers(0, len(speech_pool)))]
+    same = [i for i, (_, v) in enumerate(speech_pool) if v == speaker] if rng.random() < 0.7 else None
+    pieces = [first]
+    for _ in range(int(rng.integers(0, 6))):
+        index = int(rng.choice(same)) if same else int(rng.integers(0, len(speech_pool)))
+        pieces.append(np.zeros(int(rng.uniform(0.08, 0.5) * RATE)))
+        pieces.append(speech_pool[index][0])
+    voices.add(speaker)
+    return np.concatenate([p / (np.sqrt((p ** 2).mean()) + 1e-9) if p.any() else p for p in pieces])
+
+
+def choose_room(rng, kind):
+    """(distance m, RT60 s) of the talker, or None for a close talker in a dry corner."""
+    if kind == "reverb-2m":
+        return float(rng.uniform(1.8, 2.2)), float(rng.uniform(0.5, 0.9))
+    if rng.random() < 0.35:
+        return None
+    return rooms.random_room(rng)
+
+
+def make_clip(rng, kind, snr_db, speech_pool, noise_pool, duration=20.0, speech=True, microphone=0.5):
     n = int(duration * RATE)
     clean = np.zeros(n)
     truth = np.zeros(n // FRAME, dtype=bool)
     voices = set()
     quiet_then_loud = rng.random() < 0.3
+    continuous = rng.random() < 0.3  # little pause between utterances: the noise floor rises
     at = int(rng.uniform(1.5, 3.5) * RATE)
     while speech and at < n - 2 * RATE:
         gain_db = rng.uniform(-4, 4)
         if quiet_then_loud:
             gain_db += -10 if at < n / 2 else 4
-        pieces = []
-        for k in range(int(rng.integers(1, 4))):
-            audio, voice = speech_pool[int(rng.integers(0, len(speech_pool)))]
-            voices.add(voice)
-            if k:
-                pieces.append(np.zeros(int(rng.uniform(0.15, 0.4) * RATE)))
-            pieces.append(audio / (np.sqrt((audio ** 2).mean()) + 1e-9))
-        utterance = np.concatenate(pieces) * 10 ** (gain_db / 20)
-        utterance = utterance[: n - RATE - at]
+        piece = utterance(rng, speech_pool, voices) * 10 ** (gain_db / 20)
+        piece = piece[: n - RATE - at]
         start_frame = at // FRAME
         at = start_frame * FRAME
-        active = speech_frames(utterance)
+        active = speech_frames(piece)
         truth[start_frame: start_frame + len(active)] |= active[: len(truth) - start_frame]
-        clean[at: at + len(utterance)] += utterance
-        at += len(utterance) + int(rng.uniform(1.0, 3.5) * RATE)
-    reverb = speech and rng.random() < 0.35
-    wet = reverberate(rng, clean, rng.uniform(0.25, 0.7)) if reverb else clean
-    background = noise(kind, rng, n, babble_pool)
+        clean[at: at + len(piece)] += piece
+        at += len(piece) + int((rng.uniform(0.3, 1.0) if continuous else rng.uniform(0.8, 4.0)) * RATE)
+    room = choose_room(rng, kind) if speech else None
+    wet = signal.fftconvolve(clean, rooms.room_response(rng, *room))[:n] if room else clean
+    background_kind = kind if kind != "reverb-2m" else str(rng.choice(["pink", "ventilation", "brown"]))
+    background = noises.make_noise(background_kind, rng, n, noise_pool)
     if speech and truth.any():
-        speech_power = (frame_power(clean)[truth]).mean()
+        speech_power = (frame_power(wet)[truth]).mean()
     else:
         speech_power = 1.0
-    background *= np.sqrt(speech_power / 10 ** (snr_db / 10) / (background ** 2).mean())
+    background *= np.sqrt(speech_power / 10 ** (snr_db / 10) / ((background ** 2).mean() + 1e-20))
     mix = wet + background
-    level = 10 ** (rng.uniform(-36, -16) / 20) / np.sqrt(speech_power)  # speech at -36…-16 dBFS
+    level = 10 ** (rng.uniform(-40, -14) / 20) / np.sqrt(speech_power)  # speech at -40…-14 dBFS
     mix *= level
+    if rng.random() < microphone:
+        mix = rooms.microphone(rng, mix)
     peak = np.abs(mix).max()
-    if peak > 0.95:
-        mix *= 0.95 / peak
-    return mix, truth, reverb, sorted(voices)
+    if peak > 0.99:  # too hot: the ADC clips, or (as often) the recording was normalised
+        mix = np.clip(mix, -0.99, 0.99) if rng.random() < 0.5 else mix * (0.95 / peak)
+    return mix, truth, room, sorted(voices)
 
 
 def store(out, name, mix, truth, rate, channels, rng):
@@ -324,53 +259,81 @@ def store(out, name, mix, truth, rate, channels, rng):
         f.write("".join("1" if v else "0" for v in truth) + "\n")
 
 
+SPLITS = {
+    # split: (base seed, espeak-ng voices ("train" or "eval" set, or none), real speech role or none)
+    "train": (7, "train", "train"),
+    "eval": (2026, "eval", None),
+    "heldout": (3031, None, "held-out"),
+    "independent": (4041, None, "independent"),
+}
+
+_POOLS = {}
+
+
+def _clip_job(job):
+    out, name, index, kind, snr, speech, duration, rate, channels, base_seed = job
+    clip_rng = np.random.default_rng([base_seed, index])
+    mix, truth, room, clip_voices = make_clip(clip_rng, kind, snr, _POOLS["speech"], _POOLS["noise"],
+                                              duration=duration, speech=speech)
+    store(out, name, mix, truth, rate, channels, clip_rng)
+    distance = f"{room[0]:.1f}" if room else ""
+    rt60 = f"{room[1]:.2f}" if room else ""
+    return [name, kind, "" if not speech else round(snr, 1), int(room is not None), rate, channels,
+            "speech" if speech else "noise-only", " ".join(clip_voices), distance, rt60]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=["train", "eval"], required=True)
+    parser.add_argument("--split", choices=list(SPLITS), required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--clips", type=int, default=None, help="train: clips per noise kind (default 40)")
+    parser.add_argument("--clips", type=int, default=None, help="train: speech clips per noise kind (default 28)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
-    eval_split = args.split == "eval"
-    base_seed = 2026 if eval_split else 7
-    voices = TRAIN_VOICES + HELD_OUT_VOICES if eval_split else TRAIN_VOICES
-    speech_pool = utterance_pool(base_seed, voices, 160 if eval_split else 500)
-    babble_pool = [a for a, _ in utterance_pool(base_seed + 1, voices, 60 if eval_split else 150)]
+    base_seed, synthetic, real_role = SPLITS[args.split]
+    training = args.split == "train"
+    speech_pool = []
+    if synthetic:
+        voices = TRAIN_VOICES if training else TRAIN_VOICES + HELD_OUT_VOICES
+        speech_pool += utterance_pool(base_seed, voices, 500 if training else 160)
+    if real_role:
+        speech_pool += real_pool(base_seed, real_role, perturb=training)
+    # Distant talkers (babble, television) speak with the split's own voices, other utterances.
+    noise_pool = [a for a, _ in speech_pool[1::3]]
 
-    rows = []
     rng = np.random.default_rng(base_seed + 2)
-    if eval_split:
-        plan = [(kind, snr, i) for kind in NOISES for snr in EVAL_SNRS for i in range(2)]
+    if training:
+        per_kind = args.clips or 28
+        harder = {"babble": 2.0, "tv": 1.5, "music": 1.5, "keyboard": 1.5, "reverb-2m": 1.5}
+        plan = [(kind, float(rng.uniform(10, 30) if kind == "reverb-2m" else rng.uniform(-5, 25)))
+                for kind in NOISES for _ in range(int(per_kind * harder.get(kind, 1.0)))]
+        noise_only = [(k, i) for k in noises.NOISE_KINDS
+                      for i in range({"babble": 16, "tv": 12, "music": 10, "keyboard": 10}.get(k, 6))]
+        noise_seconds = 20
     else:
-        per_kind = args.clips or 40
-        # Babble and music are the hardest: half as many clips again.
-        plan = [(kind, float(rng.uniform(-5, 25)), i) for kind in NOISES
-                for i in range(per_kind * 3 // 2 if kind in ("babble", "music") else per_kind)]
-    for index, (kind, snr, i) in enumerate(plan):
-        clip_rng = np.random.default_rng([base_seed, index])
-        mix, truth, reverb, clip_voices = make_clip(clip_rng, kind, snr, speech_pool, babble_pool)
-        # Every fourth eval clip (and some training clips) exercise conversion: 48 kHz stereo or 8 kHz.
+        plan = [(kind, snr) for kind in NOISES for snr in (REVERB_SNRS if kind == "reverb-2m" else EVAL_SNRS)]
+        noise_only = [(k, 0) for k in noises.NOISE_KINDS]
+        noise_seconds = 30
+    jobs = []
+    for index, (kind, snr) in enumerate(plan):
+        # Some clips exercise conversion: 48 kHz stereo or 8 kHz.
         rate, channels = RATE, 1
         if index % 8 == 3:
             rate, channels = 48000, 2
         elif index % 8 == 7:
             rate = 8000
-        name = f"{kind}-{'%g' % round(snr)}db-{i}" if eval_split else f"train-{index:04d}"
-        store(args.out, name, mix, truth, rate, channels, clip_rng)
-        rows.append([name, kind, round(snr, 1), int(reverb), rate, channels, "speech", " ".join(clip_voices)])
-    # Noise only: in eval 60 s of each kind (false triggers per minute); in train 20 s clips,
-    # 4 of each kind and more of the two that sound most like speech (babble, music).
-    noise_only = {"babble": 24, "music": 12}
-    for index, (kind, i) in enumerate([(k, i) for k in NOISES for i in range(1 if eval_split else noise_only.get(k, 4))]):
-        clip_rng = np.random.default_rng([base_seed, 1000 + index])
-        mix, truth, _, _ = make_clip(clip_rng, kind, 5, speech_pool, babble_pool, duration=60 if eval_split else 20, speech=False)
-        name = f"{kind}-noise-only" if eval_split else f"train-noise-{index:03d}"
-        store(args.out, name, mix, truth, RATE, 1, clip_rng)
-        rows.append([name, kind, "", 0, RATE, 1, "noise-only", ""])
+        name = f"train-{index:04d}" if training else f"{kind}-{'%g' % round(snr)}db"
+        jobs.append((args.out, name, index, kind, snr, True, 20.0, rate, channels, base_seed))
+    for index, (kind, i) in enumerate(noise_only):
+        name = f"train-noise-{index:03d}" if training else f"{kind}-noise-only"
+        jobs.append((args.out, name, 1000 + index, kind, 5, False, noise_seconds, RATE, 1, base_seed))
+    _POOLS["speech"], _POOLS["noise"] = speech_pool, noise_pool
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        rows = list(pool.map(_clip_job, jobs, chunksize=4))
     with open(os.path.join(args.out, "manifest.csv"), "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["name", "noise", "snr_db", "reverb", "sample_rate", "channels", "kind", "voices"])
+        writer.writerow(["name", "noise", "snr_db", "reverb", "sample_rate", "channels", "kind", "voices",
+                         "distance_m", "rt60_s"])
         writer.writerows(rows)
     print(f"{len(rows)} clips in {args.out}", file=sys.stderr)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Trains the voice activity model of VoiceCore and writes its weights as Swift source.
 
-    make voice-model        # corpus, features, training, weights: about two minutes
+    make voice-model        # corpus, features, training, weights: about ten minutes
 
 or by hand:
 
@@ -28,20 +28,24 @@ import struct
 
 import numpy as np
 
-FEATURES = 42
-EMBEDDING = 16
-HIDDEN = 32
+FEATURES = 43
+EMBEDDING = 24
+HIDDEN = 48
 CONTEXT_OFFSETS = np.array([-50, -30, -20, -14, -10, -7, -5, -3, -2, -1, 0, 1, 2, 3])
 CENTRE = int(np.nonzero(CONTEXT_OFFSETS == 0)[0][0])
-# Missing a frame of speech costs less than flagging a frame of noise.
+# Missing a frame of speech costs less than flagging a frame of noise...
 NOISE_WEIGHT = 1.5
+# ...except the first frames of an utterance: a late onset is a patient's first word lost (and
+# barge-in over the kiosk's reply waits for it).
+ONSET_WEIGHT = 3.0
+ONSET_FRAMES = 15
 # The detector's decision rule (VoiceActivityDetector.swift): keep the two in step.
 RELEASE_RATIO = 0.7
 HANGOVER_FRAMES = 8
 ONSET_CANDIDATES = np.round(np.arange(0.30, 0.99, 0.02), 2)
-# Share of noise-only frames the default threshold may flag on the held-back clips: well
-# inside the 5% the product allows, to leave room for audio unlike the training corpus.
-FALSE_ALARM_BUDGET = 0.02
+# Share of noise-only frames the default threshold may flag on the held-back clips: the 3% the
+# product allows overall (issue 17); the held-back clips hold the hardest noise (down to -5 dB).
+FALSE_ALARM_BUDGET = 0.03
 
 
 def load(corpus, features_dir):
@@ -112,6 +116,18 @@ class Model:
         return values
 
 
+def frame_weight(y):
+    """The loss weight of each frame: NOISE_WEIGHT for noise, ONSET_WEIGHT for the first
+    ONSET_FRAMES of speech after a pause of at least 300 ms, 1 for the rest of the speech."""
+    weights = np.where(y > 0.5, 1.0, NOISE_WEIGHT).astype(np.float32)
+    quiet = 30
+    for i, speech in enumerate(y > 0.5):
+        if speech and quiet >= 30:
+            weights[i: i + ONSET_FRAMES] = np.where(y[i: i + ONSET_FRAMES] > 0.5, ONSET_WEIGHT, NOISE_WEIGHT)
+        quiet = 0 if speech else quiet + 1
+    return weights
+
+
 def f1(prob, y, threshold=0.5):
     decided = prob >= threshold
     tp = np.sum(decided & (y > 0.5))
@@ -175,7 +191,7 @@ def main():
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--features", required=True)
     parser.add_argument("--output", required=True)
-    parser.add_argument("--steps", type=int, default=12000)
+    parser.add_argument("--steps", type=int, default=16000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
@@ -187,6 +203,7 @@ def main():
     y = np.concatenate(labels)
     context = np.concatenate(contexts)
     train_rows = np.concatenate([contexts[i][:, CENTRE] for i in train_files])
+    frame_weights = np.concatenate([frame_weight(labels[i]) for i in range(len(names))])
     check_rows = np.concatenate([contexts[i][:, CENTRE] for i in sorted(held_back)])
     mean = features[train_rows].mean(0)
     scale = 1 / (features[train_rows].std(0) + 1e-3)
@@ -198,7 +215,7 @@ def main():
     for step in range(1, args.steps + 1):
         rate = 2e-3 * min(1, step / 500) * (0.5 * (1 + np.cos(np.pi * step / args.steps)) * 0.95 + 0.05)
         rows = train_rows[rng.integers(0, len(train_rows), batch)]
-        loss, grads = model.gradients(features[context[rows]], y[rows], np.where(y[rows] > 0.5, 1.0, NOISE_WEIGHT))
+        loss, grads = model.gradients(features[context[rows]], y[rows], frame_weights[rows])
         for k, g in grads.items():
             if k.startswith("w"):
                 g = g + 1e-4 * model.params[k]
