@@ -21,7 +21,7 @@ VM_DIR ?= out/vm
 # at a time, so that they neither starve nor are starved by the parallel run.
 SYSTEM_TESTS = WebBrowserTests|SummaryWorkerTests|KioskPackageTests
 
-.PHONY: all deps build deb demo test bench vitals-report voice-corpus vm-assets voice-compare voice-model clean
+.PHONY: all deps build deb demo test bench vitals-report voice-corpus voice-packages vm-assets voice-compare voice-model clean
 
 all: build
 
@@ -57,8 +57,11 @@ vm-assets: deps
 VOICE_SPLITS = eval heldout independent
 voice-corpus: $(VOICE_SPLITS:%=$(VOICE_CORPUS)/%/manifest.csv)
 
-$(VOICE_CORPUS)/%/manifest.csv: Training/voice/corpus.py Training/voice/noises.py Training/voice/rooms.py Training/voice/speech_sources.py | deps
-	@scripts/install-deps.sh $$(python3 Training/voice/speech_sources.py --packages)
+# The Debian packages with the real speech (Training/voice/speech_sources.py names them).
+voice-packages: deps
+	@packages=$$(python3 Training/voice/speech_sources.py --packages) && scripts/install-deps.sh $$packages
+
+$(VOICE_CORPUS)/%/manifest.csv: Training/voice/corpus.py Training/voice/noises.py Training/voice/rooms.py Training/voice/speech_sources.py | voice-packages
 	python3 Training/voice/corpus.py --split $* --out $(VOICE_CORPUS)/$*
 
 bench: deps voice-corpus
@@ -89,8 +92,7 @@ voice-compare: voice-corpus
 	$(SWIFT) build -c release --product voice-bench
 	python3 Benchmarks/voice/compare_vad.py $(VOICE_SPLITS:%=--corpus $(VOICE_CORPUS)/%) --bin .build/release
 
-voice-model: deps
-	@scripts/install-deps.sh $$(python3 Training/voice/speech_sources.py --packages)
+voice-model: voice-packages
 	rm -rf $(VOICE_CORPUS)/train $(VOICE_CORPUS)/features
 	python3 Training/voice/corpus.py --split train --out $(VOICE_CORPUS)/train
 	$(SWIFT) build -c release --product voice-features

@@ -162,7 +162,7 @@ def runs(frames, join=0):
     """(start, end) frame runs of True, joining runs separated by fewer than `join` False frames."""
     result = []
     for i in np.nonzero(frames)[0]:
-        if result and i - result[-1][1] <= join:
+        if result and i - result[-1][1] < max(join, 1):
             result[-1][1] = i + 1
         else:
             result.append([i, i + 1])

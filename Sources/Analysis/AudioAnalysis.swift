@@ -51,13 +51,14 @@ public enum AudioAnalysis {
     public static func utterances(path: String, configuration: UtteranceConfiguration = .init()) throws(MediaFileError) -> Result {
         var reader = try MonoAudioReader(path: path)
         var segmenter = UtteranceSegmenter(configuration: configuration)
-        var utterances: [Utterance] = []
+        // Only the times are kept: an utterance's audio is dropped as soon as it is complete.
+        var spans: [Segment] = []
         while let samples = try reader.next() {
-            utterances += segmenter.process(samples)
+            spans += segmenter.process(samples).map { Segment(start: $0.startTime, end: $0.endTime) }
         }
-        utterances += segmenter.finish()
+        spans += segmenter.finish().map { Segment(start: $0.startTime, end: $0.endTime) }
         let duration = reader.secondsRead
-        let segments = utterances.map { Segment(start: $0.startTime, end: min($0.endTime, duration)) }
+        let segments = spans.map { Segment(start: $0.start, end: min($0.end, duration)) }
         var speechFrames = [Bool](repeating: false, count: Int((duration / VoiceActivityDetector.frameDuration).rounded(.up)))
         for segment in segments {
             let first = Int((segment.start / VoiceActivityDetector.frameDuration).rounded())

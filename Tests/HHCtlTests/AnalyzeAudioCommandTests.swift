@@ -52,18 +52,23 @@ import Testing
         #expect(covered >= 0.8 * (end - start), "segments: \(rows), speech \(start)–\(end)")
     }
 
-    /// `--utterances`: the sentence is one voice turn, with the segmenter's 300 ms of padding
-    /// around the voice, where the detector alone may see several segments.
+    /// `--utterances`: the sentence is one voice turn, from 300 ms before the detector's first
+    /// speech to 300 ms after its last (the segmenter's padding), where the detector alone may
+    /// see several segments.
     @Test func utterancesAreTheVoiceTurnsTheKioskWouldSend() throws {
-        let result = try runProduct("hhctl", ["analyze", "audio", Self.recording.path, "--format", "csv", "--utterances"])
-        #expect(result.status == 0, "stderr: \(result.stderr)")
-        let rows = result.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map { Double($0)! } }
-        #expect(rows.count == 1, "utterances: \(rows)")
-        let (start, end) = (Self.recording.speechStart, Self.recording.speechEnd)
-        if let row = rows.first {
-            #expect(row[0] <= start && row[0] >= start - 0.5, "utterance \(row), speech \(start)–\(end)")
-            #expect(row[1] >= end && row[1] <= end + 0.8, "utterance \(row), speech \(start)–\(end)")
+        func rows(_ options: [String]) throws -> [[Double]] {
+            let result = try runProduct("hhctl", ["analyze", "audio", Self.recording.path, "--format", "csv"] + options)
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            return result.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map { Double($0)! } }
         }
+        let utterances = try rows(["--utterances"]), segments = try rows([])
+        #expect(utterances.count == 1, "utterances: \(utterances)")
+        guard let utterance = utterances.first, let first = segments.first, let last = segments.last else {
+            Issue.record("no utterance or no segment: \(utterances), \(segments)")
+            return
+        }
+        #expect(abs(utterance[0] - (first[0] - 0.3)) <= 0.015, "utterance \(utterance), segments \(segments)")
+        #expect(abs(utterance[1] - (last[1] + 0.3)) <= 0.015, "utterance \(utterance), segments \(segments)")
     }
 
     @Test func tableAndJSONFormats() throws {

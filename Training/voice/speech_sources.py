@@ -18,11 +18,9 @@ The Asterisk core sounds come as G.722 at 16 kHz (decoded with spandsp through c
 import ctypes
 import glob
 import os
+import sys
 import wave
 from dataclasses import dataclass
-
-import numpy as np
-from scipy import signal
 
 RATE = 16000
 SOUNDS = "/usr/share/asterisk/sounds"
@@ -62,6 +60,15 @@ SOURCES = {
 }
 
 PACKAGES = sorted({s.package for s in SOURCES.values()})
+
+if __name__ == "__main__" and sys.argv[1:] == ["--packages"]:
+    # The Debian packages to install (the Makefile passes them to scripts/install-deps.sh),
+    # printed before numpy and scipy are imported: they may not be installed yet.
+    print(" ".join(PACKAGES + ["libspandsp2"]))
+    sys.exit(0)
+
+import numpy as np  # noqa: E402
+from scipy import signal  # noqa: E402
 
 
 def sources(role):
@@ -132,10 +139,5 @@ def _decode_g722(path):
 
 
 if __name__ == "__main__":
-    # `python3 speech_sources.py --packages`: the Debian packages to install (scripts/install-deps.sh).
-    import sys
-    if sys.argv[1:] == ["--packages"]:
-        print(" ".join(PACKAGES + ["libspandsp2"]))
-    else:
-        for name, source in SOURCES.items():
-            print(f"{name:14} {source.role:12} {source.package:32} {source.description}")
+    for name, source in SOURCES.items():
+        print(f"{name:14} {source.role:12} {source.package:32} {source.description}")
