@@ -11,7 +11,7 @@ import Darwin
 /// (ReLU). Stage two reads the embeddings of the frames at ``contextOffsets`` around the frame
 /// being decided (500 ms of the past, 30 ms of the future), through ``hiddenSize`` ReLU units to
 /// one logistic output: the probability that the frame is speech. About 17 000 multiply-adds per
-/// frame, in SIMD8 (both sizes are multiples of 8, at most 24 and 48: the accumulators are fixed).
+/// frame, in SIMD8 (the accumulators are sized for exactly 24 and 48 units; `init` checks).
 public struct VoiceActivityModel: Sendable {
     /// Values per frame embedding.
     public static let embeddingSize = 24
