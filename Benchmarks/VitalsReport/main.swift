@@ -4,8 +4,8 @@ import Simulation
 import VitalsCore
 
 // vitals-report: the vitals engine's coverage, error and false reports on rendered video through
-// the kiosk-webcam camera model, per skin type, light level and scene, beside plain POS, CHROM
-// and GREEN (each behind the same 0 dB SNR gate) on the same frames.
+// the kiosk-webcam camera model, per skin type, light level and scene, beside plain PBV, POS,
+// CHROM and GREEN (each behind the same 0 dB SNR gate) on the same frames.
 //
 //     vitals-report [--seeds N] [--duration S] [--set tuning|held-out|both] [--only TEXT]
 //
@@ -119,13 +119,21 @@ let rows: [Row] = {
             lamp(&$0)
         })
     }
+    // The darkest skin in dim light: the noisiest face the engine sees, printed or moulded.
+    for subject in [Subject.photo, .mannequin] {
+        rows.append(Row(group: "No pulse", name: "\(subject.rawValue), type VI, \(Int(lowLux)) lux") {
+            $0.subject = subject
+            $0.skinTone = .fitzpatrick(6)
+            $0.lux = lowLux
+        })
+    }
     return rows
 }()
 
 /// The methods compared: the engine as configured by default, and the plain methods.
 let methods: [(name: String, configuration: VitalsConfiguration)] = {
     var list: [(String, VitalsConfiguration)] = [("engine", VitalsConfiguration())]
-    for method in [PulseMethod.pos, .chrom, .green] {
+    for method in [PulseMethod.pbv, .pos, .chrom, .green] {
         var c = VitalsConfiguration.plain
         c.method = method
         list.append((method.rawValue.uppercased(), c))

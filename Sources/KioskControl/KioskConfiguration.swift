@@ -61,7 +61,7 @@ public struct KioskConfiguration: Sendable, Hashable {
     public var pace = Pace.realtime
 
     /// Pulse extraction method.
-    public var pulseMethod = PulseMethod.pos
+    public var pulseMethod = VitalsConfiguration().method
     /// Voice activity detector sensitivity, 0…1.
     public var voiceSensitivity = 0.5
 

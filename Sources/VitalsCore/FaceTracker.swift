@@ -22,6 +22,16 @@ public struct RegionSample: Sendable, Hashable {
     /// The region's bounding box in pixels (empty when absent).
     public var bounds: PixelRect
 
+    /// A region with the given mean colour (the halves' colours default to it).
+    public init(facePresent: Bool, meanRGB: SIMD3<Double>, skinPixels: Int, bounds: PixelRect) {
+        self.facePresent = facePresent
+        self.meanRGB = meanRGB
+        self.whiteCellsRGB = meanRGB
+        self.blackCellsRGB = meanRGB
+        self.skinPixels = skinPixels
+        self.bounds = bounds
+    }
+
     /// No face in this frame.
     public static let absent = RegionSample(facePresent: false, meanRGB: .zero, skinPixels: 0, bounds: PixelRect())
 }

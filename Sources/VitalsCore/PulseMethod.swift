@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
 /// How the pulse signal is extracted from the mean skin colour over time.
 public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// Plane-Orthogonal-to-Skin (Wang, den Brinker, Stuijk & de Haan 2017): projects the
@@ -8,6 +14,15 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// Chrominance-based (de Haan & Jeanne 2013): two colour-difference signals, band-passed,
     /// combined so that specular (white) reflection changes cancel.
     case chrom
+    /// Blood-volume pulse signature (de Haan & van Leest 2014, "PBV"): in 1.6 s windows,
+    /// overlap-added, the mix of the three normalised channels that keeps unit gain in blood's own
+    /// colour direction (``bloodSignature``) and passes the least of everything else (the
+    /// minimum-variance combination `C⁻¹p / pᵀC⁻¹p` over the window's covariance `C`). Whatever
+    /// moves the channels in another direction (a lamp, exposure steps through the camera's gamma
+    /// curve, white balance, shading as the head moves) is suppressed, and a channel that is
+    /// mostly noise (blue on dark skin in dim light) is weighted down. It relies on the signature
+    /// being the camera's: see docs/VITALS.md for where it beats POS and where it does not.
+    case pbv
     /// The green channel alone (Verkruysse, Svaasand & Nelson 2008): simplest, the least robust
     /// to motion and light changes. For comparison.
     case green
@@ -31,6 +46,8 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
         switch self {
         case .pos, .auto:
             return filter.apply(Self.pos(rgb, sampleRate: sampleRate), padding: padding)
+        case .pbv:
+            return filter.apply(Self.pbv(rgb, sampleRate: sampleRate), padding: padding)
         case .chrom:
             let mean = rgb.reduce(SIMD3<Double>.zero, +) / Double(max(rgb.count, 1))
             let normalised = rgb.map { $0 / mean }
@@ -43,6 +60,49 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
             let mean = Stats.mean(rgb.map(\.y))
             return filter.apply(rgb.map { mean > 0 ? 1 - $0.y / mean : 0 }, padding: padding)
         }
+    }
+
+    /// Relative change of red, green and blue reflectance per unit of blood volume, green = 1
+    /// (Wang et al. 2017's 0.33 : 0.77 : 0.53 for a standard camera, after de Haan & van Leest 2014).
+    public static let bloodSignature = SIMD3<Double>(0.43, 1, 0.69)
+
+    /// PBV with 1.6 s Hann windows at half overlap, overlap-added. Each window's colours are
+    /// taken relative to the window's mean; the covariance is loaded on its diagonal by a
+    /// millionth of its trace, so a window without noise in one channel still inverts while a
+    /// lamp's flicker, a thousand times stronger than the pulse, is still nulled.
+    static func pbv(_ rgb: [SIMD3<Double>], sampleRate: Double) -> [Double] {
+        let n = rgb.count
+        let length = Int((1.6 * sampleRate).rounded(.up))
+        var h = [Double](repeating: 0, count: n)
+        guard n >= length else { return h }
+        let hop = length / 2
+        var starts = Array(stride(from: 0, through: n - length, by: hop))
+        if let last = starts.last, last + length < n { starts.append(n - length) }
+        var relative = [SIMD3<Double>](repeating: .zero, count: length)
+        for start in starts {
+            var mean = SIMD3<Double>.zero
+            for i in start..<(start + length) { mean += rgb[i] }
+            mean /= Double(length)
+            guard mean.x > 0, mean.y > 0, mean.z > 0 else { continue }
+            var xx = SIMD3<Double>.zero, cross = SIMD3<Double>.zero  // (rr, gg, bb), (rg, rb, gb)
+            for k in 0..<length {
+                let c = rgb[start + k] / mean - 1
+                relative[k] = c
+                xx += c * c
+                cross += SIMD3(c.x * c.y, c.x * c.z, c.y * c.z)
+            }
+            let loading = 1e-6 * xx.sum() + 1e-18
+            guard let w = SymmetricMatrix3(diagonal: xx + loading, offDiagonal: cross).solve(bloodSignature) else { continue }
+            let gain = (w * bloodSignature).sum()
+            guard gain > 0 else { continue }
+            let weights = w / gain
+            for k in 0..<length {
+                let hann = 0.5 - 0.5 * cos(2 * Double.pi * Double(k) / Double(length - 1))
+                // Blood darkens the skin along the signature: flip so the pulse rises.
+                h[start + k] -= (relative[k] * weights).sum() * hann
+            }
+        }
+        return h
     }
 
     /// POS with a 1.6 s window, overlap-added (Wang et al. 2017, algorithm 1).
@@ -71,5 +131,28 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
             for k in 0..<length { h[start + k] -= window[k] - m }
         }
         return h
+    }
+}
+
+
+/// A symmetric 3×3 matrix, for the three colour channels' covariance.
+struct SymmetricMatrix3 {
+    /// The diagonal (00, 11, 22) and the entries above it (01, 02, 12).
+    var diagonal: SIMD3<Double>, offDiagonal: SIMD3<Double>
+
+    /// The solution `x` of `M x = b` by Cramer's rule; `nil` when the matrix is singular.
+    func solve(_ b: SIMD3<Double>) -> SIMD3<Double>? {
+        let (a, d, f) = (diagonal.x, diagonal.y, diagonal.z)
+        let (bb, c, e) = (offDiagonal.x, offDiagonal.y, offDiagonal.z)
+        // Cofactors of [[a, bb, c], [bb, d, e], [c, e, f]].
+        let c00 = d * f - e * e, c01 = c * e - bb * f, c02 = bb * e - c * d
+        let c11 = a * f - c * c, c12 = bb * c - a * e, c22 = a * d - bb * bb
+        let determinant = a * c00 + bb * c01 + c * c02
+        guard determinant.isNormal else { return nil }
+        return SIMD3(
+            c00 * b.x + c01 * b.y + c02 * b.z,
+            c01 * b.x + c11 * b.y + c12 * b.z,
+            c02 * b.x + c12 * b.y + c22 * b.z
+        ) / determinant
     }
 }

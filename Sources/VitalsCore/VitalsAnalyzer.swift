@@ -23,6 +23,8 @@ public struct VitalsAnalyzer: Sendable {
     private var backgrounds: [SIMD3<Double>] = []
     private var present: [Bool] = []
     private var nextWindowEnd: Double?
+    /// The last heart rate reported (time of its window's centre, rate in Hz), for tracking.
+    private var lastRate: (time: Double, frequency: Double)?
     private let retainedSeconds: Double
 
     /// An analyzer with the given settings.
@@ -77,28 +79,37 @@ public struct VitalsAnalyzer: Sendable {
 
     // MARK: - Analysis
 
-    private func estimate(windowEnd end: Double) -> VitalsEstimate {
+    private mutating func estimate(windowEnd end: Double) -> VitalsEstimate {
         let c = configuration
         let centre = end - c.windowSeconds / 2
         guard let trace = uniformTrace(endingAt: end, seconds: c.windowSeconds) else {
+            lastRate = nil
             return VitalsEstimate(time: centre, status: .noFace)
         }
         let band = (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60)
         let reference = flickerReference(endingAt: end, seconds: c.windowSeconds)
-        guard let (_, peak, _) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference) else {
+        guard let pulse = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference) else {
             return VitalsEstimate(time: centre, status: .lowQuality)
         }
-        var found = peak
-        if peak.snr < c.minimumSNR {
+        var found = pulse.peak
+        if pulse.peak.snr < c.minimumSNR {
             // Too weak in one window: look again over the longer window, its spectrum averaged
             // over half-overlapping segments (Welch), which steadies the noise floor so a steady
-            // pulse stands out from it. Its lower gate is paired with a check that the colour
-            // change at the peak is blood's (``BloodSignature``).
-            guard let long = longWindowPeak(endingAt: end, band: band), long.snr >= c.longWindowMinimumSNR else {
-                return VitalsEstimate(time: centre, status: .lowQuality, snr: peak.snr)
+            // pulse stands out from it. Behind its lower gate the colour change at the peak must
+            // be blood's: PBV's weights follow blood's colour by construction; the other methods
+            // are checked with ``BloodSignature``. Failing both, a peak that continues a rate
+            // reported moments ago is taken at a lower gate, with the same check.
+            if let long = longWindowPeak(endingAt: end, band: band), long.snr >= c.longWindowMinimumSNR {
+                found = long
+            } else if isFollowed(pulse.peak, at: centre),
+                c.method == .pbv || BloodSignature.matches(trace, frequency: pulse.peak.frequency, sampleRate: c.sampleRate)
+            {
+                found = pulse.peak
+            } else {
+                return VitalsEstimate(time: centre, status: .lowQuality, snr: pulse.peak.snr)
             }
-            found = long
         }
+        lastRate = (centre, found.frequency)
         return VitalsEstimate(
             time: centre,
             status: .ok,
@@ -148,6 +159,16 @@ public struct VitalsAnalyzer: Sendable {
         return best
     }
 
+    /// Whether a window's strongest peak continues the last reported rate: that rate is recent
+    /// enough to follow, the peak lies next to it and clears the tracking gate. A chance peak
+    /// of noise lands anywhere in the band, so it rarely continues a rate, and a false report
+    /// does not carry itself on.
+    private func isFollowed(_ peak: SpectralPeak, at time: Double) -> Bool {
+        let c = configuration
+        guard c.trackingSeconds > 0, let last = lastRate, time - last.time <= c.trackingSeconds else { return false }
+        return abs(peak.frequency - last.frequency) * 60 <= c.trackingWidth && peak.snr >= c.trackingMinimumSNR
+    }
+
     /// The pulse's peak over the long window ending at `end`, its spectrum averaged over three
     /// half-overlapping segments; `nil` when the long window is off or not yet filled with a face.
     private func longWindowPeak(endingAt end: Double, band: ClosedRange<Double>) -> SpectralPeak? {
@@ -156,7 +177,7 @@ public struct VitalsAnalyzer: Sendable {
         guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = uniformTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
         let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds)
         guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference, segments: 3)?.peak,
-            BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
+            c.method == .pbv || BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
         else { return nil }
         return peak
     }

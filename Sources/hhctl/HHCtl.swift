@@ -39,7 +39,7 @@ struct Video: ParsableCommand {
     var file: String
 
     @Option(help: "Pulse extraction method: \(PulseMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var method: PulseMethod = .pos
+    var method: PulseMethod = VitalsConfiguration().method
 
     @Option(help: "Output format: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
     var format: ReportFormat = .table

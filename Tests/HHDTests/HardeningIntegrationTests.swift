@@ -123,7 +123,7 @@ func connectUnixSocket(_ path: String) -> Int32 {
     let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
-    _ = withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+    withUnsafeMutableBytes(of: &address.sun_path) { buffer in
         path.utf8CString.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(buffer.count))) }
     }
     let result = withUnsafePointer(to: &address) {

@@ -252,7 +252,7 @@ import Glibc
         let fresh = try ObjectKey.sessionDocument(clinicID: clinic.id, sessionID: UUID().uuidString.lowercased(), digest: digest)
         try await objects.put(ByteBuffer(string: "{}"), at: fresh, contentType: "application/json")
         let temporary = folder + "/objects/sessions/\(clinic.id)/.tmp-abandoned"
-        FileManager.default.createFile(atPath: temporary, contents: Data("half".utf8))
+        _ = FileManager.default.createFile(atPath: temporary, contents: Data("half".utf8))
         // Age everything but `fresh` by two hours.
         for path in [folder + "/objects/" + kept.text, folder + "/objects/" + orphan.text, temporary] {
             var times = [timespec(tv_sec: time(nil) - 7200, tv_nsec: 0), timespec(tv_sec: time(nil) - 7200, tv_nsec: 0)]

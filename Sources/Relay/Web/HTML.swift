@@ -5,9 +5,6 @@ public struct HTML: Sendable, Hashable, ExpressibleByStringInterpolation, Custom
     /// The markup.
     public private(set) var description: String
 
-    /// Markup taken as it is (for the builder's own constants only, never outside text).
-    init(trusted markup: String) { description = markup }
-
     public init(stringLiteral value: String) { description = value }
 
     public init(stringInterpolation: StringInterpolation) { description = stringInterpolation.markup }
