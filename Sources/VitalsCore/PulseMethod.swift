@@ -66,7 +66,9 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// (Wang et al. 2017's 0.33 : 0.77 : 0.53 for a standard camera, after de Haan & van Leest 2014).
     public static let bloodSignature = SIMD3<Double>(0.43, 1, 0.69)
 
-    /// PBV with 1.6 s Hann windows at half overlap, overlap-added. Each window's colours are
+    /// PBV with 1.6 s periodic Hann windows at half overlap, overlap-added (a last window flush
+    /// with the end covers the tail; where windows overlap by more than half, the sum is divided
+    /// by the windows' summed weight). Each window's colours are
     /// taken relative to the window's mean; the covariance is loaded on its diagonal by a
     /// millionth of its trace, so a window without noise in one channel still inverts while a
     /// lamp's flicker, a thousand times stronger than the pulse, is still nulled.
@@ -79,6 +81,8 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
         var starts = Array(stride(from: 0, through: n - length, by: hop))
         if let last = starts.last, last + length < n { starts.append(n - length) }
         var relative = [SIMD3<Double>](repeating: .zero, count: length)
+        var weight = [Double](repeating: 0, count: n)
+        let hann = (0..<length).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(length)) }
         for start in starts {
             var mean = SIMD3<Double>.zero
             for i in start..<(start + length) { mean += rgb[i] }
@@ -97,11 +101,12 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
             guard gain > 0 else { continue }
             let weights = w / gain
             for k in 0..<length {
-                let hann = 0.5 - 0.5 * cos(2 * Double.pi * Double(k) / Double(length - 1))
                 // Blood darkens the skin along the signature: flip so the pulse rises.
-                h[start + k] -= (relative[k] * weights).sum() * hann
+                h[start + k] -= (relative[k] * weights).sum() * hann[k]
+                weight[start + k] += hann[k]
             }
         }
+        for i in 0..<n where weight[i] > 1 { h[i] /= weight[i] }
         return h
     }
 
@@ -140,7 +145,8 @@ struct SymmetricMatrix3 {
     /// The diagonal (00, 11, 22) and the entries above it (01, 02, 12).
     var diagonal: SIMD3<Double>, offDiagonal: SIMD3<Double>
 
-    /// The solution `x` of `M x = b` by Cramer's rule; `nil` when the matrix is singular.
+    /// The solution `x` of `M x = b` by Cramer's rule; `nil` unless the determinant is positive
+    /// (a covariance's is, unless it is singular).
     func solve(_ b: SIMD3<Double>) -> SIMD3<Double>? {
         let (a, d, f) = (diagonal.x, diagonal.y, diagonal.z)
         let (bb, c, e) = (offDiagonal.x, offDiagonal.y, offDiagonal.z)
@@ -148,7 +154,7 @@ struct SymmetricMatrix3 {
         let c00 = d * f - e * e, c01 = c * e - bb * f, c02 = bb * e - c * d
         let c11 = a * f - c * c, c12 = bb * c - a * e, c22 = a * d - bb * bb
         let determinant = a * c00 + bb * c01 + c * c02
-        guard determinant.isNormal else { return nil }
+        guard determinant.isNormal, determinant > 0 else { return nil }
         return SIMD3(
             c00 * b.x + c01 * b.y + c02 * b.z,
             c01 * b.x + c11 * b.y + c12 * b.z,

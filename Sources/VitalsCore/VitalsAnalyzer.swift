@@ -7,8 +7,10 @@
 /// Each window's colour traces are resampled onto a uniform grid (so dropped frames and
 /// jittery timestamps do not bend the spectrum), the pulse is extracted with the configured
 /// ``PulseMethod``, and the strongest spectral peak in the heart-rate band gives the rate;
-/// its SNR decides whether the estimate is released. Respiration and heart-rate variability
-/// are computed over longer windows ending with the heart-rate window, each behind its own gate.
+/// its SNR decides whether the estimate is released (see ``VitalsConfiguration`` for the three
+/// gates: the window's own, the long window's, and tracking's). Respiration and heart-rate
+/// variability are computed over longer windows ending with the heart-rate window, each behind
+/// its own gate.
 ///
 /// Not thread-safe: a value type owned by one task.
 public struct VitalsAnalyzer: Sendable {
@@ -23,8 +25,10 @@ public struct VitalsAnalyzer: Sendable {
     private var backgrounds: [SIMD3<Double>] = []
     private var present: [Bool] = []
     private var nextWindowEnd: Double?
-    /// The last heart rate reported (time of its window's centre, rate in Hz), for tracking.
-    private var lastRate: (time: Double, frequency: Double)?
+    /// The rate being followed, in Hz, and the centre time of the last window that passed a gate
+    /// (not a tracked one): tracking lapses `trackingSeconds` after it, however many tracked
+    /// reports came since.
+    private var followed: (gatedTime: Double, frequency: Double)?
     private let retainedSeconds: Double
 
     /// An analyzer with the given settings.
@@ -83,33 +87,33 @@ public struct VitalsAnalyzer: Sendable {
         let c = configuration
         let centre = end - c.windowSeconds / 2
         guard let trace = uniformTrace(endingAt: end, seconds: c.windowSeconds) else {
-            lastRate = nil
+            followed = nil
             return VitalsEstimate(time: centre, status: .noFace)
         }
         let band = (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60)
         let reference = flickerReference(endingAt: end, seconds: c.windowSeconds)
         guard let pulse = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference) else {
+            followed = nil
             return VitalsEstimate(time: centre, status: .lowQuality)
         }
         var found = pulse.peak
+        var gated = true
         if pulse.peak.snr < c.minimumSNR {
             // Too weak in one window: look again over the longer window, its spectrum averaged
             // over half-overlapping segments (Welch), which steadies the noise floor so a steady
             // pulse stands out from it. Behind its lower gate the colour change at the peak must
-            // be blood's: PBV's weights follow blood's colour by construction; the other methods
-            // are checked with ``BloodSignature``. Failing both, a peak that continues a rate
-            // reported moments ago is taken at a lower gate, with the same check.
+            // be blood's (``BloodSignature``). Failing both, a peak that continues a rate found
+            // behind a gate moments ago is taken at a lower gate, with the same check.
             if let long = longWindowPeak(endingAt: end, band: band), long.snr >= c.longWindowMinimumSNR {
                 found = long
-            } else if isFollowed(pulse.peak, at: centre),
-                c.method == .pbv || BloodSignature.matches(trace, frequency: pulse.peak.frequency, sampleRate: c.sampleRate)
-            {
+            } else if isFollowed(pulse.peak, at: centre), BloodSignature.matches(trace, frequency: pulse.peak.frequency, sampleRate: c.sampleRate) {
                 found = pulse.peak
+                gated = false
             } else {
                 return VitalsEstimate(time: centre, status: .lowQuality, snr: pulse.peak.snr)
             }
         }
-        lastRate = (centre, found.frequency)
+        followed = (gated ? centre : followed?.gatedTime ?? centre, found.frequency)
         return VitalsEstimate(
             time: centre,
             status: .ok,
@@ -159,14 +163,16 @@ public struct VitalsAnalyzer: Sendable {
         return best
     }
 
-    /// Whether a window's strongest peak continues the last reported rate: that rate is recent
-    /// enough to follow, the peak lies next to it and clears the tracking gate. A chance peak
-    /// of noise lands anywhere in the band, so it rarely continues a rate, and a false report
-    /// does not carry itself on.
+    /// Whether a window's strongest peak continues the rate being followed: a window passed a
+    /// gate at most `trackingSeconds` ago, the peak lies next to the rate and clears the tracking
+    /// gate. A chance peak of noise lands anywhere in the band, so it rarely continues a rate;
+    /// and since only a gated window renews the tracking, a false report cannot carry itself on
+    /// for longer than `trackingSeconds`. GREEN is not followed: it cannot tell the pulse from
+    /// changes of brightness.
     private func isFollowed(_ peak: SpectralPeak, at time: Double) -> Bool {
         let c = configuration
-        guard c.trackingSeconds > 0, let last = lastRate, time - last.time <= c.trackingSeconds else { return false }
-        return abs(peak.frequency - last.frequency) * 60 <= c.trackingWidth && peak.snr >= c.trackingMinimumSNR
+        guard c.trackingSeconds > 0, c.method != .green, let followed, time - followed.gatedTime <= c.trackingSeconds else { return false }
+        return abs(peak.frequency - followed.frequency) * 60 <= c.trackingWidth && peak.snr >= c.trackingMinimumSNR
     }
 
     /// The pulse's peak over the long window ending at `end`, its spectrum averaged over three
@@ -177,7 +183,7 @@ public struct VitalsAnalyzer: Sendable {
         guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = uniformTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
         let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds)
         guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference, segments: 3)?.peak,
-            c.method == .pbv || BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
+            BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
         else { return nil }
         return peak
     }

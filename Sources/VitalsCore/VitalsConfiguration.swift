@@ -1,7 +1,7 @@
 /// Settings of the vitals engine. Every field has a default that suits a kiosk camera.
 public struct VitalsConfiguration: Sendable, Hashable {
     /// Pulse extraction method. Default ``PulseMethod/pos``: ``PulseMethod/pbv`` does better on
-    /// the kiosk-webcam scenes while talking and under a lamp, worse on the idealised camera
+    /// the kiosk-webcam scenes under a lamp and on type V skin, worse on the idealised camera
     /// (a lamp flickering inside the heart-rate band, 45 bpm read as its harmonic, a cabinet);
     /// ``PulseMethod/auto`` raised false reports on a skin-coloured cabinet (the better of two
     /// noise peaks).
@@ -17,7 +17,7 @@ public struct VitalsConfiguration: Sendable, Hashable {
     /// Estimates with a lower pulse SNR (dB) are withheld. Default 0 dB: on the scenes without
     /// a pulse (photos, mannequins, furniture, an empty room, flickering lamps, the darkest skin
     /// in dim light, both camera models) −1 dB let a skin-coloured cabinet under a faintly
-    /// flickering lamp through in 4% of its seconds.
+    /// flickering lamp through in 4–7% of its seconds.
     public var minimumSNR: Double = 0
     /// Whether the brightness of the scene around the face (the lamp's flicker, with no pulse in
     /// it) is regressed out of the pulse signal. Default on.
@@ -32,10 +32,11 @@ public struct VitalsConfiguration: Sendable, Hashable {
     public var longWindowMinimumSNR: Double = -2.5
     /// Once a heart rate has been reported, a window that passes neither gate is still reported
     /// when its strongest peak lies within `trackingWidth` bpm of the last rate, that rate is at
-    /// most this many seconds old, the peak clears `trackingMinimumSNR` and (except with PBV,
-    /// whose weights follow blood's colour) the colours move at it as blood moves them
-    /// (``BloodSignature``): a pulse already found fades in and out of the noise but stays where
-    /// it was, while a chance peak lands anywhere in the band. 0 turns it off. Default 10.
+    /// most this many seconds old, the peak clears `trackingMinimumSNR` and the colours move at
+    /// it as blood moves them (``BloodSignature``): a pulse already found fades in and out of the
+    /// noise but stays where it was, while a chance peak lands anywhere in the band. Only a
+    /// window that passed a gate renews it, so a false report cannot carry itself on; GREEN is
+    /// never followed. 0 turns it off. Default 10.
     public var trackingSeconds: Double = 10
     /// How far (bpm) the followed rate may move from one report to the next. Default 6.
     public var trackingWidth: Double = 6

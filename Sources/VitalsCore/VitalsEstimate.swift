@@ -3,7 +3,7 @@
 public struct VitalsEstimate: Sendable, Hashable {
     /// Why there is or is not a heart rate.
     public enum Status: String, Sendable, Hashable {
-        /// A heart rate passed the quality gate.
+        /// A heart rate passed a quality gate (the window's, the long window's or tracking's).
         case ok
         /// Nobody in front of the camera for too much of the window.
         case noFace = "no_face"

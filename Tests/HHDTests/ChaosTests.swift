@@ -118,7 +118,7 @@ private final class ChaosRelay {
     init(environment: [String: String], log: String) {
         self.environment = environment
         self.log = log
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
     }
 
     var url: String { "http://127.0.0.1:\(port)" }
