@@ -106,7 +106,7 @@ public struct VitalsAnalyzer: Sendable {
             // behind a gate moments ago is taken at a lower gate, with the same check.
             if let long = longWindowPeak(endingAt: end, band: band), long.snr >= c.longWindowMinimumSNR {
                 found = long
-            } else if isFollowed(pulse.peak, at: centre), BloodSignature.matches(trace, frequency: pulse.peak.frequency, sampleRate: c.sampleRate) {
+            } else if continuesFollowedRate(pulse.peak, at: centre, trace: trace) {
                 found = pulse.peak
                 gated = false
             } else {
@@ -165,14 +165,17 @@ public struct VitalsAnalyzer: Sendable {
 
     /// Whether a window's strongest peak continues the rate being followed: a window passed a
     /// gate at most `trackingSeconds` ago, the peak lies next to the rate and clears the tracking
-    /// gate. A chance peak of noise lands anywhere in the band, so it rarely continues a rate;
-    /// and since only a gated window renews the tracking, a false report cannot carry itself on
-    /// for longer than `trackingSeconds`. GREEN is not followed: it cannot tell the pulse from
-    /// changes of brightness.
-    private func isFollowed(_ peak: SpectralPeak, at time: Double) -> Bool {
+    /// gate, and the window's `trace` changes colour at the peak as blood does
+    /// (``BloodSignature``). A chance peak of noise lands anywhere in the band, so it rarely
+    /// continues a rate; and since only a gated window renews the tracking, a false report cannot
+    /// carry itself on for longer than `trackingSeconds`. GREEN is not followed: it cannot tell
+    /// the pulse from changes of brightness.
+    private func continuesFollowedRate(_ peak: SpectralPeak, at time: Double, trace: [SIMD3<Double>]) -> Bool {
         let c = configuration
-        guard c.trackingSeconds > 0, c.method != .green, let followed, time - followed.gatedTime <= c.trackingSeconds else { return false }
-        return abs(peak.frequency - followed.frequency) * 60 <= c.trackingWidth && peak.snr >= c.trackingMinimumSNR
+        guard c.trackingSeconds > 0, c.method != .green, let followed, time - followed.gatedTime <= c.trackingSeconds,
+            abs(peak.frequency - followed.frequency) * 60 <= c.trackingWidth, peak.snr >= c.trackingMinimumSNR
+        else { return false }
+        return BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
     }
 
     /// The pulse's peak over the long window ending at `end`, its spectrum averaged over three

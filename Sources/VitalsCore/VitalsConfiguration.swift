@@ -79,7 +79,7 @@ public struct VitalsConfiguration: Sendable, Hashable {
     public static var plain: VitalsConfiguration {
         var c = VitalsConfiguration()
         c.method = .pos
-        c.minimumSNR = 0
+        c.minimumSNR = 0  // stated, so the reference stays at 0 dB if the engine's gate moves
         c.cancelsFlicker = false
         c.longWindowSeconds = 0
         c.trackingSeconds = 0
