@@ -21,7 +21,7 @@ VM_DIR ?= out/vm
 # at a time, so that they neither starve nor are starved by the parallel run.
 SYSTEM_TESTS = WebBrowserTests|SummaryWorkerTests|KioskPackageTests
 
-.PHONY: all deps build deb demo test bench vitals-report voice-corpus voice-packages vm-assets voice-compare voice-model clean
+.PHONY: all deps build deb demo test bench vitals-report voice-corpus voice-packages voice-training-packages vm-assets voice-compare voice-model clean
 
 all: build
 
@@ -57,9 +57,13 @@ vm-assets: deps
 VOICE_SPLITS = eval heldout independent
 voice-corpus: $(VOICE_SPLITS:%=$(VOICE_CORPUS)/%/manifest.csv)
 
-# The Debian packages with the real speech (Training/voice/speech_sources.py names them).
+# The Debian packages with the real speech (Training/voice/speech_sources.py names them): the
+# evaluation corpora's, and for voice-model the training sources' too.
 voice-packages: deps
-	@packages=$$(python3 Training/voice/speech_sources.py --packages) && scripts/install-deps.sh $$packages
+	@packages=$$(python3 Training/voice/speech_sources.py --packages held-out independent) && scripts/install-deps.sh $$packages
+
+voice-training-packages: deps
+	@packages=$$(python3 Training/voice/speech_sources.py --packages) && scripts/install-deps.sh --pip soundfile $$packages
 
 $(VOICE_CORPUS)/%/manifest.csv: Training/voice/corpus.py Training/voice/noises.py Training/voice/rooms.py Training/voice/speech_sources.py | voice-packages
 	python3 Training/voice/corpus.py --split $* --out $(VOICE_CORPUS)/$*
@@ -92,14 +96,15 @@ voice-compare: voice-corpus
 	$(SWIFT) build -c release --product voice-bench
 	python3 Benchmarks/voice/compare_vad.py $(VOICE_SPLITS:%=--corpus $(VOICE_CORPUS)/%) --bin .build/release
 
-voice-model: voice-packages
-	rm -rf $(VOICE_CORPUS)/train $(VOICE_CORPUS)/features
+voice-model: voice-training-packages
+	rm -rf $(VOICE_CORPUS)/train $(VOICE_CORPUS)/select $(VOICE_CORPUS)/features
 	python3 Training/voice/corpus.py --split train --out $(VOICE_CORPUS)/train
+	python3 Training/voice/corpus.py --split select --out $(VOICE_CORPUS)/select
 	$(SWIFT) build -c release --product voice-features
 	mkdir -p $(VOICE_CORPUS)/features
-	.build/release/voice-features $(VOICE_CORPUS)/features $(VOICE_CORPUS)/train/*.wav
-	python3 Training/voice/train.py --corpus $(VOICE_CORPUS)/train --features $(VOICE_CORPUS)/features \
-		--output Sources/VoiceCore/VoiceActivityWeights.swift
+	.build/release/voice-features $(VOICE_CORPUS)/features $(VOICE_CORPUS)/train/*.wav $(VOICE_CORPUS)/select/*.wav
+	python3 Training/voice/train.py --corpus $(VOICE_CORPUS)/train --select $(VOICE_CORPUS)/select \
+		--features $(VOICE_CORPUS)/features --output Sources/VoiceCore/VoiceActivityWeights.swift
 
 clean:
 	rm -rf .build out

@@ -121,7 +121,7 @@ struct VoiceCorpus {
     }
 
     /// Bars a little under what the committed model scores (docs/VOICE.md), so a worse model fails.
-    @Test(arguments: [("20", 0.92), ("10", 0.87), ("5", 0.77), ("0", 0.76)])
+    @Test(arguments: [("20", 0.94), ("10", 0.90), ("5", 0.88), ("0", 0.78)])
     func frameF1AtEachSNR(snr: String, bar: Double) {
         let clips = Self.corpus.speech(snr: snr)
         #expect(clips.count == 16)
@@ -130,8 +130,8 @@ struct VoiceCorpus {
     }
 
     /// 48 kHz stereo and 8 kHz clips (telephone band: nothing above 4 kHz) are read through the
-    /// converter and stay usable. (They are the 0 dB clips of their kinds, see docs/VOICE.md, so
-    /// the bars are floors, not a comparison; `ResamplerTests` checks the conversion itself.)
+    /// converter and stay usable; they are spread over the SNRs like the 16 kHz clips.
+    /// (`ResamplerTests` checks the conversion itself.)
     @Test func convertedRatesAndChannelsStayUsable() {
         let wide = Self.corpus.speech().filter { $0.sampleRate == 48_000 }
         let narrow = Self.corpus.speech().filter { $0.sampleRate == 8_000 }
@@ -141,13 +141,12 @@ struct VoiceCorpus {
     }
 
     /// Kinds of noise that still make it flag more than 5% of their frames (docs/VOICE.md, known
-    /// limits): distant talkers, a television, and the monitor beeps of this synthetic corpus.
-    static let speechLikeNoises: Set<String> = ["babble", "tv", "beeps"]
+    /// limits): distant talkers and a television.
+    static let speechLikeNoises: Set<String> = ["babble", "tv"]
 
-    /// No other kind of noise (clicks, doors, coughs, paper, ringtones, music, fans…) makes it
-    /// flag more than 5% of its frames, and pooled over every kind no more than 3.5% (the issue
-    /// asks 3%; `make voice-compare`, which pools the talker at 2 m too, measured 2.9%; the
-    /// margin absorbs numerical differences of other machines' scipy).
+    /// No other kind of noise (clicks, doors, coughs, paper, ringtones, beeps, music, fans…) makes
+    /// it flag more than 5% of its frames, and pooled over every kind no more than the issue's 3%
+    /// (`make voice-compare`, which pools the talker at 2 m too, measured 2.0%).
     @Test func fewFalseAlarmsInEveryKindOfNoise() {
         var flaggedTotal = 0, framesTotal = 0
         for noise in Self.corpus.noiseKinds {
@@ -161,7 +160,7 @@ struct VoiceCorpus {
             flaggedTotal += flagged
             framesTotal += frames
         }
-        #expect(Double(flaggedTotal) <= 0.035 * Double(framesTotal), "\(flaggedTotal) of \(framesTotal) noise-only frames flagged")
+        #expect(Double(flaggedTotal) <= 0.03 * Double(framesTotal), "\(flaggedTotal) of \(framesTotal) noise-only frames flagged")
     }
 }
 
@@ -178,13 +177,13 @@ struct VoiceCorpus {
 
     @Test func frameF1Overall() {
         let f1 = VoiceCorpus.f1(Self.corpus.speech())
-        #expect(f1 >= 0.83, "F1 \(f1)")
+        #expect(f1 >= 0.82, "F1 \(f1)")
         withKnownIssue("issue 17: F1 >= 0.95 on held-out real speech") { #expect(f1 >= 0.95, "F1 \(f1)") }
     }
 
     @Test func frameF1At0dB() {
         let f1 = VoiceCorpus.f1(Self.corpus.speech(snr: "0"))
-        #expect(f1 >= 0.76, "F1 at 0 dB \(f1)")
+        #expect(f1 >= 0.72, "F1 at 0 dB \(f1)")
         withKnownIssue("issue 17: F1 >= 0.90 at 0 dB") { #expect(f1 >= 0.90, "F1 at 0 dB \(f1)") }
     }
 
@@ -196,11 +195,9 @@ struct VoiceCorpus {
         withKnownIssue("issue 17: recall >= 0.90 at 2 m") { #expect(recall >= 0.90, "recall at 2 m \(recall)") }
     }
 
+    /// The issue's 3% (measured 2.6%).
     @Test func fewFalseAlarmsOverAllNoise() {
         let (flagged, frames) = VoiceCorpus.falseAlarms(Self.corpus.clips)
-        #expect(Double(flagged) <= 0.045 * Double(frames), "\(flagged) of \(frames) noise-only frames flagged")
-        withKnownIssue("issue 17: false alarms <= 3%") {
-            #expect(Double(flagged) <= 0.03 * Double(frames), "\(flagged) of \(frames) noise-only frames flagged")
-        }
+        #expect(Double(flagged) <= 0.03 * Double(frames), "\(flagged) of \(frames) noise-only frames flagged")
     }
 }

@@ -2,6 +2,7 @@
 """Labelled voice activity corpora: speech, synthetic and real, in rooms and in clinic noise.
 
     python3 Training/voice/corpus.py --split train       --out out/voice-corpus/train
+    python3 Training/voice/corpus.py --split select      --out out/voice-corpus/select
     python3 Training/voice/corpus.py --split eval        --out out/voice-corpus/eval
     python3 Training/voice/corpus.py --split heldout     --out out/voice-corpus/heldout
     python3 Training/voice/corpus.py --split independent --out out/voice-corpus/independent
@@ -18,20 +19,29 @@ the clean dry speech is active) and a row in manifest.csv.
 The splits and their speech:
 * train: espeak-ng (TRAIN_VOICES) and the real speakers whose role is "train" in
   speech_sources.py, speed-perturbed (other pitches and formants);
+* select: the training speakers again (other utterances and noise instances, no speed
+  perturbation), laid out as the evaluation splits are but twice over: where train.py chooses
+  the detector's onset threshold;
 * eval: espeak-ng only, adding voices training never heard (HELD_OUT_VOICES); what the unit
   tests read (fast to make);
 * heldout: the real speakers we keep out of training and model selection ("held-out");
 * independent: the recordings reserved for independent evaluation ("independent":
   PocketSphinx and Codec2 test data, Asterisk's US English prompts).
-Only train is used to fit or select anything (train.py holds back a tenth of it for the
-threshold). The splits share no sentence text and no noise instance.
+Only train and select are used to fit or select anything. The splits share no sentence text and no noise instance.
 
-Truth: a frame is speech when the clean, dry speech in it is within 35 dB of the loudest
-frame of its utterance; gaps of less than 200 ms between speech frames (the short pauses
-inside a sentence) count as speech too.
+Truth: a frame is speech when the clean, dry speech in it, delayed by the direct path from
+the talker to the microphone, is within 35 dB of the loudest frame of its utterance; gaps of
+less than 200 ms between speech frames (the short pauses inside a sentence) count as speech too.
 
-SNR: active speech power as it reaches the microphone (over the speech frames) against the
-mean noise power of the clip.
+SNR: active speech power as the microphone hears it (over the speech frames, through the
+microphone's band when the clip has one) against the mean noise power of the clip through the
+same band: a high-pass at 300 Hz removes most of a rumble, so the rumble's level is set after it.
+
+Sample rates: every seventh clip (from the fourth) is written at 48 kHz stereo and every seventh
+(from the seventh) at 8 kHz; seven is prime to the four SNRs of a kind, so each SNR gets both.
+
+Distant talkers (babble, television) speak utterances the patient never speaks: a third of the
+split's pool is set aside for them.
 
 Everything is seeded: the same command on the same Debian packages makes the same files.
 """
@@ -172,16 +182,16 @@ PERTURBATIONS = [(4, 5), (17, 20), (9, 10), (19, 20), (1, 1), (1, 1), (21, 20), 
 
 
 def real_pool(seed, role, perturb):
-    """Every utterance of the real speech sources with `role`, as (audio, source name)."""
+    """Every utterance of the real speech sources with `role`, as (audio, speaker)."""
     rng = np.random.default_rng(seed)
     pool = []
     for name in speech_sources.sources(role):
-        for audio, label in speech_sources.utterances(name):
+        for audio, speaker in speech_sources.utterances(name):
             if perturb:
                 up, down = PERTURBATIONS[int(rng.integers(0, len(PERTURBATIONS)))]
                 if up != down:
                     audio = signal.resample_poly(audio, up, down)
-            pool.append((audio, name))
+            pool.append((audio, speaker))
     return pool
 
 
@@ -212,6 +222,8 @@ def make_clip(rng, kind, snr_db, speech_pool, noise_pool, duration=20.0, speech=
     clean = np.zeros(n)
     truth = np.zeros(n // FRAME, dtype=bool)
     voices = set()
+    room = choose_room(rng, kind) if speech else None
+    lag = np.zeros(int(round(room[0] / 343 * RATE)) if room else 0)  # the direct path's travel time
     quiet_then_loud = rng.random() < 0.3
     continuous = rng.random() < 0.3  # little pause between utterances: the noise floor rises
     at = int(rng.uniform(1.5, 3.5) * RATE)
@@ -223,24 +235,25 @@ def make_clip(rng, kind, snr_db, speech_pool, noise_pool, duration=20.0, speech=
         piece = piece[: n - RATE - at]
         start_frame = at // FRAME
         at = start_frame * FRAME
-        active = speech_frames(piece)
+        active = speech_frames(np.concatenate([lag, piece]))
         truth[start_frame: start_frame + len(active)] |= active[: len(truth) - start_frame]
         clean[at: at + len(piece)] += piece
         at += len(piece) + int((rng.uniform(0.3, 1.0) if continuous else rng.uniform(0.8, 4.0)) * RATE)
-    room = choose_room(rng, kind) if speech else None
     wet = signal.fftconvolve(clean, rooms.room_response(rng, *room))[:n] if room else clean
     background_kind = kind if kind != "reverb-2m" else str(rng.choice(["pink", "ventilation", "brown"]))
     background = noises.make_noise(background_kind, rng, n, noise_pool)
+    mic = rooms.microphone_settings(rng) if rng.random() < microphone else None
+    heard = (lambda x: rooms.microphone_band(mic, x)) if mic else (lambda x: x)
     if speech and truth.any():
-        speech_power = (frame_power(wet)[truth]).mean()
+        speech_power = (frame_power(heard(wet))[truth]).mean()
     else:
         speech_power = 1.0
-    background *= np.sqrt(speech_power / 10 ** (snr_db / 10) / ((background ** 2).mean() + 1e-20))
+    background *= np.sqrt(speech_power / 10 ** (snr_db / 10) / ((heard(background) ** 2).mean() + 1e-20))
     mix = wet + background
     level = 10 ** (rng.uniform(-40, -14) / 20) / np.sqrt(speech_power)  # speech at -40…-14 dBFS
     mix *= level
-    if rng.random() < microphone:
-        mix = rooms.microphone(rng, mix)
+    if mic:
+        mix = rooms.apply_microphone(mic, mix)
     peak = np.abs(mix).max()
     if peak > 0.99:  # too hot: the ADC clips, or (as often) the recording was normalised
         mix = np.clip(mix, -0.99, 0.99) if rng.random() < 0.5 else mix * (0.95 / peak)
@@ -262,6 +275,7 @@ def store(out, name, mix, truth, rate, channels, rng):
 SPLITS = {
     # split: (base seed, espeak-ng voices ("train" or "eval" set, or none), real speech role or none)
     "train": (7, "train", "train"),
+    "select": (5150, "train", "train"),
     "eval": (2026, "eval", None),
     "heldout": (3031, None, "held-out"),
     "independent": (4041, None, "independent"),
@@ -286,7 +300,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=list(SPLITS), required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--clips", type=int, default=None, help="train: speech clips per noise kind (default 28)")
+    parser.add_argument("--clips", type=int, default=None, help="train: speech clips per noise kind (default 40)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
@@ -294,16 +308,19 @@ def main():
     training = args.split == "train"
     speech_pool = []
     if synthetic:
-        voices = TRAIN_VOICES if training else TRAIN_VOICES + HELD_OUT_VOICES
+        voices = TRAIN_VOICES if synthetic == "train" else TRAIN_VOICES + HELD_OUT_VOICES
         speech_pool += utterance_pool(base_seed, voices, 500 if training else 160)
     if real_role:
         speech_pool += real_pool(base_seed, real_role, perturb=training)
-    # Distant talkers (babble, television) speak with the split's own voices, other utterances.
+    # Distant talkers (babble, television) speak with the split's own voices, utterances the
+    # patient never speaks.
     noise_pool = [a for a, _ in speech_pool[1::3]]
+    speech_pool = [entry for i, entry in enumerate(speech_pool) if i % 3 != 1]
 
     rng = np.random.default_rng(base_seed + 2)
+    copies = 2 if args.split == "select" else 1
     if training:
-        per_kind = args.clips or 28
+        per_kind = args.clips or 40
         harder = {"babble": 2.0, "tv": 1.5, "music": 1.5, "keyboard": 1.5, "reverb-2m": 1.5}
         plan = [(kind, float(rng.uniform(10, 30) if kind == "reverb-2m" else rng.uniform(-5, 25)))
                 for kind in NOISES for _ in range(int(per_kind * harder.get(kind, 1.0)))]
@@ -311,21 +328,24 @@ def main():
                       for i in range({"babble": 16, "tv": 12, "music": 10, "keyboard": 10}.get(k, 6))]
         noise_seconds = 20
     else:
-        plan = [(kind, snr) for kind in NOISES for snr in (REVERB_SNRS if kind == "reverb-2m" else EVAL_SNRS)]
-        noise_only = [(k, 0) for k in noises.NOISE_KINDS]
+        plan = [(kind, snr) for _ in range(copies) for kind in NOISES
+                for snr in (REVERB_SNRS if kind == "reverb-2m" else EVAL_SNRS)]
+        noise_only = [(k, i) for i in range(copies) for k in noises.NOISE_KINDS]
         noise_seconds = 30
     jobs = []
     for index, (kind, snr) in enumerate(plan):
-        # Some clips exercise conversion: 48 kHz stereo or 8 kHz.
+        # Some clips exercise conversion: 48 kHz stereo or 8 kHz. Seven is prime to the four
+        # SNRs of a kind, so every SNR gets converted and unconverted clips.
         rate, channels = RATE, 1
-        if index % 8 == 3:
+        if index % 7 == 3:
             rate, channels = 48000, 2
-        elif index % 8 == 7:
+        elif index % 7 == 6:
             rate = 8000
-        name = f"train-{index:04d}" if training else f"{kind}-{'%g' % round(snr)}db"
+        copy = "-b" if index >= len(plan) // copies else ""
+        name = f"train-{index:04d}" if training else f"{kind}-{'%g' % round(snr)}db{copy}"
         jobs.append((args.out, name, index, kind, snr, True, 20.0, rate, channels, base_seed))
     for index, (kind, i) in enumerate(noise_only):
-        name = f"train-noise-{index:03d}" if training else f"{kind}-noise-only"
+        name = f"train-noise-{index:03d}" if training else f"{kind}-noise-only{'-b' if i else ''}"
         jobs.append((args.out, name, 1000 + index, kind, 5, False, noise_seconds, RATE, 1, base_seed))
     _POOLS["speech"], _POOLS["noise"] = speech_pool, noise_pool
     with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:

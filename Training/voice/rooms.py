@@ -2,7 +2,9 @@
 
     h = rooms.room_response(rng, distance_m, rt60_s)   # impulse response at 16 kHz
     distance_m, rt60_s = rooms.random_room(rng)        # a training draw
-    y = rooms.microphone(rng, x)                       # a cheap microphone and its ADC chain
+    s = rooms.microphone_settings(rng)                 # a cheap microphone and its ADC chain...
+    y = rooms.apply_microphone(s, x)                   # ...applied to a mix
+    band = rooms.microphone_band(s, x)                 # ...its linear filters only (to set SNRs)
 
 The room (room_response)
 * A random shoebox: small consultation rooms (3-6 x 3-5 x 2.5-3 m) are likelier for short
@@ -46,7 +48,7 @@ The room (room_response)
   well below zero at 2-3 m.
 About 3-9 ms a response on one core (the image count grows as 1 / volume).
 
-The microphone (microphone): a gentle random tilt (high shelf, -4..+5 dB) and often a
+The microphone (microphone_settings, apply_microphone): a gentle random tilt (high shelf, -4..+5 dB) and often a
 resonance (peak or dip at 1.5-6 kHz); a high-pass (capsule, coupling capacitor) at
 80-300 Hz; sometimes an automatic gain control (level follower with fast attack and slow
 release, gain limited to +-6..12 dB around the loud parts' level, so the noise floor swells
@@ -55,7 +57,8 @@ soft clipping with the threshold 1-8 dB below the signal's 99.9th percentile; th
 edge at 3.4-7.5 kHz (a steep Butterworth, as an ADC's decimation filter or a narrow-band
 codec). Around 1 kHz the filters have about unity gain and the clipping drive is undone, so
 the level stays about that of the input (speech: -1.4 dB on average); the caller sets levels.
-microphone_settings(rng) and apply_microphone(settings, x) split the draw from the filtering.
+microphone_settings(rng) draws one microphone, apply_microphone(settings, x) applies it, and
+microphone_band(settings, x) applies its linear filters only.
 
 Everything comes from the numpy Generator passed in: the same seed gives the same output.
 """
@@ -318,14 +321,6 @@ def _with_tail(rng, early, rt60, pole, reflections_per_s):
 
 # The microphone ----------------------------------------------------------------------------
 
-def microphone(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
-    """A cheap kiosk microphone and its ADC chain applied to a 16 kHz signal: random high-pass (corner 80-300 Hz),
-    random low-pass/band edge (3.4-7.5 kHz), a gentle random response tilt/resonance, sometimes automatic gain
-    control that pumps (slow level changes of +-6-12 dB), and sometimes clipping (hard or soft) when the signal
-    is driven hot. Keep the output's overall level comparable to the input (the caller sets levels)."""
-    return apply_microphone(microphone_settings(rng), np.asarray(x, dtype=np.float64))
-
-
 def microphone_settings(rng):
     """The random choices of one microphone (a dict; `apply_microphone` uses it)."""
     s = {
@@ -367,11 +362,7 @@ def apply_microphone(s, x):
     """The microphone `s` (from microphone_settings) applied to the 16 kHz signal x."""
     if len(x) == 0:
         return x.copy()
-    sos = [_biquad("shelf", s["tilt_hz"], s["tilt_db"], 0.707)]
-    if s["resonance"]:
-        sos.append(_biquad("peak", s["resonance_hz"], s["resonance_db"], s["resonance_q"]))
-    sos.append(signal.butter(s["highpass_order"], s["highpass_hz"], "highpass", fs=RATE, output="sos"))
-    y = signal.sosfilt(np.concatenate(sos), x)
+    y = signal.sosfilt(_capsule(s), x)
     if s["agc"]:
         y = _agc(y, s["agc_range_db"], s["agc_attack_s"], s["agc_release_s"], s["agc_offset_db"])
     if s["clip"]:
@@ -383,8 +374,30 @@ def apply_microphone(s, x):
                 y = (np.tanh(y * drive + bias) - np.tanh(bias)) / drive
             else:
                 y = np.clip(y * drive, -1, 1) / drive
-    y = signal.sosfilt(signal.butter(s["lowpass_order"], s["lowpass_hz"], "lowpass", fs=RATE, output="sos"), y)
+    y = signal.sosfilt(_band_edge(s), y)
     return y
+
+
+def microphone_band(s, x):
+    """Only the linear filters of microphone `s` (tilt, resonance, high-pass, band edge) applied
+    to x: what the microphone lets through of one part of a mix, to set SNRs as they are heard."""
+    if len(x) == 0:
+        return x.copy()
+    return signal.sosfilt(np.concatenate([_capsule(s), _band_edge(s)]), x)
+
+
+def _capsule(s):
+    """The capsule's tilt, resonance and high-pass as second-order sections."""
+    sos = [_biquad("shelf", s["tilt_hz"], s["tilt_db"], 0.707)]
+    if s["resonance"]:
+        sos.append(_biquad("peak", s["resonance_hz"], s["resonance_db"], s["resonance_q"]))
+    sos.append(signal.butter(s["highpass_order"], s["highpass_hz"], "highpass", fs=RATE, output="sos"))
+    return np.concatenate(sos)
+
+
+def _band_edge(s):
+    """The ADC's band edge (a steep low-pass) as second-order sections."""
+    return signal.butter(s["lowpass_order"], s["lowpass_hz"], "lowpass", fs=RATE, output="sos")
 
 
 def _agc(y, range_db, attack_s, release_s, offset_db):

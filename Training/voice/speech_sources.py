@@ -1,7 +1,9 @@
 """Real recorded speech from Debian packages, for training and evaluating the voice detector.
 
 Every source is one or more real speakers recorded in a studio (the Asterisk telephone
-prompts) or elsewhere (the PocketSphinx and Codec2 test recordings), installed with apt-get
+prompts), by volunteers (the words and letters of KDE's KTuberling and KLettres, one speaker
+or a few per language, in over twenty languages) or elsewhere (the PocketSphinx and Codec2 test
+recordings), installed with apt-get
 (`scripts/install-deps.sh` names the packages). Each has a role, and a source is used only
 in its role:
 
@@ -13,7 +15,13 @@ in its role:
   training or tuning (`corpus.py --split independent`).
 
 The Asterisk core sounds come as G.722 at 16 kHz (decoded with spandsp through ctypes) or as
-8 kHz WAV; everything is returned at 16 kHz, trimmed to its active part.
+8 kHz WAV, the KDE recordings as Ogg Vorbis, Opus or WAV (read with the soundfile module from PyPI);
+everything is returned at 16 kHz, trimmed to its active part. A source whose recordings sit in
+one folder per language (`per_folder`) counts each folder as its own speaker. Volunteers'
+recordings (`home_recorded`) often carry their room's hiss a few tens of dB below the word,
+which the corpus's truth (within 35 dB of the loudest frame) would call speech: of those, only
+the recordings whose quietest frames lie at least 45 dB below their loudest are used
+(QUIET_FLOOR_DB).
 """
 import ctypes
 import glob
@@ -33,6 +41,8 @@ class Source:
     patterns: tuple
     role: str
     description: str
+    per_folder: bool = False
+    home_recorded: bool = False
 
 
 SOURCES = {
@@ -42,6 +52,15 @@ SOURCES = {
                        "Italian, male (Carlo), 16 kHz G.722"),
     "it-menardi": Source("asterisk-prompt-it-menardi-wav", (f"{SOUNDS}/it_IT_f_Menardi/**/*.wav",), "train",
                          "Italian, female (Menardi), 8 kHz"),
+    "ktuberling": Source("ktuberling-data",
+                         tuple(f"/usr/share/ktuberling/sounds/*/*.{ext}" for ext in ("ogg", "opus", "wav")), "train",
+                         "single words in 23 languages (KTuberling), volunteers, 16-48 kHz",
+                         per_folder=True, home_recorded=True),
+    "klettres": Source("klettres-data",
+                       tuple(f"/usr/share/klettres/*/{kind}/*.{ext}" for kind in ("alpha", "syllab")
+                             for ext in ("ogg", "wav")), "train",
+                       "letters and syllables in 20 languages (KLettres), volunteers",
+                       per_folder=True, home_recorded=True),
     "ru-ivr": Source("asterisk-core-sounds-ru-g722", (f"{SOUNDS}/ru_RU_f_IvrvoiceRU/**/*.g722",), "held-out",
                      "Russian, female, 16 kHz G.722"),
     "es-allison": Source("asterisk-core-sounds-es-g722", (f"{SOUNDS}/es_MX_f_Allison/**/*.g722",), "held-out",
@@ -59,12 +78,12 @@ SOURCES = {
                      "independent", "English, male and female speakers, 8 and 16 kHz"),
 }
 
-PACKAGES = sorted({s.package for s in SOURCES.values()})
-
-if __name__ == "__main__" and sys.argv[1:] == ["--packages"]:
-    # The Debian packages to install (the Makefile passes them to scripts/install-deps.sh),
-    # printed before numpy and scipy are imported: they may not be installed yet.
-    print(" ".join(PACKAGES + ["libspandsp2"]))
+if __name__ == "__main__" and sys.argv[1:2] == ["--packages"]:
+    # The Debian packages to install for the sources with the roles named (all without), printed
+    # before numpy and scipy are imported: they may not be installed yet. The Makefile passes
+    # them to scripts/install-deps.sh.
+    roles = set(sys.argv[2:]) or {s.role for s in SOURCES.values()}
+    print(" ".join(sorted({s.package for s in SOURCES.values() if s.role in roles}) + ["libspandsp2"]))
     sys.exit(0)
 
 import numpy as np  # noqa: E402
@@ -88,10 +107,19 @@ def files(name):
 
 def read(path):
     """One recording as float64 at 16 kHz, trimmed to its active part (empty if silent)."""
+    return _trimmed(_load(path))
+
+
+def _load(path):
+    """One recording as float64 at 16 kHz, whole."""
     if path.endswith(".g722"):
         rate, audio = RATE, _decode_g722(path)
     elif path.endswith(".raw"):  # the PocketSphinx test files: 16 kHz, 16-bit little-endian
         rate, audio = RATE, np.fromfile(path, dtype="<i2").astype(np.float64) / 32768
+    elif path.endswith((".ogg", ".opus")):
+        import soundfile
+        data, rate = soundfile.read(path, dtype="float64", always_2d=True)
+        audio = data.mean(axis=1)
     else:
         with wave.open(path, "rb") as w:
             rate, channels = w.getframerate(), w.getnchannels()
@@ -99,6 +127,11 @@ def read(path):
             audio = audio.reshape(-1, channels).mean(axis=1)
     if rate != RATE:
         audio = signal.resample_poly(audio, RATE, rate)
+    return audio
+
+
+def _trimmed(audio):
+    """`audio` without its DC, cut to its active part (10 ms around it; empty if silent)."""
     if len(audio) == 0:
         return np.zeros(0)
     audio = audio - audio.mean()
@@ -110,13 +143,38 @@ def read(path):
 
 
 def utterances(name, minimum_seconds=0.3):
-    """Every recording of source `name` long enough to be an utterance, with its file name."""
+    """Every recording of source `name` long enough to be an utterance, as (audio, speaker); the
+    speaker is the source, or the source and the language folder for `per_folder`."""
     out = []
     for path in files(name):
-        audio = read(path)
+        audio = _load(path)
+        if SOURCES[name].home_recorded and quiet_floor_db(audio) > QUIET_FLOOR_DB:
+            continue
+        audio = _trimmed(audio)
         if len(audio) >= minimum_seconds * RATE:
-            out.append((audio, f"{name}:{os.path.basename(path)}"))
+            speaker = f"{name}/{_language_folder(path)}" if SOURCES[name].per_folder else name
+            out.append((audio, speaker))
     return out
+
+
+# How far below its loudest 10 ms a volunteer's recording's quietest must lie (see the top).
+QUIET_FLOOR_DB = -45.0
+
+
+def quiet_floor_db(audio):
+    """The level of the quietest 5% of a recording's 10 ms frames against its loudest, in dB
+    (0 for a recording too short to tell)."""
+    frames = len(audio) // 160
+    if frames < 10:
+        return 0.0
+    power = (audio[: frames * 160].reshape(frames, 160) ** 2).mean(axis=1) + 1e-20
+    return float(10 * np.log10(np.percentile(power, 5) / power.max()))
+
+
+def _language_folder(path):
+    """The language folder of a KDE recording: .../sounds/<lang>/x.ogg or .../<lang>/alpha/x.ogg."""
+    parts = path.split(os.sep)
+    return parts[-3] if parts[-2] in ("alpha", "syllab") else parts[-2]
 
 
 _spandsp = None
