@@ -1,9 +1,14 @@
-// Per-frame cost of the vitals hot path: skin accumulation (SIMD) plus face tracking, against
-// the scalar reference and a plain memcpy of the same frame, all measured in the same run.
+// Cost of the vitals engine, measured in one run beside references of the same run:
+// * per frame: skin accumulation (SIMD), face tracking and the background light around the face,
+//   against the scalar reference of the accumulation (with the same tracking and background) and
+//   a plain memcpy of the same frame;
+// * per second: the analysis that ends each second (10 s window, long window, flicker cancelling,
+//   tracking, respiration, HRV) on the face samples of a hard simulated visit, against the plain
+//   configuration (POS behind a fixed gate) on the same samples.
 //
 //     swift run -c release vitals-bench [--runs 7] [--frames 300]
 //
-// Prints a Markdown table for docs/BENCHMARKS.md. Figures are medians over runs; the ratios
+// Prints Markdown tables for docs/BENCHMARKS.md. Figures are medians over runs; the ratios
 // compare measurements of the same run, so they hold on a noisy shared machine.
 #if canImport(Glibc)
 import Glibc
@@ -31,6 +36,8 @@ func nanoseconds(_ body: () -> Void) -> Double {
 
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
+func ms(_ ns: Double) -> String { String(Double(Int(ns / 1000)) / 1000) + " ms" }
+
 struct Row {
     var label: String
     var simd: Double, scalar: Double, copy: Double
@@ -46,6 +53,7 @@ func measure(width: Int, height: Int, format: PixelFormat) -> Row {
     let accumulator = try! SkinAccumulator(geometry: FrameGeometry(width: width, height: height, format: format))
     var grid = accumulator.makeGrid()
     var tracker = FaceTracker()
+    let background = BackgroundLight(geometry: FrameGeometry(width: width, height: height, format: format))
     var sink = 0.0
 
     func run(_ body: (UnsafeRawBufferPointer) -> Void) -> Double {
@@ -63,15 +71,19 @@ func measure(width: Int, height: Int, format: PixelFormat) -> Row {
         return median(perRun)
     }
 
+    func trackAndLight(_ bytes: UnsafeRawBufferPointer) {
+        let region = tracker.track(grid)
+        sink += region.meanRGB.y + background.meanLuma(bytes, outside: region.facePresent ? region.bounds : nil)
+    }
     let simd = run { bytes in
         grid.reset()
         try! accumulator.accumulate(bytes, into: &grid)
-        sink += tracker.track(grid).meanRGB.y
+        trackAndLight(bytes)
     }
     let scalar = run { bytes in
         grid.reset()
         try! accumulator.accumulateReference(bytes, into: &grid)
-        sink += tracker.track(grid).meanRGB.y
+        trackAndLight(bytes)
     }
     let copy = run { bytes in
         copyTarget.withUnsafeMutableBytes { _ = memcpy($0.baseAddress!, bytes.baseAddress!, bytes.count) }
@@ -81,16 +93,69 @@ func measure(width: Int, height: Int, format: PixelFormat) -> Row {
     return Row(label: "\(width)×\(height) \(format)", simd: simd, scalar: scalar, copy: copy)
 }
 
+/// The face samples of a hard visit, as the pipeline makes them: type V skin through the kiosk
+/// webcam under a lamp flickering at 1 Hz, so the long window, flicker cancelling and tracking
+/// all run; 320×240 (the analysis does not depend on the frame size).
+func visitSamples(seconds: Double) -> [RegionSample] {
+    var scenario = Scenario()
+    scenario.duration = seconds
+    scenario.camera = .kioskWebcam
+    scenario.skinTone = .fitzpatrick(5)
+    scenario.flickerDepth = 0.05
+    scenario.flickerFrequency = 1
+    let simulator = PatientSimulator(scenario: scenario)
+    let geometry = FrameGeometry(width: scenario.width, height: scenario.height, format: .yuyv)
+    let accumulator = try! SkinAccumulator(geometry: geometry)
+    let background = BackgroundLight(geometry: geometry)
+    var grid = accumulator.makeGrid()
+    var tracker = FaceTracker()
+    return (0..<simulator.frameCount).map { index in
+        let frame = simulator.frame(index, format: .yuyv)
+        grid.reset()
+        frame.withUnsafeBytes { try! accumulator.accumulate($0, into: &grid) }
+        var region = tracker.track(grid)
+        region.backgroundLuma = frame.withUnsafeBytes { background.meanLuma($0, outside: region.facePresent ? region.bounds : nil) }
+        return region
+    }
+}
+
+/// The median time of one second of the analyzer's work (the second's samples added, the last
+/// one ending in an estimate), over the seconds after the first `warmUp` (the windows filled).
+func analysisPerSecond(_ samples: [RegionSample], configuration: VitalsConfiguration, frameRate: Double, warmUp: Double) -> Double {
+    var analyzer = try! VitalsAnalyzer(configuration: configuration)
+    var sink = 0
+    let perSecond = Int(frameRate)
+    let start = Int(warmUp * frameRate)
+    for (i, sample) in samples.prefix(start).enumerated() { sink += analyzer.add(sample, at: Double(i) / frameRate).count }
+    var seconds: [Double] = []
+    for first in stride(from: start, to: samples.count - perSecond + 1, by: perSecond) {
+        seconds.append(nanoseconds {
+            for i in first..<(first + perSecond) { sink += analyzer.add(samples[i], at: Double(i) / frameRate).count }
+        })
+    }
+    if sink == -1 { print("") }  // keep the results alive
+    return median(seconds)
+}
+
 let rows = [
     measure(width: 640, height: 480, format: .yuyv),
     measure(width: 1280, height: 720, format: .nv12),
 ]
-print("Per-frame path (skin accumulation + face tracking), release build, one core; median of \(runs) runs × \(framesPerRun) frames.\n")
+print("Per-frame path (skin accumulation + face tracking + background light), release build, one core; median of \(runs) runs × \(framesPerRun) frames.\n")
 print("| frame | SIMD path | scalar reference | memcpy of the frame | SIMD vs scalar | SIMD / memcpy |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
 for r in rows {
-    func ms(_ ns: Double) -> String { String(Double(Int(ns / 1000)) / 1000) + " ms" }
     let speedup = Double(Int(r.scalar / r.simd * 10)) / 10
     let ratio = Double(Int(r.simd / r.copy * 10)) / 10
     print("| \(r.label) | \(ms(r.simd)) | \(ms(r.scalar)) | \(ms(r.copy)) | \(speedup)× faster | \(ratio)× |")
 }
+
+let warmUp = 22.0
+let samples = visitSamples(seconds: warmUp + Double(max(runs, 3)))
+let engine = analysisPerSecond(samples, configuration: VitalsConfiguration(), frameRate: 30, warmUp: warmUp)
+let plain = analysisPerSecond(samples, configuration: .plain, frameRate: 30, warmUp: warmUp)
+print("\nPer-second analysis (30 samples added, one estimate), type V skin, kiosk webcam, 1 Hz lamp; median of \(max(runs, 3)) seconds.\n")
+print("| configuration | per second | vs plain |")
+print("| --- | ---: | ---: |")
+print("| engine (default) | \(ms(engine)) | \(Double(Int(engine / plain * 10)) / 10)× |")
+print("| plain (POS, fixed gate) | \(ms(plain)) | 1× |")

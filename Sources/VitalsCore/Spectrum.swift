@@ -43,24 +43,41 @@ public struct PowerSpectrum: Sendable {
         }
         step = 1 / (duration * Double(oversampling))
         var frequencies: [Double] = []
-        var power: [Double] = []
         var f = range.lowerBound
         while f <= range.upperBound + 1e-12 {
-            // Rotate a unit phasor instead of calling sin/cos per sample.
-            let theta = -2 * Double.pi * f / sampleRate
-            let (wr, wi) = (cos(theta), sin(theta))
-            var zr = 1.0, zi = 0.0, re = 0.0, im = 0.0
-            for x in windowed {
+            frequencies.append(f)
+            f += step
+        }
+        self.frequencies = frequencies
+        self.power = Self.dtftPower(windowed, at: frequencies, sampleRate: sampleRate)
+    }
+
+    /// |DTFT|² of `signal` at each of `frequencies` (Hz). Each frequency rotates a unit phasor
+    /// instead of calling sin and cos per sample; eight frequencies run side by side in SIMD
+    /// lanes, so the rotations, each a chain of dependent multiplications, overlap. Every lane
+    /// does exactly the arithmetic of a one-frequency loop.
+    static func dtftPower(_ signal: [Double], at frequencies: [Double], sampleRate: Double) -> [Double] {
+        typealias Lanes = SIMD8<Double>
+        var power = [Double](repeating: 0, count: frequencies.count)
+        var first = 0
+        while first < frequencies.count {
+            var wr = Lanes(repeating: 1), wi = Lanes()
+            for lane in 0..<Lanes.scalarCount {
+                // Lanes past the last frequency repeat it; their results are dropped.
+                let theta = -2 * Double.pi * frequencies[min(first + lane, frequencies.count - 1)] / sampleRate
+                (wr[lane], wi[lane]) = (cos(theta), sin(theta))
+            }
+            var zr = Lanes(repeating: 1), zi = Lanes(), re = Lanes(), im = Lanes()
+            for x in signal {
                 re += x * zr
                 im += x * zi
                 (zr, zi) = (zr * wr - zi * wi, zr * wi + zi * wr)
             }
-            frequencies.append(f)
-            power.append(re * re + im * im)
-            f += step
+            let lanePower = re * re + im * im
+            for lane in 0..<min(Lanes.scalarCount, frequencies.count - first) { power[first + lane] = lanePower[lane] }
+            first += Lanes.scalarCount
         }
-        self.frequencies = frequencies
-        self.power = power
+        return power
     }
 
     /// The mean of spectra computed on the same grid (Welch's method over segments of a signal):
