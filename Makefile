@@ -68,6 +68,9 @@ voice-training-packages: deps
 $(VOICE_CORPUS)/%/manifest.csv: Training/voice/corpus.py Training/voice/noises.py Training/voice/rooms.py Training/voice/speech_sources.py | voice-packages
 	python3 Training/voice/corpus.py --split $* --out $(VOICE_CORPUS)/$*
 
+# The training speakers' packages for the splits made of them.
+$(VOICE_CORPUS)/train/manifest.csv $(VOICE_CORPUS)/select/manifest.csv: | voice-training-packages
+
 bench: deps voice-corpus
 	$(SWIFT) build -c release --product vitals-bench
 	$(SWIFT) build -c release --product voice-bench

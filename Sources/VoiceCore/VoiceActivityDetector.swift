@@ -20,7 +20,7 @@ public struct VoiceActivityConfiguration: Sendable, Hashable {
     }
 
     /// The probability at which speech starts. At sensitivity 0.5 it is the threshold chosen
-    /// in training (on held-back training clips); each 0.25 of sensitivity moves its log-odds
+    /// in training (on the select split, see docs/VOICE.md); each 0.25 of sensitivity moves its log-odds
     /// by 1, down for higher sensitivity.
     var onsetThreshold: Float {
         let trained = Double(VoiceActivityWeights.onsetThreshold)

@@ -14,20 +14,21 @@ over one kind of noise (noises.py) at a set signal-to-noise ratio. The talker st
 or close and nearly dry; the mix goes through a cheap microphone (band edges, pumping gain,
 clipping). Kind "reverb-2m" puts the talker at 2 m in a live room over quiet noise. For each
 clip NAME the split folder gets NAME.wav, NAME.labels (one character per 10 ms frame, 1 where
-the clean dry speech is active) and a row in manifest.csv.
+the clean dry speech, delayed by the direct path, is active) and a row in manifest.csv.
 
 The splits and their speech:
 * train: espeak-ng (TRAIN_VOICES) and the real speakers whose role is "train" in
   speech_sources.py, speed-perturbed (other pitches and formants);
-* select: the training speakers again (other utterances and noise instances, no speed
-  perturbation), laid out as the evaluation splits are but twice over: where train.py chooses
-  the detector's onset threshold;
+* select: the training speakers again (other espeak-ng sentences and noise instances; the same
+  real recordings as train, without its speed changes), laid out as the evaluation splits are
+  but twice over: where train.py chooses the detector's onset threshold;
 * eval: espeak-ng only, adding voices training never heard (HELD_OUT_VOICES); what the unit
   tests read (fast to make);
 * heldout: the real speakers we keep out of training and model selection ("held-out");
 * independent: the recordings reserved for independent evaluation ("independent":
   PocketSphinx and Codec2 test data, Asterisk's US English prompts).
-Only train and select are used to fit or select anything. The splits share no sentence text and no noise instance.
+Only train and select are used to fit or select anything. The evaluation splits share no
+sentence text, recording or noise instance with train and select.
 
 Truth: a frame is speech when the clean, dry speech in it, delayed by the direct path from
 the talker to the microphone, is within 35 dB of the loudest frame of its utterance; gaps of
@@ -324,14 +325,16 @@ def main():
         harder = {"babble": 2.0, "tv": 1.5, "music": 1.5, "keyboard": 1.5, "reverb-2m": 1.5}
         plan = [(kind, float(rng.uniform(10, 30) if kind == "reverb-2m" else rng.uniform(-5, 25)))
                 for kind in NOISES for _ in range(int(per_kind * harder.get(kind, 1.0)))]
-        noise_only = [(k, i) for k in noises.NOISE_KINDS
-                      for i in range({"babble": 16, "tv": 12, "music": 10, "keyboard": 10}.get(k, 6))]
+        noise_only = [(k, 0) for k in noises.NOISE_KINDS
+                      for _ in range({"babble": 16, "tv": 12, "music": 10, "keyboard": 10}.get(k, 6))]
         noise_seconds = 20
     else:
         plan = [(kind, snr) for _ in range(copies) for kind in NOISES
                 for snr in (REVERB_SNRS if kind == "reverb-2m" else EVAL_SNRS)]
-        noise_only = [(k, i) for i in range(copies) for k in noises.NOISE_KINDS]
+        noise_only = [(k, copy_number) for copy_number in range(copies) for k in noises.NOISE_KINDS]
         noise_seconds = 30
+    if len(plan) >= 1000:  # the noise-only clips' seeds start at 1000
+        raise SystemExit(f"{len(plan)} speech clips: at most 999 (lower --clips)")
     jobs = []
     for index, (kind, snr) in enumerate(plan):
         # Some clips exercise conversion: 48 kHz stereo or 8 kHz. Seven is prime to the four
@@ -341,11 +344,11 @@ def main():
             rate, channels = 48000, 2
         elif index % 7 == 6:
             rate = 8000
-        copy = "-b" if index >= len(plan) // copies else ""
-        name = f"train-{index:04d}" if training else f"{kind}-{'%g' % round(snr)}db{copy}"
+        suffix = "-b" if index >= len(plan) // copies else ""
+        name = f"train-{index:04d}" if training else f"{kind}-{'%g' % round(snr)}db{suffix}"
         jobs.append((args.out, name, index, kind, snr, True, 20.0, rate, channels, base_seed))
-    for index, (kind, i) in enumerate(noise_only):
-        name = f"train-noise-{index:03d}" if training else f"{kind}-noise-only{'-b' if i else ''}"
+    for index, (kind, copy_number) in enumerate(noise_only):
+        name = f"train-noise-{index:03d}" if training else f"{kind}-noise-only{'-b' if copy_number else ''}"
         jobs.append((args.out, name, 1000 + index, kind, 5, False, noise_seconds, RATE, 1, base_seed))
     _POOLS["speech"], _POOLS["noise"] = speech_pool, noise_pool
     with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:

@@ -105,11 +105,6 @@ def files(name):
     return found
 
 
-def read(path):
-    """One recording as float64 at 16 kHz, trimmed to its active part (empty if silent)."""
-    return _trimmed(_load(path))
-
-
 def _load(path):
     """One recording as float64 at 16 kHz, whole."""
     if path.endswith(".g722"):

@@ -48,10 +48,12 @@ HANGOVER_FRAMES = 8
 ONSET_CANDIDATES = np.concatenate([np.round(np.arange(0.30, 0.97, 0.02), 2),
                                    [0.97, 0.98, 0.985, 0.99, 0.993, 0.995, 0.997, 0.998, 0.999]])
 # Share of noise-only frames the default threshold may flag on the select split, averaged over
-# the kinds of noise (each kind counts alike, as in the evaluation splits): the 3% the product
-# allows overall (issue 17). Chosen on the held-back tenth of the training clips instead (the
-# training plan's extra babble and television, 10 clips a kind), it was 0.993-0.995, which
-# flagged about 1% on the evaluation splits and cost a tenth of their F1.
+# the kinds of noise (each kind counts alike; the evaluation reports pool frames, where each
+# kind also has about the same share): the 3% the product allows overall (issue 17). Chosen on
+# the held-back tenth of the training clips instead (the training plan's extra babble and
+# television, 10 clips a kind), it was 0.995, which flagged 1.4-1.6% on the real-speech
+# evaluation splits and cost a tenth of their F1. (So this rule was chosen after looking at
+# heldout and independent figures: they are not untouched by model selection; docs/VOICE.md.)
 FALSE_ALARM_BUDGET = 0.03
 
 
@@ -176,7 +178,7 @@ def choose_onset_threshold(model, features, labels, contexts, kinds):
         hits = sum(np.sum(d & t) for d, t in zip(decided, truths))
         f1_score = 2 * hits / max(1, sum(d.sum() for d in decided) + sum(t.sum() for t in truths))
         rates = [sum(np.sum(d & q) for d, q, k in zip(decided, quiet, kinds) if k == kind)
-                 / max(1, sum(q.sum() for q, k in zip(quiet, kinds) if k == kind)) for kind in set(kinds)]
+                 / max(1, sum(q.sum() for q, k in zip(quiet, kinds) if k == kind)) for kind in sorted(set(kinds))]
         false_alarms = float(np.mean(rates))
         print(f"onset {onset:.3f}: select F1 {f1_score:.3f}, false alarms {false_alarms:.1%} (mean of the kinds)")
         if chosen is None and false_alarms <= FALSE_ALARM_BUDGET:
@@ -209,7 +211,7 @@ def main():
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed)
-    names, kinds, feats, labels, contexts = load(args.corpus, args.features)
+    names, _, feats, labels, contexts = load(args.corpus, args.features)
     held_back = set(range(0, len(names), 10))
     train_files = [i for i in range(len(names)) if i not in held_back]
     features = np.concatenate(feats).astype(np.float32)
