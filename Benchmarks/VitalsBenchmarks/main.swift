@@ -1,7 +1,8 @@
 // Cost of the vitals engine, measured in one run beside references of the same run:
 // * per frame: skin accumulation (SIMD), face tracking and the background light around the face,
 //   against the scalar reference of the accumulation (with the same tracking and background) and
-//   a plain memcpy of the same frame;
+//   a plain memcpy of the same frame, on a simulated patient and on the kernels' worst case (a
+//   frame of skin colour throughout);
 // * per second: the analysis that ends each second (10 s window, long window, flicker cancelling,
 //   tracking, respiration, HRV) on the face samples of a hard simulated visit, against the plain
 //   configuration (POS behind a fixed gate) on the same samples.
@@ -41,14 +42,31 @@ func ms(_ ns: Double) -> String { String(Double(Int(ns / 1000)) / 1000) + " ms" 
 struct Row {
     var label: String
     var simd: Double, scalar: Double, copy: Double
+    /// The share of the frame's pixels classified as skin.
+    var skinShare: Double
 }
 
-func measure(width: Int, height: Int, format: PixelFormat) -> Row {
+/// A frame of the simulated patient (the face and the room around it).
+func patientFrame(width: Int, height: Int, format: PixelFormat) -> [UInt8] {
     var scenario = Scenario()
     scenario.width = width
     scenario.height = height
-    let simulator = PatientSimulator(scenario: scenario)
-    var frame = simulator.frame(0, format: format)
+    return PatientSimulator(scenario: scenario).frame(0, format: format)
+}
+
+/// The kernel's worst case: every pixel a skin colour (a face filling the frame, a wall of the
+/// same hue), so no block of pixels is passed over after the chroma test.
+func skinColouredFrame(width: Int, height: Int, format: PixelFormat) -> [UInt8] {
+    var random = RandomSource(seed: 1)
+    let rgb = (0..<(width * height)).flatMap { _ -> [UInt8] in
+        let shade = 0.8 + 0.2 * random.uniform()
+        return [200, 140, 110].map { UInt8(Double($0) * shade) }
+    }
+    return FrameEncoder.encode(rgb: rgb, width: width, height: height, as: format, range: .limited)
+}
+
+func measure(_ label: String, width: Int, height: Int, format: PixelFormat, frame makeFrame: (Int, Int, PixelFormat) -> [UInt8]) -> Row {
+    var frame = makeFrame(width, height, format)
     var copyTarget = frame
     let accumulator = try! SkinAccumulator(geometry: FrameGeometry(width: width, height: height, format: format))
     var grid = accumulator.makeGrid()
@@ -89,8 +107,11 @@ func measure(width: Int, height: Int, format: PixelFormat) -> Row {
         copyTarget.withUnsafeMutableBytes { _ = memcpy($0.baseAddress!, bytes.baseAddress!, bytes.count) }
         sink += Double(copyTarget[bytes.count / 2])
     }
+    grid.reset()
+    frame.withUnsafeBytes { try! accumulator.accumulate($0, into: &grid) }
+    let skinShare = Double(grid.skinCount.reduce(0, +)) / Double(width * height)
     if sink == 42 { print("") }  // keep the results alive
-    return Row(label: "\(width)×\(height) \(format)", simd: simd, scalar: scalar, copy: copy)
+    return Row(label: "\(width)×\(height) \(format), \(label)", simd: simd, scalar: scalar, copy: copy, skinShare: skinShare)
 }
 
 /// The face samples of a hard visit, as the pipeline makes them: type V skin through the kiosk
@@ -138,16 +159,19 @@ func analysisPerSecond(_ samples: [RegionSample], configuration: VitalsConfigura
 }
 
 let rows = [
-    measure(width: 640, height: 480, format: .yuyv),
-    measure(width: 1280, height: 720, format: .nv12),
+    measure("patient", width: 640, height: 480, format: .yuyv, frame: patientFrame),
+    measure("skin colour throughout", width: 640, height: 480, format: .yuyv, frame: skinColouredFrame),
+    measure("patient", width: 1280, height: 720, format: .nv12, frame: patientFrame),
+    measure("skin colour throughout", width: 1280, height: 720, format: .nv12, frame: skinColouredFrame),
 ]
 print("Per-frame path (skin accumulation + face tracking + background light), release build, one core; median of \(runs) runs × \(framesPerRun) frames.\n")
-print("| frame | SIMD path | scalar reference | memcpy of the frame | SIMD vs scalar | SIMD / memcpy |")
-print("| --- | ---: | ---: | ---: | ---: | ---: |")
+print("| frame | skin pixels | SIMD path | scalar reference | memcpy of the frame | SIMD vs scalar | SIMD / memcpy |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 for r in rows {
     let speedup = Double(Int(r.scalar / r.simd * 10)) / 10
     let ratio = Double(Int(r.simd / r.copy * 10)) / 10
-    print("| \(r.label) | \(ms(r.simd)) | \(ms(r.scalar)) | \(ms(r.copy)) | \(speedup)× faster | \(ratio)× |")
+    let share = "\(Int((r.skinShare * 100).rounded()))%"
+    print("| \(r.label) | \(share) | \(ms(r.simd)) | \(ms(r.scalar)) | \(ms(r.copy)) | \(speedup)× faster | \(ratio)× |")
 }
 
 let warmUp = 22.0

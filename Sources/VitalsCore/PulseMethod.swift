@@ -110,30 +110,72 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
         return h
     }
 
-    /// POS with a 1.6 s window, overlap-added (Wang et al. 2017, algorithm 1).
-    static func pos(_ rgb: [SIMD3<Double>], sampleRate: Double) -> [Double] {
+    /// POS with a 1.6 s window, overlap-added (Wang et al. 2017, algorithm 1), in time linear in
+    /// the trace's length.
+    ///
+    /// Algorithm 1 slides the window one sample at a time; each window's colours are divided by
+    /// the window's mean, projected on the plane's two axes `S1 = G − B` and `S2 = G + B − 2R`,
+    /// mixed as `S1 + α·S2` with `α = σ(S1) / σ(S2)`, and the mix, less its mean, is added into
+    /// the output. Every step is linear in the colours once the window's mean and `α` are known,
+    /// so a window adds to each sample it covers a fixed weighting of that sample's red, green
+    /// and blue: `(2α/R̄, −(1 + α)/Ḡ, (1 − α)/B̄)` after the flip that makes the pulse rise. The
+    /// means and the (co)variances behind `α` come from running sums, and each sample's output
+    /// from running sums of the weightings over the windows that cover it, rather than from
+    /// revisiting all 1.6 s of samples for every window. A window whose mean is not positive in
+    /// every channel adds nothing.
+    ///
+    /// - Returns: The pulse signal, as long as `rgb`; all zeros when `rgb` is shorter than a window.
+    public static func pos(_ rgb: [SIMD3<Double>], sampleRate: Double) -> [Double] {
         let n = rgb.count
         let length = Int((1.6 * sampleRate).rounded(.up))
-        var h = [Double](repeating: 0, count: n)
-        guard n >= length else { return h }
-        var s1 = [Double](repeating: 0, count: length), s2 = s1, window = s1
-        for end in (length - 1)..<n {
-            let start = end - length + 1
-            var mean = SIMD3<Double>.zero
-            for i in start...end { mean += rgb[i] }
-            mean /= Double(length)
-            guard mean.x > 0, mean.y > 0, mean.z > 0 else { continue }
-            for k in 0..<length {
-                let c = rgb[start + k] / mean
-                s1[k] = c.y - c.z
-                s2[k] = c.y + c.z - 2 * c.x
+        guard n >= length else { return [Double](repeating: 0, count: n) }
+        // The colours less the trace's mean, so that the sums of squares keep their precision.
+        let origin = rgb.reduce(SIMD3<Double>.zero, +) / Double(n)
+        // Running sums (index i holds the sum over samples before i): the centred colours,
+        // their squares (rr, gg, bb) and their cross products (rg, rb, gb).
+        var sums = [SIMD3<Double>](repeating: .zero, count: n + 1), squares = sums, crosses = sums
+        for i in 0..<n {
+            let c = rgb[i] - origin
+            sums[i + 1] = sums[i] + c
+            squares[i + 1] = squares[i] + c * c
+            crosses[i + 1] = crosses[i] + SIMD3(c.x * c.y, c.x * c.z, c.y * c.z)
+        }
+        // Running sums, over windows by their last sample, of each window's weighting and of the
+        // weighting applied to the window's centred mean. A weighting applied to the window's own
+        // mean gives 0 (the mix's mean is subtracted), so applied to a centred colour `c` it
+        // gives `w·c − w·(mean − origin)`, both small numbers.
+        var weightings = [SIMD3<Double>](repeating: .zero, count: n + 1)
+        var offsets = [Double](repeating: 0, count: n + 1)
+        let count = Double(length)
+        for last in (length - 1)..<n {
+            let first = last - length + 1
+            let centredMean = (sums[last + 1] - sums[first]) / count
+            let mean = origin + centredMean
+            var weighting = SIMD3<Double>.zero
+            if mean.x > 0, mean.y > 0, mean.z > 0 {
+                let m = centredMean
+                // The covariance of the colours divided by the window's mean (the normalised colours').
+                let variance = ((squares[last + 1] - squares[first]) / count - m * m) / (mean * mean)
+                let covariance =
+                    ((crosses[last + 1] - crosses[first]) / count - SIMD3(m.x * m.y, m.x * m.z, m.y * m.z))
+                    / SIMD3(mean.x * mean.y, mean.x * mean.z, mean.y * mean.z)
+                let (rr, gg, bb) = (variance.x, variance.y, variance.z)
+                let (rg, rb, gb) = (covariance.x, covariance.y, covariance.z)
+                let varianceS1 = gg + bb - 2 * gb
+                let varianceS2 = gg + bb + 4 * rr + 2 * gb - 4 * rg - 4 * rb
+                // A projection without variance beyond the sums' rounding gets no share.
+                let alpha = varianceS2 > 1e-12 * variance.sum() ? (max(0, varianceS1) / varianceS2).squareRoot() : 0
+                weighting = SIMD3(2 * alpha, -(1 + alpha), 1 - alpha) / mean
             }
-            let d2 = Stats.standardDeviation(s2)
-            let alpha = d2 > 0 ? Stats.standardDeviation(s1) / d2 : 0
-            for k in 0..<length { window[k] = s1[k] + alpha * s2[k] }
-            let m = Stats.mean(window)
-            // Blood absorbs green most: more blood makes the projection fall; flip so pulse rises.
-            for k in 0..<length { h[start + k] -= window[k] - m }
+            weightings[last + 1] = weightings[last] + weighting
+            offsets[last + 1] = offsets[last] + (weighting * centredMean).sum()
+        }
+        var h = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            // The windows covering sample i end at i … i + length − 1 (within the trace).
+            let first = max(i, length - 1), last = min(i + length - 1, n - 1)
+            let weighting = weightings[last + 1] - weightings[first]
+            h[i] = (weighting * (rgb[i] - origin)).sum() - (offsets[last + 1] - offsets[first])
         }
         return h
     }

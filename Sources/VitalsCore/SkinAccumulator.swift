@@ -75,19 +75,29 @@ struct ThresholdVectors {
         crSpan = V(repeating: t.crSpan)
         redLimit = V(repeating: t.redLimit)
     }
+
+    /// The lanes whose chroma is a skin colour.
+    @inline(__always)
+    func chromaInside(cb: V, cr: V) -> SIMDMask<SIMD8<Int16>> {
+        ((cb &- cbLower) .<= cbSpan) .& ((cr &- crLower) .<= crSpan)
+    }
 }
 
-/// Per-lane sums of one grid column while one band of cell rows is processed: eight 16-bit
-/// lanes (a band of at most 32 × 32 pixels cannot overflow them).
+/// Per-lane sums of one cell while its rows are walked: eight 16-bit lanes (a cell of at most
+/// 32 × 32 pixels cannot overflow them).
 struct LaneSums {
     typealias V = SIMD8<UInt16>
     var count = V()
     var s0 = V(), s1 = V(), s2 = V()
 
-    /// Pixel pairs sharing one chroma sample: luma `y0`, `y1`, chroma `cb`, `cr` per lane.
+    /// Pixel pairs sharing one chroma sample: luma `y0`, `y1`, chroma `cb`, `cr` per lane, whose
+    /// chroma bounds the caller has tested (`chroma`, see ``ThresholdVectors/chromaInside(cb:cr:)``).
+    ///
+    /// The kernels test chroma first and skip a block of pixels where no lane's chroma is a skin
+    /// colour (most of a frame's background). A frame of skin colour throughout pays the test
+    /// and does all the rest (docs/BENCHMARKS.md times both).
     @inline(__always)
-    mutating func addPairs(y0: V, y1: V, cb: V, cr: V, _ t: ThresholdVectors) {
-        let chroma = ((cb &- t.cbLower) .<= t.cbSpan) .& ((cr &- t.crLower) .<= t.crSpan)
+    mutating func addPairs(y0: V, y1: V, cb: V, cr: V, chroma: SIMDMask<SIMD8<Int16>>, _ t: ThresholdVectors) {
         let red = 11 &* cr
         let m0 = chroma .& ((y0 &- t.lumaLower) .<= t.lumaSpan) .& ((8 &* y0 &+ red) .<= t.redLimit)
         let m1 = chroma .& ((y1 &- t.lumaLower) .<= t.lumaSpan) .& ((8 &* y1 &+ red) .<= t.redLimit)
@@ -99,11 +109,13 @@ struct LaneSums {
         s2 &+= cr &* n
     }
 
-    /// Single pixels: classified by `y`, `cb`, `cr`; `a0`, `a1`, `a2` are summed.
+    /// Single pixels: classified by `y`, `cb`, `cr`; `a0`, `a1`, `a2` are summed. Chroma is
+    /// tested first, and a block without a skin colour skipped.
     @inline(__always)
     mutating func addSingles(y: V, cb: V, cr: V, a0: V, a1: V, a2: V, _ t: ThresholdVectors) {
-        let mask = ((cb &- t.cbLower) .<= t.cbSpan) .& ((cr &- t.crLower) .<= t.crSpan)
-            .& ((y &- t.lumaLower) .<= t.lumaSpan) .& ((8 &* y &+ 11 &* cr) .<= t.redLimit)
+        let chroma = t.chromaInside(cb: cb, cr: cr)
+        guard any(chroma) else { return }
+        let mask = chroma .& ((y &- t.lumaLower) .<= t.lumaSpan) .& ((8 &* y &+ 11 &* cr) .<= t.redLimit)
         let zero = V()
         count &+= zero.replacing(with: V(repeating: 1), where: mask)
         s0 &+= zero.replacing(with: a0, where: mask)
@@ -111,14 +123,13 @@ struct LaneSums {
         s2 &+= zero.replacing(with: a2, where: mask)
     }
 
-    /// Adds the lane totals to cell `index` of `grid` and clears the lanes.
+    /// Adds the lane totals to cell `index` of `grid`.
     @inline(__always)
-    mutating func flush(into grid: inout CellGrid, cell index: Int) {
+    func flush(into grid: inout CellGrid, cell index: Int) {
         grid.skinCount[index] &+= SIMD8<UInt32>(truncatingIfNeeded: count).wrappedSum()
         grid.sum0[index] &+= SIMD8<UInt32>(truncatingIfNeeded: s0).wrappedSum()
         grid.sum1[index] &+= SIMD8<UInt32>(truncatingIfNeeded: s1).wrappedSum()
         grid.sum2[index] &+= SIMD8<UInt32>(truncatingIfNeeded: s2).wrappedSum()
-        self = LaneSums()
     }
 }
 
@@ -126,31 +137,31 @@ extension SkinAccumulator {
     /// Pixels one kernel step handles.
     static let step = 16
 
-    /// Walks the frame band by band (one row of cells at a time), calling `row` for every pixel row
-    /// with the band's per-column lane sums, then flushes them; pixels right of the last whole
-    /// cell go through the scalar classifier.
+    /// Walks the frame cell by cell, one band of cell rows at a time: for every whole cell,
+    /// `cellRow` is called for each of its pixel rows with the cell's lane sums, which then go
+    /// into the grid (the sums stay in registers while a cell is walked, and nothing is stored
+    /// between two loads of the frame). Pixels right of the last whole cell go through the
+    /// scalar classifier.
     @inline(__always)
-    func forEachBand(
+    func forEachCell(
         _ base: UnsafeRawPointer,
         into grid: inout CellGrid,
-        row: (_ y: Int, _ wholeCells: Int, _ sums: UnsafeMutableBufferPointer<LaneSums>) -> Void
+        cellRow: (_ y: Int, _ column: Int, _ lanes: inout LaneSums) -> Void
     ) {
         let size = grid.cellSize
         let wholeCells = geometry.width / size
-        let sums = UnsafeMutableBufferPointer<LaneSums>.allocate(capacity: max(1, wholeCells))
-        sums.initialize(repeating: LaneSums())
-        defer { sums.deallocate() }
         for band in 0..<grid.rows {
             let top = band * size
             let bottom = min(geometry.height, top + size)
+            for column in 0..<wholeCells {
+                var lanes = LaneSums()
+                for y in top..<bottom { cellRow(y, column, &lanes) }
+                lanes.flush(into: &grid, cell: band * grid.columns + column)
+            }
             for y in top..<bottom {
-                row(y, wholeCells, sums)
                 for x in (wholeCells * size)..<geometry.width {
                     addReferencePixel(base, x: x, y: y, into: &grid)
                 }
-            }
-            for column in 0..<wholeCells {
-                sums[column].flush(into: &grid, cell: band * grid.columns + column)
             }
         }
     }
@@ -163,23 +174,20 @@ extension SkinAccumulator {
         let byte = SIMD8<UInt32>(repeating: 0xFF)
         let (y0Shift, cbShift, y1Shift, crShift): (UInt32, UInt32, UInt32, UInt32) =
             lumaFirst ? (0, 8, 16, 24) : (8, 0, 24, 16)
-        forEachBand(base, into: &grid) { y, wholeCells, sums in
-            let row = base + y * stride
-            for column in 0..<wholeCells {
-                var offset = column * cellSize * 2
-                var lanes = sums[column]
-                for _ in 0..<(cellSize / Self.step) {
-                    let w = row.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt32>.self)
-                    lanes.addPairs(
-                        y0: SIMD8(truncatingIfNeeded: (w &>> y0Shift) & byte),
-                        y1: SIMD8(truncatingIfNeeded: (w &>> y1Shift) & byte),
-                        cb: SIMD8(truncatingIfNeeded: (w &>> cbShift) & byte),
-                        cr: SIMD8(truncatingIfNeeded: (w &>> crShift) & byte),
-                        t
-                    )
-                    offset += 32
-                }
-                sums[column] = lanes
+        forEachCell(base, into: &grid) { y, column, lanes in
+            let row = base + y * stride + column * cellSize * 2
+            for step in 0..<(cellSize / Self.step) {
+                let w = row.loadUnaligned(fromByteOffset: step * 32, as: SIMD8<UInt32>.self)
+                // Chroma first: luma is unpacked only where a skin colour may be.
+                let cb = SIMD8<UInt16>(truncatingIfNeeded: (w &>> cbShift) & byte)
+                let cr = SIMD8<UInt16>(truncatingIfNeeded: (w &>> crShift) & byte)
+                let chroma = t.chromaInside(cb: cb, cr: cr)
+                guard any(chroma) else { continue }
+                lanes.addPairs(
+                    y0: SIMD8(truncatingIfNeeded: (w &>> y0Shift) & byte),
+                    y1: SIMD8(truncatingIfNeeded: (w &>> y1Shift) & byte),
+                    cb: cb, cr: cr, chroma: chroma, t
+                )
             }
         }
     }
@@ -197,30 +205,26 @@ extension SkinAccumulator {
         let chromaPlane = base + geometry.firstPlaneSize
         let cellSize = grid.cellSize
         let low = SIMD8<UInt16>(repeating: 0xFF)
-        forEachBand(base, into: &grid) { y, wholeCells, sums in
+        forEachCell(base, into: &grid) { y, column, lanes in
             let lumaRow = lumaPlane + y * stride
             let chromaRow = chromaPlane + (y >> verticalShift) * chromaStride
-            for column in 0..<wholeCells {
-                var x = column * cellSize
-                for _ in 0..<(cellSize / Self.step) {
-                    let luma = lumaRow.loadUnaligned(fromByteOffset: x, as: SIMD8<UInt16>.self)
-                    let cb: SIMD8<UInt16>, cr: SIMD8<UInt16>
-                    if interleaved {
-                        let c = chromaRow.loadUnaligned(fromByteOffset: x, as: SIMD8<UInt16>.self)
-                        cb = c & low
-                        cr = c &>> 8
-                    } else {
-                        cb = SIMD8(truncatingIfNeeded: chromaRow.loadUnaligned(fromByteOffset: x / 2, as: SIMD8<UInt8>.self))
-                        cr = SIMD8(
-                            truncatingIfNeeded: chromaRow.loadUnaligned(
-                                fromByteOffset: chromaPlaneSize + x / 2,
-                                as: SIMD8<UInt8>.self
-                            )
-                        )
-                    }
-                    sums[column].addPairs(y0: luma & low, y1: luma &>> 8, cb: cb, cr: cr, t)
-                    x += Self.step
+            for step in 0..<(cellSize / Self.step) {
+                let x = column * cellSize + step * Self.step
+                let cb: SIMD8<UInt16>, cr: SIMD8<UInt16>
+                if interleaved {
+                    let c = chromaRow.loadUnaligned(fromByteOffset: x, as: SIMD8<UInt16>.self)
+                    cb = c & low
+                    cr = c &>> 8
+                } else {
+                    cb = SIMD8(truncatingIfNeeded: chromaRow.loadUnaligned(fromByteOffset: x / 2, as: SIMD8<UInt8>.self))
+                    cr = SIMD8(
+                        truncatingIfNeeded: chromaRow.loadUnaligned(fromByteOffset: chromaPlaneSize + x / 2, as: SIMD8<UInt8>.self)
+                    )
                 }
+                let chroma = t.chromaInside(cb: cb, cr: cr)
+                guard any(chroma) else { continue }
+                let luma = lumaRow.loadUnaligned(fromByteOffset: x, as: SIMD8<UInt16>.self)
+                lanes.addPairs(y0: luma & low, y1: luma &>> 8, cb: cb, cr: cr, chroma: chroma, t)
             }
         }
     }
@@ -231,21 +235,14 @@ extension SkinAccumulator {
         let stride = geometry.bytesPerLine
         let planeSize = geometry.firstPlaneSize
         let cellSize = grid.cellSize
-        forEachBand(base, into: &grid) { y, wholeCells, sums in
+        forEachCell(base, into: &grid) { y, column, lanes in
             let row = base + y * stride
-            for column in 0..<wholeCells {
-                var x = column * cellSize
-                for _ in 0..<(cellSize / 8) {
-                    let l = SIMD8<UInt16>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: x, as: SIMD8<UInt8>.self))
-                    let cb = SIMD8<UInt16>(
-                        truncatingIfNeeded: row.loadUnaligned(fromByteOffset: planeSize + x, as: SIMD8<UInt8>.self)
-                    )
-                    let cr = SIMD8<UInt16>(
-                        truncatingIfNeeded: row.loadUnaligned(fromByteOffset: 2 * planeSize + x, as: SIMD8<UInt8>.self)
-                    )
-                    sums[column].addSingles(y: l, cb: cb, cr: cr, a0: l, a1: cb, a2: cr, t)
-                    x += 8
-                }
+            for half in 0..<(cellSize / 8) {
+                let x = column * cellSize + half * 8
+                let l = SIMD8<UInt16>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: x, as: SIMD8<UInt8>.self))
+                let cb = SIMD8<UInt16>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: planeSize + x, as: SIMD8<UInt8>.self))
+                let cr = SIMD8<UInt16>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: 2 * planeSize + x, as: SIMD8<UInt8>.self))
+                lanes.addSingles(y: l, cb: cb, cr: cr, a0: l, a1: cb, a2: cr, t)
             }
         }
     }
@@ -257,21 +254,18 @@ extension SkinAccumulator {
         let stride = geometry.bytesPerLine
         let cellSize = grid.cellSize
         let (rOffset, bOffset) = redFirst ? (0, 2) : (2, 0)
-        forEachBand(base, into: &grid) { y, wholeCells, sums in
-            let row = (base + y * stride).assumingMemoryBound(to: UInt8.self)
-            for column in 0..<wholeCells {
-                var p = row + column * cellSize * 3
-                for _ in 0..<(cellSize / 8) {
-                    var r = SIMD8<UInt16>(), g = SIMD8<UInt16>(), b = SIMD8<UInt16>()
-                    for i in 0..<8 {
-                        r[i] = UInt16(p[3 * i + rOffset])
-                        g[i] = UInt16(p[3 * i + 1])
-                        b[i] = UInt16(p[3 * i + bOffset])
-                    }
-                    let (l, cb, cr) = ColourConversion.fullRangeYCbCr(r: r, g: g, b: b)
-                    sums[column].addSingles(y: l, cb: cb, cr: cr, a0: r, a1: g, a2: b, t)
-                    p += 24
+        forEachCell(base, into: &grid) { y, column, lanes in
+            var p = (base + y * stride).assumingMemoryBound(to: UInt8.self) + column * cellSize * 3
+            for _ in 0..<(cellSize / 8) {
+                var r = SIMD8<UInt16>(), g = SIMD8<UInt16>(), b = SIMD8<UInt16>()
+                for i in 0..<8 {
+                    r[i] = UInt16(p[3 * i + rOffset])
+                    g[i] = UInt16(p[3 * i + 1])
+                    b[i] = UInt16(p[3 * i + bOffset])
                 }
+                let (l, cb, cr) = ColourConversion.fullRangeYCbCr(r: r, g: g, b: b)
+                lanes.addSingles(y: l, cb: cb, cr: cr, a0: r, a1: g, a2: b, t)
+                p += 24
             }
         }
     }

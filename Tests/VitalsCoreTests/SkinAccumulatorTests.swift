@@ -34,6 +34,30 @@ import VitalsCore
         }
     }
 
+    /// A frame of skin colour throughout, 1040 wide (32-pixel cells, whose lanes hold the most
+    /// pixels, and a 16-pixel scalar tail): every block passes the chroma test and the lane sums
+    /// are at their largest.
+    @Test(arguments: PixelFormat.all)
+    func aFrameOfSkinColourThroughoutMatchesTheReference(format: PixelFormat) throws {
+        let (width, height) = (1040, 70)
+        var random = RandomSource(seed: 11)
+        let rgb = (0..<(width * height)).flatMap { _ -> [UInt8] in
+            let shade = 0.75 + 0.25 * random.uniform()
+            return [230, 160, 130].map { UInt8(Double($0) * shade) }
+        }
+        let frame = FrameEncoder.encode(rgb: rgb, width: width, height: height, as: format, range: .full)
+        let accumulator = try SkinAccumulator(geometry: FrameGeometry(width: width, height: height, format: format), range: .full)
+        var simd = accumulator.makeGrid(), scalar = accumulator.makeGrid()
+        #expect(simd.cellSize == 32)
+        try frame.withUnsafeBytes { bytes in
+            try accumulator.accumulate(bytes, into: &simd)
+            try accumulator.accumulateReference(bytes, into: &scalar)
+        }
+        #expect(simd.hasSameSums(as: scalar))
+        let skin = simd.skinCount.reduce(0, +)
+        #expect(format.hasColour ? skin > UInt32(width * height * 9 / 10) : skin == 0)
+    }
+
     @Test(arguments: [PixelFormat.yuyv, .nv12, .i420, .rgb24])
     func strideLargerThanRowIsHonoured(format: PixelFormat) throws {
         let s = Self.simulator.scenario
