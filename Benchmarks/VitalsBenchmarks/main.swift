@@ -1,8 +1,9 @@
 // Cost of the vitals engine, measured in one run beside references of the same run:
 // * per frame: skin accumulation (SIMD), face tracking and the background light around the face,
 //   against the scalar reference of the accumulation (with the same tracking and background) and
-//   a plain memcpy of the same frame, on a simulated patient and on the kernels' worst case (a
-//   frame of skin colour throughout);
+//   a plain memcpy of the same frame, on a simulated patient, on a frame of skin colour
+//   throughout (every block does all the work) and on one with skin colour in half the blocks
+//   at random (the chroma test's branch unpredictable);
 // * per second: the analysis that ends each second (10 s window, long window, flicker cancelling,
 //   tracking, respiration, HRV) on the face samples of a hard simulated visit, against the plain
 //   configuration (POS behind a fixed gate) on the same samples.
@@ -54,13 +55,30 @@ func patientFrame(width: Int, height: Int, format: PixelFormat) -> [UInt8] {
     return PatientSimulator(scenario: scenario).frame(0, format: format)
 }
 
-/// The kernel's worst case: every pixel a skin colour (a face filling the frame, a wall of the
-/// same hue), so no block of pixels is passed over after the chroma test.
+/// Every pixel a skin colour (a face filling the frame, a wall of the same hue): every block of
+/// pixels does all the work after the chroma test.
 func skinColouredFrame(width: Int, height: Int, format: PixelFormat) -> [UInt8] {
+    skinColouredBlocks(width: width, height: height, format: format, share: 1)
+}
+
+/// Half of the 16-pixel blocks of every row a skin colour and half grey, at random: the chroma
+/// test's branch as hard to predict as it gets.
+func randomBlocksFrame(width: Int, height: Int, format: PixelFormat) -> [UInt8] {
+    skinColouredBlocks(width: width, height: height, format: format, share: 0.5)
+}
+
+func skinColouredBlocks(width: Int, height: Int, format: PixelFormat, share: Double) -> [UInt8] {
     var random = RandomSource(seed: 1)
-    let rgb = (0..<(width * height)).flatMap { _ -> [UInt8] in
-        let shade = 0.8 + 0.2 * random.uniform()
-        return [200, 140, 110].map { UInt8(Double($0) * shade) }
+    var rgb = [UInt8](repeating: 0, count: width * height * 3)
+    for y in 0..<height {
+        for block in stride(from: 0, to: width, by: 16) {
+            let skin = random.uniform() < share
+            for x in block..<min(width, block + 16) {
+                let shade = 0.8 + 0.2 * random.uniform()
+                let colour: [Double] = skin ? [200, 140, 110] : [128, 128, 128]
+                for c in 0..<3 { rgb[(y * width + x) * 3 + c] = UInt8(colour[c] * shade) }
+            }
+        }
     }
     return FrameEncoder.encode(rgb: rgb, width: width, height: height, as: format, range: .limited)
 }
@@ -161,8 +179,10 @@ func analysisPerSecond(_ samples: [RegionSample], configuration: VitalsConfigura
 let rows = [
     measure("patient", width: 640, height: 480, format: .yuyv, frame: patientFrame),
     measure("skin colour throughout", width: 640, height: 480, format: .yuyv, frame: skinColouredFrame),
+    measure("skin colour in half the blocks, at random", width: 640, height: 480, format: .yuyv, frame: randomBlocksFrame),
     measure("patient", width: 1280, height: 720, format: .nv12, frame: patientFrame),
     measure("skin colour throughout", width: 1280, height: 720, format: .nv12, frame: skinColouredFrame),
+    measure("skin colour in half the blocks, at random", width: 1280, height: 720, format: .nv12, frame: randomBlocksFrame),
 ]
 print("Per-frame path (skin accumulation + face tracking + background light), release build, one core; median of \(runs) runs × \(framesPerRun) frames.\n")
 print("| frame | skin pixels | SIMD path | scalar reference | memcpy of the frame | SIMD vs scalar | SIMD / memcpy |")

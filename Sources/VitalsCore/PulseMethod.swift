@@ -122,7 +122,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// means and the (co)variances behind `α` come from running sums, and each sample's output
     /// from running sums of the weightings over the windows that cover it, rather than from
     /// revisiting all 1.6 s of samples for every window. A window whose mean is not positive in
-    /// every channel adds nothing.
+    /// every channel (beyond the running sums' rounding) adds nothing.
     ///
     /// - Returns: The pulse signal, as long as `rgb`; all zeros when `rgb` is shorter than a window.
     public static func pos(_ rgb: [SIMD3<Double>], sampleRate: Double) -> [Double] {
@@ -131,6 +131,8 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
         guard n >= length else { return [Double](repeating: 0, count: n) }
         // The colours less the trace's mean, so that the sums of squares keep their precision.
         let origin = rgb.reduce(SIMD3<Double>.zero, +) / Double(n)
+        // A window mean within the running sums' rounding of zero is no light (a covered lens).
+        let darkness = 1e-9 * rgb.reduce(0) { max($0, $1.max(), -$1.min()) }
         // Running sums (index i holds the sum over samples before i): the centred colours,
         // their squares (rr, gg, bb) and their cross products (rg, rb, gb).
         var sums = [SIMD3<Double>](repeating: .zero, count: n + 1), squares = sums, crosses = sums
@@ -152,7 +154,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
             let centredMean = (sums[last + 1] - sums[first]) / count
             let mean = origin + centredMean
             var weighting = SIMD3<Double>.zero
-            if mean.x > 0, mean.y > 0, mean.z > 0 {
+            if mean.min() > darkness {
                 let m = centredMean
                 // The covariance of the colours divided by the window's mean (the normalised colours').
                 let variance = ((squares[last + 1] - squares[first]) / count - m * m) / (mean * mean)
@@ -163,8 +165,10 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
                 let (rg, rb, gb) = (covariance.x, covariance.y, covariance.z)
                 let varianceS1 = gg + bb - 2 * gb
                 let varianceS2 = gg + bb + 4 * rr + 2 * gb - 4 * rg - 4 * rb
-                // A projection without variance beyond the sums' rounding gets no share.
-                let alpha = varianceS2 > 1e-12 * variance.sum() ? (max(0, varianceS1) / varianceS2).squareRoot() : 0
+                // A projection without variance beyond the running sums' rounding (which grows
+                // with everything summed before the window) gets no share.
+                let rounding = 1e-10 * (squares[last + 1] / count / (mean * mean)).sum()
+                let alpha = varianceS2 > rounding ? (max(0, varianceS1) / varianceS2).squareRoot() : 0
                 weighting = SIMD3(2 * alpha, -(1 + alpha), 1 - alpha) / mean
             }
             weightings[last + 1] = weightings[last] + weighting

@@ -47,9 +47,10 @@ import VitalsCore
         }
     }
 
+    static func rms(_ x: ArraySlice<Double>) -> Double { (x.map { $0 * $0 }.reduce(0, +) / Double(max(1, x.count))).squareRoot() }
+
     static func agreement(_ a: [Double], _ b: [Double]) -> Double {
-        let rms = (b.map { $0 * $0 }.reduce(0, +) / Double(max(1, b.count))).squareRoot()
-        return zip(a, b).map { abs($0 - $1) }.max()! / rms
+        zip(a, b).map { abs($0 - $1) }.max()! / rms(b[...])
     }
 
     @Test(arguments: [(1, 180.0), (2, 40.0), (3, 6.0), (4, 250.0)] as [(UInt64, Double)])
@@ -62,13 +63,34 @@ import VitalsCore
         }
     }
 
-    @Test func windowsWithoutLightAddNothingAndTheRestStillMatches() {
-        // A stretch of black frames (a covered lens) in the middle: its windows are skipped.
-        var rgb = Self.trace(seed: 7, level: 120, count: 400)
+    @Test(arguments: [7, 8, 9] as [UInt64])
+    func windowsWithoutLightAddNothingAndTheRestStillMatches(seed: UInt64) {
+        // A stretch of black frames (a covered lens) in the middle: its windows are skipped, and
+        // the samples after it match as well as those before.
+        var rgb = Self.trace(seed: seed, level: 120.3, count: 400)
         for i in 150..<230 { rgb[i] = .zero }
         let fast = PulseMethod.pos(rgb, sampleRate: 30)
-        #expect(Self.agreement(fast, Self.algorithmOne(rgb, sampleRate: 30)) < 1e-8)
-        #expect(fast[160..<220].allSatisfy { abs($0) < 1e-12 })
+        let reference = Self.algorithmOne(rgb, sampleRate: 30)
+        // Samples whose every window is wholly lit or wholly black. A window holding a frame or
+        // two of light beside black ones normalises each channel by a mean of those few frames,
+        // so both projections barely vary and their ratio is a ratio of rounding errors: there
+        // the two algorithms agree to about 1e-7 of the RMS, not better.
+        let settled = Array(0..<103) + Array(277..<400)
+        let rms = Self.rms(reference[...])
+        #expect(settled.map { abs(fast[$0] - reference[$0]) }.max()! / rms < 1e-8)
+        #expect(zip(fast, reference).allSatisfy { abs($0 - $1) < 1e-5 * rms })
+        #expect(fast[160..<220].allSatisfy { abs($0) < 1e-9 * rms })
+    }
+
+    @Test func aFrozenStretchInsideADriftingTraceGivesNoSignal() {
+        // The camera repeats one frame for five seconds (values not exact in binary), after
+        // seconds of drift and pulse: the windows wholly inside the stretch add nothing.
+        var rgb = Self.trace(seed: 10, level: 150, count: 300)
+        for i in 150..<300 { rgb[i] = SIMD3(120.1, 90.3, 70.7) }
+        let fast = PulseMethod.pos(rgb, sampleRate: 30)
+        let signal = Self.rms(fast[0..<150])
+        // Samples from 197 on are covered only by windows inside the stretch.
+        #expect(fast[197...].allSatisfy { abs($0) < 1e-9 * signal })
     }
 
     @Test func aTraceShorterThanAWindowGivesZeros() {
@@ -77,7 +99,8 @@ import VitalsCore
     }
 
     @Test func aConstantTraceGivesNoSignal() {
-        let rgb = [SIMD3<Double>](repeating: SIMD3(120, 90, 70), count: 200)
+        // Values not exact in binary, so the running sums round.
+        let rgb = [SIMD3<Double>](repeating: SIMD3(120.1, 90.3, 70.7), count: 200)
         #expect(PulseMethod.pos(rgb, sampleRate: 30).allSatisfy { abs($0) < 1e-12 })
     }
 }

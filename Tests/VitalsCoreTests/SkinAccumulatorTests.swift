@@ -35,8 +35,8 @@ import VitalsCore
     }
 
     /// A frame of skin colour throughout, 1040 wide (32-pixel cells, whose lanes hold the most
-    /// pixels, and a 16-pixel scalar tail): every block passes the chroma test and the lane sums
-    /// are at their largest.
+    /// pixels, and a 16-pixel scalar tail): every block passes the chroma test and does all the
+    /// work.
     @Test(arguments: PixelFormat.all)
     func aFrameOfSkinColourThroughoutMatchesTheReference(format: PixelFormat) throws {
         let (width, height) = (1040, 70)
@@ -56,6 +56,25 @@ import VitalsCore
         #expect(simd.hasSameSums(as: scalar))
         let skin = simd.skinCount.reduce(0, +)
         #expect(format.hasColour ? skin > UInt32(width * height * 9 / 10) : skin == 0)
+    }
+
+    /// A patient at 1040 × 600 (32-pixel cells): blocks with and without a skin colour side by
+    /// side in one cell.
+    @Test(arguments: PixelFormat.all)
+    func aPatientInThirtyTwoPixelCellsMatchesTheReference(format: PixelFormat) throws {
+        var scenario = Scenario()
+        (scenario.width, scenario.height) = (1040, 600)
+        scenario.furniture = true
+        let frame = PatientSimulator(scenario: scenario).frame(2, format: format)
+        let accumulator = try SkinAccumulator(geometry: FrameGeometry(width: 1040, height: 600, format: format))
+        var simd = accumulator.makeGrid(), scalar = accumulator.makeGrid()
+        try frame.withUnsafeBytes { bytes in
+            try accumulator.accumulate(bytes, into: &simd)
+            try accumulator.accumulateReference(bytes, into: &scalar)
+        }
+        #expect(simd.hasSameSums(as: scalar))
+        let skin = simd.skinCount.reduce(0, +)
+        #expect(format.hasColour ? skin > 1040 * 600 / 50 && skin < 1040 * 600 / 2 : skin == 0)
     }
 
     @Test(arguments: [PixelFormat.yuyv, .nv12, .i420, .rgb24])
