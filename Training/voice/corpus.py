@@ -140,14 +140,9 @@ def write_wav(path, audio, rate, channels):
         w.writeframes(pcm.tobytes())
 
 
-def frame_power(x):
-    n = len(x) // FRAME
-    return (x[: n * FRAME].reshape(n, FRAME) ** 2).mean(axis=1)
-
-
 def speech_frames(clean):
     """Truth for one dry utterance: frames within 35 dB of its loudest, 200 ms gaps filled."""
-    power = frame_power(np.concatenate([clean, np.zeros(-len(clean) % FRAME)]))
+    power = speech_sources.frame_power(np.concatenate([clean, np.zeros(-len(clean) % FRAME)]))
     if power.max() <= 0:
         return np.zeros(len(power), dtype=bool)
     active = power > power.max() * 10 ** (-35 / 10)
@@ -246,7 +241,7 @@ def make_clip(rng, kind, snr_db, speech_pool, noise_pool, duration=20.0, speech=
     mic = rooms.microphone_settings(rng) if rng.random() < microphone else None
     heard = (lambda x: rooms.microphone_band(mic, x)) if mic else (lambda x: x)
     if speech and truth.any():
-        speech_power = (frame_power(heard(wet))[truth]).mean()
+        speech_power = (speech_sources.frame_power(heard(wet))[truth]).mean()
     else:
         speech_power = 1.0
     background *= np.sqrt(speech_power / 10 ** (snr_db / 10) / ((heard(background) ** 2).mean() + 1e-20))

@@ -31,6 +31,7 @@ import wave
 from dataclasses import dataclass
 
 RATE = 16000
+FRAME = 160  # 10 ms
 SOUNDS = "/usr/share/asterisk/sounds"
 
 
@@ -156,13 +157,18 @@ def utterances(name, minimum_seconds=0.3):
 QUIET_FLOOR_DB = -45.0
 
 
+def frame_power(audio):
+    """The mean power of each whole 10 ms frame of `audio` (16 kHz)."""
+    frames = len(audio) // FRAME
+    return (audio[: frames * FRAME].reshape(frames, FRAME) ** 2).mean(axis=1)
+
+
 def quiet_floor_db(audio):
     """The level of the quietest 5% of a recording's 10 ms frames against its loudest, in dB
     (0 for a recording too short to tell)."""
-    frames = len(audio) // 160
-    if frames < 10:
+    if len(audio) // FRAME < 10:
         return 0.0
-    power = (audio[: frames * 160].reshape(frames, 160) ** 2).mean(axis=1) + 1e-20
+    power = frame_power(audio) + 1e-20
     return float(10 * np.log10(np.percentile(power, 5) / power.max()))
 
 

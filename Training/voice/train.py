@@ -172,14 +172,19 @@ def choose_onset_threshold(model, features, labels, contexts, kinds):
     probs = [model.probability(features[c]) for c in contexts]
     truths = [y > 0.5 for y in labels]
     quiet = [np.convolve(t.astype(int), np.ones(101, dtype=int), mode="same") == 0 for t in truths]
+    speech_frames = sum(t.sum() for t in truths)
+    quiet_frames = {kind: sum(q.sum() for q, k in zip(quiet, kinds) if k == kind) for kind in sorted(set(kinds))}
     chosen = None
     for onset in ONSET_CANDIDATES:
-        decided = [decide(p, onset) for p in probs]
-        hits = sum(np.sum(d & t) for d, t in zip(decided, truths))
-        f1_score = 2 * hits / max(1, sum(d.sum() for d in decided) + sum(t.sum() for t in truths))
-        rates = [sum(np.sum(d & q) for d, q, k in zip(decided, quiet, kinds) if k == kind)
-                 / max(1, sum(q.sum() for q, k in zip(quiet, kinds) if k == kind)) for kind in sorted(set(kinds))]
-        false_alarms = float(np.mean(rates))
+        hits = flagged = 0
+        alarms = dict.fromkeys(quiet_frames, 0)
+        for p, t, q, kind in zip(probs, truths, quiet, kinds):
+            d = decide(p, onset)
+            hits += np.sum(d & t)
+            flagged += d.sum()
+            alarms[kind] += np.sum(d & q)
+        f1_score = 2 * hits / max(1, flagged + speech_frames)
+        false_alarms = float(np.mean([alarms[k] / max(1, quiet_frames[k]) for k in quiet_frames]))
         print(f"onset {onset:.3f}: select F1 {f1_score:.3f}, false alarms {false_alarms:.1%} (mean of the kinds)")
         if chosen is None and false_alarms <= FALSE_ALARM_BUDGET:
             chosen = float(onset)
