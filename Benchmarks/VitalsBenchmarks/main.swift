@@ -55,18 +55,10 @@ func patientFrame(width: Int, height: Int, format: PixelFormat) -> [UInt8] {
     return PatientSimulator(scenario: scenario).frame(0, format: format)
 }
 
-/// Every pixel a skin colour (a face filling the frame, a wall of the same hue): every block of
-/// pixels does all the work after the chroma test.
-func skinColouredFrame(width: Int, height: Int, format: PixelFormat) -> [UInt8] {
-    skinColouredBlocks(width: width, height: height, format: format, share: 1)
-}
-
-/// Half of the 16-pixel blocks of every row a skin colour and half grey, at random: the chroma
-/// test's branch as hard to predict as it gets.
-func randomBlocksFrame(width: Int, height: Int, format: PixelFormat) -> [UInt8] {
-    skinColouredBlocks(width: width, height: height, format: format, share: 0.5)
-}
-
+/// A frame whose 16-pixel blocks are, with probability `share` each (row by row, at random), a
+/// skin colour, the others grey. At share 1 (a face filling the frame, a wall of the same hue)
+/// every block does all the work after the chroma test; at 0.5 the chroma test's branch is as
+/// hard to predict as it gets.
 func skinColouredBlocks(width: Int, height: Int, format: PixelFormat, share: Double) -> [UInt8] {
     var random = RandomSource(seed: 1)
     var rgb = [UInt8](repeating: 0, count: width * height * 3)
@@ -178,11 +170,11 @@ func analysisPerSecond(_ samples: [RegionSample], configuration: VitalsConfigura
 
 let rows = [
     measure("patient", width: 640, height: 480, format: .yuyv, frame: patientFrame),
-    measure("skin colour throughout", width: 640, height: 480, format: .yuyv, frame: skinColouredFrame),
-    measure("skin colour in half the blocks, at random", width: 640, height: 480, format: .yuyv, frame: randomBlocksFrame),
+    measure("skin colour throughout", width: 640, height: 480, format: .yuyv) { skinColouredBlocks(width: $0, height: $1, format: $2, share: 1) },
+    measure("skin colour in half the blocks, at random", width: 640, height: 480, format: .yuyv) { skinColouredBlocks(width: $0, height: $1, format: $2, share: 0.5) },
     measure("patient", width: 1280, height: 720, format: .nv12, frame: patientFrame),
-    measure("skin colour throughout", width: 1280, height: 720, format: .nv12, frame: skinColouredFrame),
-    measure("skin colour in half the blocks, at random", width: 1280, height: 720, format: .nv12, frame: randomBlocksFrame),
+    measure("skin colour throughout", width: 1280, height: 720, format: .nv12) { skinColouredBlocks(width: $0, height: $1, format: $2, share: 1) },
+    measure("skin colour in half the blocks, at random", width: 1280, height: 720, format: .nv12) { skinColouredBlocks(width: $0, height: $1, format: $2, share: 0.5) },
 ]
 print("Per-frame path (skin accumulation + face tracking + background light), release build, one core; median of \(runs) runs × \(framesPerRun) frames.\n")
 print("| frame | skin pixels | SIMD path | scalar reference | memcpy of the frame | SIMD vs scalar | SIMD / memcpy |")

@@ -63,7 +63,7 @@ import rooms  # noqa: E402
 import speech_sources  # noqa: E402
 
 RATE = 16000
-FRAME = 160  # 10 ms
+FRAME = speech_sources.FRAME  # 10 ms
 NOISES = noises.NOISE_KINDS + ["reverb-2m"]
 EVAL_SNRS = [20, 10, 5, 0]
 REVERB_SNRS = [30, 25, 20, 15]  # the talker at 2 m: the room is the difficulty, the noise is quiet
