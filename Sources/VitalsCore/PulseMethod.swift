@@ -66,6 +66,53 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// (Wang et al. 2017's 0.33 : 0.77 : 0.53 for a standard camera, after de Haan & van Leest 2014).
     public static let bloodSignature = SIMD3<Double>(0.43, 1, 0.69)
 
+    /// PBV over a whole window with the covariance of the band-passed colours: the
+    /// minimum-variance mix `C⁻¹p / pᵀC⁻¹p` of the three normalised channels, `C` measured only
+    /// within the heart-rate band (with margin) and over the whole trace rather than per 1.6 s.
+    ///
+    /// Over a long window the noise in the band is steady, and on dark skin or in dim light it is
+    /// mostly the camera's shot noise, largest in the weakest channel (blue on dark skin): one
+    /// covariance over hundreds of samples finds the mix that passes the least of it, where 1.6 s
+    /// windows (48 samples at 30 Hz) measure it too roughly and POS's fixed projections add the
+    /// blue channel's noise at full weight. Whatever moves the channels together in the band (a
+    /// lamp's flicker, exposure steps) is in `C` and nulled with it. Nulling a lamp costs noise
+    /// (through the camera's gamma curve its colour lies within about 20° of blood's), so when
+    /// `flicker` shows a lamp it is first regressed out of each channel
+    /// (``FlickerCanceller/cancel(from:)``), and `C` keeps only what the reference cannot explain.
+    ///
+    /// - Returns: The pulse signal, band-passed like ``extract(_:sampleRate:band:)``'s, rising with
+    ///   blood volume; all zeros when a channel's mean is not positive or `C` does not invert.
+    static func bandLimitedPBV(
+        _ rgb: [SIMD3<Double>], sampleRate: Double, band: ClosedRange<Double>, flicker: FlickerCanceller? = nil
+    ) -> [Double] {
+        let n = rgb.count
+        let mean = rgb.reduce(SIMD3<Double>.zero, +) / Double(max(n, 1))
+        guard n > 1, mean.x > 0, mean.y > 0, mean.z > 0 else { return [Double](repeating: 0, count: n) }
+        let filterBand = (0.7 * band.lowerBound)...min(1.25 * band.upperBound, 0.45 * sampleRate)
+        let filter = BandPass(band: filterBand, sampleRate: sampleRate)
+        let padding = Int(sampleRate)
+        func channel(_ value: (SIMD3<Double>) -> Double, _ mean: Double) -> [Double] {
+            let filtered = filter.apply(rgb.map { value($0) / mean - 1 }, padding: padding)
+            return flicker?.cancel(from: filtered) ?? filtered
+        }
+        let red = channel(\.x, mean.x), green = channel(\.y, mean.y), blue = channel(\.z, mean.z)
+        var xx = SIMD3<Double>.zero, cross = SIMD3<Double>.zero  // (rr, gg, bb), (rg, rb, gb)
+        for i in 0..<n {
+            let c = SIMD3(red[i], green[i], blue[i])
+            xx += c * c
+            cross += SIMD3(c.x * c.y, c.x * c.z, c.y * c.z)
+        }
+        let loading = 1e-6 * xx.sum() + 1e-18
+        guard let w = SymmetricMatrix3(diagonal: xx + loading, offDiagonal: cross).solve(bloodSignature) else {
+            return [Double](repeating: 0, count: n)
+        }
+        let gain = (w * bloodSignature).sum()
+        guard gain > 0 else { return [Double](repeating: 0, count: n) }
+        let weights = w / gain
+        // Blood darkens the skin along the signature: flip so the pulse rises.
+        return (0..<n).map { -(red[$0] * weights.x + green[$0] * weights.y + blue[$0] * weights.z) }
+    }
+
     /// PBV with 1.6 s periodic Hann windows at half overlap, overlap-added (a last window flush
     /// with the end covers the tail; where windows overlap by more than half, the sum is divided
     /// by the windows' summed weight). Each window's colours are

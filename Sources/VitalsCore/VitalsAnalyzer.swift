@@ -134,7 +134,7 @@ public struct VitalsAnalyzer: Sendable {
     /// the spectrum is the mean of that many half-overlapping segments'.
     static func pulse(
         _ trace: [SIMD3<Double>], method: PulseMethod, sampleRate: Double, band: ClosedRange<Double>, flicker: [Double]? = nil,
-        segments: Int = 1
+        segments: Int = 1, bandLimitedPBV: Bool = false
     ) -> (signal: [Double], peak: SpectralPeak, method: PulseMethod)? {
         let reference = flicker.map { FlickerCanceller(reference: $0, sampleRate: sampleRate, band: band) }
         let length = 2 * trace.count / (segments + 1)
@@ -147,8 +147,11 @@ public struct VitalsAnalyzer: Sendable {
                 })
         }
         var best: (signal: [Double], peak: SpectralPeak, method: PulseMethod)?
-        for candidate in method.candidates {
-            var pulse = candidate.extract(trace, sampleRate: sampleRate, band: band)
+        for candidate in bandLimitedPBV ? [.pbv] : method.candidates {
+            var pulse =
+                bandLimitedPBV
+                ? PulseMethod.bandLimitedPBV(trace, sampleRate: sampleRate, band: band, flicker: reference)
+                : candidate.extract(trace, sampleRate: sampleRate, band: band)
             var power = spectrum(pulse)
             guard var peak = power.peak(in: band) else { continue }
             if let reference, reference.isLamp(peak.frequency, tolerance: power.lobeHalfWidth) {
@@ -180,13 +183,22 @@ public struct VitalsAnalyzer: Sendable {
 
     /// The pulse's peak over the long window ending at `end`, its spectrum averaged over three
     /// half-overlapping segments; `nil` when the long window is off or not yet filled with a face.
+    ///
+    /// With ``VitalsConfiguration/longWindowUsesPBV`` the pulse is PBV with the window's own
+    /// band-limited covariance, which already weighs the colours by blood's signature; the
+    /// colour check (``BloodSignature``) is left to the other methods, because where this window
+    /// matters (dark skin, dim light) red and blue alone are too noisy for their phases to
+    /// show blood's even when the pulse is there. The gate holds the no-pulse scenes without it
+    /// (docs/VITALS.md).
     private func longWindowPeak(endingAt end: Double, band: ClosedRange<Double>) -> SpectralPeak? {
         let c = configuration
         // GREEN cannot tell the pulse from changes of brightness; a lower gate would let those through.
         guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = uniformTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
         let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds)
-        guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference, segments: 3)?.peak,
-            BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
+        guard
+            let peak = Self.pulse(
+                trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference, segments: 3, bandLimitedPBV: c.longWindowUsesPBV)?.peak,
+            c.longWindowUsesPBV || BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
         else { return nil }
         return peak
     }

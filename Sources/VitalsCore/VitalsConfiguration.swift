@@ -30,6 +30,12 @@ public struct VitalsConfiguration: Sendable, Hashable {
     /// The long window's gate (dB), set on the same scenes for at most 1% of their seconds with a
     /// heart rate. Default −2.5 dB.
     public var longWindowMinimumSNR: Double = -2.5
+    /// Whether the long window's pulse is PBV with one band-limited covariance over the whole
+    /// long window (``PulseMethod/bandLimitedPBV(_:sampleRate:band:)``) whatever `method` is,
+    /// rather than `method` itself: over 20 s the noise is steady enough to measure, and on dark
+    /// skin and in dim light, where the long window is needed, it is mostly shot noise that this
+    /// mix passes less of. Default on.
+    public var longWindowUsesPBV = true
     /// Once a heart rate has been reported, a window that passes neither gate is still reported
     /// when its strongest peak lies within `trackingWidth` bpm of the last rate, that rate is at
     /// most this many seconds old, the peak clears `trackingMinimumSNR` and the colours move at
