@@ -6,9 +6,10 @@
 ///
 /// Each window's colour traces are resampled onto a uniform grid (so dropped frames and
 /// jittery timestamps do not bend the spectrum), the pulse is extracted with the configured
-/// ``PulseMethod``, and the strongest spectral peak in the heart-rate band gives the rate;
-/// its SNR decides whether the estimate is released (see ``VitalsConfiguration`` for the three
-/// gates: the window's own, the long window's, and tracking's). Respiration and heart-rate
+/// ``PulseMethod`` (over the long window, by default, with PBV on the window's band-limited
+/// covariance), and the strongest spectral peak in the heart-rate band gives the rate; its SNR
+/// decides whether the estimate is released (see ``VitalsConfiguration`` for the three gates:
+/// the window's own, the long window's, and tracking's). Respiration and heart-rate
 /// variability are computed over longer windows ending with the heart-rate window, each behind
 /// its own gate.
 ///
@@ -101,9 +102,10 @@ public struct VitalsAnalyzer: Sendable {
         if pulse.peak.snr < c.minimumSNR {
             // Too weak in one window: look again over the longer window, its spectrum averaged
             // over half-overlapping segments (Welch), which steadies the noise floor so a steady
-            // pulse stands out from it. Behind its lower gate the colour change at the peak must
-            // be blood's (``BloodSignature``). Failing both, a peak that continues a rate found
-            // behind a gate moments ago is taken at a lower gate, with the same check.
+            // pulse stands out from it (see ``longWindowPeak(endingAt:band:)`` for its pulse and
+            // checks). Failing both, a peak that continues a rate found behind a gate moments ago
+            // is taken at a lower gate if the colour change at the peak is blood's
+            // (``BloodSignature``).
             if let long = longWindowPeak(endingAt: end, band: band), long.snr >= c.longWindowMinimumSNR {
                 found = long
             } else if continuesFollowedRate(pulse.peak, at: centre, trace: trace) {
@@ -134,24 +136,13 @@ public struct VitalsAnalyzer: Sendable {
     /// the spectrum is the mean of that many half-overlapping segments'.
     static func pulse(
         _ trace: [SIMD3<Double>], method: PulseMethod, sampleRate: Double, band: ClosedRange<Double>, flicker: [Double]? = nil,
-        segments: Int = 1, bandLimitedPBV: Bool = false
+        segments: Int = 1
     ) -> (signal: [Double], peak: SpectralPeak, method: PulseMethod)? {
         let reference = flicker.map { FlickerCanceller(reference: $0, sampleRate: sampleRate, band: band) }
-        let length = 2 * trace.count / (segments + 1)
-        let margin = 2 * sampleRate / Double(length)
-        let range = (band.lowerBound - margin)...(band.upperBound + margin)
-        func spectrum(_ pulse: [Double]) -> PowerSpectrum {
-            PowerSpectrum(
-                averaging: stride(from: 0, through: trace.count - length, by: max(1, length / 2)).prefix(segments).map { start in
-                    PowerSpectrum(of: Array(pulse[start..<(start + length)]), sampleRate: sampleRate, range: range)
-                })
-        }
+        func spectrum(_ pulse: [Double]) -> PowerSpectrum { Self.spectrum(pulse, sampleRate: sampleRate, band: band, segments: segments) }
         var best: (signal: [Double], peak: SpectralPeak, method: PulseMethod)?
-        for candidate in bandLimitedPBV ? [.pbv] : method.candidates {
-            var pulse =
-                bandLimitedPBV
-                ? PulseMethod.bandLimitedPBV(trace, sampleRate: sampleRate, band: band, flicker: reference)
-                : candidate.extract(trace, sampleRate: sampleRate, band: band)
+        for candidate in method.candidates {
+            var pulse = candidate.extract(trace, sampleRate: sampleRate, band: band)
             var power = spectrum(pulse)
             guard var peak = power.peak(in: band) else { continue }
             if let reference, reference.isLamp(peak.frequency, tolerance: power.lobeHalfWidth) {
@@ -164,6 +155,18 @@ public struct VitalsAnalyzer: Sendable {
             if best == nil || peak.snr > best!.peak.snr { best = (pulse, peak, candidate) }
         }
         return best
+    }
+
+    /// The power spectrum of `pulse` around `band` (Hz, with two bins' margin), the mean of
+    /// `segments` half-overlapping segments' (one: the whole signal).
+    static func spectrum(_ pulse: [Double], sampleRate: Double, band: ClosedRange<Double>, segments: Int) -> PowerSpectrum {
+        let length = 2 * pulse.count / (segments + 1)
+        let margin = 2 * sampleRate / Double(length)
+        let range = (band.lowerBound - margin)...(band.upperBound + margin)
+        return PowerSpectrum(
+            averaging: stride(from: 0, through: pulse.count - length, by: max(1, length / 2)).prefix(segments).map { start in
+                PowerSpectrum(of: Array(pulse[start..<(start + length)]), sampleRate: sampleRate, range: range)
+            })
     }
 
     /// Whether a window's strongest peak continues the rate being followed: a window passed a
@@ -182,23 +185,31 @@ public struct VitalsAnalyzer: Sendable {
     }
 
     /// The pulse's peak over the long window ending at `end`, its spectrum averaged over three
-    /// half-overlapping segments; `nil` when the long window is off or not yet filled with a face.
+    /// half-overlapping segments; `nil` when the long window is off or not yet filled with a face,
+    /// and when its peak is the lamp's flicker.
     ///
-    /// With ``VitalsConfiguration/longWindowUsesPBV`` the pulse is PBV with the window's own
-    /// band-limited covariance, which already weighs the colours by blood's signature; the
-    /// colour check (``BloodSignature``) is left to the other methods, because where this window
-    /// matters (dark skin, dim light) red and blue alone are too noisy for their phases to
-    /// show blood's even when the pulse is there. The gate holds the no-pulse scenes without it
-    /// (docs/VITALS.md).
+    /// With ``VitalsConfiguration/longWindowUsesPBV`` the pulse is PBV on the window's own
+    /// band-limited covariance with the lamp regressed out of each channel first; PBV already
+    /// weighs the colours by blood's signature, and the colour check (``BloodSignature``) is left
+    /// out, because where this window matters (dark skin, dim light) red and blue alone are too
+    /// noisy for their phases to show blood's even when the pulse is there. Otherwise the pulse is
+    /// the configured method's, cancelled of the lamp when the lamp is its strongest peak, and the
+    /// colour at the peak must be blood's.
     private func longWindowPeak(endingAt end: Double, band: ClosedRange<Double>) -> SpectralPeak? {
         let c = configuration
         // GREEN cannot tell the pulse from changes of brightness; a lower gate would let those through.
         guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = uniformTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
         let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds)
-        guard
-            let peak = Self.pulse(
-                trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference, segments: 3, bandLimitedPBV: c.longWindowUsesPBV)?.peak,
-            c.longWindowUsesPBV || BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
+        if c.longWindowUsesPBV {
+            let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band) }
+            let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
+            let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: 3)
+            // The lamp is already out of every channel: what is left at its rate is not taken.
+            guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: power.lobeHalfWidth) != true else { return nil }
+            return peak
+        }
+        guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference, segments: 3)?.peak,
+            BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
         else { return nil }
         return peak
     }

@@ -28,13 +28,14 @@ public struct VitalsConfiguration: Sendable, Hashable {
     /// Default 20.
     public var longWindowSeconds: Double = 20
     /// The long window's gate (dB), set on the same scenes for at most 1% of their seconds with a
-    /// heart rate. Default −2.5 dB.
+    /// heart rate (for POS with the colour check; the no-pulse scenes hold it with the
+    /// band-limited PBV too: docs/VITALS-REPORT.md). Default −2.5 dB.
     public var longWindowMinimumSNR: Double = -2.5
-    /// Whether the long window's pulse is PBV with one band-limited covariance over the whole
-    /// long window (``PulseMethod/bandLimitedPBV(_:sampleRate:band:)``) whatever `method` is,
-    /// rather than `method` itself: over 20 s the noise is steady enough to measure, and on dark
-    /// skin and in dim light, where the long window is needed, it is mostly shot noise that this
-    /// mix passes less of. Default on.
+    /// Whether the long window's pulse is PBV with one covariance of the band-passed colours over
+    /// the whole long window (the lamp regressed out of each channel first), for POS, CHROM, PBV
+    /// and auto alike, rather than `method` with the colour check: over 20 s the noise is steady
+    /// enough to measure, and on dark skin and in dim light, where the long window is needed, it
+    /// is mostly shot noise, which this mix passes less of than POS. Default on.
     public var longWindowUsesPBV = true
     /// Once a heart rate has been reported, a window that passes neither gate is still reported
     /// when its strongest peak lies within `trackingWidth` bpm of the last rate, that rate is at
