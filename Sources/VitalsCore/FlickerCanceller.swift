@@ -18,9 +18,8 @@ public struct FlickerCanceller: Sendable {
     /// A canceller for one window's `reference` brightness, sampled at `sampleRate` Hz.
     public init(reference: [Double], sampleRate: Double, band: ClosedRange<Double>) {
         let mean = Stats.mean(reference)
-        let filterBand = (0.7 * band.lowerBound)...min(1.25 * band.upperBound, 0.45 * sampleRate)
         let filtered = mean > 0
-            ? BandPass(band: filterBand, sampleRate: sampleRate).apply(reference.map { $0 / mean - 1 }, padding: Int(sampleRate))
+            ? PulseMethod.pulseFilter(band: band, sampleRate: sampleRate).apply(reference.map { $0 / mean - 1 }, padding: Int(sampleRate))
             : []
         var slope = [Double](repeating: 0, count: filtered.count)
         for i in filtered.indices.dropFirst().dropLast() { slope[i] = (filtered[i + 1] - filtered[i - 1]) / 2 }

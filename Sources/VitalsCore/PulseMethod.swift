@@ -40,8 +40,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// band-passed with some margin around `band` (Hz), so rates at the band's edges keep their
     /// strength.
     func extract(_ rgb: [SIMD3<Double>], sampleRate: Double, band: ClosedRange<Double>) -> [Double] {
-        let filterBand = (0.7 * band.lowerBound)...min(1.25 * band.upperBound, 0.45 * sampleRate)
-        let filter = BandPass(band: filterBand, sampleRate: sampleRate)
+        let filter = Self.pulseFilter(band: band, sampleRate: sampleRate)
         let padding = Int(sampleRate)
         switch self {
         case .pos, .auto:
@@ -66,6 +65,29 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// (Wang et al. 2017's 0.33 : 0.77 : 0.53 for a standard camera, after de Haan & van Leest 2014).
     public static let bloodSignature = SIMD3<Double>(0.43, 1, 0.69)
 
+    /// The band-pass every pulse signal goes through: `band` (Hz) widened by 30% below and 25%
+    /// above, so rates at the band's edges keep their strength, and kept under 0.45 of the
+    /// sample rate.
+    static func pulseFilter(band: ClosedRange<Double>, sampleRate: Double) -> BandPass {
+        BandPass(band: (0.7 * band.lowerBound)...min(1.25 * band.upperBound, 0.45 * sampleRate), sampleRate: sampleRate)
+    }
+
+    /// PBV's mix of the three normalised channels for colours with these sums of squares
+    /// `(rr, gg, bb)` and of cross products `(rg, rb, gb)`: `C⁻¹p / pᵀC⁻¹p`, unit gain in blood's
+    /// direction `p` (``bloodSignature``). The covariance `C` is loaded on its diagonal by a
+    /// millionth of its trace, so colours without noise in one channel still invert while a
+    /// lamp's flicker a thousand times stronger than the pulse is still nulled.
+    ///
+    /// - Returns: The weights; `nil` when `C` does not invert or the gain is not positive.
+    static func pbvWeights(squares: SIMD3<Double>, crossProducts: SIMD3<Double>) -> SIMD3<Double>? {
+        let loading = 1e-6 * squares.sum() + 1e-18
+        guard let w = SymmetricMatrix3(diagonal: squares + loading, offDiagonal: crossProducts).solve(bloodSignature) else {
+            return nil
+        }
+        let gain = (w * bloodSignature).sum()
+        return gain > 0 ? w / gain : nil
+    }
+
     /// PBV over a whole window with the covariance of the band-passed colours: the
     /// minimum-variance mix `C⁻¹p / pᵀC⁻¹p` of the three normalised channels, `C` measured only
     /// within the heart-rate band (with margin) and over the whole trace rather than per 1.6 s.
@@ -80,16 +102,20 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// `flicker` shows a lamp it is first regressed out of each channel
     /// (``FlickerCanceller/cancel(from:)``), and `C` keeps only what the reference cannot explain.
     ///
-    /// - Returns: The pulse signal, band-passed like ``extract(_:sampleRate:band:)``'s, rising with
-    ///   blood volume; all zeros when a channel's mean is not positive or `C` does not invert.
-    static func bandLimitedPBV(
+    /// - Parameters:
+    ///   - rgb: The mean skin colour, uniformly sampled at `sampleRate` Hz.
+    ///   - band: The heart-rate band in Hz; the colours are band-passed with some margin around it.
+    ///   - flicker: The window's lamp reference, when the analyzer has one.
+    /// - Returns: The pulse signal, as long as `rgb`, rising with blood volume and in units of it:
+    ///   a change of the colours by `−d·p` (blood's signature `p` scaled by `d`) comes out as
+    ///   `+d`. All zeros when a channel's mean is not positive or `C` does not invert.
+    public static func bandLimitedPBV(
         _ rgb: [SIMD3<Double>], sampleRate: Double, band: ClosedRange<Double>, flicker: FlickerCanceller? = nil
     ) -> [Double] {
         let n = rgb.count
         let mean = rgb.reduce(SIMD3<Double>.zero, +) / Double(max(n, 1))
         guard n > 1, mean.x > 0, mean.y > 0, mean.z > 0 else { return [Double](repeating: 0, count: n) }
-        let filterBand = (0.7 * band.lowerBound)...min(1.25 * band.upperBound, 0.45 * sampleRate)
-        let filter = BandPass(band: filterBand, sampleRate: sampleRate)
+        let filter = pulseFilter(band: band, sampleRate: sampleRate)
         let padding = Int(sampleRate)
         func channel(_ value: (SIMD3<Double>) -> Double, _ mean: Double) -> [Double] {
             let filtered = filter.apply(rgb.map { value($0) / mean - 1 }, padding: padding)
@@ -102,13 +128,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
             xx += c * c
             cross += SIMD3(c.x * c.y, c.x * c.z, c.y * c.z)
         }
-        let loading = 1e-6 * xx.sum() + 1e-18
-        guard let w = SymmetricMatrix3(diagonal: xx + loading, offDiagonal: cross).solve(bloodSignature) else {
-            return [Double](repeating: 0, count: n)
-        }
-        let gain = (w * bloodSignature).sum()
-        guard gain > 0 else { return [Double](repeating: 0, count: n) }
-        let weights = w / gain
+        guard let weights = pbvWeights(squares: xx, crossProducts: cross) else { return [Double](repeating: 0, count: n) }
         // Blood darkens the skin along the signature: flip so the pulse rises.
         return (0..<n).map { -(red[$0] * weights.x + green[$0] * weights.y + blue[$0] * weights.z) }
     }
@@ -116,9 +136,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// PBV with 1.6 s periodic Hann windows at half overlap, overlap-added (a last window flush
     /// with the end covers the tail; where windows overlap by more than half, the sum is divided
     /// by the windows' summed weight). Each window's colours are
-    /// taken relative to the window's mean; the covariance is loaded on its diagonal by a
-    /// millionth of its trace, so a window without noise in one channel still inverts while a
-    /// lamp's flicker, a thousand times stronger than the pulse, is still nulled.
+    /// taken relative to the window's mean and mixed by ``pbvWeights(squares:crossProducts:)``.
     static func pbv(_ rgb: [SIMD3<Double>], sampleRate: Double) -> [Double] {
         let n = rgb.count
         let length = Int((1.6 * sampleRate).rounded(.up))
@@ -142,11 +160,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
                 xx += c * c
                 cross += SIMD3(c.x * c.y, c.x * c.z, c.y * c.z)
             }
-            let loading = 1e-6 * xx.sum() + 1e-18
-            guard let w = SymmetricMatrix3(diagonal: xx + loading, offDiagonal: cross).solve(bloodSignature) else { continue }
-            let gain = (w * bloodSignature).sum()
-            guard gain > 0 else { continue }
-            let weights = w / gain
+            guard let weights = pbvWeights(squares: xx, crossProducts: cross) else { continue }
             for k in 0..<length {
                 // Blood darkens the skin along the signature: flip so the pulse rises.
                 h[start + k] -= (relative[k] * weights).sum() * hann[k]

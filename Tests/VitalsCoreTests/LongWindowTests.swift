@@ -10,21 +10,15 @@ import VitalsCore
 /// the 10 s gate is out of reach and tracking is off.
 @Suite struct LongWindowTests {
     /// A dark face's mean colour at 30 fps under a lamp flickering by `flicker` at 1 Hz: blood
-    /// darkens the skin along its signature by `depth` at 78 bpm, and each channel's noise is
-    /// shot noise (its relative size grows as the channel darkens: blue is the noisiest), all
-    /// through the BT.709 gamma curve. The background follows the lamp.
+    /// darkens the skin along its signature by `depth` at 78 bpm, in shot noise
+    /// (``FaceTraces/encode(_:random:)``). The background follows the lamp.
     static func darkFace(depth: Double, flicker: Double, seed: UInt64) -> [RegionSample] {
         var random = RandomSource(seed: seed)
-        let base = SIMD3<Double>(0.10, 0.059, 0.04)
         return (0..<(60 * 30)).map { i in
             let t = Double(i) / 30
             let lamp = 1 + flicker * sin(2 * Double.pi * t)
-            let linear = base * lamp * (SIMD3(repeating: 1) - depth * PulseMethod.bloodSignature * sin(2 * Double.pi * 1.3 * t))
-            var encoded = SIMD3<Double>.zero
-            for c in 0..<3 {
-                let noisy = linear[c] * (1 + 0.0004 / linear[c].squareRoot() * random.gaussian())
-                encoded[c] = 255 * (1.099 * pow(max(noisy, 0), 0.45) - 0.099)
-            }
+            let linear = FaceTraces.darkSkin * lamp * (SIMD3(repeating: 1) - depth * PulseMethod.bloodSignature * sin(2 * Double.pi * 1.3 * t))
+            let encoded = FaceTraces.encode(linear, random: &random)
             var sample = RegionSample(facePresent: true, meanRGB: encoded, skinPixels: 20_000, bounds: PixelRect(width: 100, height: 120))
             sample.backgroundLuma = 120 * lamp * (1 + 0.001 * random.gaussian())
             return sample
@@ -47,12 +41,38 @@ import VitalsCore
         return (rates.count, rates.filter { abs($0 - 78) <= 3 }.count)
     }
 
+    @Test func theBandLimitedMixRisesWithBloodVolumeInItsUnitsAndNullsALamp() {
+        // Blood darkens the colours by d·p(t) along its signature, a lamp ten times stronger
+        // moves every channel alike: out comes +d·p(t), so the sign, the gain and the nulling
+        // are checked at once.
+        let depth = 0.002
+        var random = RandomSource(seed: 5)
+        let pulse = (0..<600).map { i in
+            let t = Double(i) / 30
+            return sin(2 * Double.pi * 1.2 * t) + 0.4 * sin(2 * Double.pi * 2.4 * t + 0.5)
+        }
+        let rgb = pulse.indices.map { i in
+            let lamp = 1 + 0.02 * sin(2 * Double.pi * 1.7 * Double(i) / 30)
+            let noise = 1e-5 * SIMD3(random.gaussian(), random.gaussian(), random.gaussian())
+            return FaceTraces.darkSkin * (lamp * (SIMD3(repeating: 1) - depth * PulseMethod.bloodSignature * pulse[i]) + noise)
+        }
+        let out = PulseMethod.bandLimitedPBV(rgb, sampleRate: 30, band: 0.7...4)
+        // Away from the ends, where the band-pass's mirrored padding shows.
+        let middle = 60..<540
+        let outPulse = middle.reduce(0) { $0 + out[$1] * pulse[$1] }
+        let pulsePulse = middle.reduce(0) { $0 + pulse[$1] * pulse[$1] }
+        let outOut = middle.reduce(0) { $0 + out[$1] * out[$1] }
+        let correlation = outPulse / (pulsePulse * outOut).squareRoot()
+        let gain = outPulse / pulsePulse / depth
+        #expect(correlation > 0.98 && abs(gain - 1) < 0.1, "correlation \(correlation), gain \(gain)")
+    }
+
     @Test(arguments: [1, 2, 3] as [UInt64])
     func inShotNoiseTheLongWindowsPBVFindsThePulseThatPOSMisses(seed: UInt64) throws {
         // 51 windows; the long window can speak from the 11th on (it needs 20 s of face).
         let face = Self.darkFace(depth: 0.0007, flicker: 0, seed: seed)
-        let pbv = Self.reports(try PulseTrackingTests.estimates(face, Self.longWindowOnly()))
-        let pos = Self.reports(try PulseTrackingTests.estimates(face, Self.longWindowOnly(pbv: false)))
+        let pbv = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly()))
+        let pos = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly(pbv: false)))
         #expect(pbv.right == pbv.all && pbv.all >= 30 && pbv.all >= pos.all + 20, "PBV \(pbv), POS \(pos)")
     }
 
@@ -62,8 +82,8 @@ import VitalsCore
         var withReference = 0, without = 0
         for seed in [1, 2, 3] as [UInt64] {
             let face = Self.darkFace(depth: 0.0007, flicker: 0.05, seed: seed)
-            let kept = Self.reports(try PulseTrackingTests.estimates(face, Self.longWindowOnly()))
-            let nulled = Self.reports(try PulseTrackingTests.estimates(face, Self.longWindowOnly(cancelsFlicker: false)))
+            let kept = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly()))
+            let nulled = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly(cancelsFlicker: false)))
             #expect(kept.right == kept.all && nulled.right == nulled.all, "seed \(seed): \(kept) with the reference, \(nulled) without")
             withReference += kept.all
             without += nulled.all
@@ -75,7 +95,7 @@ import VitalsCore
     func withoutAPulseTheLongWindowReportsNothing(flicker: Double) throws {
         for seed in [11, 12, 13, 14, 15] as [UInt64] {
             let face = Self.darkFace(depth: 0, flicker: flicker, seed: seed)
-            let estimates = try PulseTrackingTests.estimates(face, Self.longWindowOnly())
+            let estimates = try FaceTraces.estimates(face, Self.longWindowOnly())
             #expect(Self.reports(estimates).all == 0, "seed \(seed): \(estimates.compactMap(\.heartRate))")
         }
     }

@@ -8,34 +8,21 @@ import VitalsCore
 /// PBV against POS on a printed face under a flickering lamp, and the analyzer following a rate
 /// it has found through windows too weak to report on their own, and no longer.
 @Suite struct PulseTrackingTests {
-    /// A face's mean colour at 30 fps: skin of `base` colour whose blood darkens it along blood's
-    /// signature by `depth` at `rate` Hz, seen by a camera whose exposure steps by 1/32 stop now
-    /// and then and whose gamma curve has the BT.709 offset (so a step changes dark channels
-    /// more than light ones: not a pure change of intensity), with noise that grows as the
-    /// channel darkens.
+    /// A dark face's mean colour at 30 fps: blood darkens the skin along blood's signature by
+    /// `depth` at `rate` Hz, seen by a camera whose exposure steps by 1/32 stop now and then
+    /// (through the gamma curve's offset a step changes dark channels more than light ones: not
+    /// a pure change of intensity), in shot noise (``FaceTraces/encode(_:random:)``).
     static func trace(seconds: Double, rate: (Double) -> Double, depth: (Double) -> Double, seed: UInt64) -> [RegionSample] {
         var random = RandomSource(seed: seed)
-        let base = SIMD3<Double>(0.10, 0.059, 0.04)
         var exposure = 1.0, phase = 0.0
         return (0..<Int(seconds * 30)).map { i in
             let t = Double(i) / 30
             phase += 2 * Double.pi * rate(t) / 30
             if random.uniform() < 0.03 { exposure *= random.uniform() < 0.5 ? 1.022 : 1 / 1.022 }
-            let linear = base * exposure * (SIMD3(repeating: 1) - depth(t) * PulseMethod.bloodSignature * sin(phase))
-            var encoded = SIMD3<Double>.zero
-            for c in 0..<3 {
-                let noisy = linear[c] * (1 + 0.0004 / linear[c].squareRoot() * random.gaussian())
-                encoded[c] = 255 * (1.099 * pow(max(noisy, 0), 0.45) - 0.099)
-            }
+            let linear = FaceTraces.darkSkin * exposure * (SIMD3(repeating: 1) - depth(t) * PulseMethod.bloodSignature * sin(phase))
+            let encoded = FaceTraces.encode(linear, random: &random)
             return RegionSample(facePresent: true, meanRGB: encoded, skinPixels: 20_000, bounds: PixelRect(width: 100, height: 120))
         }
-    }
-
-    static func estimates(_ samples: [RegionSample], _ configuration: VitalsConfiguration) throws -> [VitalsEstimate] {
-        var analyzer = try VitalsAnalyzer(configuration: configuration)
-        var out: [VitalsEstimate] = []
-        for (i, sample) in samples.enumerated() { out += analyzer.add(sample, at: Double(i) / 30) }
-        return out + analyzer.finish()
     }
 
     @Test(arguments: [1] as [UInt64])
@@ -77,7 +64,7 @@ import VitalsCore
             var errors: [Double] = []
             for seed: UInt64 in 10..<14 {
                 let samples = Self.trace(seconds: 40, rate: { 1.2 + 0.004 * $0 }, depth: { $0 < 14 ? 0.004 : 0.0018 }, seed: seed)
-                for e in try Self.estimates(samples, c) where e.time >= 20 {
+                for e in try FaceTraces.estimates(samples, c) where e.time >= 20 {
                     weak += 1
                     if let rate = e.heartRate {
                         reported += 1
@@ -92,7 +79,7 @@ import VitalsCore
         // No pulse at all: nothing to follow, nothing reported.
         for seed: UInt64 in 20..<24 {
             let samples = Self.trace(seconds: 40, rate: { _ in 1.2 }, depth: { _ in 0 }, seed: seed)
-            #expect(try Self.estimates(samples, VitalsConfiguration()).compactMap(\.heartRate).isEmpty)
+            #expect(try FaceTraces.estimates(samples, VitalsConfiguration()).compactMap(\.heartRate).isEmpty)
         }
     }
 
@@ -102,7 +89,7 @@ import VitalsCore
         // so nothing may be reported for windows centred more than 10 s after that.
         for seed: UInt64 in 30..<34 {
             let samples = Self.trace(seconds: 45, rate: { _ in 1.1 }, depth: { $0 < 15 ? 0.004 : 0 }, seed: seed)
-            let estimates = try Self.estimates(samples, VitalsConfiguration())
+            let estimates = try FaceTraces.estimates(samples, VitalsConfiguration())
             #expect(estimates.contains { $0.time < 12 && $0.heartRate != nil })
             let late = estimates.filter { $0.time > 30 && $0.heartRate != nil }
             #expect(late.isEmpty, "\(late.map(\.time))")
