@@ -12,13 +12,16 @@ import VitalsCore
 // (seeds 1001…) is never used for tuning: other heart rates (48–140 bpm), glasses and a fringe on
 // some patients, other textures, noise and hunting phases. Its table is reported on its own.
 
-let usage = "usage: vitals-report [--seeds N] [--duration SECONDS] [--set tuning|held-out|both] [--only TEXT]"
+let usage = "usage: vitals-report [--seeds N] [--duration SECONDS] [--set tuning|held-out|both] [--only TEXT] [--per-seed]"
 
 struct Options {
     var seeds = 3
     var duration = 30.0
     var sets = ["tuning", "held-out"]
     var only: String?
+    /// Whether each seed's true heart rate and each method's estimates, window by window, are
+    /// printed above its row (to see which patients a cell's coverage lost).
+    var perSeed = false
 
     init(_ arguments: [String]) {
         var i = 1
@@ -42,6 +45,7 @@ struct Options {
                 case let other: fail("--set takes tuning, held-out or both, not \(other)")
                 }
             case "--only": only = value()
+            case "--per-seed": perSeed = true
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -233,6 +237,12 @@ for set in options.sets {
         let results = Results(count: jobs.count)
         DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
             results.set(k, (try? PipelineEvaluation.score(jobs[k], configurations: methods.map(\.configuration))) ?? [])
+        }
+        if options.perSeed {
+            for (k, scores) in results.all.enumerated() where !scores.isEmpty {
+                emit("  seed \(seeds[k]), true heart rate at the start \(String(format: "%.1f", jobs[k].heartRate.bpm(at: 0))) bpm")
+                for (m, score) in scores.enumerated() { emit("    \(methods[m].name): \(score)") }
+            }
         }
         var cells = [Cell](repeating: Cell(), count: methods.count)
         for scores in results.all { for (m, score) in scores.enumerated() { cells[m].add(score) } }

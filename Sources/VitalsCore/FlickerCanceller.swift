@@ -5,11 +5,15 @@
 /// entering and leaving the skin mask, clipping) is, to first order, a filtered copy of it: the
 /// reference (normalised to its mean and band-passed like the pulse) and its derivative, which
 /// covers a shift of phase, are fitted to the pulse by least squares and subtracted, when the
-/// reference shows a flicker at all.
+/// reference shows a flicker at all. To second order it is also the square of the reference: a
+/// gamma curve bends a deep flicker, putting its harmonic (twice the lamp's rate) into the face
+/// in another proportion than into the background; on request the square (band-passed) and its
+/// derivative are fitted too (they also take a pulse beating near the harmonic with them, the
+/// more so the shorter the window).
 ///
 /// The lamp's own frequency (the reference's spectral peak, when it stands out by 3 dB) and its
-/// first harmonic tell the analyzer when to cancel (``isLamp(_:tolerance:)``): only when the lamp
-/// is the strongest peak of the pulse signal.
+/// first harmonic tell the analyzer when to cancel (``isLamp(_:tolerance:harmonic:)``): only
+/// when the lamp is the strongest peak of the pulse signal.
 public struct FlickerCanceller: Sendable {
     private let regressors: [[Double]]
     /// The lamp's flicker frequency in Hz, when the reference shows one.
@@ -21,9 +25,18 @@ public struct FlickerCanceller: Sendable {
         let filtered = mean > 0
             ? PulseMethod.pulseFilter(band: band, sampleRate: sampleRate).apply(reference.map { $0 / mean - 1 }, padding: Int(sampleRate))
             : []
-        var slope = [Double](repeating: 0, count: filtered.count)
-        for i in filtered.indices.dropFirst().dropLast() { slope[i] = (filtered[i + 1] - filtered[i - 1]) / 2 }
-        regressors = filtered.isEmpty ? [] : [filtered, slope]
+        func slope(_ x: [Double]) -> [Double] {
+            var slope = [Double](repeating: 0, count: x.count)
+            for i in x.indices.dropFirst().dropLast() { slope[i] = (x[i + 1] - x[i - 1]) / 2 }
+            return slope
+        }
+        if filtered.isEmpty {
+            regressors = []
+        } else {
+            let squared = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
+                .apply(reference.map { ($0 / mean - 1) * ($0 / mean - 1) }, padding: Int(sampleRate))
+            regressors = [filtered, slope(filtered), squared, slope(squared)]
+        }
         let margin = 2 * sampleRate / Double(max(1, filtered.count))
         let peak = filtered.isEmpty
             ? nil : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin)).peak(in: band)
@@ -32,28 +45,72 @@ public struct FlickerCanceller: Sendable {
 
     /// Whether a peak at `frequency` (Hz), located within `tolerance` Hz, is the lamp's flicker
     /// or its first harmonic.
-    public func isLamp(_ frequency: Double, tolerance: Double) -> Bool {
+    public func isLamp(_ frequency: Double, tolerance: Double, harmonic: Bool = true) -> Bool {
         guard let lamp = lampFrequency else { return false }
-        return abs(frequency - lamp) <= tolerance || abs(frequency - 2 * lamp) <= tolerance
+        return abs(frequency - lamp) <= tolerance || (harmonic && abs(frequency - 2 * lamp) <= tolerance)
     }
 
-    /// `pulse` less its least-squares fit on the reference and its derivative; unchanged when the
-    /// reference shows no flicker (a steady lamp: the fit would only take noise away).
-    public func cancel(from pulse: [Double]) -> [Double] {
-        guard lampFrequency != nil, regressors.count == 2, regressors[0].count == pulse.count else { return pulse }
-        let (r, d) = (regressors[0], regressors[1])
-        var rr = 0.0, rd = 0.0, dd = 0.0, pr = 0.0, pd = 0.0
-        for i in pulse.indices {
-            rr += r[i] * r[i]
-            rd += r[i] * d[i]
-            dd += d[i] * d[i]
-            pr += pulse[i] * r[i]
-            pd += pulse[i] * d[i]
+    /// `pulse` less its least-squares fit on the reference and its derivative, and with
+    /// `harmonic` on the reference's square and its derivative too; unchanged when the reference
+    /// shows no flicker (a steady lamp: the fit would only take noise away). Regressors that add
+    /// nothing the others do not already span (the square's harmonic beyond the band, say) are
+    /// left out of the fit.
+    public func cancel(from pulse: [Double], harmonic: Bool = false) -> [Double] {
+        guard lampFrequency != nil, let first = regressors.first, first.count == pulse.count else { return pulse }
+        let used = Array(regressors.prefix(harmonic ? 4 : 2))
+        let fit = LeastSquares.fit(pulse, on: used)
+        return pulse.indices.map { i in pulse[i] - zip(fit, used).reduce(0) { $0 + $1.0 * $1.1[i] } }
+    }
+}
+
+/// Ordinary least squares on a few regressors, by the normal equations.
+enum LeastSquares {
+    /// The coefficients that fit `y` best as a sum of `regressors` (each as long as `y`). A
+    /// regressor whose part not explained by the ones before it is below a millionth of its own
+    /// energy (it adds nothing new, or is all zeros) gets 0.
+    static func fit(_ y: [Double], on regressors: [[Double]]) -> [Double] {
+        let k = regressors.count
+        // The Gram matrix and the right-hand side, solved by Cholesky with a pivot test per column.
+        var gram = [[Double]](repeating: [Double](repeating: 0, count: k), count: k)
+        var rhs = [Double](repeating: 0, count: k)
+        for a in 0..<k {
+            for b in a..<k {
+                var sum = 0.0
+                for i in y.indices { sum += regressors[a][i] * regressors[b][i] }
+                gram[a][b] = sum
+                gram[b][a] = sum
+            }
+            var sum = 0.0
+            for i in y.indices { sum += regressors[a][i] * y[i] }
+            rhs[a] = sum
         }
-        let determinant = rr * dd - rd * rd
-        guard determinant > 1e-12 * max(rr * dd, 1e-300) else { return pulse }
-        let a = (pr * dd - pd * rd) / determinant
-        let b = (pd * rr - pr * rd) / determinant
-        return pulse.indices.map { pulse[$0] - a * r[$0] - b * d[$0] }
+        var lower = [[Double]](repeating: [Double](repeating: 0, count: k), count: k)
+        var used = [Bool](repeating: false, count: k)
+        for a in 0..<k {
+            var pivot = gram[a][a]
+            for c in 0..<a where used[c] { pivot -= lower[a][c] * lower[a][c] }
+            guard gram[a][a] > 0, pivot > 1e-6 * gram[a][a] else { continue }
+            used[a] = true
+            lower[a][a] = pivot.squareRoot()
+            for b in (a + 1)..<k {
+                var sum = gram[b][a]
+                for c in 0..<a where used[c] { sum -= lower[b][c] * lower[a][c] }
+                lower[b][a] = sum / lower[a][a]
+            }
+        }
+        // Forward then back substitution over the regressors kept.
+        var z = [Double](repeating: 0, count: k)
+        for a in 0..<k where used[a] {
+            var sum = rhs[a]
+            for c in 0..<a where used[c] { sum -= lower[a][c] * z[c] }
+            z[a] = sum / lower[a][a]
+        }
+        var coefficients = [Double](repeating: 0, count: k)
+        for a in (0..<k).reversed() where used[a] {
+            var sum = z[a]
+            for c in (a + 1)..<k where used[c] { sum -= lower[c][a] * coefficients[c] }
+            coefficients[a] = sum / lower[a][a]
+        }
+        return coefficients
     }
 }

@@ -205,7 +205,7 @@ public struct VitalsAnalyzer: Sendable {
             let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
             let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: 3)
             // The lamp is already out of every channel: what is left at its rate is not taken.
-            guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: power.lobeHalfWidth) != true else { return nil }
+            guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: power.lobeHalfWidth, harmonic: false) != true else { return nil }
             return peak
         }
         guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference, segments: 3)?.peak,

@@ -65,6 +65,28 @@ import VitalsCore
         #expect(after.snr > 5)
     }
 
+    @Test func withTheHarmonicTheCancellerAlsoTakesWhatAGammaCurveMakesOfADeepLamp() {
+        // A 30% deep lamp at 1 Hz: the background's brightness is linear in it, the face's goes
+        // through a gamma curve (with a lag), which adds the lamp's harmonic at 2 Hz, stronger
+        // than the 1.4 Hz pulse. Over 20 s the square of the reference takes most of the
+        // harmonic out and leaves the pulse.
+        let rate = 30.0, n = 600
+        let lamp = (0..<n).map { 100 * (1 + 0.3 * sin(2 * Double.pi * Double($0) / rate)) }
+        let leak = (0..<n).map { pow(1 + 0.3 * sin(2 * Double.pi * Double($0) / rate - 0.6), 0.45) }
+        let pulse = (0..<n).map { 0.002 * sin(2 * Double.pi * 1.4 * Double($0) / rate) }
+        let band = 0.7...4.0
+        let mixed = BandPass(band: 0.49...5, sampleRate: rate).apply(zip(pulse, leak).map(+), padding: 30)
+        let canceller = FlickerCanceller(reference: lamp, sampleRate: rate, band: band)
+        func powerNear(_ frequency: Double, _ x: [Double]) -> Double {
+            let spectrum = PowerSpectrum(of: x, sampleRate: rate, range: 0.5...4.2)
+            return zip(spectrum.frequencies, spectrum.power).filter { abs($0.0 - frequency) < 0.05 }.map(\.1).max() ?? 0
+        }
+        let linear = canceller.cancel(from: mixed)
+        let withHarmonic = canceller.cancel(from: mixed, harmonic: true)
+        #expect(powerNear(2, withHarmonic) < 0.25 * powerNear(2, linear), "\(powerNear(2, withHarmonic)), \(powerNear(2, linear))")
+        #expect(powerNear(1.4, withHarmonic) > 0.9 * powerNear(1.4, mixed))
+    }
+
     @Test func withoutFlickerTheCancellerLeavesThePulseAlone() {
         var random = RandomSource(seed: 8)
         let rate = 30.0
