@@ -19,8 +19,9 @@ struct Options {
     var duration = 30.0
     var sets = ["tuning", "held-out"]
     var only: String?
-    /// Whether each seed's true heart rate and each method's estimates, window by window, are
-    /// printed above its row (to see which patients a cell's coverage lost).
+    /// Whether each seed's heart rate and each method's estimates, window by window, are
+    /// printed to standard error as each row is done (to see which patients a cell's coverage
+    /// lost), leaving the tables on standard output whole.
     var perSeed = false
 
     init(_ arguments: [String]) {
@@ -240,8 +241,10 @@ for set in options.sets {
         }
         if options.perSeed {
             for (k, scores) in results.all.enumerated() where !scores.isEmpty {
-                emit("  seed \(seeds[k]), true heart rate at the start \(String(format: "%.1f", jobs[k].heartRate.bpm(at: 0))) bpm")
-                for (m, score) in scores.enumerated() { emit("    \(methods[m].name): \(score)") }
+                let rate = String(format: "%.1f", jobs[k].heartRate.bpm(at: 0))
+                var lines = ["\(row.group), \(row.name), seed \(seeds[k]) (a patient's heart rate at the start: \(rate) bpm)"]
+                lines += scores.enumerated().map { m, score in "  \(methods[m].name): \(score)" }
+                FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
             }
         }
         var cells = [Cell](repeating: Cell(), count: methods.count)

@@ -12,8 +12,9 @@
 /// more so the shorter the window).
 ///
 /// The lamp's own frequency (the reference's spectral peak, when it stands out by 3 dB) and its
-/// first harmonic tell the analyzer when to cancel (``isLamp(_:tolerance:harmonic:)``): only
-/// when the lamp is the strongest peak of the pulse signal.
+/// first harmonic (``isLamp(_:tolerance:harmonic:)``) tell the 10 s window when to cancel (only
+/// when the lamp is the strongest peak of the pulse signal) and the long window, which cancels
+/// whenever there is a lamp, which peak to refuse.
 public struct FlickerCanceller: Sendable {
     private let regressors: [[Double]]
     /// The lamp's flicker frequency in Hz, when the reference shows one.
@@ -43,8 +44,8 @@ public struct FlickerCanceller: Sendable {
         lampFrequency = peak.flatMap { $0.snr >= 3 ? $0.frequency : nil }
     }
 
-    /// Whether a peak at `frequency` (Hz), located within `tolerance` Hz, is the lamp's flicker
-    /// or its first harmonic.
+    /// Whether a peak at `frequency` (Hz), located within `tolerance` Hz, is the lamp's flicker,
+    /// or with `harmonic` (the default) the lamp's flicker or its first harmonic.
     public func isLamp(_ frequency: Double, tolerance: Double, harmonic: Bool = true) -> Bool {
         guard let lamp = lampFrequency else { return false }
         return abs(frequency - lamp) <= tolerance || (harmonic && abs(frequency - 2 * lamp) <= tolerance)
@@ -52,9 +53,8 @@ public struct FlickerCanceller: Sendable {
 
     /// `pulse` less its least-squares fit on the reference and its derivative, and with
     /// `harmonic` on the reference's square and its derivative too; unchanged when the reference
-    /// shows no flicker (a steady lamp: the fit would only take noise away). Regressors that add
-    /// nothing the others do not already span (the square's harmonic beyond the band, say) are
-    /// left out of the fit.
+    /// shows no flicker (a steady lamp: the fit would only take noise away). A regressor that is
+    /// all zeros, or that the ones before it already span, is left out of the fit.
     public func cancel(from pulse: [Double], harmonic: Bool = false) -> [Double] {
         guard lampFrequency != nil, let first = regressors.first, first.count == pulse.count else { return pulse }
         let used = Array(regressors.prefix(harmonic ? 4 : 2))

@@ -100,8 +100,9 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// lamp's flicker, exposure steps) is in `C` and nulled with it. Nulling a lamp costs noise
     /// (through the camera's gamma curve its colour lies within about 20° of blood's), so when
     /// `flicker` shows a lamp it is first regressed out of each channel, its harmonic included
-    /// (``FlickerCanceller/cancel(from:harmonic:)``: over 20 s that takes little of a pulse
-    /// beating near the harmonic), and `C` keeps only what the reference cannot explain.
+    /// (``FlickerCanceller/cancel(from:harmonic:)``; over 20 s that takes about a sixth of the
+    /// power of a pulse 2 bpm from the harmonic, and about two thirds of one 1 bpm from it), and
+    /// `C` keeps only what the reference cannot explain.
     ///
     /// - Parameters:
     ///   - rgb: The mean skin colour, uniformly sampled at `sampleRate` Hz.
@@ -109,7 +110,9 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     ///   - flicker: The window's lamp reference, when the analyzer has one.
     /// - Returns: The pulse signal, as long as `rgb`, rising with blood volume and in units of it:
     ///   a change of the colours by `−d·p` (blood's signature `p` scaled by `d`) comes out as
-    ///   `+d`. All zeros when a channel's mean is not positive or `C` does not invert.
+    ///   `+d`, less what a lamp's fit takes of it. All zeros when `rgb` has fewer than two
+    ///   samples, a channel's mean is not positive, `C` does not invert or its gain along `p` is
+    ///   not positive.
     public static func bandLimitedPBV(
         _ rgb: [SIMD3<Double>], sampleRate: Double, band: ClosedRange<Double>, flicker: FlickerCanceller? = nil
     ) -> [Double] {

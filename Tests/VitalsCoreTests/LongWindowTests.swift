@@ -93,17 +93,21 @@ import VitalsCore
     }
 
     @Test func aHeartBeatingNearTheLampsHarmonicIsReported() throws {
-        // 122 bpm under a 1 Hz lamp: the lamp is regressed out of each channel and PBV nulls
-        // what the gamma curve makes of its harmonic, so only the lamp's own rate is refused.
-        // (Refusing the harmonic too lost a held-out patient at 122 bpm: docs/VITALS.md.)
+        // 124 bpm under a 1 Hz lamp, 4 bpm from its harmonic (within a lobe of it, so refusing
+        // the harmonic would refuse the pulse; and a report of the harmonic itself counts as
+        // wrong): the lamp and its harmonic are fitted out of each channel (the reference's
+        // square covers what the gamma curve makes of the lamp), and only the lamp's own rate is
+        // refused. (Refusing the harmonic too lost held-out patients at 122 and 124 bpm:
+        // docs/VITALS-REPORT.md.)
         var reported = 0
         for seed in [1, 2, 3] as [UInt64] {
-            let face = Self.darkFace(depth: 0.002, flicker: 0.05, rate: 122, seed: seed)
-            let found = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly()), rate: 122)
+            let face = Self.darkFace(depth: 0.002, flicker: 0.05, rate: 124, seed: seed)
+            let found = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly()), rate: 124)
             #expect(found.right == found.all, "seed \(seed): \(found)")
             reported += found.all
         }
-        #expect(reported >= 60, "\(reported) of 153 windows")
+        // The long window can speak in 41 windows per 60 s clip.
+        #expect(reported >= 60, "\(reported) of 123 windows")
     }
 
     @Test(arguments: [0, 0.05])
