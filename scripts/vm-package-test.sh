@@ -39,7 +39,7 @@ dpkg-deb --root-owner-group -Zgzip -z1 --build "$work/previous" "$payload/previo
 printf '%s\n' "$token" > "$payload/token"
 printf 'RELAY_URL=http://10.0.2.2:%s\nWRONG_RELAY_URL=http://10.0.2.2:9\n' "$port" > "$payload/relay.env"
 espeak-ng -v en-us -s 150 -w "$payload/speech.wav" "Hello. I have a question about my appointment today. Can you tell me where to wait?"
-mkfs.ext4 -q -F -L hh-payload -d "$payload" "$work/payload.img" 256M
+mkfs.ext4 -q -F -L hh-payload -d "$payload" "$work/payload.img" 256M >&2
 
 timeout 1500 qemu-system-x86_64 -accel tcg -smp 2 -m 2048 -nographic -no-reboot \
     -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \

@@ -55,7 +55,9 @@ rm -rf "$root/var/cache/apt/archives"/*.deb "$root/var/lib/apt/lists"/*_Packages
 
 cp "$root"/boot/vmlinuz-* "$dir.tmp/vmlinuz"
 cp "$root"/boot/initrd.img-* "$dir.tmp/initrd.img"
-mkfs.ext4 -q -F -L hh-root -d "$root" "$dir.tmp/root.img" 3G
+# mkfs.ext4 says on standard output that it creates the image file, even with -q: the caller
+# reads only the directory from there.
+mkfs.ext4 -q -F -L hh-root -d "$root" "$dir.tmp/root.img" 3G >&2
 rm -rf "$root"
 mv "$dir.tmp" "$dir"
 touch "$dir/ready"
