@@ -7,8 +7,8 @@
 /// covers a shift of phase, are fitted to the pulse by least squares and subtracted, when the
 /// reference shows a flicker at all. To second order it is also the square of the reference: a
 /// gamma curve bends a deep flicker, putting its harmonic (twice the lamp's rate) into the face
-/// in another proportion than into the background; on request the square (band-passed) and its
-/// derivative are fitted too (they also take a pulse beating near the harmonic with them, the
+/// in another proportion than into the background; a canceller made with `fitsHarmonic` fits the
+/// square (band-passed) and its derivative too (they also take a pulse beating near the harmonic with them, the
 /// more so the shorter the window).
 ///
 /// The lamp's own frequency (the reference's spectral peak, when it stands out by 3 dB) and its
@@ -20,8 +20,10 @@ public struct FlickerCanceller: Sendable {
     /// The lamp's flicker frequency in Hz, when the reference shows one.
     public let lampFrequency: Double?
 
-    /// A canceller for one window's `reference` brightness, sampled at `sampleRate` Hz.
-    public init(reference: [Double], sampleRate: Double, band: ClosedRange<Double>) {
+    /// A canceller for one window's `reference` brightness, sampled at `sampleRate` Hz; with
+    /// `fitsHarmonic` it fits the lamp's harmonic too (the reference's square), which only then
+    /// is band-passed.
+    public init(reference: [Double], sampleRate: Double, band: ClosedRange<Double>, fitsHarmonic: Bool = false) {
         let mean = Stats.mean(reference)
         let filtered = mean > 0
             ? PulseMethod.pulseFilter(band: band, sampleRate: sampleRate).apply(reference.map { $0 / mean - 1 }, padding: Int(sampleRate))
@@ -33,10 +35,12 @@ public struct FlickerCanceller: Sendable {
         }
         if filtered.isEmpty {
             regressors = []
-        } else {
+        } else if fitsHarmonic {
             let squared = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
                 .apply(reference.map { ($0 / mean - 1) * ($0 / mean - 1) }, padding: Int(sampleRate))
             regressors = [filtered, slope(filtered), squared, slope(squared)]
+        } else {
+            regressors = [filtered, slope(filtered)]
         }
         let margin = 2 * sampleRate / Double(max(1, filtered.count))
         let peak = filtered.isEmpty
@@ -51,15 +55,14 @@ public struct FlickerCanceller: Sendable {
         return abs(frequency - lamp) <= tolerance || (harmonic && abs(frequency - 2 * lamp) <= tolerance)
     }
 
-    /// `pulse` less its least-squares fit on the reference and its derivative, and with
-    /// `harmonic` on the reference's square and its derivative too; unchanged when the reference
+    /// `pulse` less its least-squares fit on the reference and its derivative (and, made with
+    /// `fitsHarmonic`, the reference's square and its derivative); unchanged when the reference
     /// shows no flicker (a steady lamp: the fit would only take noise away). A regressor that is
     /// all zeros, or that the ones before it already span, is left out of the fit.
-    public func cancel(from pulse: [Double], harmonic: Bool = false) -> [Double] {
+    public func cancel(from pulse: [Double]) -> [Double] {
         guard lampFrequency != nil, let first = regressors.first, first.count == pulse.count else { return pulse }
-        let used = Array(regressors.prefix(harmonic ? 4 : 2))
-        let fit = LeastSquares.fit(pulse, on: used)
-        return pulse.indices.map { i in pulse[i] - zip(fit, used).reduce(0) { $0 + $1.0 * $1.1[i] } }
+        let fit = LeastSquares.fit(pulse, on: regressors)
+        return pulse.indices.map { i in pulse[i] - zip(fit, regressors).reduce(0) { $0 + $1.0 * $1.1[i] } }
     }
 }
 

@@ -100,9 +100,9 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// lamp's flicker, exposure steps) is in `C` and nulled with it. Nulling a lamp costs noise
     /// (through the camera's gamma curve its colour lies within about 20° of blood's), so when
     /// `flicker` shows a lamp it is first regressed out of each channel, its harmonic included
-    /// (``FlickerCanceller/cancel(from:harmonic:)``; over 20 s that takes about a sixth of the
-    /// power of a pulse 2 bpm from the harmonic, and about two thirds of one 1 bpm from it), and
-    /// `C` keeps only what the reference cannot explain.
+    /// (when `flicker` was made with `fitsHarmonic`, as the analyzer's is; over 20 s that takes
+    /// about a sixth of the power of a pulse 2 bpm from the harmonic, and about two thirds of one
+    /// 1 bpm from it), and `C` keeps only what the reference cannot explain.
     ///
     /// - Parameters:
     ///   - rgb: The mean skin colour, uniformly sampled at `sampleRate` Hz.
@@ -123,7 +123,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
         let padding = Int(sampleRate)
         func channel(_ value: (SIMD3<Double>) -> Double, _ mean: Double) -> [Double] {
             let filtered = filter.apply(rgb.map { value($0) / mean - 1 }, padding: padding)
-            return flicker?.cancel(from: filtered, harmonic: true) ?? filtered
+            return flicker?.cancel(from: filtered) ?? filtered
         }
         let red = channel(\.x, mean.x), green = channel(\.y, mean.y), blue = channel(\.z, mean.z)
         var xx = SIMD3<Double>.zero, cross = SIMD3<Double>.zero  // (rr, gg, bb), (rg, rb, gb)

@@ -201,7 +201,7 @@ public struct VitalsAnalyzer: Sendable {
         guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = uniformTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
         let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds)
         if c.longWindowUsesPBV {
-            let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band) }
+            let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band, fitsHarmonic: true) }
             let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
             let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: 3)
             // The lamp is already out of every channel: what is left at its rate is not taken.

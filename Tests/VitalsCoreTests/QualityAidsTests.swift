@@ -76,13 +76,12 @@ import VitalsCore
         let pulse = (0..<n).map { 0.002 * sin(2 * Double.pi * 1.4 * Double($0) / rate) }
         let band = 0.7...4.0
         let mixed = BandPass(band: 0.49...5, sampleRate: rate).apply(zip(pulse, leak).map(+), padding: 30)
-        let canceller = FlickerCanceller(reference: lamp, sampleRate: rate, band: band)
         func powerNear(_ frequency: Double, _ x: [Double]) -> Double {
             let spectrum = PowerSpectrum(of: x, sampleRate: rate, range: 0.5...4.2)
             return zip(spectrum.frequencies, spectrum.power).filter { abs($0.0 - frequency) < 0.05 }.map(\.1).max() ?? 0
         }
-        let linear = canceller.cancel(from: mixed)
-        let withHarmonic = canceller.cancel(from: mixed, harmonic: true)
+        let linear = FlickerCanceller(reference: lamp, sampleRate: rate, band: band).cancel(from: mixed)
+        let withHarmonic = FlickerCanceller(reference: lamp, sampleRate: rate, band: band, fitsHarmonic: true).cancel(from: mixed)
         #expect(powerNear(2, withHarmonic) < 0.25 * powerNear(2, linear), "\(powerNear(2, withHarmonic)), \(powerNear(2, linear))")
         #expect(powerNear(1.4, withHarmonic) > 0.9 * powerNear(1.4, mixed))
     }
