@@ -8,8 +8,8 @@
 /// reference shows a flicker at all. To second order it is also the square of the reference: a
 /// gamma curve bends a deep flicker, putting its harmonic (twice the lamp's rate) into the face
 /// in another proportion than into the background; a canceller made with `fitsHarmonic` fits the
-/// square (band-passed) and its derivative too (they also take a pulse beating near the harmonic with them, the
-/// more so the shorter the window).
+/// square (band-passed) and its derivative too (they also take a pulse beating near the
+/// harmonic with them, the more so the shorter the window).
 ///
 /// The lamp's own frequency (the reference's spectral peak, when it stands out by 3 dB) and its
 /// first harmonic (``isLamp(_:tolerance:harmonic:)``) tell the 10 s window when to cancel (only
