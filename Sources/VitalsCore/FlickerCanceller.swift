@@ -17,35 +17,46 @@
 /// whenever there is a lamp, which peak to refuse.
 public struct FlickerCanceller: Sendable {
     private let regressors: [[Double]]
+    private let fit: LeastSquares
     /// The lamp's flicker frequency in Hz, when the reference shows one.
     public let lampFrequency: Double?
 
     /// A canceller for one window's `reference` brightness, sampled at `sampleRate` Hz; with
-    /// `fitsHarmonic` it fits the lamp's harmonic too (the reference's square), which only then
-    /// is band-passed.
+    /// `fitsHarmonic` it fits the lamp's harmonic too (the reference's square).
+    ///
+    /// Each regressor is a signal the face could share with the reference, band-passed like the
+    /// pulse: the reference's change, its derivative, and with `fitsHarmonic` the square of its
+    /// change and that square's derivative. The derivatives are taken before the band-pass, as the
+    /// face's own lag is: the band-pass of a derivative and the derivative of a band-pass agree
+    /// inside the window but not at its ends, where the filter's padding differs.
     public init(reference: [Double], sampleRate: Double, band: ClosedRange<Double>, fitsHarmonic: Bool = false) {
         let mean = Stats.mean(reference)
-        let filtered = mean > 0
-            ? PulseMethod.pulseFilter(band: band, sampleRate: sampleRate).apply(reference.map { $0 / mean - 1 }, padding: Int(sampleRate))
-            : []
-        func slope(_ x: [Double]) -> [Double] {
-            var slope = [Double](repeating: 0, count: x.count)
-            for i in x.indices.dropFirst().dropLast() { slope[i] = (x[i + 1] - x[i - 1]) / 2 }
-            return slope
+        let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
+        var sources: [[Double]] = []
+        if mean > 0 {
+            let change = reference.map { $0 / mean - 1 }
+            sources = [change, Self.derivative(change)]
+            if fitsHarmonic {
+                let square = change.map { $0 * $0 }
+                sources += [square, Self.derivative(square)]
+            }
         }
-        if filtered.isEmpty {
-            regressors = []
-        } else if fitsHarmonic {
-            let squared = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
-                .apply(reference.map { ($0 / mean - 1) * ($0 / mean - 1) }, padding: Int(sampleRate))
-            regressors = [filtered, slope(filtered), squared, slope(squared)]
-        } else {
-            regressors = [filtered, slope(filtered)]
-        }
+        regressors = sources.map { filter.apply($0, padding: Int(sampleRate)) }
+        fit = LeastSquares(regressors: regressors)
+        let filtered = regressors.first ?? []
         let margin = 2 * sampleRate / Double(max(1, filtered.count))
         let peak = filtered.isEmpty
             ? nil : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin)).peak(in: band)
         lampFrequency = peak.flatMap { $0.snr >= 3 ? $0.frequency : nil }
+    }
+
+    /// The central difference of `x` per sample (one-sided at the two ends).
+    static func derivative(_ x: [Double]) -> [Double] {
+        guard x.count > 1 else { return x.map { _ in 0 } }
+        return x.indices.map { i in
+            let before = x[max(i - 1, 0)], after = x[min(i + 1, x.count - 1)]
+            return (after - before) / Double(min(i + 1, x.count - 1) - max(i - 1, 0))
+        }
     }
 
     /// Whether a peak at `frequency` (Hz), located within `tolerance` Hz, is the lamp's flicker,
@@ -61,31 +72,32 @@ public struct FlickerCanceller: Sendable {
     /// all zeros, or that the ones before it already span, is left out of the fit.
     public func cancel(from pulse: [Double]) -> [Double] {
         guard lampFrequency != nil, let first = regressors.first, first.count == pulse.count else { return pulse }
-        let fit = LeastSquares.fit(pulse, on: regressors)
-        return pulse.indices.map { i in pulse[i] - zip(fit, regressors).reduce(0) { $0 + $1.0 * $1.1[i] } }
+        let coefficients = fit.coefficients(fitting: pulse)
+        return pulse.indices.map { i in pulse[i] - zip(coefficients, regressors).reduce(0) { $0 + $1.0 * $1.1[i] } }
     }
 }
 
-/// Ordinary least squares on a few regressors, by the normal equations.
-enum LeastSquares {
-    /// The coefficients that fit `y` best as a sum of `regressors` (each as long as `y`). A
-    /// regressor whose part not explained by the ones before it is below a millionth of its own
-    /// energy (it adds nothing new, or is all zeros) gets 0.
-    static func fit(_ y: [Double], on regressors: [[Double]]) -> [Double] {
+/// Ordinary least squares on a few fixed regressors, by the normal equations: the Gram matrix is
+/// factored once (Cholesky, with a pivot test per column), then each signal costs one product
+/// per regressor and two triangular solves.
+struct LeastSquares: Sendable {
+    private let regressors: [[Double]]
+    /// The Cholesky factor of the Gram matrix over the regressors kept (`used`).
+    private let lower: [[Double]]
+    private let used: [Bool]
+
+    /// A fit on `regressors` (all of one length). A regressor whose part not explained by the ones
+    /// before it is below a millionth of its own energy (it adds nothing new, or is all zeros) is
+    /// left out and gets the coefficient 0.
+    init(regressors: [[Double]]) {
         let k = regressors.count
-        // The Gram matrix and the right-hand side, solved by Cholesky with a pivot test per column.
         var gram = [[Double]](repeating: [Double](repeating: 0, count: k), count: k)
-        var rhs = [Double](repeating: 0, count: k)
         for a in 0..<k {
             for b in a..<k {
-                var sum = 0.0
-                for i in y.indices { sum += regressors[a][i] * regressors[b][i] }
+                let sum = zip(regressors[a], regressors[b]).reduce(0) { $0 + $1.0 * $1.1 }
                 gram[a][b] = sum
                 gram[b][a] = sum
             }
-            var sum = 0.0
-            for i in y.indices { sum += regressors[a][i] * y[i] }
-            rhs[a] = sum
         }
         var lower = [[Double]](repeating: [Double](repeating: 0, count: k), count: k)
         var used = [Bool](repeating: false, count: k)
@@ -101,6 +113,15 @@ enum LeastSquares {
                 lower[b][a] = sum / lower[a][a]
             }
         }
+        self.regressors = regressors
+        self.lower = lower
+        self.used = used
+    }
+
+    /// The coefficients that fit `y` (as long as the regressors) best as a sum of the regressors.
+    func coefficients(fitting y: [Double]) -> [Double] {
+        let k = regressors.count
+        let rhs = regressors.map { regressor in zip(regressor, y).reduce(0) { $0 + $1.0 * $1.1 } }
         // Forward then back substitution over the regressors kept.
         var z = [Double](repeating: 0, count: k)
         for a in 0..<k where used[a] {

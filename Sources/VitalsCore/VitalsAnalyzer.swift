@@ -204,8 +204,11 @@ public struct VitalsAnalyzer: Sendable {
             let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band, fitsHarmonic: true) }
             let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
             let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: 3)
-            // The lamp is already out of every channel: what is left at its rate is not taken.
-            guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: power.lobeHalfWidth, harmonic: false) != true else { return nil }
+            // The lamp is already out of every channel: what is left at its rate is not taken. The
+            // fit spans the whole window, so a heart one of its bins (not one of a segment's)
+            // from the lamp keeps most of its power through it.
+            let lampBin = 1 / c.longWindowSeconds
+            guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: lampBin, harmonic: false) != true else { return nil }
             return peak
         }
         guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference, segments: 3)?.peak,
