@@ -8,7 +8,7 @@
 /// reference shows a flicker at all. To second order it is also the square of the reference: a
 /// gamma curve bends a deep flicker, putting its harmonic (twice the lamp's rate) into the face
 /// in another proportion than into the background; a canceller made with `fitsHarmonic` fits the
-/// square (band-passed) and its derivative too (they also take a pulse beating near the
+/// square and its derivative too, each band-passed (they also take a pulse beating near the
 /// harmonic with them, the more so the shorter the window).
 ///
 /// The lamp's own frequency (the reference's spectral peak, when it stands out by 3 dB) and its
@@ -90,6 +90,7 @@ struct LeastSquares: Sendable {
     /// before it is below a millionth of its own energy (it adds nothing new, or is all zeros) is
     /// left out and gets the coefficient 0.
     init(regressors: [[Double]]) {
+        precondition(Set(regressors.map(\.count)).count <= 1, "regressors of different lengths")
         let k = regressors.count
         var gram = [[Double]](repeating: [Double](repeating: 0, count: k), count: k)
         for a in 0..<k {
@@ -120,6 +121,7 @@ struct LeastSquares: Sendable {
 
     /// The coefficients that fit `y` (as long as the regressors) best as a sum of the regressors.
     func coefficients(fitting y: [Double]) -> [Double] {
+        precondition(regressors.allSatisfy { $0.count == y.count }, "a signal of another length than the regressors")
         let k = regressors.count
         let rhs = regressors.map { regressor in zip(regressor, y).reduce(0) { $0 + $1.0 * $1.1 } }
         // Forward then back substitution over the regressors kept.

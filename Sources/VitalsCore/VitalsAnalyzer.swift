@@ -205,8 +205,8 @@ public struct VitalsAnalyzer: Sendable {
             let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
             let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: 3)
             // The lamp is already out of every channel: what is left at its rate is not taken. The
-            // fit spans the whole window, so a heart one of its bins (not one of a segment's)
-            // from the lamp keeps most of its power through it.
+            // fit spans the whole window, so a heart more than one of its bins (not one of a
+            // segment's) from the lamp keeps most of its power through it.
             let lampBin = 1 / c.longWindowSeconds
             guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: lampBin, harmonic: false) != true else { return nil }
             return peak

@@ -67,16 +67,20 @@ import VitalsCore
 
     @Test func theCancellerTakesALaggingLeakOutToTheWindowsEnds() {
         // A face that follows the lamp with a lag and nothing else: the leak is in the span of the
-        // reference and its derivative, so after the fit nothing of it may be left, not even where
-        // the band-pass's padding shapes the signal (the window's first and last second).
+        // reference and its derivative, so after the fit next to nothing of it may be left, not
+        // even where the band-pass's padding shapes the signal (the window's first and last
+        // second). The lamp starts and ends off its zero crossing, where the one-sided derivative
+        // at the ends is only close (the derivative of the band-passed reference left 1.5% of the
+        // leak overall, 17% in the first second, 1.4% in the last).
         let rate = 30.0, n = 300
-        let lamp = (0..<n).map { 100 * (1 + 0.1 * sin(2 * Double.pi * 1.0 * Double($0) / rate)) }
-        let leak = (0..<n).map { 0.01 * sin(2 * Double.pi * 1.0 * Double($0) / rate - 0.6) }
+        let lamp = (0..<n).map { 100 * (1 + 0.1 * sin(2 * Double.pi * 1.0 * Double($0) / rate + 1)) }
+        let leak = (0..<n).map { 0.01 * sin(2 * Double.pi * 1.0 * Double($0) / rate + 1 - 0.6) }
         let mixed = BandPass(band: 0.49...5, sampleRate: rate).apply(leak, padding: 30)
         let cleaned = FlickerCanceller(reference: lamp, sampleRate: rate, band: 0.7...4).cancel(from: mixed)
         let energy = { (x: ArraySlice<Double>) in x.map { $0 * $0 }.reduce(0, +) }
-        #expect(energy(cleaned[...]) < 1e-4 * energy(mixed[...]), "\(energy(cleaned[...]) / energy(mixed[...]))")
-        #expect(energy(cleaned.prefix(30)) < 1e-4 * energy(mixed.prefix(30)), "\(energy(cleaned.prefix(30)) / energy(mixed.prefix(30)))")
+        #expect(energy(cleaned[...]) < 1e-3 * energy(mixed[...]), "\(energy(cleaned[...]) / energy(mixed[...]))")
+        #expect(energy(cleaned.prefix(30)) < 2e-3 * energy(mixed.prefix(30)), "\(energy(cleaned.prefix(30)) / energy(mixed.prefix(30)))")
+        #expect(energy(cleaned.suffix(30)) < 2e-3 * energy(mixed.suffix(30)), "\(energy(cleaned.suffix(30)) / energy(mixed.suffix(30)))")
     }
 
     @Test func withTheHarmonicTheCancellerAlsoTakesWhatAGammaCurveMakesOfADeepLamp() {
