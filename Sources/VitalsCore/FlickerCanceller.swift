@@ -32,22 +32,23 @@ public struct FlickerCanceller: Sendable {
     public init(reference: [Double], sampleRate: Double, band: ClosedRange<Double>, fitsHarmonic: Bool = false) {
         let mean = Stats.mean(reference)
         let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
+        let change = mean > 0 ? reference.map { $0 / mean - 1 } : []
+        let filtered = change.isEmpty ? [] : filter.apply(change, padding: Int(sampleRate))
+        let margin = 2 * sampleRate / Double(max(1, filtered.count))
+        let peak = filtered.isEmpty
+            ? nil : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin)).peak(in: band)
+        lampFrequency = peak.flatMap { $0.snr >= 3 ? $0.frequency : nil }
+        // The other regressors only when there is a lamp to cancel (most windows have none).
         var sources: [[Double]] = []
-        if mean > 0 {
-            let change = reference.map { $0 / mean - 1 }
-            sources = [change, Self.derivative(change)]
+        if lampFrequency != nil {
+            sources = [Self.derivative(change)]
             if fitsHarmonic {
                 let square = change.map { $0 * $0 }
                 sources += [square, Self.derivative(square)]
             }
         }
-        regressors = sources.map { filter.apply($0, padding: Int(sampleRate)) }
+        regressors = lampFrequency == nil ? [] : [filtered] + sources.map { filter.apply($0, padding: Int(sampleRate)) }
         fit = LeastSquares(regressors: regressors)
-        let filtered = regressors.first ?? []
-        let margin = 2 * sampleRate / Double(max(1, filtered.count))
-        let peak = filtered.isEmpty
-            ? nil : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin)).peak(in: band)
-        lampFrequency = peak.flatMap { $0.snr >= 3 ? $0.frequency : nil }
     }
 
     /// The central difference of `x` per sample (one-sided at the two ends).
@@ -71,7 +72,7 @@ public struct FlickerCanceller: Sendable {
     /// shows no flicker (a steady lamp: the fit would only take noise away). A regressor that is
     /// all zeros, or that the ones before it already span, is left out of the fit.
     public func cancel(from pulse: [Double]) -> [Double] {
-        guard lampFrequency != nil, let first = regressors.first, first.count == pulse.count else { return pulse }
+        guard let first = regressors.first, first.count == pulse.count else { return pulse }
         let coefficients = fit.coefficients(fitting: pulse)
         return pulse.indices.map { i in pulse[i] - zip(coefficients, regressors).reduce(0) { $0 + $1.0 * $1.1[i] } }
     }
