@@ -36,7 +36,6 @@ missing_modules=()
 for m in "${python_modules[@]}"; do
     import_name=${m//-/_}
     import_name=${import_name%%[*}
-    import_name=${import_name%%==*}
     case "$m" in webrtcvad-wheels) import_name=webrtcvad ;; "moto[server]") import_name=moto.server ;; esac
     python3 -c "import $import_name" 2>/dev/null || missing_modules+=("$m")
 done

@@ -144,24 +144,6 @@ import VoiceCore
         #expect(low <= middle && middle <= high)
         #expect(low < high)
     }
-
-    /// The model's recurrent cells run for as long as the kiosk listens: ten minutes of the
-    /// same 6 s (noise, the vowel, noise) leave the detector deciding the last repetition as it
-    /// decided the second (it was trained on 6 s stretches, so this is what could drift; the
-    /// first differs anyway, as the noise floor is still being learnt).
-    @Test func tenMinutesOfListeningLeaveTheDecisionsAsTheyWere() {
-        var detector = VoiceActivityDetector(configuration: .init(sensitivity: 1))
-        let frames = Self.signal.count / 160
-        var speech: [[Int]] = []
-        for _ in 0..<100 {
-            speech.append(detector.process(Self.signal).filter(\.isSpeech).map { $0.index % frames })
-        }
-        let second = Set(speech[1]), last = Set(speech[99])
-        #expect(second.count > 100, "the vowel (150 frames) found in \(second.count) frames")
-        #expect(second.symmetricDifference(last).count <= 5, "second \(second.sorted()), last \(last.sorted())")
-        // Each cycle's speech is the vowel's (3 to 4.5 s) and what the model holds after it.
-        #expect(speech.allSatisfy { $0.allSatisfy { (290..<480).contains($0) } })
-    }
 }
 
 @Suite struct UtteranceSegmenterTests {
@@ -189,9 +171,7 @@ import VoiceCore
         let utterance = found[0]
         #expect(abs(utterance.speechStartTime - 3) <= 0.15)
         #expect(abs(utterance.startTime - (utterance.speechStartTime - 0.3)) < 0.011)
-        // The voice ends at 4.5 s; then the hangover (80 ms), the padding (300 ms), and up to
-        // 200 ms the model holds on (the truth it learnt from counts pauses under 200 ms as speech).
-        #expect(utterance.endTime >= 4.5 && utterance.endTime <= 5.1, "ends at \(utterance.endTime)")
+        #expect(utterance.endTime >= 4.5 && utterance.endTime <= 5.0)
         #expect(utterance.endReason == .silence)
         #expect(utterance.samples.count == Int(((utterance.endTime - utterance.startTime) * 16_000).rounded()))
         // The audio is the stream's own, from startTime on.
