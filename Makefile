@@ -63,7 +63,7 @@ voice-packages: deps
 	@packages=$$(python3 Training/voice/speech_sources.py --packages held-out independent) && scripts/install-deps.sh $$packages
 
 voice-training-packages: deps
-	@packages=$$(python3 Training/voice/speech_sources.py --packages) && scripts/install-deps.sh --pip soundfile $$packages
+	@packages=$$(python3 Training/voice/speech_sources.py --packages) && scripts/install-deps.sh --pip soundfile --pip torch==2.13.0+cpu $$packages
 
 $(VOICE_CORPUS)/%/manifest.csv: Training/voice/corpus.py Training/voice/noises.py Training/voice/rooms.py Training/voice/speech_sources.py | voice-packages
 	python3 Training/voice/corpus.py --split $* --out $(VOICE_CORPUS)/$*

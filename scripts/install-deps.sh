@@ -36,11 +36,27 @@ missing_modules=()
 for m in "${python_modules[@]}"; do
     import_name=${m//-/_}
     import_name=${import_name%%[*}
+    import_name=${import_name%%==*}
     case "$m" in webrtcvad-wheels) import_name=webrtcvad ;; "moto[server]") import_name=moto.server ;; esac
     python3 -c "import $import_name" 2>/dev/null || missing_modules+=("$m")
 done
-if [ ${#missing_modules[@]} -gt 0 ]; then
-    echo "Installing Python modules: ${missing_modules[*]}" >&2
-    python3 -m pip install -q "${missing_modules[@]}" 2>/dev/null \
-        || python3 -m pip install -q --break-system-packages "${missing_modules[@]}"
+# pip_install ARGS…: pip install, also where the system Python is marked externally managed.
+pip_install() {
+    python3 -m pip install -q "$@" 2>/dev/null || python3 -m pip install -q --break-system-packages "$@"
+}
+# A PyTorch CPU build (torch==…+cpu) is on PyTorch's own index, not on PyPI: it is installed on
+# its own, from the configured indexes first (a local wheel mirror, say), then from PyTorch's,
+# so a failure there cannot take the other modules down with it.
+other_modules=()
+for m in "${missing_modules[@]}"; do
+    case "$m" in
+        torch==*+cpu)
+            echo "Installing Python module: $m" >&2
+            pip_install "$m" || pip_install --extra-index-url https://download.pytorch.org/whl/cpu "$m" ;;
+        *) other_modules+=("$m") ;;
+    esac
+done
+if [ ${#other_modules[@]} -gt 0 ]; then
+    echo "Installing Python modules: ${other_modules[*]}" >&2
+    pip_install "${other_modules[@]}"
 fi

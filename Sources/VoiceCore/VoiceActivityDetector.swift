@@ -67,6 +67,8 @@ public struct VoiceActivityDetector: Sendable {
     /// The embeddings of the last ``ringSize`` frames; frame `i` at `(i % ringSize) * embeddingSize`.
     private var embeddings: [Float]
     private var context: [Float]
+    /// The model's recurrent cells, as the last decided frame left them.
+    private var cells: [Float]
     private var framesSeen = 0
     private var nextDecision = 0
     private var inSpeech = false
@@ -80,6 +82,7 @@ public struct VoiceActivityDetector: Sendable {
         self.model = model
         embeddings = Array(repeating: 0, count: Self.ringSize * VoiceActivityModel.embeddingSize)
         context = Array(repeating: 0, count: VoiceActivityModel.contextInputs)
+        cells = Array(repeating: 0, count: VoiceActivityModel.recurrentSize)
     }
 
     /// Consumes 16 kHz mono samples; returns the decisions that became final, in order.
@@ -131,7 +134,9 @@ public struct VoiceActivityDetector: Sendable {
                 }
             }
         }
-        let probability = context.withUnsafeBufferPointer { model.probability(context: $0.baseAddress!) }
+        let probability = context.withUnsafeBufferPointer { context in
+            cells.withUnsafeMutableBufferPointer { model.probability(context: context.baseAddress!, cells: $0.baseAddress!) }
+        }
         nextDecision += 1
         if inSpeech {
             if probability >= configuration.releaseThreshold {

@@ -65,7 +65,15 @@ public struct VoiceFeatures: Sendable {
     private var currentBlock = 0
     private var framesInBlock = 0
     private var averageLevel: Float = 0
-    private var started = false
+    /// Hops consumed so far, counted up to ``hopsToFillWindow``.
+    private var hopsSeen = 0
+    /// Hops until the window holds only audio (no zeros from before the stream began).
+    static let hopsToFillWindow = (windowSize + hopSize - 1) / hopSize
+    /// Whether the window still holds zeros from before the stream: such a frame's level is
+    /// low only because the stream just began, so the floor and the average level start
+    /// afresh from each frame until the window is full (a stream's first frame must not look
+    /// like a sound rising out of silence).
+    private var isFillingWindow: Bool { hopsSeen < Self.hopsToFillWindow }
 
     /// One triangular band: weights for bins `firstBin..<firstBin + weights.count`.
     struct MelBand: Sendable {
@@ -131,9 +139,9 @@ public struct VoiceFeatures: Sendable {
             }
         }
         meanLevel /= Float(bandCount)
-        if !started { averageLevel = meanLevel }
+        if isFillingWindow { averageLevel = meanLevel }
         updateFloor(levels: features)
-        started = true
+        hopsSeen = min(hopsSeen + 1, Self.hopsToFillWindow)
 
         var meanAboveFloor: Float = 0
         for b in 0..<bandCount {
@@ -175,8 +183,13 @@ public struct VoiceFeatures: Sendable {
     private mutating func updateFloor(levels: UnsafeMutableBufferPointer<Float>) {
         let bands = Self.bandCount
         for b in 0..<bands {
-            smoothedLevel[b] = started ? smoothedLevel[b] + Self.floorSmoothing * (levels[b] - smoothedLevel[b]) : levels[b]
-            blockMinima[currentBlock * bands + b] = min(blockMinima[currentBlock * bands + b], smoothedLevel[b])
+            if isFillingWindow {
+                smoothedLevel[b] = levels[b]
+                blockMinima[currentBlock * bands + b] = levels[b]
+            } else {
+                smoothedLevel[b] += Self.floorSmoothing * (levels[b] - smoothedLevel[b])
+                blockMinima[currentBlock * bands + b] = min(blockMinima[currentBlock * bands + b], smoothedLevel[b])
+            }
         }
         framesInBlock += 1
         if framesInBlock == Self.floorBlockFrames {

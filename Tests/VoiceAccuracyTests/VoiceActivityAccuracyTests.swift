@@ -140,19 +140,20 @@ struct VoiceCorpus {
         #expect(VoiceCorpus.f1(narrow) >= 0.75, "8 kHz \(VoiceCorpus.f1(narrow))")
     }
 
-    /// Kinds of noise that still make it flag more than 5% of their frames (docs/VOICE.md, known
-    /// limits): distant talkers and a television.
+    /// Kinds of noise that make it flag more than 5% of their frames, or nearly (docs/VOICE.md,
+    /// known limits): a television (6.4% here; 30% on independent), and distant talkers (8.7%
+    /// here; under 5% on heldout), so the known issue may or may not be seen.
     static let speechLikeNoises: Set<String> = ["babble", "tv"]
 
     /// No other kind of noise (clicks, doors, coughs, paper, ringtones, beeps, music, fans…) makes
     /// it flag more than 5% of its frames, and pooled over every kind no more than the issue's 3%
-    /// (`make voice-compare`, which pools the talker at 2 m too, measured 2.0%).
+    /// (`make voice-compare`, which pools the talker at 2 m too, measured 1.4%; beeps, the highest of the other kinds, 4.4%).
     @Test func fewFalseAlarmsInEveryKindOfNoise() {
         var flaggedTotal = 0, framesTotal = 0
         for noise in Self.corpus.noiseKinds {
             let (flagged, frames) = VoiceCorpus.falseAlarms(Self.corpus.clips.filter { $0.noise == noise })
             #expect(frames > 2_500, "\(noise): \(frames) noise-only frames")
-            withKnownIssue("speech-like noise: docs/VOICE.md") {
+            withKnownIssue("speech-like noise: docs/VOICE.md", isIntermittent: true) {
                 #expect(Double(flagged) <= 0.05 * Double(frames), "\(noise): \(flagged) of \(frames) noise-only frames flagged")
             } when: {
                 Self.speechLikeNoises.contains(noise)
@@ -177,13 +178,13 @@ struct VoiceCorpus {
 
     @Test func frameF1Overall() {
         let f1 = VoiceCorpus.f1(Self.corpus.speech())
-        #expect(f1 >= 0.82, "F1 \(f1)")
+        #expect(f1 >= 0.84, "F1 \(f1)")
         withKnownIssue("issue 17: F1 >= 0.95 on held-out real speech") { #expect(f1 >= 0.95, "F1 \(f1)") }
     }
 
     @Test func frameF1At0dB() {
         let f1 = VoiceCorpus.f1(Self.corpus.speech(snr: "0"))
-        #expect(f1 >= 0.72, "F1 at 0 dB \(f1)")
+        #expect(f1 >= 0.76, "F1 at 0 dB \(f1)")
         withKnownIssue("issue 17: F1 >= 0.90 at 0 dB") { #expect(f1 >= 0.90, "F1 at 0 dB \(f1)") }
     }
 
@@ -191,11 +192,11 @@ struct VoiceCorpus {
         let clips = Self.corpus.speech(noise: "reverb-2m")
         #expect(clips.count == 4)
         let recall = VoiceCorpus.recall(clips)
-        #expect(recall >= 0.65, "recall at 2 m \(recall)")
+        #expect(recall >= 0.77, "recall at 2 m \(recall)")
         withKnownIssue("issue 17: recall >= 0.90 at 2 m") { #expect(recall >= 0.90, "recall at 2 m \(recall)") }
     }
 
-    /// The issue's 3% (measured 2.6%).
+    /// The issue's 3% (measured 2.3%).
     @Test func fewFalseAlarmsOverAllNoise() {
         let (flagged, frames) = VoiceCorpus.falseAlarms(Self.corpus.clips)
         #expect(Double(flagged) <= 0.03 * Double(frames), "\(flagged) of \(frames) noise-only frames flagged")

@@ -144,6 +144,28 @@ import VoiceCore
         #expect(low <= middle && middle <= high)
         #expect(low < high)
     }
+
+    /// The model's recurrent cells run for as long as the kiosk listens: ten minutes of the
+    /// same 6 s (noise, the vowel, noise) leave the detector's probabilities over the last
+    /// repetition as they were over the second (it was trained on 6 s stretches, so this is what
+    /// could drift; the first differs anyway, as the noise floor is still being learnt).
+    @Test func tenMinutesOfListeningLeaveTheDecisionsAsTheyWere() {
+        var detector = VoiceActivityDetector(configuration: .init(sensitivity: 1))
+        let frames = Self.signal.count / 160
+        var cycles: [[VoiceFrameDecision]] = []
+        for _ in 0..<100 { cycles.append(detector.process(Self.signal)) }
+        func probabilities(_ cycle: Int) -> [Int: Float] {
+            Dictionary(uniqueKeysWithValues: cycles[cycle].map { ($0.index % frames, $0.probability) })
+        }
+        let second = probabilities(1), last = probabilities(99)
+        #expect(second.count == frames && last.count == frames)
+        let drift = second.keys.map { abs(second[$0]! - (last[$0] ?? .nan)) }
+        #expect(drift.allSatisfy { $0 < 0.02 }, "largest drift \(drift.max() ?? .nan)")
+        let speech = cycles[1].filter(\.isSpeech).map { $0.index % frames }
+        #expect(speech.count > 100, "the vowel (150 frames) found in \(speech.count) frames")
+        // The speech is the vowel's (3 to 4.5 s) and what the model holds after it (up to 1 s).
+        #expect(cycles.allSatisfy { $0.filter(\.isSpeech).allSatisfy { (290..<550).contains($0.index % frames) } })
+    }
 }
 
 @Suite struct UtteranceSegmenterTests {
@@ -169,9 +191,14 @@ import VoiceCore
         let found = Self.utterances(configuration, chunk: 320)
         try #require(found.count == 1, "found \(found.map { ($0.startTime, $0.endTime) })")
         let utterance = found[0]
-        #expect(abs(utterance.speechStartTime - 3) <= 0.15)
+        // Speech starts within 0.3 s of the vowel: the detector is sure of this crude vowel only
+        // after about 0.26 s (its probability is at 0.6-0.9 from the first frames, under the 0.99
+        // onset threshold until then; docs/VOICE.md, onset latency).
+        #expect(utterance.speechStartTime >= 2.97 && utterance.speechStartTime <= 3.3, "speech starts at \(utterance.speechStartTime)")
         #expect(abs(utterance.startTime - (utterance.speechStartTime - 0.3)) < 0.011)
-        #expect(utterance.endTime >= 4.5 && utterance.endTime <= 5.0)
+        // The voice ends at 4.5 s; then the hangover (80 ms), the padding (300 ms), and up to
+        // 200 ms the model holds on (the truth it learnt from counts pauses under 200 ms as speech).
+        #expect(utterance.endTime >= 4.5 && utterance.endTime <= 5.1, "ends at \(utterance.endTime)")
         #expect(utterance.endReason == .silence)
         #expect(utterance.samples.count == Int(((utterance.endTime - utterance.startTime) * 16_000).rounded()))
         // The audio is the stream's own, from startTime on.
@@ -261,6 +288,36 @@ import VoiceCore
             let peak = Self.median(Self.cepstralPeaks(other))
             #expect(voicedPeak > peak + 0.3, "voiced \(voicedPeak) against \(name) \(peak)")
         }
+    }
+
+    /// The features of each 10 ms hop of `samples`, from the stream's first hop.
+    static func features(_ samples: [Float]) -> [[Float]] {
+        var extractor = VoiceFeatures()
+        var features = [Float](repeating: 0, count: VoiceFeatures.count)
+        return stride(from: 0, to: samples.count - VoiceFeatures.hopSize + 1, by: VoiceFeatures.hopSize).map { start in
+            samples[start..<(start + VoiceFeatures.hopSize)].withUnsafeBufferPointer { hop in
+                features.withUnsafeMutableBufferPointer { extractor.process(hop: hop, into: $0) }
+            }
+            return features
+        }
+    }
+
+    /// A stream's first frames are not a sound rising out of silence: until the window is full
+    /// it holds zeros from before the stream, which must not set the noise floor or the level's
+    /// average (a floor set there made the first seconds of a quiet room's noise look like a
+    /// voice, and the kiosk heard an utterance in them). Steady noise from the first sample, at
+    /// any level: over its first half second the mean level above the floor is no higher than
+    /// once the floor has settled (4 s on), nor the level farther from its average.
+    @Test(arguments: [Float(0.0003), 0.003, 0.03, 0.3])
+    func steadyNoiseFromTheStreamsFirstSampleStandsOutOfNothing(level: Float) {
+        let frames = Self.features(Self.noise(seed: 9, count: 5 * 16_000).map { level * $0 })
+        let aboveFloor = 2 * VoiceFeatures.bandCount, againstAverage = aboveFloor + 1
+        let window = 4  // hops until the 512-sample window holds only the stream
+        let start = frames[window..<50], settled = frames[400..<500]
+        let startHighest = start.map { $0[aboveFloor] }.max()!, settledHighest = settled.map { $0[aboveFloor] }.max()!
+        #expect(startHighest <= settledHighest + 0.05, "level above the floor: first half second up to \(startHighest) B, settled up to \(settledHighest) B")
+        let startFarthest = start.map { abs($0[againstAverage]) }.max()!, settledFarthest = settled.map { abs($0[againstAverage]) }.max()!
+        #expect(startFarthest <= settledFarthest + 0.05, "level against its average: first half second up to \(startFarthest) B, settled up to \(settledFarthest) B")
     }
 
     @Test func digitalSilenceHasNoCepstralPeak() {
