@@ -355,8 +355,8 @@ final class TurnRedelivery: Sendable {
                         guard !Task.isCancelled else { return }
                         await deliver(turn, client: client)
                     }
-                    let held = held.withLock { $0 }
-                    if let next = try await io.run({ [store] in try store.nextVoiceTurnDue(excluding: held) }) {
+                    let inFlight = held.withLock { $0 }
+                    if let next = try await io.run({ [store] in try store.nextVoiceTurnDue(excluding: inFlight) }) {
                         wait = .milliseconds(Int64(min(60, max(0.05, next.timeIntervalSinceNow)) * 1000))
                     }
                 }

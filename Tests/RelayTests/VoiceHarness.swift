@@ -10,13 +10,19 @@ import ServiceLifecycle
 import TestSupport
 
 /// The relay's router served in this process, with voice providers the test chooses (fakes
-/// that count, stall or fail), on SQLite, a folder and a free port.
+/// that count, stall or fail), on SQLite, a folder and a port the system picks.
+///
+/// It listens on 127.0.0.2, where no daemon of another test dials (they use 127.0.0.1), and is
+/// stopped by a graceful shutdown of its service group, never by cancelling the task serving it:
+/// a connection accepted as the serving loop is cancelled is dropped before it is active, and
+/// swift-nio traps on its writer (apple/swift-nio#2813 and #3481; it crashed a test run once).
 final class InProcessRelay: @unchecked Sendable {
     let store: any RelayStore
     let objects: any ObjectStore
     let port: Int
     let directory: String
-    private let task: Task<Void, any Error>
+    private let group: ServiceGroup
+    private let running: Task<Void, any Error>
     private(set) var token = ""
     private(set) var clinicID = ""
 
@@ -33,13 +39,22 @@ final class InProcessRelay: @unchecked Sendable {
         self.objects = objects
         let voice = VoiceTurnService(
             pipeline: pipeline, store: store, objects: objects, knowledge: knowledge, audioRetentionDays: audioRetentionDays)
-        let port = freePort()
-        self.port = port
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
         let application = Application(
             router: RelayServer.router(store: store, objects: objects, voice: voice, configuration: configuration, registry: PrometheusCollectorRegistry(), logger: logger),
-            configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-        task = Task { try await application.run() }
-        for _ in 0..<100 where !canConnect(port: port) { try await Task.sleep(for: .milliseconds(50)) }
+            configuration: .init(address: .hostname(Self.host, port: 0)),
+            onServerRunning: { listening.yield($0.localAddress?.port ?? 0) }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [], logger: logger))
+        self.group = group
+        running = Task {
+            defer { listening.finish() }
+            try await group.run()
+        }
+        guard let port = await ports.first(where: { _ in true }), port > 0 else {
+            _ = try? await running.value
+            throw RelayDidNotStart()
+        }
+        self.port = port
         (clinicID, token) = try await addClinic("North")
     }
 
@@ -51,7 +66,10 @@ final class InProcessRelay: @unchecked Sendable {
         return (clinic.id, token.text)
     }
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    /// The address it listens on.
+    static let host = "127.0.0.2"
+
+    var url: String { "http://\(Self.host):\(port)" }
 
     /// Sends a turn; returns the status and body.
     func send(session: String, turn: TurnPart, audio: Data?, token: String? = nil) async throws -> (Int, Data) {
@@ -62,11 +80,15 @@ final class InProcessRelay: @unchecked Sendable {
         return (status, data)
     }
 
+    /// Stops listening, lets the requests in progress finish, and returns when the server has.
     func stop() async {
-        task.cancel()
-        _ = try? await task.value
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
     }
 }
+
+/// The in-process relay stopped before it listened.
+struct RelayDidNotStart: Error {}
 
 /// The `turn` part of a voice turn, as a kiosk writes it.
 struct TurnPart {
