@@ -20,16 +20,23 @@ public struct FlickerCanceller: Sendable {
     private let fit: LeastSquares
     /// The lamp's flicker frequency in Hz, when the reference shows one.
     public let lampFrequency: Double?
+    /// Whether the reference is to be cancelled from every pulse whatever its peak: made
+    /// `withoutLamp` and the reference shows no lamp. (With a lamp, the lamp's own rule holds:
+    /// cancel when it is the pulse's strongest peak.)
+    public let cancelsUnconditionally: Bool
 
     /// A canceller for one window's `reference` brightness, sampled at `sampleRate` Hz; with
-    /// `fitsHarmonic` it fits the lamp's harmonic too (the reference's square).
+    /// `fitsHarmonic` it fits the lamp's harmonic too (the reference's square). Made
+    /// `withoutLamp`, it cancels the reference even when it shows no flicker: what the camera
+    /// itself does to the whole picture (auto-exposure hunting in steps, gain changes) shows in the
+    /// background as it does in the face, as tones the lamp test does not catch.
     ///
     /// Each regressor is a signal the face could share with the reference, band-passed like the
     /// pulse: the reference's change, its derivative, and with `fitsHarmonic` the square of its
     /// change and that square's derivative. The derivatives are taken before the band-pass, as the
     /// face's own lag is: the band-pass of a derivative and the derivative of a band-pass agree
     /// inside the window but not at its ends, where the filter's padding differs.
-    public init(reference: [Double], sampleRate: Double, band: ClosedRange<Double>, fitsHarmonic: Bool = false) {
+    public init(reference: [Double], sampleRate: Double, band: ClosedRange<Double>, fitsHarmonic: Bool = false, withoutLamp: Bool = false) {
         let mean = Stats.mean(reference)
         let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
         let change = mean > 0 ? reference.map { $0 / mean - 1 } : []
@@ -38,16 +45,18 @@ public struct FlickerCanceller: Sendable {
         let peak = filtered.isEmpty
             ? nil : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin)).peak(in: band)
         lampFrequency = peak.flatMap { $0.snr >= 3 ? $0.frequency : nil }
-        // The other regressors only when there is a lamp to cancel (most windows have none).
+        // The other regressors only when there is something to cancel (most windows have no lamp).
         var sources: [[Double]] = []
-        if lampFrequency != nil {
+        let cancels = lampFrequency != nil || (withoutLamp && !filtered.isEmpty)
+        cancelsUnconditionally = withoutLamp && lampFrequency == nil && !filtered.isEmpty
+        if cancels {
             sources = [Self.derivative(change)]
             if fitsHarmonic {
                 let square = change.map { $0 * $0 }
                 sources += [square, Self.derivative(square)]
             }
         }
-        regressors = lampFrequency == nil ? [] : [filtered] + sources.map { filter.apply($0, padding: Int(sampleRate)) }
+        regressors = !cancels ? [] : [filtered] + sources.map { filter.apply($0, padding: Int(sampleRate)) }
         fit = LeastSquares(regressors: regressors)
     }
 

@@ -92,8 +92,10 @@ public struct VitalsAnalyzer: Sendable {
             return VitalsEstimate(time: centre, status: .noFace)
         }
         let band = (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60)
-        let reference = flickerReference(endingAt: end, seconds: c.windowSeconds)
-        guard let pulse = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference) else {
+        let lamp = flickerReference(endingAt: end, seconds: c.windowSeconds).map {
+            FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band, withoutLamp: c.cancelsCameraChanges)
+        }
+        guard let pulse = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp) else {
             followed = nil
             return VitalsEstimate(time: centre, status: .lowQuality)
         }
@@ -128,21 +130,22 @@ public struct VitalsAnalyzer: Sendable {
 
     /// The pulse signal of a trace and its strongest peak in `band` (Hz).
     ///
-    /// When the strongest peak is the lamp's flicker (or its harmonic), seen in `flicker` (the
-    /// scene's brightness around the face, same grid), the flicker is cancelled and the peak
-    /// looked for again; what stays at the lamp's rate after that is a heart beating at it,
+    /// When the strongest peak is the lamp's flicker (or its harmonic), seen by `lamp` (made from
+    /// the scene's brightness around the face, same grid), the flicker is cancelled and the peak
+    /// looked for again (one that cancels unconditionally has cancelled the scene's brightness
+    /// from the start); what stays at the lamp's rate after that is a heart beating at it,
     /// except over segments (the long window's lower gate), where it is not taken. ``PulseMethod/auto``
     /// tries POS and CHROM and keeps the one whose peak stands out more. With `segments` above 1
     /// the spectrum is the mean of that many half-overlapping segments'.
     static func pulse(
-        _ trace: [SIMD3<Double>], method: PulseMethod, sampleRate: Double, band: ClosedRange<Double>, flicker: [Double]? = nil,
+        _ trace: [SIMD3<Double>], method: PulseMethod, sampleRate: Double, band: ClosedRange<Double>, lamp reference: FlickerCanceller? = nil,
         segments: Int = 1
     ) -> (signal: [Double], peak: SpectralPeak, method: PulseMethod)? {
-        let reference = flicker.map { FlickerCanceller(reference: $0, sampleRate: sampleRate, band: band) }
         func spectrum(_ pulse: [Double]) -> PowerSpectrum { Self.spectrum(pulse, sampleRate: sampleRate, band: band, segments: segments) }
         var best: (signal: [Double], peak: SpectralPeak, method: PulseMethod)?
         for candidate in method.candidates {
             var pulse = candidate.extract(trace, sampleRate: sampleRate, band: band)
+            if let reference, reference.cancelsUnconditionally { pulse = reference.cancel(from: pulse) }
             var power = spectrum(pulse)
             guard var peak = power.peak(in: band) else { continue }
             if let reference, reference.isLamp(peak.frequency, tolerance: power.lobeHalfWidth) {
@@ -211,7 +214,8 @@ public struct VitalsAnalyzer: Sendable {
             guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: lampBin, harmonic: false) != true else { return nil }
             return peak
         }
-        guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference, segments: 3)?.peak,
+        let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band) }
+        guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp, segments: 3)?.peak,
             BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
         else { return nil }
         return peak
@@ -258,7 +262,8 @@ public struct VitalsAnalyzer: Sendable {
         let c = configuration
         guard let trace = uniformTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1) else { return nil }
         let reference = flickerReference(endingAt: end, seconds: c.variabilityWindowSeconds)
-        guard let (pulse, peak, method) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, flicker: reference),
+        let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band) }
+        guard let (pulse, peak, method) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp),
             peak.snr >= c.minimumVariabilitySNR
         else { return nil }
         // The crests find the beats; the whole waveform of each beat, matched against the
