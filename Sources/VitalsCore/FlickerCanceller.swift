@@ -11,8 +11,9 @@
 /// square and its derivative too, each band-passed (they also take a pulse beating near the
 /// harmonic with them, the more so the shorter the window).
 ///
-/// The lamp's own frequency (the reference's spectral peak, when it stands out by 3 dB) and its
-/// first harmonic (``isLamp(_:tolerance:harmonic:)``) tell the 10 s window when to cancel (only
+/// Made `withoutLamp`, it also cancels a reference that shows no lamp (the camera's own changes,
+/// ``cancelsUnconditionally``). The lamp's own frequency (the reference's spectral peak, when it
+/// stands out by 3 dB) and its first harmonic (``isLamp(_:tolerance:harmonic:)``) tell the 10 s window when to cancel (only
 /// when the lamp is the strongest peak of the pulse signal) and the long window, which cancels
 /// whenever there is a lamp, which peak to refuse.
 public struct FlickerCanceller: Sendable {
@@ -47,8 +48,8 @@ public struct FlickerCanceller: Sendable {
         lampFrequency = peak.flatMap { $0.snr >= 3 ? $0.frequency : nil }
         // The other regressors only when there is something to cancel (most windows have no lamp).
         var sources: [[Double]] = []
-        let cancels = lampFrequency != nil || (withoutLamp && !filtered.isEmpty)
         cancelsUnconditionally = withoutLamp && lampFrequency == nil && !filtered.isEmpty
+        let cancels = lampFrequency != nil || cancelsUnconditionally
         if cancels {
             sources = [Self.derivative(change)]
             if fitsHarmonic {
