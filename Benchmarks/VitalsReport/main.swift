@@ -12,7 +12,10 @@ import VitalsCore
 // (seeds 1001…) is never used for tuning: other heart rates (48–140 bpm), glasses and a fringe on
 // some patients, other textures, noise and hunting phases. Its table is reported on its own.
 
-let usage = "usage: vitals-report [--seeds N] [--duration SECONDS] [--set tuning|held-out|both] [--only TEXT] [--per-seed]"
+let usage = """
+    usage: vitals-report [--seeds N] [--duration SECONDS] [--set tuning|held-out|both] [--only TEXT] [--per-seed]
+                         [--save-traces DIR | --from-traces DIR]
+    """
 
 struct Options {
     var seeds = 3
@@ -23,6 +26,10 @@ struct Options {
     /// printed to standard error as each row is done (to see which patients a cell's coverage
     /// lost), leaving the tables on standard output whole.
     var perSeed = false
+    /// Where each rendered scene's region trace is written (`--save-traces`), or read from
+    /// instead of rendering (`--from-traces`): the analyzer's whole input, so a change to the
+    /// analyzer is measured on the report's scenes in seconds instead of the better part of an hour.
+    var traces: (directory: String, reading: Bool)?
 
     init(_ arguments: [String]) {
         var i = 1
@@ -47,6 +54,9 @@ struct Options {
                 }
             case "--only": only = value()
             case "--per-seed": perSeed = true
+            case let flag where flag == "--save-traces" || flag == "--from-traces":
+                guard traces == nil else { fail("give one of --save-traces and --from-traces") }
+                traces = (value(), flag == "--from-traces")
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -210,16 +220,46 @@ struct Cell {
     }
 }
 
-/// The scores of one row's seeds, filled in from several threads.
+/// The scores of one row's seeds, filled in from several threads; a seed whose trace could not
+/// be had keeps the reason.
 final class Results: @unchecked Sendable {
     private let lock = NSLock()
-    private var scores: [[PipelineScore]]
-    init(count: Int) { scores = Array(repeating: [], count: count) }
-    func set(_ index: Int, _ value: [PipelineScore]) { lock.withLock { scores[index] = value } }
-    var all: [[PipelineScore]] { lock.withLock { scores } }
+    private var scores: [Result<[PipelineScore], any Error>]
+    init(count: Int) { scores = Array(repeating: .success([]), count: count) }
+    func set(_ index: Int, _ value: Result<[PipelineScore], any Error>) { lock.withLock { scores[index] = value } }
+    var all: [Result<[PipelineScore], any Error>] { lock.withLock { scores } }
 }
 
-/// Prints a line at once (the report takes minutes; show each row as it is done).
+/// A trace's file: `DIR/tuning/skin-type-ordinary-light-400-lux-type-v-seed-1.csv`.
+func traceFile(_ directory: String, set: String, row: Row, seed: UInt64) -> String {
+    let words = "\(row.group) \(row.name)".lowercased().split { !($0.isLetter || $0.isNumber) }
+    return "\(directory)/\(set)/\(words.joined(separator: "-"))-seed-\(seed).csv"
+}
+
+/// A trace file that does not fit the scene it is named for.
+struct TraceMismatch: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// The region trace of `scene`: rendered (and saved, with `--save-traces`), or read back.
+func trace(of scene: Scenario, file: String?, reading: Bool) throws -> RegionTrace {
+    if let file, reading {
+        let trace = try RegionTrace(csv: String(contentsOfFile: file, encoding: .utf8))
+        let frames = PatientSimulator(scenario: scene).frameCount
+        guard trace.times.count == frames else {
+            throw TraceMismatch(description: "\(file) has \(trace.times.count) frames, the scene \(frames): saved with another --duration?")
+        }
+        return trace
+    }
+    let trace = try PipelineEvaluation.regionTrace(of: scene)
+    if let file {
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try trace.csv.write(toFile: file, atomically: true, encoding: .utf8)
+    }
+    return trace
+}
+
+/// Prints a line at once (each set's table is printed as soon as the set is done).
 func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
 let options = Options(CommandLine.arguments)
@@ -229,30 +269,46 @@ emit("cells: coverage of pulse seconds · MAE in bpm; for scenes without a pulse
 for set in options.sets {
     let heldOut = set == "held-out"
     let seeds = (0..<UInt64(options.seeds)).map { (heldOut ? 1001 : 1) + $0 }
+    // Every row's seeds at once, so both cores stay busy to the end of the set.
+    let jobs = selected.flatMap { row in seeds.map { (row: row, seed: $0, scene: scenario(row: row, seed: $0, heldOut: heldOut, duration: options.duration)) } }
+    let results = Results(count: jobs.count)
+    DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
+        let job = jobs[k]
+        results.set(
+            k,
+            Result {
+                let file = options.traces.map { traceFile($0.directory, set: set, row: job.row, seed: job.seed) }
+                let recorded = try trace(of: job.scene, file: file, reading: options.traces?.reading == true)
+                return try methods.map { try PipelineEvaluation.score(recorded, of: job.scene, configuration: $0.configuration) }
+            })
+    }
+    let scores = results.all.enumerated().map { k, result in
+        do {
+            return try result.get()
+        } catch {
+            FileHandle.standardError.write(Data("vitals-report: \(jobs[k].row.group), \(jobs[k].row.name), seed \(jobs[k].seed): \(error)\n".utf8))
+            exit(1)
+        }
+    }
     emit("\n### \(heldOut ? "Held-out set (seeds \(seeds.first!)…, never tuned on)" : "Tuning set (seeds \(seeds.first!)…)")\n")
     emit("| scene | " + methods.map(\.name).joined(separator: " | ") + " |")
     emit("|---|" + methods.map { _ in "---" }.joined(separator: "|") + "|")
     var group = ""
-    for row in selected {
-        let jobs = seeds.map { scenario(row: row, seed: $0, heldOut: heldOut, duration: options.duration) }
-        let results = Results(count: jobs.count)
-        DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
-            results.set(k, (try? PipelineEvaluation.score(jobs[k], configurations: methods.map(\.configuration))) ?? [])
-        }
+    var cells = [Cell](repeating: Cell(), count: methods.count)
+    for (job, scores) in zip(jobs, scores) {
         if options.perSeed {
-            for (k, scores) in results.all.enumerated() where !scores.isEmpty {
-                let rate = String(format: "%.1f", jobs[k].heartRate.bpm(at: 0))
-                var lines = ["\(row.group), \(row.name), seed \(seeds[k]) (a patient's heart rate at the start: \(rate) bpm)"]
-                lines += scores.enumerated().map { m, score in "  \(methods[m].name): \(score)" }
-                FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-            }
+            let rate = String(format: "%.1f", job.scene.heartRate.bpm(at: 0))
+            var lines = ["\(job.row.group), \(job.row.name), seed \(job.seed) (a patient's heart rate at the start: \(rate) bpm)"]
+            lines += scores.enumerated().map { m, score in "  \(methods[m].name): \(score)" }
+            FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
-        var cells = [Cell](repeating: Cell(), count: methods.count)
-        for scores in results.all { for (m, score) in scores.enumerated() { cells[m].add(score) } }
-        if row.group != group {
-            group = row.group
+        for (m, score) in scores.enumerated() { cells[m].add(score) }
+        guard job.seed == seeds.last else { continue }
+        if job.row.group != group {
+            group = job.row.group
             emit("| **\(group)** |" + methods.map { _ in " " }.joined(separator: "|") + "|")
         }
-        emit("| \(row.name) | " + cells.map(\.text).joined(separator: " | ") + " |")
+        emit("| \(job.row.name) | " + cells.map(\.text).joined(separator: " | ") + " |")
+        cells = [Cell](repeating: Cell(), count: methods.count)
     }
 }

@@ -26,33 +26,59 @@ public struct PipelineScore: Sendable, CustomStringConvertible {
 
 /// Runs the whole vitals pipeline on a simulated recording and scores it against the truth.
 public enum PipelineEvaluation {
-    /// Renders `scenario` once, frame by frame in `format`, feeds every frame to one pipeline per
-    /// configuration, and scores each.
+    /// Renders `scenario` once, frame by frame in `format`, replays the frames' regions through
+    /// one analyzer per configuration, and scores each (the same as one pipeline per
+    /// configuration: the per-frame path does not depend on the analyzer's settings).
     ///
-    /// - Throws: ``FrameError`` or ``ConfigurationError`` from the pipelines.
+    /// - Throws: ``FrameError`` or ``ConfigurationError`` from the pipeline and the analyzers.
     public static func score(
         _ scenario: Scenario, format: PixelFormat = .i420, range: ColourRange = .limited, configurations: [VitalsConfiguration]
     ) throws -> [PipelineScore] {
+        let trace = try regionTrace(of: scenario, format: format, range: range)
+        return try configurations.map { try score(trace, of: scenario, configuration: $0) }
+    }
+
+    /// Renders `scenario` frame by frame in `format` through the per-frame path (skin
+    /// accumulation, face tracking, the scene's brightness around the face) and keeps each
+    /// frame's region.
+    ///
+    /// - Throws: ``FrameError`` from the pipeline.
+    public static func regionTrace(of scenario: Scenario, format: PixelFormat = .i420, range: ColourRange = .limited) throws -> RegionTrace {
         let simulator = PatientSimulator(scenario: scenario)
         let geometry = FrameGeometry(width: scenario.width, height: scenario.height, format: format)
-        var pipelines = try configurations.map { try VitalsPipeline(geometry: geometry, range: range, configuration: $0) }
-        var estimates = [[VitalsEstimate]](repeating: [], count: configurations.count)
+        var pipeline = try VitalsPipeline(geometry: geometry, range: range)
+        var trace = RegionTrace()
         for i in 0..<simulator.frameCount {
             let frame = simulator.frame(i, format: format, range: range)
             let t = simulator.time(ofFrame: i)
-            try frame.withUnsafeBytes { bytes in
-                for k in pipelines.indices { estimates[k] += try pipelines[k].process(bytes, at: t) }
-            }
+            _ = try frame.withUnsafeBytes { try pipeline.process($0, at: t) }
+            trace.append(pipeline.lastRegion, at: t)
         }
-        return zip(configurations, pipelines.indices).map { configuration, k in
-            estimates[k] += pipelines[k].finish()
-            return score(estimates[k], of: simulator, windowSeconds: configuration.windowSeconds)
-        }
+        return trace
     }
 
-    /// Scores `estimates` against what `simulator` rendered.
-    public static func score(_ estimates: [VitalsEstimate], of simulator: PatientSimulator, windowSeconds: Double) -> PipelineScore {
-        let scenario = simulator.scenario
+    /// What an analyzer with `configuration` says about a recorded trace, stream end included.
+    ///
+    /// - Throws: ``ConfigurationError`` for inconsistent settings.
+    public static func replay(_ trace: RegionTrace, configuration: VitalsConfiguration) throws(ConfigurationError) -> [VitalsEstimate] {
+        var analyzer = try VitalsAnalyzer(configuration: configuration)
+        var estimates: [VitalsEstimate] = []
+        for (t, region) in zip(trace.times, trace.regions) { estimates += analyzer.add(region, at: t) }
+        return estimates + analyzer.finish()
+    }
+
+    /// Replays `trace` (recorded from `scenario`) with `configuration` and scores it.
+    ///
+    /// - Throws: ``ConfigurationError`` for inconsistent settings.
+    public static func score(_ trace: RegionTrace, of scenario: Scenario, configuration: VitalsConfiguration) throws(ConfigurationError)
+        -> PipelineScore
+    {
+        score(try replay(trace, configuration: configuration), of: scenario, windowSeconds: configuration.windowSeconds)
+    }
+
+    /// Scores `estimates` against the truth of `scenario`: a window counts as a pulse window when
+    /// a pulse is in view in every frame of it, as a no-pulse window when in none.
+    public static func score(_ estimates: [VitalsEstimate], of scenario: Scenario, windowSeconds: Double) -> PipelineScore {
         let half = windowSeconds / 2
         var errors: [Double] = []
         var full = 0, empty = 0, falseHits = 0
@@ -61,7 +87,7 @@ public enum PipelineEvaluation {
             let pulse = window.filter { scenario.pulsePresent(at: $0) }.count
             if pulse == window.underestimatedCount {
                 full += 1
-                if let rate = e.heartRate, let truth = simulator.trueHeartRate(at: e.time) { errors.append(abs(rate - truth)) }
+                if let rate = e.heartRate { errors.append(abs(rate - scenario.heartRate.bpm(at: e.time))) }
             } else if pulse == 0 {
                 empty += 1
                 if e.heartRate != nil { falseHits += 1 }
