@@ -12,7 +12,11 @@ public struct SkinAccumulator: Sendable {
     public let geometry: FrameGeometry
     /// The colour range of the frames' YCbCr code values.
     public let range: ColourRange
-    let thresholds: SkinThresholds
+    /// The colour box a skin pixel falls in; it may change between frames (``SkinExposure``).
+    public var skinModel: SkinModel {
+        didSet { thresholds = Self.thresholds(skinModel, geometry: geometry, range: range) }
+    }
+    private(set) var thresholds: SkinThresholds
 
     /// Prepares an accumulator for frames of one geometry.
     ///
@@ -21,9 +25,15 @@ public struct SkinAccumulator: Sendable {
         try geometry.validate()
         self.geometry = geometry
         self.range = range
+        self.skinModel = skinModel
+        self.thresholds = Self.thresholds(skinModel, geometry: geometry, range: range)
+    }
+
+    /// The model's bounds in the code values the kernels compare: RGB frames are classified
+    /// through a full-range conversion.
+    private static func thresholds(_ model: SkinModel, geometry: FrameGeometry, range: ColourRange) -> SkinThresholds {
         let isRGB = geometry.format == .rgb24 || geometry.format == .bgr24
-        // RGB frames are classified through a full-range conversion.
-        self.thresholds = skinModel.thresholds(for: isRGB ? .full : range)
+        return model.thresholds(for: isRGB ? .full : range)
     }
 
     /// A grid sized for this accumulator's frames.

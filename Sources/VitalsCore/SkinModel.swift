@@ -31,6 +31,21 @@ public struct SkinModel: Hashable, Sendable {
         self.maximumRed = maximumRed
     }
 
+    /// The model for skin seen `scale` times as bright as the box was drawn for (0 < `scale` ≤ 1):
+    /// the luma floor and the chroma bounds nearest to grey move towards grey by that factor,
+    /// the other bounds stay. Chroma's distance from grey grows with the light, so a face in dim
+    /// light, or the darkest skin, sits near the box's grey edge and under its luma floor, and
+    /// frame noise moves its pixels in and out of the box; seen at its own brightness it passes
+    /// whole.
+    public func dimmed(to scale: Double) -> SkinModel {
+        let scale = min(1, max(0.01, scale))
+        var model = self
+        model.luma = max(1, Int((Double(luma.lowerBound) * scale).rounded()))...luma.upperBound
+        if cr.lowerBound > 128 { model.cr = (128 + Int((Double(cr.lowerBound - 128) * scale).rounded(.up)))...cr.upperBound }
+        if cb.upperBound < 128 { model.cb = cb.lowerBound...(128 - Int((Double(128 - cb.upperBound) * scale).rounded(.up))) }
+        return model
+    }
+
     /// The bounds expressed in the code values of `range`.
     func thresholds(for range: ColourRange) -> SkinThresholds {
         switch range {

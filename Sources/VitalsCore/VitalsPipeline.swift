@@ -8,7 +8,9 @@
 /// for estimate in pipeline.finish() { show(estimate) }
 /// ```
 public struct VitalsPipeline: Sendable {
-    private let accumulator: SkinAccumulator
+    private var accumulator: SkinAccumulator
+    private let skinModel: SkinModel
+    private var exposure = SkinExposure()
     private var grid: CellGrid
     private var tracker = FaceTracker()
     private var analyzer: VitalsAnalyzer
@@ -25,7 +27,8 @@ public struct VitalsPipeline: Sendable {
         range: ColourRange = .limited,
         configuration: VitalsConfiguration = VitalsConfiguration()
     ) throws {
-        accumulator = try SkinAccumulator(geometry: geometry, range: range)
+        skinModel = SkinModel()
+        accumulator = try SkinAccumulator(geometry: geometry, range: range, skinModel: skinModel)
         grid = accumulator.makeGrid()
         background = BackgroundLight(geometry: geometry)
         analyzer = try VitalsAnalyzer(configuration: configuration)
@@ -38,9 +41,13 @@ public struct VitalsPipeline: Sendable {
         grid.reset()
         try accumulator.accumulate(frame, into: &grid)
         lastRegion = tracker.track(grid)
-        if analyzer.configuration.cancelsFlicker {
-            lastRegion.backgroundLuma = background.meanLuma(frame, outside: lastRegion.facePresent ? lastRegion.bounds : nil)
-        }
+        let scene = background.meanLuma(frame, outside: lastRegion.facePresent ? lastRegion.bounds : nil)
+        if analyzer.configuration.cancelsFlicker { lastRegion.backgroundLuma = scene }
+        // The next frame's skin box follows the brightness of this one's face (or scene).
+        let faceLuma = lastRegion.facePresent ? (SIMD3(0.299, 0.587, 0.114) * lastRegion.meanRGB).sum() : nil
+        let isRGB = accumulator.geometry.format == .rgb24 || accumulator.geometry.format == .bgr24
+        let sceneLuma = accumulator.range == .limited && !isRGB ? (scene - 16) * 255 / 219 : scene
+        if exposure.update(faceLuma: faceLuma, sceneLuma: max(0, sceneLuma)) { accumulator.skinModel = skinModel.dimmed(to: exposure.scale) }
         return analyzer.add(lastRegion, at: time)
     }
 
