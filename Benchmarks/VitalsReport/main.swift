@@ -267,7 +267,7 @@ struct TraceMismatch: Error, CustomStringConvertible {
 func trace(of scene: Scenario, file: String?, reading: Bool) throws -> RegionTrace {
     if let file, reading {
         let trace = try RegionTrace(csv: String(contentsOfFile: file, encoding: .utf8))
-        let frames = PatientSimulator(scenario: scene).frameCount
+        let frames = scene.frameCount
         guard trace.times.count == frames else {
             throw TraceMismatch(description: "\(file) has \(trace.times.count) frames, the scene \(frames): saved with another --duration?")
         }

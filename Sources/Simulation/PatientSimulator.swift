@@ -80,7 +80,7 @@ public struct PatientSimulator: Sendable {
     }
 
     /// Number of frames in the recording.
-    public var frameCount: Int { Int((scenario.duration * scenario.frameRate).rounded(.down)) }
+    public var frameCount: Int { scenario.frameCount }
 
     /// Time of frame `index` in seconds.
     public func time(ofFrame index: Int) -> Double { Double(index) / scenario.frameRate }

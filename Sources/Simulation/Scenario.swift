@@ -138,6 +138,9 @@ public struct Scenario: Sendable, Hashable {
     /// The default scenario.
     public init() {}
 
+    /// Frames in the recording.
+    public var frameCount: Int { Int((duration * frameRate).rounded(.down)) }
+
     /// Whether the patient is in view at time `t`.
     public func patientPresent(at t: Double) -> Bool { !absences.contains { $0.contains(t) } }
 

@@ -38,6 +38,8 @@ public struct PixelFormat: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether pixels carry colour (every format but ``grey``).
     public var hasColour: Bool { self != .grey }
+    /// Whether the format stores red, green and blue (not YCbCr).
+    public var isRGB: Bool { self == .rgb24 || self == .bgr24 }
 
     /// The smallest width and height step the format allows (chroma subsampling).
     public var alignment: (width: Int, height: Int) {

@@ -32,14 +32,12 @@ public struct SkinAccumulator: Sendable {
     /// The model's bounds in the code values the kernels compare: RGB frames are classified
     /// through a full-range conversion.
     private static func thresholds(_ model: SkinModel, geometry: FrameGeometry, range: ColourRange) -> SkinThresholds {
-        let isRGB = geometry.format == .rgb24 || geometry.format == .bgr24
-        return model.thresholds(for: isRGB ? .full : range)
+        model.thresholds(for: geometry.format.isRGB ? .full : range)
     }
 
     /// A grid sized for this accumulator's frames.
     public func makeGrid() -> CellGrid {
-        let isRGB = geometry.format == .rgb24 || geometry.format == .bgr24
-        return CellGrid(width: geometry.width, height: geometry.height, space: isRGB ? .rgb : .yCbCr(range))
+        CellGrid(width: geometry.width, height: geometry.height, space: geometry.format.isRGB ? .rgb : .yCbCr(range))
     }
 
     func checkSize(_ frame: UnsafeRawBufferPointer, _ grid: CellGrid) throws(FrameError) {

@@ -45,8 +45,7 @@ public struct VitalsPipeline: Sendable {
         if analyzer.configuration.cancelsFlicker { lastRegion.backgroundLuma = scene }
         // The next frame's skin box follows the brightness of this one's face (or scene).
         let faceLuma = lastRegion.facePresent ? (SIMD3(0.299, 0.587, 0.114) * lastRegion.meanRGB).sum() : nil
-        let isRGB = accumulator.geometry.format == .rgb24 || accumulator.geometry.format == .bgr24
-        let sceneLuma = accumulator.range == .limited && !isRGB ? (scene - 16) * 255 / 219 : scene
+        let sceneLuma = accumulator.range == .limited && !accumulator.geometry.format.isRGB ? (scene - 16) * 255 / 219 : scene
         if exposure.update(faceLuma: faceLuma, sceneLuma: max(0, sceneLuma)) { accumulator.skinModel = skinModel.dimmed(to: exposure.scale) }
         return analyzer.add(lastRegion, at: time)
     }
