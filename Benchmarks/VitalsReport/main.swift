@@ -112,6 +112,18 @@ let rows: [Row] = {
             })
         }
     }
+    // A lamp beside the patient, the wall in steady daylight: the scene around the face shows no
+    // flicker, so only the face can tell the lamp (as on a dark or plain backdrop).
+    for hz in [1.0, 2.0] {
+        for type in [2, 5] {
+            rows.append(Row(group: "Lamp beside the patient, wall steady (10% deep)", name: "\(Int(hz)) Hz, type \(type == 2 ? "II" : "V")") {
+                $0.skinTone = .fitzpatrick(type)
+                $0.flickerDepth = 0.1
+                $0.flickerFrequency = hz
+                $0.lampLightsBackground = false
+            })
+        }
+    }
     rows.append(Row(group: "Patients (type III)", name: "still") { $0.skinTone = .fitzpatrick(3) })
     rows.append(Row(group: "Patients (type III)", name: "head motion") {
         $0.skinTone = .fitzpatrick(3)
@@ -159,6 +171,14 @@ let rows: [Row] = {
         rows.append(Row(group: "No pulse", name: "empty room\(suffix)") {
             $0.absences = [0...10_000]
             lamp(&$0)
+        })
+    }
+    for (subject, hz) in [(Subject.photo, 1.0), (.mannequin, 2.0)] {
+        rows.append(Row(group: "No pulse", name: "\(subject.rawValue), lamp beside it at \(Int(hz)) Hz, wall steady") {
+            $0.subject = subject
+            $0.flickerDepth = 0.1
+            $0.flickerFrequency = hz
+            $0.lampLightsBackground = false
         })
     }
     // The darkest skin in dim light: the noisiest face the engine sees, printed or moulded.

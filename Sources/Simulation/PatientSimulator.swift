@@ -62,11 +62,12 @@ public struct PatientSimulator: Sendable {
         }
         self.background = background
         if let camera = scenario.camera {
-            let lux = (0..<Int((scenario.duration * scenario.frameRate).rounded(.down))).map { i in
-                scenario.lux * Self.lightChange(scenario, at: Double(i) / scenario.frameRate)
-            }
+            let frames = 0..<Int((scenario.duration * scenario.frameRate).rounded(.down))
+            let lux = frames.map { scenario.lux * Self.lightChange(scenario, at: Double($0) / scenario.frameRate) }
+            // The camera meters the whole picture, which is mostly wall.
+            let metered = frames.map { scenario.lux * Self.lightChange(scenario, at: Double($0) / scenario.frameRate, onWall: true) }
             let p = SIMD4((0..<4).map { _ in random.uniform() * 2 * Double.pi })
-            cameraSettings = camera.settings(lux: lux, frameRate: scenario.frameRate, phases: p)
+            cameraSettings = camera.settings(lux: metered, frameRate: scenario.frameRate, phases: p)
             frameLux = lux
         } else {
             cameraSettings = []
@@ -74,9 +75,11 @@ public struct PatientSimulator: Sendable {
         }
     }
 
-    /// The light relative to its nominal level at `t`: slow drift and the lamp's flicker.
-    static func lightChange(_ s: Scenario, at t: Double) -> Double {
-        (1 + s.illuminationDrift * (t / max(s.duration, 1) - 0.5)) * (1 + s.flickerDepth * sin(2 * Double.pi * s.flickerFrequency * t))
+    /// The light on the patient relative to its nominal level at `t`: slow drift and the lamp's
+    /// flicker; `onWall`, the light on the wall, without the flicker when the lamp does not light it.
+    static func lightChange(_ s: Scenario, at t: Double, onWall: Bool = false) -> Double {
+        let depth = onWall && !s.lampLightsBackground ? 0 : s.flickerDepth
+        return (1 + s.illuminationDrift * (t / max(s.duration, 1) - 0.5)) * (1 + depth * sin(2 * Double.pi * s.flickerFrequency * t))
     }
 
     /// Number of frames in the recording.
@@ -143,8 +146,10 @@ public struct PatientSimulator: Sendable {
             out[3 * p + 2] = UInt8(v.z)
         }
 
+        // A lamp that does not light the wall: the wall keeps the light without its flicker.
+        let wallLight = Float(Self.lightChange(s, at: t, onWall: true) / Self.lightChange(s, at: t))
         guard s.patientPresent(at: t) else {
-            for p in 0..<(w * h) { store(p, background[p]) }
+            for p in 0..<(w * h) { store(p, background[p] * wallLight) }
             return out
         }
 
@@ -231,7 +236,7 @@ public struct PatientSimulator: Sendable {
                     reflect = shirt
                     shade = 0.8
                 } else {
-                    store(p, background[p])
+                    store(p, background[p] * wallLight)
                     continue
                 }
                 store(p, reflect * shade + SIMD3(repeating: specular))

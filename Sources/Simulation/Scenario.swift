@@ -125,6 +125,10 @@ public struct Scenario: Sendable, Hashable {
     public var flickerDepth = 0.0
     /// Flicker frequency in Hz.
     public var flickerFrequency = 1.0
+    /// Whether the flickering lamp lights the wall behind the patient as well as the patient;
+    /// `false` for a lamp beside the patient with the wall in steady daylight, so only the
+    /// patient (or whatever stands in their place) flickers.
+    public var lampLightsBackground = true
     /// Relative change of light over the whole recording (slow drift), e.g. 0.3 for +30%.
     public var illuminationDrift = 0.0
     /// Camera noise, standard deviation in 8-bit levels at light level 1.

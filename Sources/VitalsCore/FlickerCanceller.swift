@@ -38,14 +38,9 @@ public struct FlickerCanceller: Sendable {
     /// face's own lag is: the band-pass of a derivative and the derivative of a band-pass agree
     /// inside the window but not at its ends, where the filter's padding differs.
     public init(reference: [Double], sampleRate: Double, band: ClosedRange<Double>, fitsHarmonic: Bool = false, withoutLamp: Bool = false) {
-        let mean = Stats.mean(reference)
         let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
-        let change = mean > 0 ? reference.map { $0 / mean - 1 } : []
-        let filtered = change.isEmpty ? [] : filter.apply(change, padding: Int(sampleRate))
-        let margin = 2 * sampleRate / Double(max(1, filtered.count))
-        let peak = filtered.isEmpty
-            ? nil : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin)).peak(in: band)
-        lampFrequency = peak.flatMap { $0.snr >= 3 ? $0.frequency : nil }
+        let (change, filtered, lamp) = Self.analyse(reference, sampleRate: sampleRate, band: band, filter: filter)
+        lampFrequency = lamp
         // The other regressors only when there is something to cancel (most windows have no lamp).
         var sources: [[Double]] = []
         cancelsUnconditionally = withoutLamp && lampFrequency == nil && !filtered.isEmpty
@@ -59,6 +54,27 @@ public struct FlickerCanceller: Sendable {
         }
         regressors = !cancels ? [] : [filtered] + sources.map { filter.apply($0, padding: Int(sampleRate)) }
         fit = LeastSquares(regressors: regressors)
+    }
+
+    /// The lamp's flicker frequency in `reference` (Hz), sampled at `sampleRate`: the strongest
+    /// peak in `band` of its relative change, band-passed like a pulse, when it stands out by
+    /// 3 dB; `nil` when it does not (a steady lamp) or the reference's mean is not positive.
+    public static func lampFrequency(in reference: [Double], sampleRate: Double, band: ClosedRange<Double>) -> Double? {
+        analyse(reference, sampleRate: sampleRate, band: band, filter: PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)).lamp
+    }
+
+    /// The reference's relative change, that change band-passed by `filter`, and the lamp's
+    /// frequency in it (see ``lampFrequency(in:sampleRate:band:)``).
+    private static func analyse(_ reference: [Double], sampleRate: Double, band: ClosedRange<Double>, filter: BandPass)
+        -> (change: [Double], filtered: [Double], lamp: Double?)
+    {
+        let mean = Stats.mean(reference)
+        let change = mean > 0 ? reference.map { $0 / mean - 1 } : []
+        let filtered = change.isEmpty ? [] : filter.apply(change, padding: Int(sampleRate))
+        let margin = 2 * sampleRate / Double(max(1, filtered.count))
+        let peak = filtered.isEmpty
+            ? nil : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin)).peak(in: band)
+        return (change, filtered, peak.flatMap { $0.snr >= 3 ? $0.frequency : nil })
     }
 
     /// The central difference of `x` per sample (one-sided at the two ends).

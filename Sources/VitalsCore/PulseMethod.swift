@@ -33,6 +33,10 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// The methods tried for this one.
     var candidates: [PulseMethod] { self == .auto ? [.pos, .chrom] : [self] }
 
+    /// The method the 10 s window uses while a lamp flickers: ``auto`` for POS (POS and CHROM,
+    /// the clearer peak wins), itself otherwise.
+    var underALamp: PulseMethod { self == .pos ? .auto : self }
+
     /// Extracts the pulse signal from uniformly sampled mean RGB traces (``auto`` extracts with
     /// POS; the analyzer tries each of its ``candidates``).
     ///

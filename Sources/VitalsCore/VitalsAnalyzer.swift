@@ -95,7 +95,10 @@ public struct VitalsAnalyzer: Sendable {
         let lamp = flickerReference(endingAt: end, seconds: c.windowSeconds).map {
             FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band, withoutLamp: c.cancelsCameraChanges)
         }
-        guard let pulse = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp) else {
+        // Under a flickering lamp POS alone often keeps too little of the pulse once the lamp is
+        // cancelled; CHROM's fixed colour axes hold it (see ``PulseMethod/underALamp``).
+        let method = lamp?.lampFrequency != nil ? c.method.underALamp : c.method
+        guard let pulse = Self.pulse(trace, method: method, sampleRate: c.sampleRate, band: band, lamp: lamp) else {
             followed = nil
             return VitalsEstimate(time: centre, status: .lowQuality)
         }
@@ -221,13 +224,27 @@ public struct VitalsAnalyzer: Sendable {
         return peak
     }
 
-    /// The scene's brightness around the face over the window, when it was measured throughout.
+    /// The brightness that carries the lamp's flicker over the window: the scene's around the
+    /// face when it was measured throughout and shows a lamp; failing that, the face's own (the
+    /// sum of its colours) when the face flickers as white light does (``LampSignature``: a dark or
+    /// plain backdrop, or a lamp that lights the patient and not the wall); failing that, the
+    /// scene's, for the camera's own changes. `nil` with flicker cancelling off or nothing to use.
     private func flickerReference(endingAt end: Double, seconds: Double) -> [Double]? {
-        guard configuration.cancelsFlicker,
-            let trace = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: 0, of: \.backgrounds),
-            trace.allSatisfy({ $0.x > 0 })
-        else { return nil }
-        return trace.map(\.x)
+        let c = configuration
+        guard c.cancelsFlicker else { return nil }
+        let band = (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60)
+        let scene = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: 0, of: \.backgrounds)
+            .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? trace.map(\.x) : nil }
+        if let scene, FlickerCanceller.lampFrequency(in: scene, sampleRate: c.sampleRate, band: band) != nil { return scene }
+        if let face = uniformTrace(endingAt: end, seconds: seconds) {
+            let brightness = face.map { $0.sum() }
+            if let lamp = FlickerCanceller.lampFrequency(in: brightness, sampleRate: c.sampleRate, band: band),
+                LampSignature.matches(face, frequency: lamp, sampleRate: c.sampleRate)
+            {
+                return brightness
+            }
+        }
+        return scene
     }
 
     /// Respiration from the slow swell of blood volume: the normalised colour projected on the

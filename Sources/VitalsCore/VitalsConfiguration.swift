@@ -4,7 +4,10 @@ public struct VitalsConfiguration: Sendable, Hashable {
     /// the kiosk-webcam scenes under a lamp and on type V skin, worse on the idealised camera
     /// (a lamp flickering inside the heart-rate band, 45 bpm read as its harmonic, a cabinet);
     /// ``PulseMethod/auto`` raised false reports on a skin-coloured cabinet (the better of two
-    /// noise peaks).
+    /// noise peaks). While a lamp flickers (seen around the face or, failing that, on it), POS's
+    /// 10 s window becomes ``PulseMethod/auto``: with the lamp cancelled POS alone kept too little
+    /// of the pulse under a lamp inside the heart-rate band, and CHROM gave no false report on the
+    /// report's photos and mannequins under a lamp.
     public var method: PulseMethod = .pos
     /// Rate at which the colour traces are resampled for analysis, in Hz. Default 30.
     public var sampleRate: Double = 30

@@ -17,7 +17,7 @@ import VitalsCore
 
     /// Conditions that each must stay within 2 bpm with an estimate at least 90% of the time.
     enum Condition: String, CaseIterable, CustomTestStringConvertible {
-        case headMotion, talking, talkingWhileMoving, illuminationDrift, flicker1Hz, flickerInBand
+        case headMotion, talking, talkingWhileMoving, illuminationDrift, flicker1Hz, flickerInBand, lampBesideThePatient
         case darkerSkin, lowLight, changingHeartRate, skinColouredFurniture, fullRangeNV12
 
         var testDescription: String { rawValue }
@@ -40,6 +40,11 @@ import VitalsCore
             case .flickerInBand:
                 s.flickerDepth = 0.08
                 s.flickerFrequency = 1.7
+            case .lampBesideThePatient:
+                // The wall stays in steady daylight: only the face shows the lamp.
+                s.flickerDepth = 0.08
+                s.flickerFrequency = 1.7
+                s.lampLightsBackground = false
             case .darkerSkin:
                 s.skinTone = .dark
                 // Darker skin and dim light are measured at the kiosk camera's own resolution.

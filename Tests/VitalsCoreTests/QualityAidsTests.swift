@@ -48,6 +48,28 @@ import VitalsCore
         #expect(passes < 40, "\(passes) of 200")
     }
 
+    @Test func aLampMovesEveryColourAlikeAndMoreThanAPulse() {
+        var random = RandomSource(seed: 12)
+        let f = 1.7
+        func trace(_ change: SIMD3<Double>, noise: Double = 0.05) -> [SIMD3<Double>] {
+            (0..<300).map { i in
+                let v = sin(2 * Double.pi * f * Double(i) / 30)
+                return SIMD3(120, 90, 75) * (SIMD3(repeating: 1) + change * v)
+                    + SIMD3(random.gaussian(), random.gaussian(), random.gaussian()) * noise
+            }
+        }
+        // White light 3% deep; a slightly warm lamp (red moves more, blue less) is a lamp too.
+        #expect(LampSignature.matches(trace(SIMD3(repeating: 0.03)), frequency: f, sampleRate: 30))
+        #expect(LampSignature.matches(trace(SIMD3(0.04, 0.03, 0.02)), frequency: f, sampleRate: 30))
+        // A pulse, however strong, moves green twice as much as red; a faint white change is no lamp.
+        #expect(!LampSignature.matches(trace(0.01 * SIMD3(0.43, 1, 0.69)), frequency: f, sampleRate: 30))
+        #expect(!LampSignature.matches(trace(SIMD3(repeating: 0.002)), frequency: f, sampleRate: 30))
+        // Nor is a change of one colour, or noise.
+        #expect(!LampSignature.matches(trace(SIMD3(0, 0, 0.03)), frequency: f, sampleRate: 30))
+        let passes = (0..<200).filter { _ in LampSignature.matches(trace(.zero, noise: 1), frequency: f, sampleRate: 30) }.count
+        #expect(passes == 0, "\(passes) of 200")
+    }
+
     @Test func theFlickerCancellerRemovesWhatFollowsTheLampAndKeepsThePulse() {
         let rate = 30.0, n = 300
         let lamp = (0..<n).map { 100 * (1 + 0.1 * sin(2 * Double.pi * 1.0 * Double($0) / rate)) }
