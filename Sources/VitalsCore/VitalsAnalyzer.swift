@@ -24,6 +24,8 @@ public struct VitalsAnalyzer: Sendable {
     private var whiteColours: [SIMD3<Double>] = [], blackColours: [SIMD3<Double>] = []
     /// The scene's brightness around the face, in all three lanes (so it resamples like a colour).
     private var backgrounds: [SIMD3<Double>] = []
+    /// The region's skin pixel count, in all three lanes (so it resamples like a colour).
+    private var skinCounts: [SIMD3<Double>] = []
     private var present: [Bool] = []
     private var nextWindowEnd: Double?
     /// The rate being followed, in Hz, and the centre time of the last window that passed a gate
@@ -60,6 +62,7 @@ public struct VitalsAnalyzer: Sendable {
         whiteColours.append(sample.whiteCellsRGB)
         blackColours.append(sample.blackCellsRGB)
         backgrounds.append(SIMD3(repeating: sample.backgroundLuma))
+        skinCounts.append(SIMD3(repeating: Double(sample.skinPixels)))
         present.append(sample.facePresent)
         if let first = times.first, time - first > retainedSeconds + 10 {
             let drop = times.firstIndex { time - $0 <= retainedSeconds } ?? 0
@@ -68,6 +71,7 @@ public struct VitalsAnalyzer: Sendable {
             whiteColours.removeFirst(drop)
             blackColours.removeFirst(drop)
             backgrounds.removeFirst(drop)
+            skinCounts.removeFirst(drop)
             present.removeFirst(drop)
         }
         return estimates
@@ -87,7 +91,7 @@ public struct VitalsAnalyzer: Sendable {
     private mutating func estimate(windowEnd end: Double) -> VitalsEstimate {
         let c = configuration
         let centre = end - c.windowSeconds / 2
-        guard let trace = uniformTrace(endingAt: end, seconds: c.windowSeconds) else {
+        guard let trace = faceTrace(endingAt: end, seconds: c.windowSeconds) else {
             followed = nil
             return VitalsEstimate(time: centre, status: .noFace)
         }
@@ -204,7 +208,7 @@ public struct VitalsAnalyzer: Sendable {
     private func longWindowPeak(endingAt end: Double, band: ClosedRange<Double>) -> SpectralPeak? {
         let c = configuration
         // GREEN cannot tell the pulse from changes of brightness; a lower gate would let those through.
-        guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = uniformTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
+        guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = faceTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
         let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds)
         if c.longWindowUsesPBV {
             let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band, fitsHarmonic: true) }
@@ -236,7 +240,7 @@ public struct VitalsAnalyzer: Sendable {
         let scene = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: 0, of: \.backgrounds)
             .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? trace.map(\.x) : nil }
         if let scene, FlickerCanceller.lampFrequency(in: scene, sampleRate: c.sampleRate, band: band) != nil { return scene }
-        if let face = uniformTrace(endingAt: end, seconds: seconds) {
+        if let face = faceTrace(endingAt: end, seconds: seconds) {
             let brightness = face.map { $0.sum() }
             if let lamp = FlickerCanceller.lampFrequency(in: brightness, sampleRate: c.sampleRate, band: band),
                 LampSignature.matches(face, frequency: lamp, sampleRate: c.sampleRate)
@@ -252,7 +256,7 @@ public struct VitalsAnalyzer: Sendable {
     /// the strongest peak in the respiration band.
     private func respirationRate(windowEnd end: Double) -> Double? {
         let c = configuration
-        guard let trace = uniformTrace(endingAt: end, seconds: c.respirationWindowSeconds, minimumPresence: 1) else { return nil }
+        guard let trace = faceTrace(endingAt: end, seconds: c.respirationWindowSeconds, minimumPresence: 1) else { return nil }
         let mean = trace.reduce(SIMD3<Double>.zero, +) / Double(trace.count)
         let normalised = trace.map { $0 / mean }
         let p1 = normalised.map { $0.y - $0.z }
@@ -277,7 +281,7 @@ public struct VitalsAnalyzer: Sendable {
     /// Beat-to-beat intervals from the pulse's peaks over the variability window.
     private func variability(windowEnd end: Double, band: ClosedRange<Double>) -> HeartRateVariability? {
         let c = configuration
-        guard let trace = uniformTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1) else { return nil }
+        guard let trace = faceTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1) else { return nil }
         let reference = flickerReference(endingAt: end, seconds: c.variabilityWindowSeconds)
         let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band) }
         guard let (pulse, peak, method) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp),
@@ -323,6 +327,17 @@ public struct VitalsAnalyzer: Sendable {
         }
         guard differences.count >= c.minimumBeats / 2 else { return nil }
         return Stats.standardDeviation(differences) * Stats.standardDeviation(differences) / 4
+    }
+
+    /// The face's mean colour over the `seconds` before `end` (see ``uniformTrace``), with what
+    /// the skin mask's changing size does to it taken out (``ColourRegression``; not for GREEN,
+    /// which has no colour check to refuse what the fit leaves at a wrong rate).
+    private func faceTrace(endingAt end: Double, seconds: Double, minimumPresence: Double? = nil) -> [SIMD3<Double>]? {
+        guard let trace = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence) else { return nil }
+        guard configuration.cancelsMaskChanges, configuration.method != .green,
+            let counts = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence, of: \.skinCounts)
+        else { return trace }
+        return ColourRegression.removing(counts.map(\.x), from: trace)
     }
 
     /// The colour traces of the `seconds` before `end`, resampled at the configured rate, with

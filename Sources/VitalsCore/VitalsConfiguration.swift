@@ -34,6 +34,12 @@ public struct VitalsConfiguration: Sendable, Hashable {
     /// (needs `cancelsFlicker`); the long window keeps to the lamp: regressing there always let a
     /// talking patient's jaw through as 222 bpm under its gate.
     public var cancelsCameraChanges = true
+    /// Whether what the skin mask's changing size does to the face's mean colour is taken out of
+    /// it (``ColourRegression``) before any pulse is extracted: on the report's scenes type VI skin
+    /// under a camera without auto-exposure 41% → 60% of its seconds, a talking patient 22% → 32%,
+    /// type V under a 1 Hz lamp 81% → 86%, no false report. Default on (off in ``plain``; GREEN
+    /// never uses it).
+    public var cancelsMaskChanges = true
     /// When a window's SNR is under `minimumSNR`, the longer window (seconds, ending at the same
     /// time) is tried, its spectrum averaged over three half-overlapping segments; 0 turns it off
     /// (and so does ``PulseMethod/green``, which cannot tell the pulse from brightness changes).
@@ -102,6 +108,7 @@ public struct VitalsConfiguration: Sendable, Hashable {
         c.method = .pos
         c.minimumSNR = 0  // stated, so the reference stays at 0 dB if the engine's gate moves
         c.cancelsFlicker = false
+        c.cancelsMaskChanges = false
         c.longWindowSeconds = 0
         c.trackingSeconds = 0
         return c
