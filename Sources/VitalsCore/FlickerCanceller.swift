@@ -38,9 +38,17 @@ public struct FlickerCanceller: Sendable {
     /// face's own lag is: the band-pass of a derivative and the derivative of a band-pass agree
     /// inside the window but not at its ends, where the filter's padding differs.
     public init(reference: [Double], sampleRate: Double, band: ClosedRange<Double>, fitsHarmonic: Bool = false, withoutLamp: Bool = false) {
+        self.init(
+            reading: LampReading(reference, sampleRate: sampleRate, band: band), sampleRate: sampleRate, band: band, fitsHarmonic: fitsHarmonic,
+            withoutLamp: withoutLamp)
+    }
+
+    /// The same, from a reference already read for a lamp (`reading`, made with the same
+    /// `sampleRate` and `band`), so a window's reference is read once.
+    public init(reading: LampReading, sampleRate: Double, band: ClosedRange<Double>, fitsHarmonic: Bool = false, withoutLamp: Bool = false) {
         let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
-        let (change, filtered, lamp) = Self.analyse(reference, sampleRate: sampleRate, band: band, filter: filter)
-        lampFrequency = lamp
+        let (change, filtered) = (reading.change, reading.filtered)
+        lampFrequency = reading.lampFrequency
         // The other regressors only when there is something to cancel (most windows have no lamp).
         var sources: [[Double]] = []
         cancelsUnconditionally = withoutLamp && lampFrequency == nil && !filtered.isEmpty
@@ -54,27 +62,6 @@ public struct FlickerCanceller: Sendable {
         }
         regressors = !cancels ? [] : [filtered] + sources.map { filter.apply($0, padding: Int(sampleRate)) }
         fit = LeastSquares(regressors: regressors)
-    }
-
-    /// The lamp's flicker frequency in `reference` (Hz), sampled at `sampleRate`: the strongest
-    /// peak in `band` of its relative change, band-passed like a pulse, when it stands out by
-    /// 3 dB; `nil` when it does not (a steady lamp) or the reference's mean is not positive.
-    public static func lampFrequency(in reference: [Double], sampleRate: Double, band: ClosedRange<Double>) -> Double? {
-        analyse(reference, sampleRate: sampleRate, band: band, filter: PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)).lamp
-    }
-
-    /// The reference's relative change, that change band-passed by `filter`, and the lamp's
-    /// frequency in it (see ``lampFrequency(in:sampleRate:band:)``).
-    private static func analyse(_ reference: [Double], sampleRate: Double, band: ClosedRange<Double>, filter: BandPass)
-        -> (change: [Double], filtered: [Double], lamp: Double?)
-    {
-        let mean = Stats.mean(reference)
-        let change = mean > 0 ? reference.map { $0 / mean - 1 } : []
-        let filtered = change.isEmpty ? [] : filter.apply(change, padding: Int(sampleRate))
-        let margin = 2 * sampleRate / Double(max(1, filtered.count))
-        let peak = filtered.isEmpty
-            ? nil : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin)).peak(in: band)
-        return (change, filtered, peak.flatMap { $0.snr >= 3 ? $0.frequency : nil })
     }
 
     /// The central difference of `x` per sample (one-sided at the two ends).
@@ -101,6 +88,33 @@ public struct FlickerCanceller: Sendable {
         guard let first = regressors.first, first.count == pulse.count else { return pulse }
         let coefficients = fit.coefficients(fitting: pulse)
         return pulse.indices.map { i in pulse[i] - zip(coefficients, regressors).reduce(0) { $0 + $1.0 * $1.1[i] } }
+    }
+}
+
+/// A window's brightness read for a lamp: its relative change, that change band-passed like a
+/// pulse, and the lamp's flicker frequency in it. Read once per window, it serves both the choice
+/// of reference (``LampSignature``, the analyzer's) and the canceller made from it.
+public struct LampReading: Sendable {
+    /// The reference's change relative to its mean (empty when its mean is not positive).
+    let change: [Double]
+    /// `change` band-passed like a pulse.
+    let filtered: [Double]
+    /// The lamp's flicker frequency in Hz: the strongest peak in the band of `filtered` when it
+    /// stands out by 3 dB; `nil` when it does not (a steady lamp).
+    public let lampFrequency: Double?
+
+    /// Reads `reference` (brightness sampled at `sampleRate` Hz) for a lamp flickering in `band` (Hz).
+    public init(_ reference: [Double], sampleRate: Double, band: ClosedRange<Double>) {
+        let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
+        let mean = Stats.mean(reference)
+        change = mean > 0 ? reference.map { $0 / mean - 1 } : []
+        filtered = change.isEmpty ? [] : filter.apply(change, padding: Int(sampleRate))
+        let margin = 2 * sampleRate / Double(max(1, filtered.count))
+        let peak = filtered.isEmpty
+            ? nil
+            : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin), oversampling: 4)
+                .peak(in: band)
+        lampFrequency = peak.flatMap { $0.snr >= 3 ? $0.frequency : nil }
     }
 }
 

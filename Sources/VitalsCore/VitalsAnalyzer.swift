@@ -97,7 +97,7 @@ public struct VitalsAnalyzer: Sendable {
         }
         let band = (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60)
         let lamp = flickerReference(endingAt: end, seconds: c.windowSeconds).map {
-            FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band, withoutLamp: c.cancelsCameraChanges)
+            FlickerCanceller(reading: $0, sampleRate: c.sampleRate, band: band, withoutLamp: c.cancelsCameraChanges)
         }
         // Under a flickering lamp POS alone often keeps too little of the pulse once the lamp is
         // cancelled; CHROM's fixed colour axes hold it (see ``PulseMethod/underALamp``).
@@ -211,7 +211,7 @@ public struct VitalsAnalyzer: Sendable {
         guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = faceTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
         let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds)
         if c.longWindowUsesPBV {
-            let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band, fitsHarmonic: true) }
+            let lamp = reference.map { FlickerCanceller(reading: $0, sampleRate: c.sampleRate, band: band, fitsHarmonic: true) }
             let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
             let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: 3)
             // The lamp is already out of every channel: what is left at its rate is not taken. The
@@ -221,32 +221,29 @@ public struct VitalsAnalyzer: Sendable {
             guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: lampBin, harmonic: false) != true else { return nil }
             return peak
         }
-        let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band) }
+        let lamp = reference.map { FlickerCanceller(reading: $0, sampleRate: c.sampleRate, band: band) }
         guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp, segments: 3)?.peak,
             BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
         else { return nil }
         return peak
     }
 
-    /// The brightness that carries the lamp's flicker over the window: the scene's around the
-    /// face when it was measured throughout and shows a lamp; failing that, the face's own (the
-    /// sum of its colours) when the face flickers as white light does (``LampSignature``: a dark or
-    /// plain backdrop, or a lamp that lights the patient and not the wall); failing that, the
-    /// scene's, for the camera's own changes. `nil` with flicker cancelling off or nothing to use.
-    private func flickerReference(endingAt end: Double, seconds: Double) -> [Double]? {
+    /// The brightness that carries the lamp's flicker over the window, read for a lamp: the
+    /// scene's around the face when it was measured throughout and shows a lamp; failing that, the
+    /// face's own (the sum of its colours) when the face flickers as white light does
+    /// (``LampSignature``: a dark or plain backdrop, or a lamp that lights the patient and not the
+    /// wall); failing that, the scene's, for the camera's own changes. `nil` with flicker
+    /// cancelling off or nothing to use.
+    private func flickerReference(endingAt end: Double, seconds: Double) -> LampReading? {
         let c = configuration
         guard c.cancelsFlicker else { return nil }
         let band = (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60)
         let scene = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: 0, of: \.backgrounds)
-            .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? trace.map(\.x) : nil }
-        if let scene, FlickerCanceller.lampFrequency(in: scene, sampleRate: c.sampleRate, band: band) != nil { return scene }
+            .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? LampReading(trace.map(\.x), sampleRate: c.sampleRate, band: band) : nil }
+        if let scene, scene.lampFrequency != nil { return scene }
         if let face = faceTrace(endingAt: end, seconds: seconds) {
-            let brightness = face.map { $0.sum() }
-            if let lamp = FlickerCanceller.lampFrequency(in: brightness, sampleRate: c.sampleRate, band: band),
-                LampSignature.matches(face, frequency: lamp, sampleRate: c.sampleRate)
-            {
-                return brightness
-            }
+            let brightness = LampReading(face.map { $0.sum() }, sampleRate: c.sampleRate, band: band)
+            if let lamp = brightness.lampFrequency, LampSignature.matches(face, frequency: lamp, sampleRate: c.sampleRate) { return brightness }
         }
         return scene
     }
@@ -283,7 +280,7 @@ public struct VitalsAnalyzer: Sendable {
         let c = configuration
         guard let trace = faceTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1) else { return nil }
         let reference = flickerReference(endingAt: end, seconds: c.variabilityWindowSeconds)
-        let lamp = reference.map { FlickerCanceller(reference: $0, sampleRate: c.sampleRate, band: band) }
+        let lamp = reference.map { FlickerCanceller(reading: $0, sampleRate: c.sampleRate, band: band) }
         guard let (pulse, peak, method) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp),
             peak.snr >= c.minimumVariabilitySNR
         else { return nil }
