@@ -147,7 +147,8 @@ public struct PatientSimulator: Sendable {
         }
 
         // A lamp that does not light the wall: the wall keeps the light without its flicker.
-        let wallLight = Float(Self.lightChange(s, at: t, onWall: true) / Self.lightChange(s, at: t))
+        let onPatient = Self.lightChange(s, at: t)
+        let wallLight = s.lampLightsBackground || onPatient <= 0 ? 1 : Float(Self.lightChange(s, at: t, onWall: true) / onPatient)
         guard s.patientPresent(at: t) else {
             for p in 0..<(w * h) { store(p, background[p] * wallLight) }
             return out

@@ -1,6 +1,8 @@
 /// Cancels the lamp's flicker from a pulse signal, with the scene's own brightness as reference.
 ///
-/// The brightness around the face follows the lamp and carries no pulse. Whatever of it leaks
+/// The brightness around the face follows the lamp and carries no pulse (where the scene shows no
+/// lamp, the analyzer may give the face's own brightness instead, which carries a little of the
+/// pulse: see ``LampSignature``). Whatever of it leaks
 /// into the face's pulse signal (through the camera's gamma curve and exposure control, pixels
 /// entering and leaving the skin mask, clipping) is, to first order, a filtered copy of it: the
 /// reference (normalised to its mean and band-passed like the pulse) and its derivative, which
@@ -38,14 +40,12 @@ public struct FlickerCanceller: Sendable {
     /// face's own lag is: the band-pass of a derivative and the derivative of a band-pass agree
     /// inside the window but not at its ends, where the filter's padding differs.
     public init(reference: [Double], sampleRate: Double, band: ClosedRange<Double>, fitsHarmonic: Bool = false, withoutLamp: Bool = false) {
-        self.init(
-            reading: LampReading(reference, sampleRate: sampleRate, band: band), sampleRate: sampleRate, band: band, fitsHarmonic: fitsHarmonic,
-            withoutLamp: withoutLamp)
+        self.init(reading: LampReading(reference, sampleRate: sampleRate, band: band), fitsHarmonic: fitsHarmonic, withoutLamp: withoutLamp)
     }
 
-    /// The same, from a reference already read for a lamp (`reading`, made with the same
-    /// `sampleRate` and `band`), so a window's reference is read once.
-    public init(reading: LampReading, sampleRate: Double, band: ClosedRange<Double>, fitsHarmonic: Bool = false, withoutLamp: Bool = false) {
+    /// The same, from a reference already read for a lamp, so a window's reference is read once.
+    public init(reading: LampReading, fitsHarmonic: Bool = false, withoutLamp: Bool = false) {
+        let (sampleRate, band) = (reading.sampleRate, reading.band)
         let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
         let (change, filtered) = (reading.change, reading.filtered)
         lampFrequency = reading.lampFrequency
@@ -100,11 +100,17 @@ public struct LampReading: Sendable {
     /// `change` band-passed like a pulse.
     let filtered: [Double]
     /// The lamp's flicker frequency in Hz: the strongest peak in the band of `filtered` when it
-    /// stands out by 3 dB; `nil` when it does not (a steady lamp).
+    /// stands out by 3 dB; `nil` when it does not (a steady lamp). Found on a spectrum four times
+    /// finer than the natural resolution (half the pulse's eight: a lamp is a clear tone; the
+    /// vitals report's rows were the same either way, at half the cost).
     public let lampFrequency: Double?
+    /// The rate the reference was sampled at (Hz) and the band read (Hz).
+    let sampleRate: Double, band: ClosedRange<Double>
 
     /// Reads `reference` (brightness sampled at `sampleRate` Hz) for a lamp flickering in `band` (Hz).
     public init(_ reference: [Double], sampleRate: Double, band: ClosedRange<Double>) {
+        self.sampleRate = sampleRate
+        self.band = band
         let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
         let mean = Stats.mean(reference)
         change = mean > 0 ? reference.map { $0 / mean - 1 } : []

@@ -95,9 +95,9 @@ public struct VitalsAnalyzer: Sendable {
             followed = nil
             return VitalsEstimate(time: centre, status: .noFace)
         }
-        let band = (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60)
-        let lamp = flickerReference(endingAt: end, seconds: c.windowSeconds).map {
-            FlickerCanceller(reading: $0, sampleRate: c.sampleRate, band: band, withoutLamp: c.cancelsCameraChanges)
+        let band = heartRateBand
+        let lamp = flickerReference(endingAt: end, seconds: c.windowSeconds, face: trace).map {
+            FlickerCanceller(reading: $0, withoutLamp: c.cancelsCameraChanges)
         }
         // Under a flickering lamp POS alone often keeps too little of the pulse once the lamp is
         // cancelled; CHROM's fixed colour axes hold it (see ``PulseMethod/underALamp``).
@@ -138,7 +138,7 @@ public struct VitalsAnalyzer: Sendable {
     /// The pulse signal of a trace and its strongest peak in `band` (Hz).
     ///
     /// When the strongest peak is the lamp's flicker (or its harmonic), seen by `lamp` (made from
-    /// the scene's brightness around the face, same grid), the flicker is cancelled and the peak
+    /// the scene's brightness around the face or the face's own, same grid), the flicker is cancelled and the peak
     /// looked for again (one that cancels unconditionally has cancelled the scene's brightness
     /// from the start); what stays at the lamp's rate after that is a heart beating at it,
     /// except over segments (the long window's lower gate), where it is not taken. ``PulseMethod/auto``
@@ -209,9 +209,9 @@ public struct VitalsAnalyzer: Sendable {
         let c = configuration
         // GREEN cannot tell the pulse from changes of brightness; a lower gate would let those through.
         guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = faceTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
-        let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds)
+        let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds, face: trace)
         if c.longWindowUsesPBV {
-            let lamp = reference.map { FlickerCanceller(reading: $0, sampleRate: c.sampleRate, band: band, fitsHarmonic: true) }
+            let lamp = reference.map { FlickerCanceller(reading: $0, fitsHarmonic: true) }
             let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
             let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: 3)
             // The lamp is already out of every channel: what is left at its rate is not taken. The
@@ -221,7 +221,7 @@ public struct VitalsAnalyzer: Sendable {
             guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: lampBin, harmonic: false) != true else { return nil }
             return peak
         }
-        let lamp = reference.map { FlickerCanceller(reading: $0, sampleRate: c.sampleRate, band: band) }
+        let lamp = reference.map { FlickerCanceller(reading: $0) }
         guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp, segments: 3)?.peak,
             BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
         else { return nil }
@@ -230,35 +230,39 @@ public struct VitalsAnalyzer: Sendable {
 
     /// The brightness that carries the lamp's flicker over the window, read for a lamp: the
     /// scene's around the face when it was measured throughout and shows a lamp; failing that, the
-    /// face's own (the sum of its colours) when the face flickers as white light does
-    /// (``LampSignature``: a dark or plain backdrop, or a lamp that lights the patient and not the
-    /// wall); failing that, the scene's, for the camera's own changes. `nil` with flicker
+    /// `face`'s own (its colours over the same window, summed) when the face flickers as white light
+    /// does (``LampSignature``: a dark or plain backdrop, or a lamp that lights the patient and not
+    /// the wall); failing that, the scene's, for the camera's own changes. `nil` with flicker
     /// cancelling off or nothing to use.
-    private func flickerReference(endingAt end: Double, seconds: Double) -> LampReading? {
+    ///
+    /// The face's brightness carries the pulse too, a little: cancelling it takes the share of
+    /// the pulse that moves all colours alike (the long window's PBV loses that share), and a
+    /// heart beating at the lamp's own rate goes with the lamp.
+    private func flickerReference(endingAt end: Double, seconds: Double, face: [SIMD3<Double>]) -> LampReading? {
         let c = configuration
         guard c.cancelsFlicker else { return nil }
-        let band = (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60)
         let scene = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: 0, of: \.backgrounds)
-            .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? LampReading(trace.map(\.x), sampleRate: c.sampleRate, band: band) : nil }
+            .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? LampReading(trace.map(\.x), sampleRate: c.sampleRate, band: heartRateBand) : nil }
         if let scene, scene.lampFrequency != nil { return scene }
-        if let face = faceTrace(endingAt: end, seconds: seconds) {
-            let brightness = LampReading(face.map { $0.sum() }, sampleRate: c.sampleRate, band: band)
-            if let lamp = brightness.lampFrequency, LampSignature.matches(face, frequency: lamp, sampleRate: c.sampleRate) { return brightness }
-        }
+        let brightness = LampReading(face.map { $0.sum() }, sampleRate: c.sampleRate, band: heartRateBand)
+        if let lamp = brightness.lampFrequency, LampSignature.matches(face, frequency: lamp, sampleRate: c.sampleRate) { return brightness }
         return scene
     }
+
+    /// The heart-rate band in Hz.
+    private var heartRateBand: ClosedRange<Double> { (configuration.heartRateBand.lowerBound / 60)...(configuration.heartRateBand.upperBound / 60) }
 
     /// Respiration from the slow swell of blood volume: the normalised colour projected on the
     /// pulse's own colour direction (POS's plane with the mix tuned in the heart-rate band), then
     /// the strongest peak in the respiration band.
     private func respirationRate(windowEnd end: Double) -> Double? {
         let c = configuration
-        guard let trace = faceTrace(endingAt: end, seconds: c.respirationWindowSeconds, minimumPresence: 1) else { return nil }
+        guard let trace = uniformTrace(endingAt: end, seconds: c.respirationWindowSeconds, minimumPresence: 1) else { return nil }
         let mean = trace.reduce(SIMD3<Double>.zero, +) / Double(trace.count)
         let normalised = trace.map { $0 / mean }
         let p1 = normalised.map { $0.y - $0.z }
         let p2 = normalised.map { $0.y + $0.z - 2 * $0.x }
-        let heart = BandPass(band: (c.heartRateBand.lowerBound / 60)...(c.heartRateBand.upperBound / 60), sampleRate: c.sampleRate)
+        let heart = BandPass(band: heartRateBand, sampleRate: c.sampleRate)
         let d2 = Stats.standardDeviation(heart.apply(p2, padding: Int(c.sampleRate)))
         let alpha = d2 > 0 ? Stats.standardDeviation(heart.apply(p1, padding: Int(c.sampleRate))) / d2 : 0
         let band = (c.respirationBand.lowerBound / 60)...(c.respirationBand.upperBound / 60)
@@ -279,8 +283,8 @@ public struct VitalsAnalyzer: Sendable {
     private func variability(windowEnd end: Double, band: ClosedRange<Double>) -> HeartRateVariability? {
         let c = configuration
         guard let trace = faceTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1) else { return nil }
-        let reference = flickerReference(endingAt: end, seconds: c.variabilityWindowSeconds)
-        let lamp = reference.map { FlickerCanceller(reading: $0, sampleRate: c.sampleRate, band: band) }
+        let reference = flickerReference(endingAt: end, seconds: c.variabilityWindowSeconds, face: trace)
+        let lamp = reference.map { FlickerCanceller(reading: $0) }
         guard let (pulse, peak, method) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp),
             peak.snr >= c.minimumVariabilitySNR
         else { return nil }
@@ -304,7 +308,9 @@ public struct VitalsAnalyzer: Sendable {
 
     /// The variance of the whole face's beat times due to noise: a quarter of the variance of
     /// the differences between the times found on the two halves (each half has twice the
-    /// whole's noise variance, and the difference adds both).
+    /// whole's noise variance, and the difference adds both). The halves keep the skin mask's
+    /// noise that the whole face's colours have had fitted out (``ColourRegression``), so this
+    /// errs high: HRV is withheld a little more often, not reported worse.
     private func halvesTimingVariance(windowEnd end: Double, band: ClosedRange<Double>, method: PulseMethod, beats: [Double], heartRate: Double)
         -> Double?
     {

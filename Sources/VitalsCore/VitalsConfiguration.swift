@@ -35,7 +35,8 @@ public struct VitalsConfiguration: Sendable, Hashable {
     /// talking patient's jaw through as 222 bpm under its gate.
     public var cancelsCameraChanges = true
     /// Whether what the skin mask's changing size does to the face's mean colour is taken out of
-    /// it (``ColourRegression``) before any pulse is extracted: on the report's scenes type VI skin
+    /// it (``ColourRegression``) before any pulse, HRV's beats or a lamp in the face's brightness
+    /// is looked for (respiration keeps the plain trace): on the report's scenes type VI skin
     /// under a camera without auto-exposure 41% → 60% of its seconds, a talking patient 22% → 32%,
     /// type V under a 1 Hz lamp 81% → 86%, no false report. Default on (off in ``plain``; GREEN
     /// never uses it).
