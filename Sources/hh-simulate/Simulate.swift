@@ -23,10 +23,15 @@ struct Simulate: ParsableCommand {
     @Option(help: "Heart rate in bpm (at the start, with --hr-end).") var hr = 72.0
     @Option(help: "Heart rate at the end: a linear change over the recording.") var hrEnd: Double?
     @Option(help: "Breathing rate in breaths per minute (0 for none).") var breathing = 15.0
-    @Option(help: "Skin tone: light, medium or dark.") var skin = "light"
-    @Option(help: "Light level: 1 is good light, 0.4 dim.") var light = 1.0
+    @Option(help: "Skin tone: light, medium or dark, or a Fitzpatrick type 1–6.") var skin = "light"
+    @Option(help: "Who faces the camera: patient, photo or mannequin (the last two have no pulse).") var subject = "patient"
+    @Option(help: "Camera: ideal (light level × reflectance, fixed noise) or kiosk-webcam (shot and read noise, gamma, auto-exposure and white balance, MJPEG).")
+    var camera = "ideal"
+    @Option(help: "Light level for the ideal camera: 1 is good light, 0.4 dim.") var light = 1.0
+    @Option(help: "Illuminance on the face in lux for the kiosk-webcam camera: 400 an ordinary room, 80 a dim one.") var lux = 400.0
     @Option(help: "Lamp flicker depth (0–0.5).") var flicker = 0.0
     @Option(help: "Lamp flicker frequency in Hz.") var flickerHz = 1.0
+    @Flag(help: "The flickering lamp lights the patient only; the wall behind stays in steady light.") var lampBeside = false
     @Option(help: "Slow illumination change over the recording (e.g. 0.3).") var drift = 0.0
     @Flag(help: "Head motion: sway, turning and leaning.") var motion = false
     @Flag(help: "Small fast movements of talking.") var talking = false
@@ -47,11 +52,26 @@ struct Simulate: ParsableCommand {
         case "light": s.skinTone = .light
         case "medium": s.skinTone = .medium
         case "dark": s.skinTone = .dark
-        default: throw ValidationError("--skin must be light, medium or dark, got '\(skin)'")
+        case let type where Int(type).map((1...6).contains) == true: s.skinTone = .fitzpatrick(Int(type)!)
+        default: throw ValidationError("--skin must be light, medium, dark or a Fitzpatrick type 1–6, got '\(skin)'")
         }
+        guard let subject = Subject(rawValue: subject) else {
+            throw ValidationError("--subject must be patient, photo or mannequin, got '\(subject)'")
+        }
+        s.subject = subject
+        switch camera {
+        case "ideal": s.camera = nil
+        case "kiosk-webcam": s.camera = .kioskWebcam
+        default: throw ValidationError("--camera must be ideal or kiosk-webcam, got '\(camera)'")
+        }
+        guard lux > 0 else { throw ValidationError("--lux must be positive") }
+        guard (0...0.5).contains(flicker), flickerHz > 0 else { throw ValidationError("--flicker must be 0–0.5 and --flicker-hz positive") }
+        guard abs(drift) < 1 else { throw ValidationError("--drift must be between -1 and 1 (exclusive)") }
+        s.lux = lux
         s.lightLevel = light
         s.flickerDepth = flicker
         s.flickerFrequency = flickerHz
+        s.lampLightsBackground = !lampBeside
         s.illuminationDrift = drift
         if motion {
             s.swayAmplitude = 20
