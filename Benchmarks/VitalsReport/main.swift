@@ -103,25 +103,19 @@ let rows: [Row] = {
             $0.lightLevel = level
         })
     }
-    for hz in [1.0, 2.0] {
-        for type in [2, 5] {
-            rows.append(Row(group: "Lamp flicker (10% deep)", name: "\(Int(hz)) Hz, type \(type == 2 ? "II" : "V")") {
-                $0.skinTone = .fitzpatrick(type)
-                $0.flickerDepth = 0.1
-                $0.flickerFrequency = hz
-            })
-        }
-    }
-    // A lamp beside the patient, the wall in steady daylight: the scene around the face shows no
-    // flicker, so only the face can tell the lamp (as on a dark or plain backdrop).
-    for hz in [1.0, 2.0] {
-        for type in [2, 5] {
-            rows.append(Row(group: "Lamp beside the patient, wall steady (10% deep)", name: "\(Int(hz)) Hz, type \(type == 2 ? "II" : "V")") {
-                $0.skinTone = .fitzpatrick(type)
-                $0.flickerDepth = 0.1
-                $0.flickerFrequency = hz
-                $0.lampLightsBackground = false
-            })
+    // The lamp lights the wall too, or (beside the patient, the wall in steady daylight) only the
+    // patient: then the scene around the face shows no flicker, and only the face can tell the
+    // lamp (as on a dark or plain backdrop).
+    for (group, wallLit) in [("Lamp flicker (10% deep)", true), ("Lamp beside the patient, wall steady (10% deep)", false)] {
+        for hz in [1.0, 2.0] {
+            for type in [2, 5] {
+                rows.append(Row(group: group, name: "\(Int(hz)) Hz, type \(type == 2 ? "II" : "V")") {
+                    $0.skinTone = .fitzpatrick(type)
+                    $0.flickerDepth = 0.1
+                    $0.flickerFrequency = hz
+                    $0.lampLightsBackground = wallLit
+                })
+            }
         }
     }
     rows.append(Row(group: "Patients (type III)", name: "still") { $0.skinTone = .fitzpatrick(3) })

@@ -107,8 +107,11 @@ public struct LampReading: Sendable {
     /// The rate the reference was sampled at (Hz) and the band read (Hz).
     let sampleRate: Double, band: ClosedRange<Double>
 
-    /// Reads `reference` (brightness sampled at `sampleRate` Hz) for a lamp flickering in `band` (Hz).
-    public init(_ reference: [Double], sampleRate: Double, band: ClosedRange<Double>) {
+    /// Reads `reference` (brightness sampled at `sampleRate` Hz) for a lamp flickering in `band`
+    /// (Hz) at least `minimumAmplitude` deep (relative to the mean; 0: any): a band-passed change
+    /// whose RMS is under a tone of that amplitude's has no such lamp, and its spectrum is not
+    /// computed.
+    public init(_ reference: [Double], sampleRate: Double, band: ClosedRange<Double>, minimumAmplitude: Double = 0) {
         self.sampleRate = sampleRate
         self.band = band
         let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
@@ -116,7 +119,8 @@ public struct LampReading: Sendable {
         change = mean > 0 ? reference.map { $0 / mean - 1 } : []
         filtered = change.isEmpty ? [] : filter.apply(change, padding: Int(sampleRate))
         let margin = 2 * sampleRate / Double(max(1, filtered.count))
-        let peak = filtered.isEmpty
+        let deepEnough = minimumAmplitude <= 0 || Stats.standardDeviation(filtered) >= minimumAmplitude / 2.squareRoot()
+        let peak = filtered.isEmpty || !deepEnough
             ? nil
             : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin), oversampling: 4)
                 .peak(in: band)

@@ -244,7 +244,11 @@ public struct VitalsAnalyzer: Sendable {
         let scene = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: 0, of: \.backgrounds)
             .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? LampReading(trace.map(\.x), sampleRate: c.sampleRate, band: heartRateBand) : nil }
         if let scene, scene.lampFrequency != nil { return scene }
-        let brightness = LampReading(face.map { $0.sum() }, sampleRate: c.sampleRate, band: heartRateBand)
+        // A lamp moving green by LampSignature's least moves the colours' sum by at least a quarter
+        // of that (red and blue move at least half as much as green, within 45° of its phase): a
+        // shallower sum has none, and its spectrum is skipped.
+        let brightness = LampReading(
+            face.map { $0.sum() }, sampleRate: c.sampleRate, band: heartRateBand, minimumAmplitude: LampSignature.minimumAmplitude / 4)
         if let lamp = brightness.lampFrequency, LampSignature.matches(face, frequency: lamp, sampleRate: c.sampleRate) { return brightness }
         return scene
     }
