@@ -212,11 +212,7 @@ let methods: [(name: String, configuration: VitalsConfiguration)] = {
 }()
 
 func scenario(row: Row, seed: UInt64, heldOut: Bool, duration: Double) -> Scenario {
-    var s = Scenario()
-    (s.width, s.height) = (640, 480)
-    s.camera = .kioskWebcam
-    s.seed = seed
-    s.duration = duration
+    var s = Scenario.kioskWebcam(seed: seed, duration: duration)
     var random = RandomSource(seed: seed &+ 7000)
     let rates = heldOut ? 48.0...140.0 : 55.0...110.0
     s.heartRate = .constant(rates.lowerBound + random.uniform() * (rates.upperBound - rates.lowerBound))

@@ -142,6 +142,17 @@ public struct Scenario: Sendable, Hashable {
     /// The default scenario.
     public init() {}
 
+    /// The vitals report's scene: 640×480 through the kiosk webcam's camera model, `seed`,
+    /// `duration` seconds, everything else the default's.
+    public static func kioskWebcam(seed: UInt64, duration: Double) -> Scenario {
+        var s = Scenario()
+        (s.width, s.height) = (640, 480)
+        s.camera = .kioskWebcam
+        s.seed = seed
+        s.duration = duration
+        return s
+    }
+
     /// Frames in the recording.
     public var frameCount: Int { Int((duration * frameRate).rounded(.down)) }
 

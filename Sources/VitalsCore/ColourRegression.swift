@@ -1,31 +1,91 @@
-/// Takes out of the face's colours what the skin mask's changing size does to them.
+/// Takes out of the face's colours what the skin mask's changing size and the camera's own
+/// changes do to them.
 ///
 /// Pixels near the skin box's edges (the darkest of a dark face, the greyest of a dim one) cross
 /// in and out of the mask from frame to frame with the camera's noise. They are not the face's
 /// average colour, so each crossing moves the mean: on type VI skin under the idealised camera the
 /// mean green followed the skin pixel count with a correlation of −0.95, and that, not the pixels'
-/// own noise, was the mean's noise. The count's share of each channel is fitted on frame-to-frame
-/// differences (where the mask's noise is and a pulse is not) and taken out.
-///
-/// Tried and left out: the scene's brightness fitted the same way (on the pulse band, under a lamp
-/// seen around the face) raised coverage under a lamp on type V skin but let a skin-coloured
-/// cabinet under a faint flicker through in 4 of 92 windows (`HeartRateAccuracyTests`).
+/// own noise, was the mean's noise. And a kiosk webcam's exposure steps move every code value in
+/// proportion above the black level, so the face's mean colour, normalised by its own mean,
+/// changes colour as well as brightness with each step; the scene around the face
+/// (``BackgroundLight``) steps with it. Each regressor's share of each channel is fitted on
+/// frame-to-frame differences (where those changes are and a pulse is not) and taken out.
 enum ColourRegression {
-    /// `colours` less each channel's least-squares fit on `regressor` (as long as `colours`): the
-    /// coefficient fitted on both signals' frame-to-frame differences, applied to the regressor's
-    /// deviation from its mean. Unchanged when the regressor does not change or the lengths differ.
-    static func removing(_ regressor: [Double], from colours: [SIMD3<Double>]) -> [SIMD3<Double>] {
-        guard colours.count > 2, regressor.count == colours.count else { return colours }
-        var energy = 0.0
-        var covariance = SIMD3<Double>.zero
-        for i in 1..<colours.count {
-            let change = regressor[i] - regressor[i - 1]
-            energy += change * change
-            covariance += (colours[i] - colours[i - 1]) * change
+    /// `colours` less each channel's least-squares fit on `regressors` (each as long as
+    /// `colours`), fitted jointly: the coefficients fitted on the signals' frame-to-frame
+    /// differences, applied to each regressor's deviation from its mean. Regressors that do not
+    /// change, or are not as long as `colours`, are left out, and so is the last of any that
+    /// change together with the others (the fit would be singular).
+    static func removing(_ regressors: [[Double]], from colours: [SIMD3<Double>]) -> [SIMD3<Double>] {
+        guard colours.count > 2 else { return colours }
+        // Each regressor's differences scaled to unit power, so that regressors in different units
+        // (pixel counts, code values) weigh alike in the singularity test.
+        var fits: [(regressor: [Double], change: [Double], scale: Double)] = regressors.compactMap { r in
+            guard r.count == colours.count else { return nil }
+            let change = zip(r.dropFirst(), r).map { $0 - $1 }
+            let scale = (change.reduce(0) { $0 + $1 * $1 } / Double(change.count)).squareRoot()
+            return scale > 0 ? (r, change.map { $0 / scale }, scale) : nil
         }
-        guard energy > 0 else { return colours }
-        let slope = covariance / energy
-        let mean = regressor.reduce(0, +) / Double(regressor.count)
-        return zip(colours, regressor).map { colour, value in colour - slope * (value - mean) }
+        while !fits.isEmpty {
+            if let slopes = slopes(of: fits.map(\.change), fittedTo: colours) {
+                var result = colours
+                for (fit, slope) in zip(fits, slopes) {
+                    let mean = fit.regressor.reduce(0, +) / Double(fit.regressor.count)
+                    // Back from the scaled differences to the regressor's own units.
+                    let perUnit = slope / fit.scale
+                    for i in result.indices { result[i] -= perUnit * (fit.regressor[i] - mean) }
+                }
+                return result
+            }
+            fits.removeLast()
+        }
+        return colours
+    }
+
+    /// The least-squares coefficients (one per channel) of `changes` on the colours'
+    /// frame-to-frame differences, `nil` when the normal equations are singular.
+    private static func slopes(of changes: [[Double]], fittedTo colours: [SIMD3<Double>]) -> [SIMD3<Double>]? {
+        let k = changes.count
+        // Normal equations on the differences: (XᵀX) β = Xᵀy, one column of β per channel.
+        var gram = [Double](repeating: 0, count: k * k)
+        var moments = [SIMD3<Double>](repeating: .zero, count: k)
+        for i in 1..<colours.count {
+            let change = colours[i] - colours[i - 1]
+            for a in 0..<k {
+                moments[a] += change * changes[a][i - 1]
+                for b in 0..<k { gram[a * k + b] += changes[a][i - 1] * changes[b][i - 1] }
+            }
+        }
+        return solve(gram, moments, size: k)
+    }
+
+    /// The solution of `matrix` · x = `rhs` (Gaussian elimination with partial pivoting),
+    /// `nil` when the matrix is singular (regressors that change together).
+    private static func solve(_ matrix: [Double], _ rhs: [SIMD3<Double>], size n: Int) -> [SIMD3<Double>]? {
+        var m = matrix, b = rhs
+        let scale = m.map(abs).max() ?? 0
+        guard scale > 0 else { return nil }
+        for column in 0..<n {
+            guard let pivot = (column..<n).max(by: { abs(m[$0 * n + column]) < abs(m[$1 * n + column]) }),
+                abs(m[pivot * n + column]) > 1e-8 * scale
+            else { return nil }
+            if pivot != column {
+                for j in 0..<n { m.swapAt(pivot * n + j, column * n + j) }
+                b.swapAt(pivot, column)
+            }
+            for row in (column + 1)..<n {
+                let factor = m[row * n + column] / m[column * n + column]
+                for j in column..<n { m[row * n + j] -= factor * m[column * n + j] }
+                b[row] -= factor * b[column]
+            }
+        }
+        var x = [SIMD3<Double>](repeating: .zero, count: n)
+        for row in stride(from: n - 1, through: 0, by: -1) {
+            var sum = b[row]
+            for j in (row + 1)..<n { sum -= m[row * n + j] * x[j] }
+            x[row] = sum / m[row * n + row]
+        }
+        return x
     }
 }
+

@@ -14,8 +14,9 @@ public struct RegionSample: Sendable, Hashable {
     /// two views of one pulse whose camera noise is independent, which tells how precisely a
     /// beat can be timed.
     public var whiteCellsRGB = SIMD3<Double>.zero, blackCellsRGB = SIMD3<Double>.zero
-    /// Mean luma of the scene around the face (``BackgroundLight``), 0 when unknown: the lamp's
-    /// flicker without the pulse, which the analyzer cancels from the face's signal.
+    /// The brightness of the scene around the face (``BackgroundLight/Reading/level``, on the
+    /// scale of its mean luma), 0 when unknown: the lamp's flicker and the camera's changes
+    /// without the pulse or the head's motion, which the analyzer cancels from the face's signal.
     public var backgroundLuma = 0.0
     /// Skin pixels in the region.
     public var skinPixels: Int

@@ -91,14 +91,19 @@ public struct VitalsAnalyzer: Sendable {
     private mutating func estimate(windowEnd end: Double) -> VitalsEstimate {
         let c = configuration
         let centre = end - c.windowSeconds / 2
-        guard let trace = faceTrace(endingAt: end, seconds: c.windowSeconds) else {
+        guard let colours = faceColours(endingAt: end, seconds: c.windowSeconds, withScene: c.cancelsSceneChanges) else {
             followed = nil
             return VitalsEstimate(time: centre, status: .noFace)
         }
         let band = heartRateBand
-        let lamp = flickerReference(endingAt: end, seconds: c.windowSeconds, face: trace).map {
-            FlickerCanceller(reading: $0, withoutLamp: c.cancelsCameraChanges)
-        }
+        let reference = flickerReference(endingAt: end, seconds: c.windowSeconds, face: colours.maskFitted)
+        // Where the scene shows no lamp, its changes (the camera's) are fitted out of the colours
+        // too; under a lamp the lamp's own rules hold (``VitalsConfiguration/cancelsSceneChanges``).
+        var trace = colours.maskFitted
+        var sceneIsFitted = false
+        if let reference, reference.lampFrequency == nil, let fitted = colours.sceneFitted() { (trace, sceneIsFitted) = (fitted, true) }
+        // The scene's changes once fitted out of the colours are not cancelled from the pulse again.
+        let lamp = reference.map { FlickerCanceller(reading: $0, withoutLamp: c.cancelsCameraChanges && !sceneIsFitted) }
         // Under a flickering lamp POS alone often keeps too little of the pulse once the lamp is
         // cancelled; CHROM's fixed colour axes hold it (see ``PulseMethod/underALamp``).
         let method = lamp?.lampFrequency != nil ? c.method.underALamp : c.method
@@ -340,11 +345,44 @@ public struct VitalsAnalyzer: Sendable {
     /// the skin mask's changing size does to it taken out (``ColourRegression``; not for GREEN,
     /// which has no colour check to refuse what the fit leaves at a wrong rate).
     private func faceTrace(endingAt end: Double, seconds: Double, minimumPresence: Double? = nil) -> [SIMD3<Double>]? {
+        faceColours(endingAt: end, seconds: seconds, minimumPresence: minimumPresence, withScene: false)?.maskFitted
+    }
+
+    /// A window's face colours, fitted (``ColourRegression``) on the skin mask's size, and on
+    /// request on the scene's brightness as well.
+    private struct FittedColours {
+        /// The colours as resampled.
+        var trace: [SIMD3<Double>]
+        /// What the mask fit regresses on (nothing for GREEN or with the fit off).
+        var regressors: [[Double]]
+        /// The scene's brightness over the window; `nil` when not asked for, or not measured
+        /// throughout the window.
+        var scene: [Double]?
+        /// With the skin mask's changing size taken out (``faceTrace(endingAt:seconds:minimumPresence:)``).
+        var maskFitted: [SIMD3<Double>]
+
+        /// With the scene's brightness taken out as well, jointly; `nil` without a scene.
+        func sceneFitted() -> [SIMD3<Double>]? { scene.map { ColourRegression.removing(regressors + [$0], from: trace) } }
+    }
+
+    /// The face's colours of the `seconds` before `end` for ``FittedColours``, with the scene's
+    /// brightness when `withScene`, each resampled once; `nil` as
+    /// ``uniformTrace(endingAt:seconds:minimumPresence:of:)``.
+    private func faceColours(endingAt end: Double, seconds: Double, minimumPresence: Double? = nil, withScene: Bool) -> FittedColours? {
         guard let trace = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence) else { return nil }
-        guard configuration.cancelsMaskChanges, configuration.method != .green,
-            let counts = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence, of: \.skinCounts)
-        else { return trace }
-        return ColourRegression.removing(counts.map(\.x), from: trace)
+        let c = configuration
+        guard c.method != .green else { return FittedColours(trace: trace, regressors: [], maskFitted: trace) }
+        var regressors: [[Double]] = []
+        if c.cancelsMaskChanges, let counts = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence, of: \.skinCounts) {
+            regressors.append(counts.map(\.x))
+        }
+        var colours = FittedColours(trace: trace, regressors: regressors, maskFitted: ColourRegression.removing(regressors, from: trace))
+        if withScene, let scene = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence, of: \.backgrounds),
+            scene.allSatisfy({ $0.x > 0 })
+        {
+            colours.scene = scene.map(\.x)
+        }
+        return colours
     }
 
     /// The colour traces of the `seconds` before `end`, resampled at the configured rate, with

@@ -14,7 +14,7 @@ public struct VitalsPipeline: Sendable {
     private var grid: CellGrid
     private var tracker = FaceTracker()
     private var analyzer: VitalsAnalyzer
-    private let background: BackgroundLight
+    private var background: BackgroundLight
     /// What the tracker found in the latest frame.
     public private(set) var lastRegion: RegionSample = .absent
 
@@ -41,8 +41,9 @@ public struct VitalsPipeline: Sendable {
         grid.reset()
         try accumulator.accumulate(frame, into: &grid)
         lastRegion = tracker.track(grid)
-        let scene = background.meanLuma(frame, outside: lastRegion.facePresent ? lastRegion.bounds : nil)
-        if analyzer.configuration.cancelsFlicker { lastRegion.backgroundLuma = scene }
+        let reading = background.read(frame, outside: lastRegion.facePresent ? lastRegion.bounds : nil)
+        lastRegion.backgroundLuma = reading.level
+        let scene = reading.meanLuma
         // The next frame's skin box follows the brightness of this one's face (or scene).
         let faceLuma = lastRegion.facePresent ? (SIMD3(0.299, 0.587, 0.114) * lastRegion.meanRGB).sum() : nil
         let sceneLuma = accumulator.range == .limited && !accumulator.geometry.format.isRGB ? (scene - 16) * 255 / 219 : scene

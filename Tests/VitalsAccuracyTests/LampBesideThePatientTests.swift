@@ -7,11 +7,7 @@ import VitalsCore
 @Suite struct LampBesideThePatientTests {
     /// The report's kiosk-webcam scene at 640×480 under a 10% lamp at `hz` beside the subject.
     func scene(seed: UInt64, hz: Double, _ change: (inout Scenario) -> Void) -> Scenario {
-        var s = Scenario()
-        (s.width, s.height) = (640, 480)
-        s.camera = .kioskWebcam
-        s.seed = seed
-        s.duration = 30
+        var s = Scenario.kioskWebcam(seed: seed, duration: 30)
         s.flickerDepth = 0.1
         s.flickerFrequency = hz
         s.lampLightsBackground = false

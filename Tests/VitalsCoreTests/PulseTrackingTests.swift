@@ -31,11 +31,7 @@ import VitalsCore
         // (auto-exposure chasing the lamp, the gamma curve's offset): POS's plane lets the
         // lamp through as a colour change; PBV nulls whatever direction it takes. With a
         // patient in the photo's place, PBV still finds the pulse.
-        var scene = Scenario()
-        (scene.width, scene.height) = (640, 480)
-        scene.camera = .kioskWebcam
-        scene.seed = seed
-        scene.duration = 20
+        var scene = Scenario.kioskWebcam(seed: seed, duration: 20)
         scene.flickerDepth = 0.1
         scene.flickerFrequency = 1
         scene.skinTone = .fitzpatrick(3)

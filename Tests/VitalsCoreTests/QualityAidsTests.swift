@@ -187,6 +187,42 @@ import VitalsCore
         #expect(whole > 70)
     }
 
+    @Test func theScenesLevelFollowsTheLightNotTheFacesBox() throws {
+        // A wall lit from below (luma 60 at the top to 160 at the bottom) and a bright face whose
+        // box moves up and down by 16 pixels every few frames, as a talking patient's does; then
+        // the light rises by 5%.
+        let (w, h) = (320, 240)
+        func frame(faceTop: Int, light: Double) -> [UInt8] {
+            var rgb = [UInt8](repeating: 0, count: w * h * 3)
+            for y in 0..<h {
+                let wall = 60 + 100 * Double(y) / Double(h - 1)
+                for x in 0..<w {
+                    let inFace = x >= 120 && x < 200 && y >= faceTop && y < faceTop + 80
+                    for c in 0..<3 { rgb[3 * (y * w + x) + c] = UInt8((light * (inFace ? 200 : wall)).rounded()) }
+                }
+            }
+            return FrameEncoder.encode(rgb: rgb, width: w, height: h, as: .yuyv, range: .full)
+        }
+        var sampler = BackgroundLight(geometry: FrameGeometry(width: w, height: h, format: .yuyv))
+        var readings: [BackgroundLight.Reading] = []
+        for i in 0..<40 {
+            let top = 64 + ((i / 3) % 2 == 0 ? 0 : 16)
+            let bytes = frame(faceTop: top, light: i < 21 ? 1 : 1.05)
+            readings.append(bytes.withUnsafeBytes { sampler.read($0, outside: PixelRect(x: 120, y: top, width: 80, height: 80)) })
+        }
+        let steady = readings[0..<21]
+        let means = steady.map(\.meanLuma), levels = steady.map(\.level)
+        // The plain mean moves with the box by about 1%; the level does not move.
+        #expect(means.max()! / means.min()! > 1.005, "\(means)")
+        #expect(levels.max()! / levels.min()! < 1.001, "\(levels)")
+        // The light rises by 5% in the frame where the box moves: the level rises by that, the
+        // mean does not.
+        let rise = readings[21].level / readings[20].level
+        #expect(abs(rise - 1.05) < 0.002, "\(rise)")
+        let meanRise = readings[21].meanLuma / readings[20].meanLuma
+        #expect(abs(meanRise - 1.05) > 0.005, "\(meanRise)")
+    }
+
     @Test func theCameraExposesForTheSceneAndItsNoiseGrowsWithTheSignal() {
         let camera = CameraModel.kioskWebcam
         // Bright room and dim corner: exposure brings the scene to the same level until the
