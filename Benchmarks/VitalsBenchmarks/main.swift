@@ -126,8 +126,9 @@ func measure(_ label: String, width: Int, height: Int, format: PixelFormat, fram
 }
 
 /// The face samples of a hard visit, as the pipeline makes them: type V skin through the kiosk
-/// webcam under a lamp flickering at 1 Hz, so the long window, flicker cancelling and tracking
-/// all run; 320×240 (the analysis does not depend on the frame size).
+/// webcam, with `lamp` under a lamp flickering at 1 Hz (the long window, flicker cancelling and
+/// tracking all run), without it in the room's steady light (the scene's changes are fitted out
+/// of the colours instead); 320×240 (the analysis does not depend on the frame size).
 func visitSamples(seconds: Double, lamp: Bool) -> [RegionSample] {
     var scenario = Scenario()
     scenario.duration = seconds

@@ -28,7 +28,7 @@ public struct BackgroundLight: Sendable {
     /// Lattice spacing in pixels.
     public let spacing = 8
     /// The share of the gap between ``Reading/level`` and the mean closed each frame: at 30
-    /// frames a second, a time constant of 8.5 s. A box's move that shifts the mean by 0.6%
+    /// frames a second, a time constant of 8.5 s (17 s at 15). A box's move that shifts the mean by 0.6%
     /// moves the level by 0.002% in the next frame and by 0.07% over the next second it stays
     /// there (a frame's noise is 0.15%), while the lamp's and the camera's changes pass whole.
     public static let meanPull = 1.0 / 256
@@ -85,8 +85,9 @@ public struct BackgroundLight: Sendable {
         }
         let mean = Double(sums.sum) / Double(sums.count)
         if level > 0 {
-            // Too few pixels in both frames (the face leapt, or fills most of the frame): the
-            // level holds, rather than jump to the mean, and is only drawn towards it.
+            // Too few points outside both frames' boxes (the face leapt across the frame): the
+            // level holds, rather than jump to the mean, and is only drawn towards it. (Too few
+            // outside this frame's box, above, and the level starts again from the mean.)
             if sums.shared >= 16 { level *= Double(sums.sharedNow) / Double(sums.sharedBefore) }
             level += (mean - level) * Self.meanPull
         } else {

@@ -17,33 +17,42 @@ enum ColourRegression {
     /// change, or are not as long as `colours`, are left out, and so is the last of any that
     /// change together with the others (the fit would be singular).
     static func removing(_ regressors: [[Double]], from colours: [SIMD3<Double>]) -> [SIMD3<Double>] {
-        guard colours.count > 2 else { return colours }
+        fitting(regressors, from: colours).colours
+    }
+
+    /// ``removing(_:from:)``, and for each regressor given whether it was fitted (not left out).
+    static func fitting(_ regressors: [[Double]], from colours: [SIMD3<Double>]) -> (colours: [SIMD3<Double>], fitted: [Bool]) {
+        var fitted = [Bool](repeating: false, count: regressors.count)
+        guard colours.count > 2 else { return (colours, fitted) }
         // Each regressor's differences scaled to unit power, so that regressors in different units
         // (pixel counts, code values) weigh alike in the singularity test.
-        var fits: [(regressor: [Double], change: [Double], scale: Double)] = regressors.compactMap { r in
+        var fits: [(index: Int, change: [Double], scale: Double)] = regressors.indices.compactMap { index in
+            let r = regressors[index]
             guard r.count == colours.count else { return nil }
             let change = zip(r.dropFirst(), r).map { $0 - $1 }
             let scale = (change.reduce(0) { $0 + $1 * $1 } / Double(change.count)).squareRoot()
-            return scale > 0 ? (r, change.map { $0 / scale }, scale) : nil
+            return scale > 0 ? (index, change.map { $0 / scale }, scale) : nil
         }
         while !fits.isEmpty {
             if let slopes = slopes(of: fits.map(\.change), fittedTo: colours) {
                 var result = colours
                 for (fit, slope) in zip(fits, slopes) {
-                    let mean = fit.regressor.reduce(0, +) / Double(fit.regressor.count)
+                    let r = regressors[fit.index]
+                    let mean = r.reduce(0, +) / Double(r.count)
                     // Back from the scaled differences to the regressor's own units.
                     let perUnit = slope / fit.scale
-                    for i in result.indices { result[i] -= perUnit * (fit.regressor[i] - mean) }
+                    for i in result.indices { result[i] -= perUnit * (r[i] - mean) }
+                    fitted[fit.index] = true
                 }
-                return result
+                return (result, fitted)
             }
             fits.removeLast()
         }
-        return colours
+        return (colours, fitted)
     }
 
-    /// The least-squares coefficients (one per channel) of `changes` on the colours'
-    /// frame-to-frame differences, `nil` when the normal equations are singular.
+    /// The least-squares coefficients (one per channel) of the colours' frame-to-frame
+    /// differences regressed on `changes`, `nil` when the normal equations are singular.
     private static func slopes(of changes: [[Double]], fittedTo colours: [SIMD3<Double>]) -> [SIMD3<Double>]? {
         let k = changes.count
         // Normal equations on the differences: (XᵀX) β = Xᵀy, one column of β per channel.
@@ -88,4 +97,3 @@ enum ColourRegression {
         return x
     }
 }
-

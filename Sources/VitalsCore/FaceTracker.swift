@@ -17,6 +17,7 @@ public struct RegionSample: Sendable, Hashable {
     /// The brightness of the scene around the face (``BackgroundLight/Reading/level``, on the
     /// scale of its mean luma), 0 when unknown: the lamp's flicker and the camera's changes
     /// without the pulse or the head's motion, which the analyzer cancels from the face's signal.
+    /// (Region traces saved before 2026-12-05's sixth session hold the plain mean here.)
     public var backgroundLuma = 0.0
     /// Skin pixels in the region.
     public var skinPixels: Int

@@ -361,13 +361,18 @@ public struct VitalsAnalyzer: Sendable {
         /// With the skin mask's changing size taken out (``faceTrace(endingAt:seconds:minimumPresence:)``).
         var maskFitted: [SIMD3<Double>]
 
-        /// With the scene's brightness taken out as well, jointly; `nil` without a scene.
-        func sceneFitted() -> [SIMD3<Double>]? { scene.map { ColourRegression.removing(regressors + [$0], from: trace) } }
+        /// With the scene's brightness taken out as well, jointly; `nil` without a scene, or when
+        /// the fit left it out (it did not change, or changed with the mask's size).
+        func sceneFitted() -> [SIMD3<Double>]? {
+            guard let scene else { return nil }
+            let fit = ColourRegression.fitting(regressors + [scene], from: trace)
+            return fit.fitted.last == true ? fit.colours : nil
+        }
     }
 
     /// The face's colours of the `seconds` before `end` for ``FittedColours``, with the scene's
-    /// brightness when `withScene`, each resampled once; `nil` as
-    /// ``uniformTrace(endingAt:seconds:minimumPresence:of:)``.
+    /// brightness when `withScene` (resampled here as well as for the window's flicker
+    /// reference); `nil` as ``uniformTrace(endingAt:seconds:minimumPresence:of:)``.
     private func faceColours(endingAt end: Double, seconds: Double, minimumPresence: Double? = nil, withScene: Bool) -> FittedColours? {
         guard let trace = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence) else { return nil }
         let c = configuration

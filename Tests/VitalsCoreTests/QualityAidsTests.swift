@@ -223,6 +223,48 @@ import VitalsCore
         #expect(abs(meanRise - 1.05) > 0.005, "\(meanRise)")
     }
 
+    @Test(arguments: [
+        PixelRect(x: -40, y: -30, width: 100, height: 100), PixelRect(x: 250, y: 180, width: 120, height: 100),
+        PixelRect(x: 400, y: 300, width: 50, height: 50), PixelRect(x: 3, y: 5, width: 301, height: 227),
+        PixelRect(x: 121, y: 77, width: 0, height: 90), PixelRect(x: 118, y: 70, width: 85, height: 95),
+    ])
+    func theSamplersMeanIsThePlainMeanOfTheLatticeOutsideTheBox(face: PixelRect) throws {
+        // A textured wall with dark and clipped patches, read point by point by the rule the
+        // sampler states: every 8th pixel of every 8th row from (4, 4), luma 20–240, outside the
+        // box grown by a quarter on each side.
+        let (w, h) = (318, 238)
+        var rgb = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h {
+            for x in 0..<w {
+                let v = (x * 7 + y * 13) % 251
+                for c in 0..<3 { rgb[3 * (y * w + x) + c] = UInt8(v) }
+            }
+        }
+        let frame = FrameEncoder.encode(rgb: rgb, width: w, height: h, as: .yuyv, range: .full)
+        let geometry = FrameGeometry(width: w, height: h, format: .yuyv)
+        let (gx, gy) = (face.width / 4, face.height / 4)
+        let grown = PixelRect(x: face.x - gx, y: face.y - gy, width: face.width + 2 * gx, height: face.height + 2 * gy)
+        var sum = 0, count = 0
+        for y in stride(from: 4, to: h, by: 8) {
+            for x in stride(from: 4, to: w, by: 8) {
+                let inside = face.width > 0 && x >= grown.x && x < grown.x + grown.width && y >= grown.y && y < grown.y + grown.height
+                let v = Int(frame[y * geometry.bytesPerLine + 2 * x])
+                if !inside, v >= 20, v <= 240 { (sum, count) = (sum + v, count + 1) }
+            }
+        }
+        let expected = count >= 16 ? Double(sum) / Double(count) : 0
+        // The same reading in a stream, after the same frame with the box elsewhere.
+        let elsewhere = PixelRect(x: 10, y: 10, width: 60, height: 60)
+        var sampler = BackgroundLight(geometry: geometry)
+        let first = frame.withUnsafeBytes { sampler.read($0, outside: elsewhere) }
+        let reading = frame.withUnsafeBytes { sampler.read($0, outside: face) }
+        #expect(reading.meanLuma == expected)
+        #expect(frame.withUnsafeBytes { BackgroundLight(geometry: geometry).meanLuma($0, outside: face) } == expected)
+        // The light did not change, so the level only moved by the pull towards the new mean.
+        let level = expected > 0 ? first.level + (expected - first.level) * BackgroundLight.meanPull : 0
+        #expect(abs(reading.level - level) < 1e-9, "\(reading) against \(level)")
+    }
+
     @Test func theCameraExposesForTheSceneAndItsNoiseGrowsWithTheSignal() {
         let camera = CameraModel.kioskWebcam
         // Bright room and dim corner: exposure brings the scene to the same level until the
