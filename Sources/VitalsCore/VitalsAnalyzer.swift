@@ -91,12 +91,13 @@ public struct VitalsAnalyzer: Sendable {
     private mutating func estimate(windowEnd end: Double) -> VitalsEstimate {
         let c = configuration
         let centre = end - c.windowSeconds / 2
-        guard let colours = faceColours(endingAt: end, seconds: c.windowSeconds, withScene: c.cancelsSceneChanges) else {
+        let scene = sceneTrace(endingAt: end, seconds: c.windowSeconds)
+        guard let colours = faceColours(endingAt: end, seconds: c.windowSeconds, scene: c.cancelsSceneChanges ? scene : nil) else {
             followed = nil
             return VitalsEstimate(time: centre, status: .noFace)
         }
         let band = heartRateBand
-        let reference = flickerReference(endingAt: end, seconds: c.windowSeconds, face: colours.maskFitted)
+        let reference = flickerReference(scene: scene, face: colours.maskFitted)
         // Where the scene shows no lamp, its changes (the camera's) are fitted out of the colours
         // too; under a lamp the lamp's own rules hold (``VitalsConfiguration/cancelsSceneChanges``).
         var trace = colours.maskFitted
@@ -214,7 +215,7 @@ public struct VitalsAnalyzer: Sendable {
         let c = configuration
         // GREEN cannot tell the pulse from changes of brightness; a lower gate would let those through.
         guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = faceTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
-        let reference = flickerReference(endingAt: end, seconds: c.longWindowSeconds, face: trace)
+        let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: c.longWindowSeconds), face: trace)
         if c.longWindowUsesPBV {
             let lamp = reference.map { FlickerCanceller(reading: $0, fitsHarmonic: true) }
             let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
@@ -234,7 +235,7 @@ public struct VitalsAnalyzer: Sendable {
     }
 
     /// The brightness that carries the lamp's flicker over the window, read for a lamp: the
-    /// scene's around the face when it was measured throughout and shows a lamp; failing that, the
+    /// scene's around the face (`scene`, ``sceneTrace(endingAt:seconds:)``) when it shows a lamp; failing that, the
     /// `face`'s own (its colours over the same window, summed) when the face flickers as white light
     /// does (``LampSignature``: a dark or plain backdrop, or a lamp that lights the patient and not
     /// the wall); failing that, the scene's, for the camera's own changes. `nil` with flicker
@@ -243,11 +244,10 @@ public struct VitalsAnalyzer: Sendable {
     /// The face's brightness carries the pulse too, a little: cancelling it takes the share of
     /// the pulse that moves all colours alike (the long window's PBV loses that share), and a
     /// heart beating at the lamp's own rate goes with the lamp.
-    private func flickerReference(endingAt end: Double, seconds: Double, face: [SIMD3<Double>]) -> LampReading? {
+    private func flickerReference(scene sceneTrace: [Double]?, face: [SIMD3<Double>]) -> LampReading? {
         let c = configuration
         guard c.cancelsFlicker else { return nil }
-        let scene = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: 0, of: \.backgrounds)
-            .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? LampReading(trace.map(\.x), sampleRate: c.sampleRate, band: heartRateBand) : nil }
+        let scene = sceneTrace.map { LampReading($0, sampleRate: c.sampleRate, band: heartRateBand) }
         if let scene, scene.lampFrequency != nil { return scene }
         // A lamp moving green by LampSignature's least moves the colours' sum by at least a quarter
         // of that (red and blue move at least half as much as green, within 45° of its phase): a
@@ -256,6 +256,15 @@ public struct VitalsAnalyzer: Sendable {
             face.map { $0.sum() }, sampleRate: c.sampleRate, band: heartRateBand, minimumAmplitude: LampSignature.minimumAmplitude / 4)
         if let lamp = brightness.lampFrequency, LampSignature.matches(face, frequency: lamp, sampleRate: c.sampleRate) { return brightness }
         return scene
+    }
+
+    /// The scene's brightness around the face over the `seconds` before `end`, resampled as the
+    /// colours are; `nil` unless it was measured throughout, and with flicker cancelling off
+    /// (nothing reads it then).
+    private func sceneTrace(endingAt end: Double, seconds: Double) -> [Double]? {
+        guard configuration.cancelsFlicker else { return nil }
+        return uniformTrace(endingAt: end, seconds: seconds, minimumPresence: 0, of: \.backgrounds)
+            .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? trace.map(\.x) : nil }
     }
 
     /// The heart-rate band in Hz.
@@ -292,7 +301,7 @@ public struct VitalsAnalyzer: Sendable {
     private func variability(windowEnd end: Double, band: ClosedRange<Double>) -> HeartRateVariability? {
         let c = configuration
         guard let trace = faceTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1) else { return nil }
-        let reference = flickerReference(endingAt: end, seconds: c.variabilityWindowSeconds, face: trace)
+        let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: c.variabilityWindowSeconds), face: trace)
         let lamp = reference.map { FlickerCanceller(reading: $0) }
         guard let (pulse, peak, method) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp),
             peak.snr >= c.minimumVariabilitySNR
@@ -345,7 +354,7 @@ public struct VitalsAnalyzer: Sendable {
     /// the skin mask's changing size does to it taken out (``ColourRegression``; not for GREEN,
     /// which has no colour check to refuse what the fit leaves at a wrong rate).
     private func faceTrace(endingAt end: Double, seconds: Double, minimumPresence: Double? = nil) -> [SIMD3<Double>]? {
-        faceColours(endingAt: end, seconds: seconds, minimumPresence: minimumPresence, withScene: false)?.maskFitted
+        faceColours(endingAt: end, seconds: seconds, minimumPresence: minimumPresence, scene: nil)?.maskFitted
     }
 
     /// A window's face colours, fitted (``ColourRegression``) on the skin mask's size, and on
@@ -370,24 +379,18 @@ public struct VitalsAnalyzer: Sendable {
         }
     }
 
-    /// The face's colours of the `seconds` before `end` for ``FittedColours``, with the scene's
-    /// brightness when `withScene` (resampled here as well as for the window's flicker
-    /// reference); `nil` as ``uniformTrace(endingAt:seconds:minimumPresence:of:)``.
-    private func faceColours(endingAt end: Double, seconds: Double, minimumPresence: Double? = nil, withScene: Bool) -> FittedColours? {
+    /// The face's colours of the `seconds` before `end` for ``FittedColours``, with `scene`
+    /// (``sceneTrace(endingAt:seconds:)`` of the same window) to fit on request; `nil` as
+    /// ``uniformTrace(endingAt:seconds:minimumPresence:of:)``.
+    private func faceColours(endingAt end: Double, seconds: Double, minimumPresence: Double? = nil, scene: [Double]?) -> FittedColours? {
         guard let trace = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence) else { return nil }
         let c = configuration
-        guard c.method != .green else { return FittedColours(trace: trace, regressors: [], maskFitted: trace) }
+        guard c.method != .green else { return FittedColours(trace: trace, regressors: [], scene: nil, maskFitted: trace) }
         var regressors: [[Double]] = []
         if c.cancelsMaskChanges, let counts = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence, of: \.skinCounts) {
             regressors.append(counts.map(\.x))
         }
-        var colours = FittedColours(trace: trace, regressors: regressors, maskFitted: ColourRegression.removing(regressors, from: trace))
-        if withScene, let scene = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence, of: \.backgrounds),
-            scene.allSatisfy({ $0.x > 0 })
-        {
-            colours.scene = scene.map(\.x)
-        }
-        return colours
+        return FittedColours(trace: trace, regressors: regressors, scene: scene, maskFitted: ColourRegression.removing(regressors, from: trace))
     }
 
     /// The colour traces of the `seconds` before `end`, resampled at the configured rate, with
