@@ -95,9 +95,11 @@ public struct KioskConfiguration: Sendable, Hashable {
     /// The defaults.
     public init() {}
 
-    /// Seconds of speech over a reply that stop it: 160 ms at sensitivity 0, 40 ms at 1 (100 ms
-    /// by default).
-    public var bargeInSpeech: Double { 0.04 + 0.12 * (1 - bargeInSensitivity) }
+    /// Seconds of speech over a reply that stop it, in whole 10 ms frames of the voice detector:
+    /// 110 ms at sensitivity 0, 10 ms at 1 (40 ms by default).
+    public var bargeInSpeech: Double {
+        Double(Int((1 + 10 * (1 - bargeInSensitivity)).rounded())) * 0.01
+    }
 }
 
 /// A configuration value that is not allowed.

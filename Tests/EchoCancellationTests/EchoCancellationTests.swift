@@ -70,10 +70,12 @@ import VoiceCore
     /// A condition: the reply voices, the patient's voices, the room. The tuning set chose the
     /// defaults (tail, thresholds). The first held-out set was looked at once, and showed the
     /// canceller trusted too early (a reply's ERLE of 20 dB): it is not blind any more. The
-    /// second held-out set was added then and chose nothing; both have been looked at since
-    /// (a barge-in amount was tried on them and not adopted). The third was added last, with a
-    /// louder echo than any before, and fails: it is run as a known issue until the canceller
-    /// holds there, so it is measured and reported on every run without tuning anything.
+    /// second held-out set was added then and chose nothing; the third, with a louder echo than
+    /// any before, later. All four were looked at when the barge-in amount (40 ms) and the
+    /// filter's loudness rule (`EchoCancellingFilter.patientOverRoom`) were chosen. Held-out 4
+    /// and 5 and the two noisy rooms (room noise at -50 and -54 dBFS, against -66 to -60) were
+    /// added after that choice and chose nothing. A condition that fails is run as a known issue,
+    /// so it is measured and reported on every run without tuning anything.
     struct Condition: Sendable, CustomStringConvertible {
         var name: String
         var replyVoices: [String]
@@ -88,8 +90,12 @@ import VoiceCore
         Condition(name: "tuning", replyVoices: ["en-us", "en-gb-x-rp"], patientVoices: ["en-us+m3", "en-gb"], room: Room(acousticDelay: 48, echoGain: 0.4, seed: 1)),
         Condition(name: "held-out 1", replyVoices: ["en-us+f3", "en-gb-scotland", "en-029"], patientVoices: ["en-us+m7", "en-gb-x-gbclan"], room: Room(acousticDelay: 96, echoGain: 0.5, seed: 2)),
         Condition(name: "held-out 2", replyVoices: ["en-gb-x-gbcwmd", "en-us+f2"], patientVoices: ["en-029+m2", "en-us+f4"], room: Room(acousticDelay: 200, echoGain: 0.3, seed: 3, noiseLevel: 0.001)),
-        Condition(name: "held-out 3", replyVoices: ["en-gb-x-rp+f4", "en-us+m5"], patientVoices: ["en-gb-scotland+m4", "en-us+f1", "en-029"], room: Room(acousticDelay: 130, echoGain: 0.6, seed: 4, noiseLevel: 0.0008),
-            knownIssue: "issue 13: in a louder room (echo at -4 dB) the kiosk still hears itself twice in ten replies and barges in on itself"),
+        Condition(name: "held-out 3", replyVoices: ["en-gb-x-rp+f4", "en-us+m5"], patientVoices: ["en-gb-scotland+m4", "en-us+f1", "en-029"], room: Room(acousticDelay: 130, echoGain: 0.6, seed: 4, noiseLevel: 0.0008)),
+        Condition(name: "held-out 4", replyVoices: ["en-us-nyc", "en-gb-x-gbclan+f2"], patientVoices: ["en-gb+m6", "en-us+f5"], room: Room(acousticDelay: 64, echoGain: 0.45, seed: 5, noiseLevel: 0.0006)),
+        Condition(name: "held-out 5", replyVoices: ["en-029+f1", "en-gb-scotland+m2"], patientVoices: ["en-us-nyc+m1", "en-gb-x-gbcwmd+f3"], room: Room(acousticDelay: 176, echoGain: 0.35, seed: 6, noiseLevel: 0.0004)),
+        Condition(name: "noisy room 1", replyVoices: ["en-us", "en-gb-x-rp"], patientVoices: ["en-us+m3", "en-gb"], room: Room(acousticDelay: 48, echoGain: 0.4, seed: 1, noiseLevel: 0.003),
+            knownIssue: "issues 13 and 17: in a noisy room (-50 dBFS) the voice detector hears the room once, a second after a reply, with the speaker silent"),
+        Condition(name: "noisy room 2", replyVoices: ["en-029+f1", "en-gb-scotland+m2"], patientVoices: ["en-us-nyc+m1", "en-gb-x-gbcwmd+f3"], room: Room(acousticDelay: 176, echoGain: 0.35, seed: 6, noiseLevel: 0.002)),
     ]
 
     /// A visit's audio on one timeline: replies (speaker) and the patient (microphone).
@@ -246,14 +252,11 @@ import VoiceCore
     /// room from: each starts somewhere in the first two seconds of a reply, at about the echo's
     /// level. Barge-in is in time when the voice engine has heard the barge-in amount of speech
     /// within 230 ms of the patient starting (the speaker stops within the 20 ms left of the
-    /// 250 ms). The goal is 19 trials of 20. The frame network alone made 18, 19 and 18 in time;
-    /// the model with the recurrent stage makes 18, 16 and 17 (and 18 in held-out 3), with no
-    /// barge-in missed and none with nobody talking, where the frame network, its features
-    /// corrected, missed one and barged in on itself once in held-out 2 and 3 (docs/VOICE.md;
-    /// docs/CONVERSATION.md: the voice detector's onset takes 60-80 ms of it). 16 is asserted,
-    /// against regression.
-    /// Each interruption must become an utterance (the next turn), and at most one barge-in may
-    /// come with nobody talking.
+    /// 250 ms), in at least 19 trials of 20 (issue 13). With 76 ms of speech as the barge-in
+    /// amount the sets made 16 to 18; with 40 ms, the canceller's tails let through were heard
+    /// as a patient once or twice in 30 replies, until the filter passed on only frames loud over
+    /// the room (docs/CONVERSATION.md). Each interruption must become an utterance (the next
+    /// turn), and at most one barge-in may come with nobody talking.
     @Test(arguments: conditions)
     func patientTalkingOverAReplyBargesIn(condition: Condition) throws {
         try Self.check(condition, Self.checkBargeIn)
@@ -290,7 +293,7 @@ import VoiceCore
         let inTime = latencies.filter { $0 <= 230 }.count
         let sorted = latencies.sorted()
         print("barge-in, \(condition.name): \(inTime) of 20 within 230 ms; latency median \(String(format: "%.0f", sorted[10])) ms, worst \(sorted[19].isFinite ? String(format: "%.0f ms", sorted[19]) : "missed"); \(20 - missedTurns) of 20 became utterances; \(hearing.bargeIns.count - latencies.filter(\.isFinite).count) barge-ins with nobody talking")
-        #expect(inTime >= 16, "latencies \(latencies.map { String(format: "%.0f", $0) })")
+        #expect(inTime >= 19, "latencies \(latencies.map { String(format: "%.0f", $0) })")
         #expect(missedTurns <= 1)
         #expect(hearing.bargeIns.count <= latencies.filter(\.isFinite).count + 1, "the kiosk barged in on itself")
     }
