@@ -37,7 +37,7 @@ wait_for 60 status_has '"microphone" ?: ?\{[^}]*"state" ?: ?"missing"'
 say "status json before plug: $(runuser -u tech -- hhctl status --json | one_line)"
 # The devices appear after the daemon (a USB camera plugged in late).
 modprobe vivid n_devs=1 node_types=0x1
-modprobe snd-aloop index=0 pcm_substreams=1
+modprobe snd-aloop index=0 pcm_substreams=2
 say "devices plugged: $(ls /dev/video* /dev/snd | one_line)"
 wait_for 90 status_has '"camera" ?: ?\{[^}]*"state" ?: ?"running"'
 wait_for 60 status_has '"microphone" ?: ?\{[^}]*"state" ?: ?"running"'
@@ -59,6 +59,63 @@ say "spoke; sessions: $(hhctl sessions --json | one_line)"
 wait_for 120 sh -c 'hhctl sessions --json | tr -d "\n" | grep -Eq "\"state\" ?: ?\"delivered\""'
 say "sessions: $(hhctl sessions --json | one_line)"
 say "status enrolled: $(hhctl status 2>&1 | one_line)"
+
+# The kiosk talks through real devices. Its speaker is the loopback card's first playback
+# substream; the patient (aplay, over a room's noise) plays into the second. The microphone
+# sums both capture substreams: it hears the patient and the replies, these as an echo carried
+# by a cable rather than a room, lined up by the devices' own stamps. (With the speaker a dmix
+# the patient plays into too, the kiosk heard itself over and over: docs/CONVERSATION.md.)
+cat > /etc/asound.conf <<'ASOUND'
+pcm.kiosk_microphone {
+    type route
+    slave.pcm {
+        type multi
+        slaves.speaker { pcm "hw:Loopback,1,0" channels 1 }
+        slaves.patient { pcm "hw:Loopback,1,1" channels 1 }
+        bindings.0 { slave speaker channel 0 }
+        bindings.1 { slave patient channel 0 }
+    }
+    ttable.0.0 1
+    ttable.0.1 1
+}
+pcm.patient {
+    type plug
+    slave.pcm { type dmix ipc_key 4711 slave { pcm "hw:Loopback,0,1" format S16_LE rate 16000 channels 1 } }
+}
+ASOUND
+sed -i '/^\[speaker\]/,/^\[/ s|^device = .*|device = "hw:Loopback,0,0"|' /etc/health-helper/hhd.toml
+sed -i '/^\[microphone\]/,/^\[/ s|^device = .*|device = "kiosk_microphone"|' /etc/health-helper/hhd.toml
+systemctl restart hhd
+wait_for 60 status_has '"microphone" ?: ?\{[^}]*"state" ?: ?"running"'
+conversation_state() { hhctl status --json | one_line | grep -Eo '"conversation" ?: ?\{[^}]*' | grep -Eo '"state" ?: ?"[a-z]+"' | grep -Eo '[a-z]+"$' | tr -d '"'; }
+# Waits (up to $1 tenths of a second) for the conversation to be in state $2.
+wait_state() { for _ in $(seq "$1"); do [ "$(conversation_state)" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+aplay -q -D patient "$payload/room.wav" &
+room=$!
+sleep 2
+for question in "$payload"/questions/0[0-9].wav "$payload"/questions/10.wav; do
+    aplay -q -D patient "$question"
+    # Answered (thinking, then speaking) and done: listening again, the reply's echo gone.
+    wait_state 150 speaking
+    wait_state 300 listening
+    sleep 1.5
+done
+say "conversation after ten replies: $(hhctl status --json | one_line)"
+# Barge-in: the patient talks over the eleventh reply.
+aplay -q -D patient "$payload/questions/11.wav"
+wait_state 150 speaking
+sleep 0.5
+aplay -q -D patient "$payload/interruption.wav"
+wait_state 300 listening
+sleep 3
+say "conversation after a barge-in: $(hhctl status --json | one_line)"
+kill $room
+say "turns: $(hhctl sessions --json | one_line)"
+say "conversation log: $(journalctl -u hhd -o cat --since '-5min' | grep -Ei 'barge|turn|echo|speaker' | tail -40 | one_line | cut -c1-3000)"
+# Back to the microphone alone, as the technician configured it above.
+sed -i '/^\[microphone\]/,/^\[/ s|^device = .*|device = "hw:Loopback,1,0"|; /^\[speaker\]/,/^\[/ s|^device = .*|device = ""|' /etc/health-helper/hhd.toml
+systemctl restart hhd
+wait_for 60 status_has '"microphone" ?: ?\{[^}]*"state" ?: ?"running"'
 
 say "security: $(systemd-analyze security hhd 2>&1 | grep 'Overall exposure level' | one_line)"
 

@@ -2,8 +2,9 @@
 # The kiosk package on a real system: boots Debian 12 with systemd as PID 1 under QEMU
 # (scripts/vm-rootfs.sh, cached), with an hh-relay running here and reached through QEMU's user
 # network, and runs scripts/vm-package-guest.sh inside: install the previous build, devices
-# plugged in late, a wrong relay URL, enrolment, a session delivered, the sandbox's exposure,
-# the watchdog, upgrade to this build, remove, purge. Prints the VM's console (the checks read
+# plugged in late, a wrong relay URL, enrolment, a session delivered, a spoken conversation
+# through the loopback card (ten questions answered aloud, then a barge-in), the sandbox's
+# exposure, the watchdog, upgrade to this build, remove, purge. Prints the VM's console (the checks read
 # the lines starting with "HH-VM") and, from the relay's side, whether each session delivered
 # in the VM is stored there ("HH-VM relay has …").
 # Usage: scripts/vm-package-test.sh BIN_DIR PACKAGE.deb [CACHE_DIR]
@@ -39,6 +40,24 @@ dpkg-deb --root-owner-group -Zgzip -z1 --build "$work/previous" "$payload/previo
 printf '%s\n' "$token" > "$payload/token"
 printf 'RELAY_URL=http://10.0.2.2:%s\nWRONG_RELAY_URL=http://10.0.2.2:9\n' "$port" > "$payload/relay.env"
 espeak-ng -v en-us -s 150 -w "$payload/speech.wav" "Hello. I have a question about my appointment today. Can you tell me where to wait?"
+# The conversation: ten questions, each answered aloud, then one the patient talks over.
+mkdir -p "$payload/questions"
+n=0
+for question in "What are your opening hours?" "Where is the pharmacy?" "How long does the visit take?" \
+    "Where is the waiting room?" "Is there parking?" "How does this work?" "Where is the bathroom?" \
+    "What happens next?" "Where is the reception?" "Can I book an appointment?" "How accurate is this?"; do
+    n=$((n + 1))
+    espeak-ng -v en-gb -s 150 -w "$payload/questions/$(printf '%02d' $n).wav" "$question"
+done
+espeak-ng -v en-us+f3 -s 160 -w "$payload/interruption.wav" "Sorry, where is the exit?"
+# The room: three minutes of noise at -60 dBFS RMS, played under the conversation.
+python3 - "$payload/room.wav" <<'PY'
+import random, struct, sys, wave
+random.seed(7)
+with wave.open(sys.argv[1], "wb") as out:
+    out.setnchannels(1); out.setsampwidth(2); out.setframerate(16000)
+    out.writeframes(b"".join(struct.pack("<h", int(random.gauss(0, 32.8))) for _ in range(180 * 16000)))
+PY
 mkfs.ext4 -q -F -L hh-payload -d "$payload" "$work/payload.img" 256M >&2
 
 timeout 1500 qemu-system-x86_64 -accel tcg -smp 2 -m 2048 -nographic -no-reboot \

@@ -50,6 +50,31 @@ extension DaemonTests {
             for id in delivered { #expect(lines.contains { $0.hasSuffix("HH-VM relay has \(id)") }, "the relay lacks \(id)") }
             #expect(line("status enrolled: ").contains("reachable, last success"), "\(line("status enrolled: "))")
 
+            // The conversation through real devices (issue 13): the speaker on the loopback card,
+            // which the microphone hears beside the patient. Ten questions are answered aloud, then
+            // the patient talks over the eleventh reply: that stops it, and what they said is a
+            // turn the relay answers. Every utterance is answered; the ten replies should make ten
+            // turns and no barge-in (the kiosk does not hear itself), which does not hold yet.
+            let tenReplies = line("conversation after ten replies: ")
+            let talked = json("conversation after ten replies: ") as? [String: Any]
+            let interrupted = json("conversation after a barge-in: ") as? [String: Any]
+            func count(_ status: [String: Any]?, _ key: String) -> Int { value(status, key) as? Int ?? -1 }
+            print("""
+                conversation on the VM's loopback card: ten questions made \(count(talked, "conversation.turns")) turns, \
+                \(count(talked, "conversation.barge_ins")) barge-ins, last reply's ERLE \(value(talked, "conversation.echo_return_loss_db") ?? "none") dB; \
+                talking over the eleventh reply: \(count(interrupted, "conversation.barge_ins") - count(talked, "conversation.barge_ins")) barge-in(s)
+                """)
+            #expect(value(talked, "conversation.echo_return_loss_db") is Double, "\(tenReplies)")
+            #expect(count(talked, "conversation.turns") >= 10 && count(talked, "conversation.turns") == count(talked, "microphone.utterances"), "\(tenReplies)")
+            #expect(count(talked, "conversation.waiting_turns") == 0, "\(tenReplies)")
+            #expect(count(interrupted, "conversation.barge_ins") > count(talked, "conversation.barge_ins"), "\(line("conversation after a barge-in: "))")
+            #expect(count(interrupted, "conversation.turns") >= count(talked, "conversation.turns") + 2, "\(line("conversation after a barge-in: "))")
+            #expect(line("turns: ").contains("exit"), "the interruption (\"Sorry, where is the exit?\") is a turn: \(line("turns: "))")
+            withKnownIssue("issue 13: on the VM's loopback card the kiosk still hears itself in ten replies (1 to 7 extra turns measured)", isIntermittent: true) {
+                #expect(count(talked, "conversation.turns") == 10, "\(tenReplies)")
+                #expect(count(talked, "conversation.barge_ins") == 0, "\(tenReplies)")
+            }
+
             // The sandbox on the installed system: no more exposed than docs/HHD.md claims (1.6 offline).
             let security = line("security: ")
             let exposure = security.split(separator: " ").compactMap { Double($0) }.first ?? 99
@@ -71,7 +96,10 @@ extension DaemonTests {
             let pids = upgraded.split(separator: ",").first.map { $0.split(separator: " ").compactMap { Int($0) } } ?? []
             #expect(pids.count == 2 && pids[0] != pids[1], "restarted: \(upgraded)")
             #expect(upgraded.contains(", active, version \(KioskVersion.current), package \(KioskVersion.current),"), "\(upgraded)")
-            #expect(upgraded.contains("sessions \(sessions.count) -> \(sessions.count)") && sessions.count >= 1, "\(upgraded)")
+            // Every session so far (the first one's, and the conversation's) is still there.
+            let kept = upgraded.components(separatedBy: "sessions ").dropFirst().first?.split(separator: ",").first?
+                .components(separatedBy: " -> ").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? []
+            #expect(kept.count == 2 && kept[0] == kept[1] && kept[0] > sessions.count && sessions.count >= 1, "\(upgraded)")
             #expect(upgraded.contains("config 1 local change") && upgraded.contains("\"http://10.0.2.2:"), "\(upgraded)")
 
             // Remove stops it and keeps the data; purge deletes it.
