@@ -88,27 +88,34 @@ sed -i '/^\[microphone\]/,/^\[/ s|^device = .*|device = "kiosk_microphone"|' /et
 systemctl restart hhd
 wait_for 60 status_has '"microphone" ?: ?\{[^}]*"state" ?: ?"running"'
 conversation_state() { hhctl status --json | one_line | grep -Eo '"conversation" ?: ?\{[^}]*' | grep -Eo '"state" ?: ?"[a-z]+"' | grep -Eo '[a-z]+"$' | tr -d '"'; }
-# Waits (up to $1 tenths of a second) for the conversation to be in state $2.
-wait_state() { for _ in $(seq "$1"); do [ "$(conversation_state)" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+# Waits (up to $1 seconds, and not past the conversation's deadline) for the conversation to be
+# in state $2; says which wait failed.
+conversation_deadline=$((SECONDS + 300))
+wait_state() {
+    local until=$((SECONDS + $1)); [ "$until" -gt "$conversation_deadline" ] && until=$conversation_deadline
+    while [ "$SECONDS" -lt "$until" ]; do [ "$(conversation_state)" = "$2" ] && return 0; sleep 0.1; done
+    say "conversation wait for $2 failed (state $(conversation_state))"; return 1
+}
 aplay -q -D patient "$payload/room.wav" &
 room=$!
 sleep 2
 for question in "$payload"/questions/0[0-9].wav "$payload"/questions/10.wav; do
     aplay -q -D patient "$question"
     # Answered (thinking, then speaking) and done: listening again, the reply's echo gone.
-    wait_state 150 speaking
-    wait_state 300 listening
+    wait_state 15 speaking && wait_state 30 listening || break
     sleep 1.5
 done
 say "conversation after ten replies: $(hhctl status --json | one_line)"
 # Barge-in: the patient talks over the eleventh reply.
 aplay -q -D patient "$payload/questions/11.wav"
-wait_state 150 speaking
-sleep 0.5
-aplay -q -D patient "$payload/interruption.wav"
-wait_state 300 listening
+if wait_state 15 speaking; then
+    sleep 0.5
+    aplay -q -D patient "$payload/interruption.wav"
+    wait_state 30 listening && say "conversation phase: done"
+fi
 sleep 3
 say "conversation after a barge-in: $(hhctl status --json | one_line)"
+say "room noise: $(kill -0 $room 2>/dev/null && echo playing || echo ended)"
 kill $room
 say "turns: $(hhctl sessions --json | one_line)"
 say "conversation log: $(journalctl -u hhd -o cat --since '-5min' | grep -Ei 'barge|turn|echo|speaker' | tail -40 | one_line | cut -c1-3000)"

@@ -50,13 +50,13 @@ for question in "What are your opening hours?" "Where is the pharmacy?" "How lon
     espeak-ng -v en-gb -s 150 -w "$payload/questions/$(printf '%02d' $n).wav" "$question"
 done
 espeak-ng -v en-us+f3 -s 160 -w "$payload/interruption.wav" "Sorry, where is the exit?"
-# The room: three minutes of noise at -60 dBFS RMS, played under the conversation.
+# The room: seven minutes of noise at -60 dBFS RMS, played under the conversation.
 python3 - "$payload/room.wav" <<'PY'
 import random, struct, sys, wave
 random.seed(7)
 with wave.open(sys.argv[1], "wb") as out:
     out.setnchannels(1); out.setsampwidth(2); out.setframerate(16000)
-    out.writeframes(b"".join(struct.pack("<h", int(random.gauss(0, 32.8))) for _ in range(180 * 16000)))
+    out.writeframes(b"".join(struct.pack("<h", int(random.gauss(0, 32.8))) for _ in range(420 * 16000)))
 PY
 mkfs.ext4 -q -F -L hh-payload -d "$payload" "$work/payload.img" 256M >&2
 

@@ -319,7 +319,8 @@ struct AudioCapture: Sendable {
     var echo: EchoReference?
     /// The echo path the canceller models, milliseconds.
     var echoTailMilliseconds = 300
-    var bargeInSpeech = 0.15
+    /// Seconds of speech over a reply that stop it (`KioskConfiguration.bargeInSpeech`).
+    var bargeInSpeech = 0.04
     var speechStarted: @Sendable () -> Void = {}
     let emit: @Sendable (CaptureEvent) -> Void
 

@@ -165,9 +165,9 @@ public struct EchoCancellingFilter {
     private var meter = EchoReturnLossMeter()
     /// The room's noise after the canceller (whose suppressor takes some of it), RMS (full scale
     /// 32768), from frames with the speaker silent: the comfort noise's level.
-    private var noiseFloor = 10.0
+    private var noiseFloor = RoomNoise()
     /// The room's noise as the microphone hears it, RMS, from frames with the speaker silent.
-    private var roomLevel = 10.0
+    private var roomLevel = RoomNoise()
     /// Frames of a silent speaker that end a reply (1 s: longer than the pauses inside one, and
     /// than the room's echo).
     static let replyGapFrames = 100
@@ -177,8 +177,8 @@ public struct EchoCancellingFilter {
     static let doubleTalkRatio = 0.1
     /// While the speaker plays, output less than this over the room's noise at the microphone
     /// (energy ratio, +18 dB) is echo. Measured in `EchoCancellationTests`: 15 to 24 dB give the
-    /// same barge-ins and none with nobody talking; without it, reverberant tails the filter
-    /// let through were heard as speech once or twice in 30 replies.
+    /// same barge-ins; without it, reverberant tails the filter let through were heard as speech
+    /// once or twice in 30 replies.
     static let patientOverRoom = 64.0
     /// Whether the canceller is still learning the room (until a reply's echo was cancelled by
     /// ``learnedERLE``).
@@ -230,21 +230,40 @@ public struct EchoCancellingFilter {
         let level = Self.rms(cleaned)
         guard isSpeakerActive else {
             // The room as it is: its noise floor falls at once and rises slowly (speech is louder).
-            noiseFloor = level < noiseFloor ? max(1, level) : noiseFloor * 1.002
-            let room = Self.rms(microphone)
-            roomLevel = room < roomLevel ? max(1, room) : roomLevel * 1.002
+            noiseFloor.add(level)
+            roomLevel.add(Self.rms(microphone))
             return cleaned
         }
         let power = level * level
+        let room = roomLevel.level
         let isEcho = isLearning || power < Self.doubleTalkRatio * Self.meanSquare(microphone)
-            || power < Self.patientOverRoom * roomLevel * roomLevel
-        return isEcho ? comfortNoise.frame(count: cleaned.count, rms: min(level, noiseFloor)) : cleaned
+            || power < Self.patientOverRoom * room * room
+        return isEcho ? comfortNoise.frame(count: cleaned.count, rms: min(level, noiseFloor.level)) : cleaned
     }
 
     private static func rms(_ samples: [Int16]) -> Double { meanSquare(samples).squareRoot() }
 
     private static func meanSquare(_ samples: [Int16]) -> Double {
         samples.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, samples.count))
+    }
+}
+
+/// A room's noise level, RMS, from frames with the speaker silent: the first such frame's level,
+/// then falling at once to a quieter frame and rising slowly (0.2% a frame, 0.9 dB a second:
+/// speech is louder, and passes).
+struct RoomNoise {
+    private var measured: Double?
+
+    /// The level; 10 (-70 dBFS) until a frame was measured.
+    var level: Double { measured ?? 10 }
+
+    /// Takes in a frame's RMS.
+    mutating func add(_ rms: Double) {
+        guard let measured else {
+            self.measured = max(1, rms)
+            return
+        }
+        self.measured = rms < measured ? max(1, rms) : measured * 1.002
     }
 }
 

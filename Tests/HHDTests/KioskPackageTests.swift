@@ -6,7 +6,7 @@ extension DaemonTests {
     /// The kiosk's Debian package on a real Debian 12 with systemd as PID 1 under QEMU, with an
     /// hh-relay on this host (scripts/vm-package-test.sh, which runs
     /// scripts/vm-package-guest.sh inside; `make test` builds the package first with `make deb`).
-    /// About five minutes: one of the system tests `make test` runs on their own.
+    /// About five minutes, the conversation included: one of the system tests `make test` runs on their own.
     @Suite struct KioskPackageTests {
         @Test func thePackageInstallsEnrolsDeliversUpgradesAndPurgesUnderSystemd() throws {
             let architecture = try #require(Self.output(of: "/usr/bin/dpkg", ["--print-architecture"]))
@@ -65,12 +65,15 @@ extension DaemonTests {
                 talking over the eleventh reply: \(count(interrupted, "conversation.barge_ins") - count(talked, "conversation.barge_ins")) barge-in(s)
                 """)
             #expect(value(talked, "conversation.echo_return_loss_db") is Double, "\(tenReplies)")
-            #expect(count(talked, "conversation.turns") >= 10 && count(talked, "conversation.turns") == count(talked, "microphone.utterances"), "\(tenReplies)")
-            #expect(count(talked, "conversation.waiting_turns") == 0, "\(tenReplies)")
+            #expect(count(talked, "conversation.turns") >= 10 && count(talked, "conversation.waiting_turns") == 0, "\(tenReplies)")
             #expect(count(interrupted, "conversation.barge_ins") > count(talked, "conversation.barge_ins"), "\(line("conversation after a barge-in: "))")
             #expect(count(interrupted, "conversation.turns") >= count(talked, "conversation.turns") + 2, "\(line("conversation after a barge-in: "))")
-            #expect(line("turns: ").contains("exit"), "the interruption (\"Sorry, where is the exit?\") is a turn: \(line("turns: "))")
+            let transcripts = ((json("turns: ") as? [[String: Any]]) ?? []).flatMap { ($0["turns"] as? [[String: Any]]) ?? [] }.compactMap { $0["transcript"] as? String }
+            #expect(transcripts.contains { $0.contains("where is the exit") }, "the interruption (\"Sorry, where is the exit?\") is a turn: \(transcripts)")
+            #expect(!line("room noise: ").contains("ended"), "the room's noise played under the whole conversation")
+            #expect(line("conversation phase: ").hasPrefix("done"), "\(line("conversation phase: "))")
             withKnownIssue("issue 13: on the VM's loopback card the kiosk still hears itself in ten replies (1 to 7 extra turns measured)", isIntermittent: true) {
+                #expect(count(talked, "conversation.turns") == count(talked, "microphone.utterances"), "\(tenReplies)")
                 #expect(count(talked, "conversation.turns") == 10, "\(tenReplies)")
                 #expect(count(talked, "conversation.barge_ins") == 0, "\(tenReplies)")
             }
