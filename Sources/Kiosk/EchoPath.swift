@@ -176,8 +176,8 @@ public struct EchoCancellingFilter {
     /// Output under the microphone by more than this (energy ratio, -10 dB) is echo.
     static let doubleTalkRatio = 0.1
     /// While the speaker plays, output less than this over the room's noise at the microphone
-    /// (energy ratio, +18 dB) is echo. Measured in `EchoCancellationTests`: 15 to 24 dB give the
-    /// same barge-ins; without it, reverberant tails the filter let through were heard as speech
+    /// (energy ratio, +18 dB) is echo. Measured in `EchoCancellationTests` (before ``RoomNoise`` started
+    /// from the first frame): 15 to 24 dB give the same barge-ins; without it, reverberant tails the filter let through were heard as speech
     /// once or twice in 30 replies.
     static let patientOverRoom = 64.0
     /// Whether the canceller is still learning the room (until a reply's echo was cancelled by
@@ -229,7 +229,7 @@ public struct EchoCancellingFilter {
     private mutating func judge(_ cleaned: [Int16], heard microphone: [Int16]) -> [Int16] {
         let level = Self.rms(cleaned)
         guard isSpeakerActive else {
-            // The room as it is: its noise floor falls at once and rises slowly (speech is louder).
+            // The room as it is, with no reply in it (see RoomNoise).
             noiseFloor.add(level)
             roomLevel.add(Self.rms(microphone))
             return cleaned
