@@ -78,7 +78,7 @@ public final class ALSAAudioSource: AudioSource {
     private var samplesDelivered = 0
 
     /// A source on the PCM `name` with the period and buffer asked for, in milliseconds.
-    public init(name: String, periodMilliseconds: Int = 20, bufferMilliseconds: Int = 200) {
+    public init(name: String, periodMilliseconds: Int = 20, bufferMilliseconds: Int = 1_000) {
         self.name = name
         self.periodMicroseconds = UInt32(periodMilliseconds * 1000)
         self.bufferMicroseconds = UInt32(bufferMilliseconds * 1000)
@@ -112,13 +112,16 @@ public final class ALSAAudioSource: AudioSource {
     public func read() throws(DeviceError) -> AudioBlock? {
         guard let pcm else { throw .failed("\(name) is not open") }
         var frames = 0
+        var lost = false
         while true {
             let got = raw.withUnsafeMutableBytes { snd_pcm_readi(pcm, $0.baseAddress, snd_pcm_uframes_t(granted.periodFrames)) }
             if got >= 0 { frames = got; break }
             let code = Int32(got)
             if code == -EPIPE { overruns += 1 }
             if code == -EAGAIN || code == -EINTR { continue }
-            // Overrun (EPIPE) and suspend (ESTRPIPE) are recovered; a device that is gone is not.
+            // Overrun (EPIPE) and suspend (ESTRPIPE) are recovered, losing what the device
+            // captured meanwhile; a device that is gone is not.
+            lost = true
             if snd_pcm_recover(pcm, code, 1) < 0 { throw .failed("\(name): \(alsaMessage(code))") }
         }
         var held: snd_pcm_sframes_t = 0
@@ -128,7 +131,7 @@ public final class ALSAAudioSource: AudioSource {
         let time = Double(samplesDelivered) / 16_000
         guard let samples = converter?.process(interleaved: interleaved) else { throw .failed("\(name) is not open") }
         samplesDelivered += samples.count
-        return AudioBlock(samples: samples, time: time, capturedFrom: capturedFrom)
+        return AudioBlock(samples: samples, time: time, capturedFrom: capturedFrom, followsLoss: lost)
     }
 
     /// Decodes `frames` frames of `raw` into `interleaved` floats.

@@ -85,6 +85,9 @@ public struct AudioBlock: Sendable, Hashable {
     /// what it still held when the block was read); the echo canceller lines the speaker's
     /// reference up with it.
     public var capturedFrom: ContinuousClock.Instant
+    /// Whether audio was lost just before this block (the device overran and was recovered):
+    /// the block does not follow on from the last.
+    public var followsLoss = false
 }
 
 /// A microphone, or a file standing in for one. Blocking: driven from a thread of its own.

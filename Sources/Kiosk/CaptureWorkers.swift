@@ -357,7 +357,7 @@ struct AudioCapture: Sendable {
         var position = 0.0
         var speechReported = false
         var echoFilter = echo.map { EchoCancellingFilter(reference: $0, tailMilliseconds: echoTailMilliseconds) }
-        var lastERLE: Double?
+        var repliesLogged = 0
         func publish(_ utterances: [Utterance], progress: Double) {
             for utterance in utterances {
                 let id = RandomID.uuid()
@@ -375,11 +375,12 @@ struct AudioCapture: Sendable {
             position = block.time + Double(block.samples.count) / 16_000
             var samples = block.samples
             if var filter = echoFilter {
-                samples = filter.process(samples, capturedFrom: block.capturedFrom)
+                samples = filter.process(samples, capturedFrom: block.capturedFrom, followsLoss: block.followsLoss)
                 echoFilter = filter
-                if let erle = filter.lastReplyERLE, erle != lastERLE {
-                    lastERLE = erle
-                    board.update { $0.conversation.echoReturnLossDb = erle }
+                if filter.repliesEnded != repliesLogged, let reply = filter.lastReply {
+                    repliesLogged = filter.repliesEnded
+                    log(reply)
+                    if let erle = reply.erle { board.update { $0.conversation.echoReturnLossDb = erle } }
                 }
             }
             let utterances = segmenter.process(samples)
@@ -409,6 +410,23 @@ struct AudioCapture: Sendable {
             }
         }
         return false
+    }
+
+    /// Logs how a reply's echo went: the ERLE, the alignment's jumps, and the frames passed on
+    /// as the patient's while it played (a barge-in, or the kiosk hearing itself).
+    private func log(_ reply: ReplyEcho) {
+        var metadata: Logger.Metadata = [
+            "erle_db": "\(reply.erle.map { String(format: "%.1f", $0) } ?? "none")",
+            "speaker_jumps": "\(reply.jumps.speaker)", "microphone_jumps": "\(reply.jumps.microphone)", "microphone_losses": "\(reply.jumps.losses)",
+            "largest_jump_ms": "\(reply.jumps.largest / 16)",
+            "frames_passed": "\(reply.passedFrames)/\(reply.frames)",
+            "echo_lag_ms": "\(reply.lastLag.map { "\($0 * 10)" } ?? "none")",
+        ]
+        if !reply.realignments.isEmpty { metadata["realigned_from_lag_ms"] = "\(reply.realignments.map { $0 * 10 })" }
+        if let first = reply.firstPassed {
+            metadata["first_passed"] = "\(first.frame * 10) ms: microphone \(Int(first.microphone)), output \(Int(first.output)), speaker \(Int(first.reference)) dBFS"
+        }
+        logger.info("reply echo", metadata: metadata)
     }
 
     /// The audio of `utterance` sent as a turn: from ``turnLead`` before the speech starts (the

@@ -1,4 +1,5 @@
 import EchoCancellation
+import Foundation
 import Synchronization
 
 /// What the speaker played and when it was heard, handed from the speaker threads to the
@@ -7,11 +8,17 @@ import Synchronization
 ///
 /// Both sides put times on their audio, on one timeline of 16 kHz samples: the speaker when each
 /// block will be heard (the moment it is written plus what the device still holds before it),
-/// the microphone when each block was captured. Those times jitter by a few milliseconds (the
-/// threads are scheduled late, the device reports its delay in whole periods), so each side
-/// runs on from where its last block ended and only jumps when its time is more than
-/// ``tolerance`` off (a new reply, an underrun, a dropped block): the canceller sees a
-/// reference whose lead over its echo stays constant within a reply and across replies. The
+/// the microphone when each block was captured. Those times jitter (the threads are scheduled
+/// late, the device reports its delay in whole periods), by a few milliseconds on a kiosk and by
+/// tens, now and then hundreds, in an emulated machine; so each side runs on from where its last
+/// block ended, and only jumps to its own time when that has been more than ``tolerance`` off
+/// for ``persistence`` blocks in a row (an underrun, a dropped block); when the device says
+/// audio was lost or the speaker restarted, a side starts again from its next stamp, and the
+/// microphone settles by the median of the ``persistence`` after it. A single late stamp moved the reference
+/// by its lateness, and the canceller, whose filter had learned the echo at the old lead, let
+/// the reply through until it learned it again (the package VM test heard the kiosk itself
+/// after such jumps). So the canceller sees a reference whose lead over its echo stays constant
+/// within a reply and across replies. The
 /// microphone is given the reference ``lead`` ahead of its own time, so that an echo heard a
 /// little earlier than the timestamps say is still one the canceller can model.
 ///
@@ -22,17 +29,84 @@ public final class EchoReference: Sendable {
     /// How far a block's time may be from where the last one ended and still run on from it
     /// (10 ms).
     public static let tolerance = 160
+    /// How many blocks in a row must be more than ``tolerance`` off before a side jumps.
+    public static let persistence = 8
     /// How far the reference leads the microphone's time (10 ms).
     public static let lead = 160
     private static let capacity = 2 * sampleRate
+
+    /// Where one side's blocks go on the timeline.
+    fileprivate struct Side {
+        /// Where the last block ended; nil: the next block is placed at its own time.
+        var next: Int?
+        /// How far off the blocks in a row beyond ``tolerance`` were (measured − expected), or
+        /// all of them while settling.
+        var offsets: [Int] = []
+        /// Whether the side restarted from a single stamp (after lost audio): the next
+        /// ``persistence`` blocks place it by their median offset, however small.
+        var settling = false
+
+        /// Restarts the side from the next block's stamp, then settles it.
+        mutating func lost() {
+            self = Side(settling: true)
+        }
+
+        /// Where a block of `count` samples measured at `measured` goes: where the last one
+        /// ended, unless the blocks have been more than ``tolerance`` off for ``persistence``
+        /// blocks (or the side is settling), when the side moves by their median offset (a
+        /// jump, counted in `jumps`, unless settling).
+        mutating func place(_ count: Int, measured: Int, jumps: inout Int, largest: inout Int) -> Int {
+            var index = measured
+            if let expected = next {
+                index = expected
+                let offset = measured - expected
+                if settling || abs(offset) > EchoReference.tolerance {
+                    offsets.append(offset)
+                } else {
+                    offsets.removeAll()
+                }
+                if offsets.count >= EchoReference.persistence {
+                    let move = offsets.sorted()[offsets.count / 2]
+                    index += move
+                    if !settling { jumps += 1 }
+                    largest = max(largest, abs(move))
+                    offsets.removeAll()
+                    settling = false
+                }
+            }
+            next = index + count
+            return index
+        }
+    }
 
     fileprivate struct Timeline {
         /// Sample index of `samples[0]`.
         var start = 0
         var samples: [Int16] = []
-        /// Where the speaker's and the microphone's last blocks ended.
-        var nextPlayed: Int?
-        var nextCaptured: Int?
+        var speaker = Side()
+        var microphone = Side()
+        /// Samples further ahead the microphone reads than its time says (``shiftMicrophone(by:)``).
+        var microphoneShift = 0
+        var jumps = AlignmentJumps()
+    }
+
+    /// The times a side's block was taken at its own time rather than run on from the last
+    /// (``tolerance``), since last asked: each changes the reference's lead over its echo, which
+    /// the canceller must learn again.
+    public struct AlignmentJumps: Sendable, Equatable {
+        /// The speaker's jumps (not counting its first block after a restart).
+        public var speaker = 0
+        /// The microphone's jumps.
+        public var microphone = 0
+        /// The microphone's losses of audio (each restarts it from its stamps).
+        public var losses = 0
+        /// The largest jump of either side, or move after a loss, samples (16 kHz).
+        public var largest = 0
+
+        /// Counts as given; none by default.
+        public init(speaker: Int = 0, microphone: Int = 0, losses: Int = 0, largest: Int = 0) {
+            (self.speaker, self.microphone, self.losses, self.largest) = (speaker, microphone, losses, largest)
+        }
     }
 
     private let origin: ContinuousClock.Instant
@@ -47,8 +121,7 @@ public final class EchoReference: Sendable {
     public func played(_ samples: [Int16], heardFrom instant: ContinuousClock.Instant) {
         let measured = index(of: instant)
         timeline.withLock { line in
-            let index = Self.runOn(from: line.nextPlayed, to: measured)
-            line.nextPlayed = index + samples.count
+            let index = line.speaker.place(samples.count, measured: measured, jumps: &line.jumps.speaker, largest: &line.jumps.largest)
             line.write(samples, at: index)
         }
     }
@@ -57,9 +130,9 @@ public final class EchoReference: Sendable {
     /// heard, and what is written next takes their place.
     public func rewound(_ frames: Int) {
         timeline.withLock { line in
-            guard let next = line.nextPlayed else { return }
+            guard let next = line.speaker.next else { return }
             line.truncate(at: next - frames)
-            line.nextPlayed = next - frames
+            line.speaker.next = next - frames
         }
     }
 
@@ -69,18 +142,48 @@ public final class EchoReference: Sendable {
         let index = index(of: instant)
         timeline.withLock { line in
             line.truncate(at: index)
-            line.nextPlayed = nil
+            line.speaker = Side()
         }
     }
 
     /// What the speaker played over the `count` samples the microphone captured from
-    /// `instant` (``lead`` ahead); silence where it played nothing.
-    public func reference(count: Int, capturedFrom instant: ContinuousClock.Instant) -> [Int16] {
+    /// `instant` (``lead`` ahead); silence where it played nothing. `followsLoss`: the microphone
+    /// lost audio before these samples (they do not follow on from the last).
+    public func reference(count: Int, capturedFrom instant: ContinuousClock.Instant, followsLoss: Bool = false) -> [Int16] {
         let measured = index(of: instant)
         return timeline.withLock { line in
-            let index = Self.runOn(from: line.nextCaptured, to: measured)
-            line.nextCaptured = index + count
-            return line.read(count, at: index + Self.lead)
+            if followsLoss {
+                line.microphone.lost()
+                line.jumps.losses += 1
+            }
+            let index = line.microphone.place(count, measured: measured, jumps: &line.jumps.microphone, largest: &line.jumps.largest)
+            return line.read(count, at: index + Self.lead + line.microphoneShift)
+        }
+    }
+
+    /// Whether the speaker plays anything in the `samples` after what the microphone was last
+    /// given: an echo that comes before its reference (stamps off) starts that much early.
+    public func playsWithin(_ samples: Int) -> Bool {
+        timeline.withLock { line in
+            guard let next = line.microphone.next else { return false }
+            let from = max(next + Self.lead + line.microphoneShift - line.start, 0)
+            let to = min(from + samples, line.samples.count)
+            return from < to && line.samples[from..<to].contains { $0 != 0 }
+        }
+    }
+
+    /// From now on the microphone is given the reference `samples` further ahead (behind, when
+    /// negative) than the timestamps say: the echo was found elsewhere than they put it
+    /// (``EchoDelayEstimator``).
+    public func shiftMicrophone(by samples: Int) {
+        timeline.withLock { $0.microphoneShift += samples }
+    }
+
+    /// The jumps since the last call.
+    public func takeJumps() -> AlignmentJumps {
+        timeline.withLock { line in
+            defer { line.jumps = AlignmentJumps() }
+            return line.jumps
         }
     }
 
@@ -88,12 +191,6 @@ public final class EchoReference: Sendable {
         Int((origin.duration(to: instant) / .seconds(1) * Double(Self.sampleRate)).rounded())
     }
 
-    /// Where a block measured at `measured` goes: where the last one ended, unless that is more
-    /// than ``tolerance`` away.
-    private static func runOn(from expected: Int?, to measured: Int) -> Int {
-        guard let expected, abs(expected - measured) <= tolerance else { return measured }
-        return expected
-    }
 }
 
 extension EchoReference.Timeline {
@@ -153,13 +250,18 @@ extension EchoReference.Timeline {
 /// is replaced by noise at the room's level (the residual keeps the rhythm of speech at any
 /// level, which the voice detector would still hear). Until the canceller has learned the room
 /// (``isLearning``) every frame heard while the speaker plays is brought down: the first reply
-/// can be neither heard as a patient nor barged into.
+/// can be neither heard as a patient nor barged into. It learns again after the microphone lost
+/// audio, and after the echo was found out of the canceller's reach and the reference moved to
+/// it (``EchoDelayEstimator``).
 public struct EchoCancellingFilter {
     private let canceller: SpeexEchoCanceller
     private let reference: EchoReference
     private var pending: [Int16] = []
     /// When `pending[0]` was captured.
     private var pendingFrom: ContinuousClock.Instant?
+    /// Whether the next frame does not follow on from the last one given to the reference (the
+    /// first frame, or audio lost).
+    private var afterLoss = true
     private var silentFrames = EchoCancellingFilter.replyGapFrames
     private var comfortNoise = ComfortNoise()
     private var meter = EchoReturnLossMeter()
@@ -168,9 +270,19 @@ public struct EchoCancellingFilter {
     private var noiseFloor = RoomNoise()
     /// The room's noise as the microphone hears it, RMS, from frames with the speaker silent.
     private var roomLevel = RoomNoise()
+    /// Where the echo is, from the frames heard while the speaker was active.
+    private var delay = EchoDelayEstimator()
+    /// Frames heard while the speaker was active since the echo's place was last checked.
+    private var framesSinceDelayCheck = 0
+    /// The lag out of reach the last check found, to be confirmed by the next.
+    private var lagOutOfReach: Int?
     /// Frames of a silent speaker that end a reply (1 s: longer than the pauses inside one, and
     /// than the room's echo).
     static let replyGapFrames = 100
+    /// How far ahead of the reference the speaker counts as playing while the canceller learns
+    /// (100 ms): an echo that comes before its reference, until the reference is moved to it,
+    /// starts that much early. (Once learned, the echo is after its reference.)
+    static let lookahead = 1_600
     /// The reply ERLE at which the canceller is trusted with the voice detector.
     static let learnedERLE = 30.0
     /// Output under the microphone by more than this (energy ratio, -10 dB) is echo.
@@ -180,11 +292,35 @@ public struct EchoCancellingFilter {
     /// from the first frame): 15 to 24 dB give the same barge-ins; without it, reverberant tails the filter let through were heard as speech
     /// once or twice in 30 replies.
     static let patientOverRoom = 64.0
+    /// The echo's lag after its reference that the canceller is given after a realignment
+    /// (frames): 50 ms after, well inside the tail, so that an estimate a few frames off (the
+    /// first seconds of a reply found an echo 64 ms early at 40 ms) still leaves the echo after
+    /// its reference.
+    static let realignedLag = 5
+    /// The lags (frames) the canceller is left with: from at once to a third of its tail.
+    private let acceptedLags: ClosedRange<Int>
+    /// How well the loudness curves must match for a lag out of reach to be believed
+    /// (``EchoDelayEstimator``), in two checks in a row. Speech's own rhythm makes lags far from
+    /// the echo match up to about 0.63 while a patient talks over a reply (held-out 3 realigned
+    /// to such a lag at 0.6 and heard itself 18 times); echoes out of reach matched at 0.78 and
+    /// more (`EchoCancellationTests`, slow devices and early stamps, which chose this).
+    static let delayCorrelation = 0.75
+    /// Frames of a playing speaker kept by the estimator before a lag is believed (1 s).
+    static let delayActiveFrames = 100
+    /// A reply cancelled by this much (dB, so far) has its echo within reach: no lag is looked
+    /// for.
+    static let realignBelowERLE = 20.0
     /// Whether the canceller is still learning the room (until a reply's echo was cancelled by
     /// ``learnedERLE``).
     public private(set) var isLearning = true
     /// The ERLE of the last reply, once it has ended.
-    public private(set) var lastReplyERLE: Double?
+    public var lastReplyERLE: Double? { lastReply?.erle }
+    /// How the last reply's echo went, once it has ended.
+    public private(set) var lastReply: ReplyEcho?
+    /// The replies ended so far.
+    public private(set) var repliesEnded = 0
+    /// How the present reply's echo goes.
+    private var reply = ReplyEcho()
     /// Whether the speaker played within the last second (a reply, or its echo, may be heard).
     public var isSpeakerActive: Bool { silentFrames < Self.replyGapFrames }
 
@@ -192,11 +328,22 @@ public struct EchoCancellingFilter {
     public init(reference: EchoReference, tailMilliseconds: Int) {
         canceller = SpeexEchoCanceller(tailMilliseconds: tailMilliseconds)
         self.reference = reference
+        acceptedLags = 0...max(Self.realignedLag, tailMilliseconds / 30)
     }
 
     /// `samples` (16 kHz mono, -1…1), captured from `instant`, with the echo taken out; whole
     /// frames only, so the output may be up to one frame shorter or longer than the input.
-    public mutating func process(_ samples: [Float], capturedFrom instant: ContinuousClock.Instant) -> [Float] {
+    /// `followsLoss`: the microphone lost audio just before `samples` (the canceller learns the
+    /// room again).
+    public mutating func process(_ samples: [Float], capturedFrom instant: ContinuousClock.Instant, followsLoss: Bool = false) -> [Float] {
+        if followsLoss {
+            // The package VM test heard the kiosk itself after each microphone overrun, the
+            // canceller leaving the echo whole for a reply, whatever the stamps said: what it
+            // learned is not trusted again until a reply's echo is cancelled.
+            afterLoss = true
+            isLearning = true
+            delay.reset()
+        }
         if pending.isEmpty { pendingFrom = instant }
         pending += samples.map { Int16(clamping: Int(($0 * 32_767).rounded())) }
         let frame = canceller.frameSize
@@ -205,28 +352,60 @@ public struct EchoCancellingFilter {
         var start = 0
         while pending.count - start >= frame, let from = pendingFrom {
             let microphone = Array(pending[start..<start + frame])
-            let played = reference.reference(count: frame, capturedFrom: from + .microseconds(start * 1_000_000 / EchoReference.sampleRate))
+            let played = reference.reference(count: frame, capturedFrom: from + .microseconds(start * 1_000_000 / EchoReference.sampleRate), followsLoss: afterLoss)
+            afterLoss = false
             start += frame
-            silentFrames = played.contains { $0 != 0 } ? 0 : silentFrames + 1
+            let playing = played.contains { $0 != 0 } || (isLearning && reference.playsWithin(Self.lookahead))
+            silentFrames = playing ? 0 : silentFrames + 1
             if silentFrames == Self.replyGapFrames {  // the reply and its echo are over
-                if let erle = meter.erle {
-                    lastReplyERLE = erle
-                    if erle >= Self.learnedERLE { isLearning = false }
-                }
+                reply.erle = meter.erle
+                reply.jumps = reference.takeJumps()
+                if let erle = reply.erle, erle >= Self.learnedERLE { isLearning = false }
+                lastReply = reply
+                repliesEnded += 1
+                reply = ReplyEcho()
                 meter.reset()
             }
+            if isSpeakerActive { checkDelay(microphone: microphone, played: played) }
             let cleaned = canceller.process(microphone: microphone, reference: played)
             meter.add(microphone: microphone, output: cleaned, reference: played)
-            output += judge(cleaned, heard: microphone).map { Float($0) / 32_768 }
+            output += judge(cleaned, heard: microphone, played: played).map { Float($0) / 32_768 }
         }
         pending.removeFirst(start)
         if let from = pendingFrom { pendingFrom = from + .microseconds(start * 1_000_000 / EchoReference.sampleRate) }
         return output
     }
 
+    /// Adds a frame to the delay estimate and, four times a second, checks it: while the
+    /// canceller takes little of the echo (``realignBelowERLE``), an echo found outside the lags
+    /// it can model (``acceptedLags``), closely (``delayCorrelation``) and at the same lag (±1)
+    /// twice in a row, moves the reference to where the echo is, and the canceller learns the
+    /// room again (what it learned was of the wrong alignment).
+    private mutating func checkDelay(microphone: [Int16], played: [Int16]) {
+        delay.add(microphone: microphone, reference: played)
+        framesSinceDelayCheck += 1
+        guard framesSinceDelayCheck >= 25 else { return }
+        framesSinceDelayCheck = 0
+        guard delay.activeFrames >= Self.delayActiveFrames, let estimate = delay.estimate() else { return }
+        reply.lastLag = estimate.lag
+        let previous = lagOutOfReach
+        lagOutOfReach = nil
+        guard estimate.correlation >= Self.delayCorrelation, !acceptedLags.contains(estimate.lag),
+            (meter.erle ?? 0) < Self.realignBelowERLE
+        else { return }
+        lagOutOfReach = estimate.lag
+        guard let previous, abs(previous - estimate.lag) <= 1 else { return }
+        lagOutOfReach = nil
+        reference.shiftMicrophone(by: (Self.realignedLag - estimate.lag) * canceller.frameSize)
+        reply.realignments.append(estimate.lag)
+        delay.reset()
+        canceller.reset()
+        isLearning = true
+    }
+
     /// The frame passed on to the voice detector: `cleaned` as it is, or the room's noise when
     /// it is echo (or the canceller is still learning).
-    private mutating func judge(_ cleaned: [Int16], heard microphone: [Int16]) -> [Int16] {
+    private mutating func judge(_ cleaned: [Int16], heard microphone: [Int16], played: [Int16]) -> [Int16] {
         let level = Self.rms(cleaned)
         guard isSpeakerActive else {
             // The room as it is, with no reply in it (see RoomNoise).
@@ -234,18 +413,53 @@ public struct EchoCancellingFilter {
             roomLevel.add(Self.rms(microphone))
             return cleaned
         }
+        reply.frames += 1
         let power = level * level
         let room = roomLevel.level
         let isEcho = isLearning || power < Self.doubleTalkRatio * Self.meanSquare(microphone)
             || power < Self.patientOverRoom * room * room
-        return isEcho ? comfortNoise.frame(count: cleaned.count, rms: min(level, noiseFloor.level)) : cleaned
+        if isEcho { return comfortNoise.frame(count: cleaned.count, rms: min(level, noiseFloor.level)) }
+        reply.passedFrames += 1
+        if reply.firstPassed == nil {
+            reply.firstPassed = .init(frame: reply.frames, microphone: Self.dbfs(Self.rms(microphone)), output: Self.dbfs(level), reference: Self.dbfs(Self.rms(played)))
+        }
+        return cleaned
     }
+
+    private static func dbfs(_ rms: Double) -> Double { 20 * log10(max(rms, 1) / 32_768) }
 
     private static func rms(_ samples: [Int16]) -> Double { meanSquare(samples).squareRoot() }
 
     private static func meanSquare(_ samples: [Int16]) -> Double {
         samples.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, samples.count))
     }
+}
+
+/// How one reply's echo went, for the log: what the canceller took, the reference's jumps, and
+/// the frames passed on as the patient's while the speaker played.
+public struct ReplyEcho: Sendable, Equatable {
+    /// A frame passed on as the patient's: when, and its levels (dBFS).
+    public struct PassedFrame: Sendable, Equatable {
+        /// The frame's number in the reply (10 ms frames from the reply's first, 1-based).
+        public var frame: Int
+        /// What the microphone heard, what the canceller left, and what the speaker played.
+        public var microphone, output, reference: Double
+    }
+
+    /// The echo return loss enhancement, dB (nil: too little echo to measure).
+    public var erle: Double?
+    /// The reference's jumps over the reply.
+    public var jumps = EchoReference.AlignmentJumps()
+    /// Frames heard while the speaker was active (the reply and a second after it).
+    public var frames = 0
+    /// Of those, the frames passed on as the patient's.
+    public var passedFrames = 0
+    /// The first of them.
+    public var firstPassed: PassedFrame?
+    /// The echo's lag after the reference last estimated (frames of 10 ms), if any.
+    public var lastLag: Int?
+    /// The lags found outside the canceller's reach, each followed by a realignment.
+    public var realignments: [Int] = []
 }
 
 /// A room's noise level, RMS, from frames with the speaker silent: the first such frame's level,

@@ -38,7 +38,7 @@ public struct KioskConfiguration: Sendable, Hashable {
     /// ALSA period, milliseconds.
     public var microphonePeriodMs = 20
     /// ALSA buffer, milliseconds.
-    public var microphoneBufferMs = 200
+    public var microphoneBufferMs = 1_000
     /// ALSA playback PCM for spoken replies, or a `.wav` file to write them to; empty: no
     /// conversation (utterances are still recorded).
     public var speakerDevice = "default"

@@ -26,6 +26,12 @@ import VoiceCore
         var echoGain: Float
         var seed: UInt64
         var noiseLevel: Float = 0.0005  // about -66 dBFS
+        /// How much later than the truth the microphone's stamps say its blocks were captured,
+        /// always (samples; negative: earlier, so the echo comes before its reference).
+        var stampOffset = 0
+        /// When set, one microphone stamp in about this many blocks is late by 15 to 250 ms (a
+        /// capture thread scheduled late, as in the package VM test).
+        var lateStampEvery: Int?
 
         /// The response: a direct path, then a decaying diffuse tail.
         var response: [Float] {
@@ -67,14 +73,20 @@ import VoiceCore
         "You can book an appointment at the reception desk.",
         "Thank you. Please take a seat and a nurse will call you.",
     ]
-    /// A condition: the reply voices, the patient's voices, the room. The tuning set chose the
+    /// A condition: the reply voices, the patient's voices, the room and the microphone's stamps.
+    /// The tuning set chose the
     /// defaults (tail, thresholds). The first held-out set was looked at once, and showed the
     /// canceller trusted too early (a reply's ERLE of 20 dB): it is not blind any more. The
     /// second held-out set was added then and chose nothing; the third, with a louder echo than
     /// any before, later. All four were looked at when the barge-in amount (40 ms) and the
     /// filter's loudness rule (`EchoCancellingFilter.patientOverRoom`) were chosen. Held-out 4
     /// and 5 and the two noisy rooms (room noise at -50 and -54 dBFS, against -68 to -60) were
-    /// added after that choice and chose nothing. A condition that fails is run as a known issue,
+    /// added after that choice and chose nothing. The last three, added with the stamps' rule
+    /// (`EchoReference.persistence`) and the echo's realignment (`EchoDelayEstimator`), test the
+    /// devices' stamps: one microphone stamp in a hundred 15 to 250 ms late; 150 ms of latency the
+    /// devices do not report (the echo comes that much after its reference); the microphone's
+    /// stamps 80 ms early (the echo comes before its reference, where the canceller cannot model
+    /// it). A condition that fails is run as a known issue,
     /// so it is measured and reported on every run without tuning anything.
     struct Condition: Sendable, CustomStringConvertible {
         var name: String
@@ -84,6 +96,8 @@ import VoiceCore
         /// Why the condition is known to hear itself with no patient speaking, while it does (the
         /// issue it is tracked in); its barge-in must hold all the same.
         var knownIssue: String?
+        /// Why the condition is known to fail the barge-in trials, while it does.
+        var bargeInKnownIssue: String?
         var description: String { name }
     }
 
@@ -97,6 +111,10 @@ import VoiceCore
         Condition(name: "noisy room 1", replyVoices: ["en-us", "en-gb-x-rp"], patientVoices: ["en-us+m3", "en-gb"], room: Room(acousticDelay: 48, echoGain: 0.4, seed: 1, noiseLevel: 0.003),
             knownIssue: "issues 13 and 17: in a noisy room (-50 dBFS) the voice detector hears the room once, a second after a reply, with the speaker silent"),
         Condition(name: "noisy room 2", replyVoices: ["en-029+f1", "en-gb-scotland+m2"], patientVoices: ["en-us-nyc+m1", "en-gb-x-gbcwmd+f3"], room: Room(acousticDelay: 176, echoGain: 0.35, seed: 6, noiseLevel: 0.002)),
+        Condition(name: "late stamps", replyVoices: ["en-gb-x-rp+f4", "en-us-nyc"], patientVoices: ["en-us+m7", "en-gb-x-gbcwmd+f3"], room: Room(acousticDelay: 80, echoGain: 0.45, seed: 8, lateStampEvery: 100)),
+        Condition(name: "slow devices", replyVoices: ["en-gb-scotland", "en-us+f2"], patientVoices: ["en-029+m2", "en-gb+m6"], room: Room(acousticDelay: 2_400, echoGain: 0.4, seed: 9)),
+        Condition(name: "early stamps", replyVoices: ["en-us+m5", "en-gb-x-gbclan"], patientVoices: ["en-gb-scotland+m4", "en-us+f1"], room: Room(acousticDelay: 100, echoGain: 0.4, seed: 10, stampOffset: -1_280),
+            bargeInKnownIssue: "issue 13: with the microphone's stamps 80 ms early, one trial in 20 is missed and two barge-ins come with nobody talking (one is allowed)"),
     ]
 
     /// A visit's audio on one timeline: replies (speaker) and the patient (microphone).
@@ -127,6 +145,9 @@ import VoiceCore
         /// open utterance (a barge-in).
         var bargeIns: [Int] = []
         var learned = false
+        /// The lags (frames) the filter found out of the canceller's reach and moved the
+        /// reference from.
+        var realignments: [Int] = []
     }
 
     /// Runs `visit` through the room, the devices' stamps (jittered by up to 2 ms), the filter
@@ -141,6 +162,11 @@ import VoiceCore
         let amplitude = 32  // 2 ms
         func jitter() -> Int { Int.random(in: -amplitude...amplitude, using: &random) }
         var noise = SplitMix64(seed: room.seed &+ 1)
+        var lateness = SplitMix64(seed: room.seed &+ 2)
+        func stampError() -> Int {
+            guard let every = room.lateStampEvery, Int.random(in: 0..<every, using: &lateness) == 0 else { return room.stampOffset }
+            return room.stampOffset + Int.random(in: 240...4_000, using: &lateness)
+        }
         let response = room.response
         var speaker = visit.speaker
         let length = (speaker.count + block - 1) / block * block
@@ -152,7 +178,7 @@ import VoiceCore
         let bargeInSpeech = KioskConfiguration().bargeInSpeech
         var hearing = Hearing()
         var written = 0, heard = 0, reported = false
-        var lastERLE: Double?
+        var repliesSeen = 0
         while heard < length {
             // The speaker keeps 100 ms written ahead of the microphone.
             while written < min(speaker.count, heard + block + 1_600) {
@@ -174,10 +200,11 @@ import VoiceCore
                 return Float(Int16(clamping: Int(value.rounded()))) / 32_768
             }
             if cancelling {
-                samples = filter.process(samples, capturedFrom: instant(heard + jitter()))
-                if let erle = filter.lastReplyERLE, erle != lastERLE {
-                    lastERLE = erle
-                    hearing.erles.append(erle)
+                samples = filter.process(samples, capturedFrom: instant(heard + jitter() + stampError()))
+                if filter.repliesEnded != repliesSeen, let reply = filter.lastReply {
+                    repliesSeen = filter.repliesEnded
+                    if let erle = reply.erle { hearing.erles.append(erle) }
+                    hearing.realignments += reply.realignments
                 }
             }
             heard += block
@@ -231,7 +258,7 @@ import VoiceCore
         let cancelled = hear(visit, in: room, cancelling: true, jitterSeed: 7)
         let uncancelled = hear(visit, in: room, cancelling: false, jitterSeed: 7)
         let erles = cancelled.erles.sorted()
-        print("echo cancellation, \(set): \(cancelled.utterances.count) utterances heard over 10 replies (without the canceller \(uncancelled.utterances.count)); ERLE per reply median \(String(format: "%.1f", erles.isEmpty ? .nan : erles[erles.count / 2])) dB, worst \(String(format: "%.1f", erles.first ?? .nan)) dB")
+        print("echo cancellation, \(set): \(cancelled.utterances.count) utterances heard over 10 replies (without the canceller \(uncancelled.utterances.count)); ERLE per reply median \(String(format: "%.1f", erles.isEmpty ? .nan : erles[erles.count / 2])) dB, worst \(String(format: "%.1f", erles.first ?? .nan)) dB; realigned from lags \(cancelled.realignments) (frames)")
         #expect(uncancelled.utterances.count >= 8, "without the canceller the kiosk hears itself: the test can fail")
         #expect(cancelled.learned, "the canceller learned the room")
         #expect(cancelled.utterances.count == 0, "the kiosk heard itself: \(cancelled.utterances.map { String(format: "%.1f-%.1f s", $0.startTime, $0.endTime) }.joined(separator: ", "))")
@@ -255,7 +282,11 @@ import VoiceCore
     /// turn), and at most one barge-in may come with nobody talking.
     @Test(arguments: conditions)
     func patientTalkingOverAReplyBargesIn(condition: Condition) throws {
-        try Self.checkBargeIn(condition)
+        try withKnownIssue(Comment(rawValue: condition.bargeInKnownIssue ?? ""), isIntermittent: true) {
+            try Self.checkBargeIn(condition)
+        } when: {
+            condition.bargeInKnownIssue != nil
+        }
     }
 
     static func checkBargeIn(_ condition: Condition) throws {
@@ -288,7 +319,7 @@ import VoiceCore
         }
         let inTime = latencies.filter { $0 <= 230 }.count
         let sorted = latencies.sorted()
-        print("barge-in, \(condition.name): \(inTime) of 20 within 230 ms; latency median \(String(format: "%.0f", sorted[10])) ms, worst \(sorted[19].isFinite ? String(format: "%.0f ms", sorted[19]) : "missed"); \(20 - missedTurns) of 20 became utterances; \(hearing.bargeIns.count - latencies.filter(\.isFinite).count) barge-ins with nobody talking")
+        print("barge-in, \(condition.name): \(inTime) of 20 within 230 ms; latency median \(String(format: "%.0f", sorted[10])) ms, worst \(sorted[19].isFinite ? String(format: "%.0f ms", sorted[19]) : "missed"); \(20 - missedTurns) of 20 became utterances; \(hearing.bargeIns.count - latencies.filter(\.isFinite).count) barge-ins with nobody talking; realigned from lags \(hearing.realignments) (frames)")
         #expect(inTime >= 19, "latencies \(latencies.map { String(format: "%.0f", $0) })")
         #expect(missedTurns <= 1)
         #expect(hearing.bargeIns.count <= latencies.filter(\.isFinite).count + 1, "the kiosk barged in on itself")

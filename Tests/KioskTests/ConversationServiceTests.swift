@@ -436,10 +436,58 @@ final class FakeTurnRelay: TurnSending {
         let heard = reference.reference(count: 6 * 320, capturedFrom: at(1_000 - EchoReference.lead))
         #expect(heard == jitters.indices.flatMap { [Int16](repeating: Int16($0 + 1), count: 320) })
 
-        // A block far off its expected place (a new stream) is put where its time says.
+        // After a restart (a new stream) a block is put where its time says.
+        reference.restarted(at: at(9_000))
         reference.played([Int16](repeating: 9, count: 320), heardFrom: at(10_000))
         reference.rewound(160)
-        let later = reference.reference(count: 640, capturedFrom: at(10_000 - EchoReference.lead))
+        // (The microphone skips ahead to it, as after lost audio.)
+        let later = reference.reference(count: 640, capturedFrom: at(10_000 - EchoReference.lead), followsLoss: true)
         #expect(later == [Int16](repeating: 9, count: 160) + [Int16](repeating: 0, count: 480))
+        #expect(reference.takeJumps() == .init(losses: 1), "neither side jumped: the microphone ran on within the tolerance")
+    }
+
+    /// A stamp far off once (a thread scheduled late) moves nothing; the same offset for
+    /// `persistence` blocks in a row (audio dropped) moves the side by it; a loss the microphone
+    /// reports moves it at once.
+    @Test func onlyAPersistentOffsetOrAReportedLossMovesASide() {
+        let origin = ContinuousClock.now
+        func at(_ sample: Int) -> ContinuousClock.Instant { origin + .microseconds(sample * 1_000_000 / 16_000) }
+        let reference = EchoReference(origin: origin)
+        let ramp = (0..<16_000).map { Int16($0 % 30_000) }
+        reference.played(ramp, heardFrom: at(0))
+        /// The first reference sample given with a microphone block stamped `stamp` (the ramp's value
+        /// is its place on the timeline).
+        func heard(stampedAt stamp: Int, followsLoss: Bool = false) -> Int {
+            Int(reference.reference(count: 160, capturedFrom: at(stamp - EchoReference.lead), followsLoss: followsLoss)[0])
+        }
+        #expect(heard(stampedAt: 0) == 0)
+        #expect(heard(stampedAt: 160 + 3_200) == 160, "one stamp 200 ms late: runs on")
+        #expect(heard(stampedAt: 320 - 90) == 320, "within the tolerance")
+        var sides = reference.takeJumps()
+        #expect(sides == .init())
+        // 100 ms of audio dropped: every stamp from here is 1,600 samples ahead of the count.
+        let persistence = EchoReference.persistence
+        var values: [Int] = []
+        for block in 0...persistence {
+            let counted = 480 + block * 160
+            let offset = block.isMultiple(of: 2) ? 1_640 : 1_560
+            values.append(heard(stampedAt: counted + offset))
+        }
+        let runOn = (0..<persistence - 1).map { 480 + $0 * 160 }
+        #expect(Array(values.prefix(persistence - 1)) == runOn, "runs on until the offset has persisted")
+        #expect(values.last == 480 + persistence * 160 + 1_640, "then moves by the offsets' median")
+        sides = reference.takeJumps()
+        #expect(sides.microphone == 1 && sides.speaker == 0 && abs(sides.largest - 1_600) <= 40)
+        // A reported loss: the stamp is taken at once, then the side settles by the median of
+        // the next blocks' offsets, however small.
+        #expect(heard(stampedAt: 9_000, followsLoss: true) == 9_000)
+        var settled: [Int] = []
+        for block in 1...persistence + 1 {
+            settled.append(heard(stampedAt: 9_000 + block * 160 - 48 + (block == 3 ? 2_000 : 0)))
+        }
+        let settling = (1..<persistence).map { 9_000 + $0 * 160 }
+        #expect(Array(settled.prefix(persistence - 1)) == settling)
+        #expect(settled.last == 9_000 + (persistence + 1) * 160 - 48, "settled by the median, 3 ms, one late stamp ignored")
+        #expect(reference.takeJumps() == .init(losses: 1, largest: 48), "a loss and its settling are not jumps")
     }
 }
