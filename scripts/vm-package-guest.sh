@@ -118,7 +118,7 @@ say "conversation after a barge-in: $(hhctl status --json | one_line)"
 say "room noise: $(kill -0 $room 2>/dev/null && echo playing || echo ended)"
 kill $room
 say "turns: $(hhctl sessions --json | one_line)"
-say "conversation log: $(journalctl -u hhd -o cat --since '-5min' | grep -Ei 'barge|turn|echo|speaker' | tail -60 | one_line | cut -c1-9000)"
+say "conversation log: $(journalctl -u hhd -o cat --since '-5min' | grep -Ei 'barge|turn|echo|speaker' | tail -80 | one_line | cut -c1-16000)"
 # Back to the microphone alone, as the technician configured it above.
 sed -i '/^\[microphone\]/,/^\[/ s|^device = .*|device = "hw:Loopback,1,0"|; /^\[speaker\]/,/^\[/ s|^device = .*|device = ""|' /etc/health-helper/hhd.toml
 systemctl restart hhd

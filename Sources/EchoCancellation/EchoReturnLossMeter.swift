@@ -14,7 +14,8 @@ public struct EchoReturnLossMeter: Sendable {
 
     private var microphoneEnergy = 0.0
     private var outputEnergy = 0.0
-    private var frames = 0
+    /// Frames counted (with the speaker playing).
+    public private(set) var frames = 0
 
     /// An empty meter.
     public init() {}
@@ -28,8 +29,11 @@ public struct EchoReturnLossMeter: Sendable {
     }
 
     /// The ERLE so far, dB; `nil` before ``minimumFrames`` frames with the speaker playing.
-    public var erle: Double? {
-        guard frames >= Self.minimumFrames, microphoneEnergy > 0 else { return nil }
+    public var erle: Double? { erle(after: Self.minimumFrames) }
+
+    /// The ERLE so far, dB; `nil` before `minimum` frames with the speaker playing.
+    public func erle(after minimum: Int) -> Double? {
+        guard frames >= max(1, minimum), microphoneEnergy > 0 else { return nil }
         return 10 * log10(microphoneEnergy / max(outputEnergy, 1))
     }
 

@@ -421,6 +421,7 @@ struct AudioCapture: Sendable {
             "largest_jump_ms": "\(reply.jumps.largest / 16)",
             "frames_passed": "\(reply.passedFrames)/\(reply.frames)",
             "echo_lag_ms": "\(reply.lastLag.map { "\($0 * 10)" } ?? "none")",
+            "onset_erle_db": "\(reply.onsetERLE.map { String(format: "%.1f", $0) } ?? "none")",
         ]
         if !reply.realignments.isEmpty { metadata["realigned_from_lag_ms"] = "\(reply.realignments.map { $0 * 10 })" }
         if let first = reply.firstPassed {

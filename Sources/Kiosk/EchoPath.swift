@@ -250,7 +250,12 @@ extension EchoReference.Timeline {
 /// is replaced by noise at the room's level (the residual keeps the rhythm of speech at any
 /// level, which the voice detector would still hear). Until the canceller has learned the room
 /// (``isLearning``) every frame heard while the speaker plays is brought down: the first reply
-/// can be neither heard as a patient nor barged into. It learns again after the microphone lost
+/// can be neither heard as a patient nor barged into. Nor can a reply's start: each reply's
+/// first 200 ms of sound are brought down while the canceller shows it still cancels the echo
+/// (``onsetERLE``), and if it does not, the whole reply is (the package VM test's kiosk heard
+/// itself 30-50 ms into replies whose start the canceller left nearly whole, and once it had
+/// barged in on itself, in every reply after: each was stopped before the canceller could
+/// converge again). It learns again after the microphone lost
 /// audio, and after the echo was found out of the canceller's reach and the reference moved to
 /// it (``EchoDelayEstimator``).
 public struct EchoCancellingFilter {
@@ -310,6 +315,16 @@ public struct EchoCancellingFilter {
     /// A reply cancelled by this much (dB, so far) has its echo within reach: no lag is looked
     /// for.
     static let realignBelowERLE = 20.0
+    /// Frames of a reply's sound (the speaker playing) over which the canceller must show it
+    /// still cancels the echo before anything heard over the reply may pass (200 ms).
+    static let onsetFrames = 20
+    /// The ERLE over a reply's ``onsetFrames`` that shows it (dB).
+    static let onsetERLE = 15.0
+    /// The present reply's first frames, while they are measured.
+    private var onset = EchoReturnLossMeter()
+    /// Whether the present reply's first frames were cancelled by ``onsetERLE``: nil until
+    /// measured.
+    private var onsetCancelled: Bool?
     /// Whether the canceller is still learning the room (until a reply's echo was cancelled by
     /// ``learnedERLE``).
     public private(set) var isLearning = true
@@ -365,10 +380,19 @@ public struct EchoCancellingFilter {
                 repliesEnded += 1
                 reply = ReplyEcho()
                 meter.reset()
+                onset.reset()
+                onsetCancelled = nil
             }
             if isSpeakerActive { checkDelay(microphone: microphone, played: played) }
             let cleaned = canceller.process(microphone: microphone, reference: played)
             meter.add(microphone: microphone, output: cleaned, reference: played)
+            if isSpeakerActive && onsetCancelled == nil {
+                onset.add(microphone: microphone, output: cleaned, reference: played)
+                if let erle = onset.erle(after: Self.onsetFrames) {
+                    onsetCancelled = erle >= Self.onsetERLE
+                    reply.onsetERLE = erle
+                }
+            }
             output += judge(cleaned, heard: microphone, played: played).map { Float($0) / 32_768 }
         }
         pending.removeFirst(start)
@@ -416,7 +440,7 @@ public struct EchoCancellingFilter {
         reply.frames += 1
         let power = level * level
         let room = roomLevel.level
-        let isEcho = isLearning || power < Self.doubleTalkRatio * Self.meanSquare(microphone)
+        let isEcho = isLearning || onsetCancelled != true || power < Self.doubleTalkRatio * Self.meanSquare(microphone)
             || power < Self.patientOverRoom * room * room
         if isEcho { return comfortNoise.frame(count: cleaned.count, rms: min(level, noiseFloor.level)) }
         reply.passedFrames += 1
@@ -456,6 +480,9 @@ public struct ReplyEcho: Sendable, Equatable {
     public var passedFrames = 0
     /// The first of them.
     public var firstPassed: PassedFrame?
+    /// The ERLE over the reply's first ``EchoCancellingFilter/onsetFrames`` of sound, once
+    /// measured.
+    public var onsetERLE: Double?
     /// The echo's lag after the reference last estimated (frames of 10 ms), if any.
     public var lastLag: Int?
     /// The lags found outside the canceller's reach, each followed by a realignment.
