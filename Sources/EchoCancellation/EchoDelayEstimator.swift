@@ -64,7 +64,7 @@ public struct EchoDelayEstimator: Sendable {
     }
 
     /// The lag at which the microphone's loudness best follows the reference's; nil with fewer
-    /// than `maxLag` × 2 frames kept.
+    /// than `maxLag` × 2 + 10 frames kept.
     public func estimate() -> Estimate? {
         let count = microphone.count
         guard count >= 2 * maxLag + 10 else { return nil }

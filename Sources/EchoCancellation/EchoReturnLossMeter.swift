@@ -14,8 +14,7 @@ public struct EchoReturnLossMeter: Sendable {
 
     private var microphoneEnergy = 0.0
     private var outputEnergy = 0.0
-    /// Frames counted (with the speaker playing).
-    public private(set) var frames = 0
+    private var frames = 0
 
     /// An empty meter.
     public init() {}

@@ -11,16 +11,19 @@ import Synchronization
 /// the microphone when each block was captured. Those times jitter (the threads are scheduled
 /// late, the device reports its delay in whole periods), by a few milliseconds on a kiosk and by
 /// tens, now and then hundreds, in an emulated machine; so each side runs on from where its last
-/// block ended, and only jumps to its own time when that has been more than ``tolerance`` off
-/// for ``persistence`` blocks in a row (an underrun, a dropped block); when the device says
-/// audio was lost or the speaker restarted, a side starts again from its next stamp, and the
-/// microphone settles by the median of the ``persistence`` after it. A single late stamp moved the reference
-/// by its lateness, and the canceller, whose filter had learned the echo at the old lead, let
-/// the reply through until it learned it again (the package VM test heard the kiosk itself
-/// after such jumps). So the canceller sees a reference whose lead over its echo stays constant
-/// within a reply and across replies. The
-/// microphone is given the reference ``lead`` ahead of its own time, so that an echo heard a
-/// little earlier than the timestamps say is still one the canceller can model.
+/// block ended, and only moves, by the median offset, when its stamps have been more than
+/// ``tolerance`` off, on the same side, for ``persistence`` blocks in a row (an underrun, a
+/// dropped block). When the device says audio was lost or the speaker restarted, a side starts
+/// again from its next stamp, and the microphone settles by the median of the ``persistence``
+/// after it. (A single late stamp used to move the reference by its lateness, and the
+/// canceller, whose filter had learned the echo at the old lead, let the reply through until it
+/// learned it again: the package VM test heard the kiosk itself after such jumps.) So the
+/// canceller sees a reference whose lead over its echo stays constant within a reply and across
+/// replies. The microphone is given the reference ``lead`` ahead of its own time, so that an
+/// echo heard a little earlier than the timestamps say is still one the canceller can model.
+///
+/// A block is what a side hands over at once: the speaker's writes (20 ms), the microphone's
+/// 10 ms frames (``EchoCancellingFilter`` asks per frame).
 ///
 /// Holds at most two seconds of reference; what the microphone has passed is dropped.
 public final class EchoReference: Sendable {
@@ -29,11 +32,13 @@ public final class EchoReference: Sendable {
     /// How far a block's time may be from where the last one ended and still run on from it
     /// (10 ms).
     public static let tolerance = 160
-    /// How many blocks in a row must be more than ``tolerance`` off before a side jumps.
+    /// How many blocks in a row must be more than ``tolerance`` off, on the same side, before a
+    /// side moves.
     public static let persistence = 8
     /// How far the reference leads the microphone's time (10 ms).
     public static let lead = 160
-    private static let capacity = 2 * sampleRate
+    /// Samples kept (two seconds).
+    fileprivate static let capacity = 2 * sampleRate
 
     /// Where one side's blocks go on the timeline.
     fileprivate struct Side {
@@ -61,6 +66,8 @@ public final class EchoReference: Sendable {
                 index = expected
                 let offset = measured - expected
                 if settling || abs(offset) > EchoReference.tolerance {
+                    // A streak is of offsets on one side (settling takes them all).
+                    if !settling, let last = offsets.last, (last > 0) != (offset > 0) { offsets.removeAll() }
                     offsets.append(offset)
                 } else {
                     offsets.removeAll()
@@ -90,9 +97,9 @@ public final class EchoReference: Sendable {
         var jumps = AlignmentJumps()
     }
 
-    /// The times a side's block was taken at its own time rather than run on from the last
-    /// (``tolerance``), since last asked: each changes the reference's lead over its echo, which
-    /// the canceller must learn again.
+    /// The times a side moved off its run (``persistence`` blocks beyond ``tolerance``), and the
+    /// microphone's losses, since last asked: each changes the reference's lead over its echo,
+    /// which the canceller must learn again.
     public struct AlignmentJumps: Sendable, Equatable {
         /// The speaker's jumps (not counting its first block after a restart).
         public var speaker = 0
@@ -153,8 +160,8 @@ public final class EchoReference: Sendable {
         let measured = index(of: instant)
         return timeline.withLock { line in
             if followsLoss {
+                if line.microphone.next != nil { line.jumps.losses += 1 }
                 line.microphone.lost()
-                line.jumps.losses += 1
             }
             let index = line.microphone.place(count, measured: measured, jumps: &line.jumps.microphone, largest: &line.jumps.largest)
             return line.read(count, at: index + Self.lead + line.microphoneShift)
@@ -166,9 +173,9 @@ public final class EchoReference: Sendable {
     public func playsWithin(_ samples: Int) -> Bool {
         timeline.withLock { line in
             guard let next = line.microphone.next else { return false }
-            let from = max(next + Self.lead + line.microphoneShift - line.start, 0)
-            let to = min(from + samples, line.samples.count)
-            return from < to && line.samples[from..<to].contains { $0 != 0 }
+            let ahead = next + Self.lead + line.microphoneShift
+            let from = max(ahead, line.start), to = min(ahead + samples, line.start + line.samples.count)
+            return from < to && line.samples[(from - line.start)..<(to - line.start)].contains { $0 != 0 }
         }
     }
 
@@ -207,7 +214,7 @@ extension EchoReference.Timeline {
         let overlap = min(block.count, samples.count - offset)
         if overlap > 0 { samples.replaceSubrange(offset..<offset + overlap, with: block.prefix(overlap)) }
         samples += block.dropFirst(overlap)
-        let capacity = 2 * EchoReference.sampleRate
+        let capacity = EchoReference.capacity
         if samples.count > capacity {
             samples.removeFirst(samples.count - capacity)
             start = index + block.count - capacity
@@ -328,8 +335,6 @@ public struct EchoCancellingFilter {
     /// Whether the canceller is still learning the room (until a reply's echo was cancelled by
     /// ``learnedERLE``).
     public private(set) var isLearning = true
-    /// The ERLE of the last reply, once it has ended.
-    public var lastReplyERLE: Double? { lastReply?.erle }
     /// How the last reply's echo went, once it has ended.
     public private(set) var lastReply: ReplyEcho?
     /// The replies ended so far.
@@ -354,12 +359,19 @@ public struct EchoCancellingFilter {
         if followsLoss {
             // The package VM test heard the kiosk itself after each microphone overrun, the
             // canceller leaving the echo whole for a reply, whatever the stamps said: what it
-            // learned is not trusted again until a reply's echo is cancelled.
+            // learned is not trusted again until a reply's echo is cancelled (measured from here).
             afterLoss = true
             isLearning = true
+            meter.reset()
             delay.reset()
+            lagOutOfReach = nil
+            framesSinceDelayCheck = 0
         }
-        if pending.isEmpty { pendingFrom = instant }
+        // The samples still pending (less than a frame) are taken to lie just before these:
+        // their time comes from this block's (after a loss, the last one's is stale).
+        if pending.isEmpty || followsLoss {
+            pendingFrom = instant - .microseconds(pending.count * 1_000_000 / EchoReference.sampleRate)
+        }
         pending += samples.map { Int16(clamping: Int(($0 * 32_767).rounded())) }
         let frame = canceller.frameSize
         var output: [Float] = []
@@ -415,6 +427,7 @@ public struct EchoCancellingFilter {
         let previous = lagOutOfReach
         lagOutOfReach = nil
         guard estimate.correlation >= Self.delayCorrelation, !acceptedLags.contains(estimate.lag),
+            abs(estimate.lag) < delay.maxLag,  // a peak at the search's edge is no peak
             (meter.erle ?? 0) < Self.realignBelowERLE
         else { return }
         lagOutOfReach = estimate.lag
@@ -424,6 +437,7 @@ public struct EchoCancellingFilter {
         reply.realignments.append(estimate.lag)
         delay.reset()
         canceller.reset()
+        meter.reset()
         isLearning = true
     }
 
@@ -472,7 +486,8 @@ public struct ReplyEcho: Sendable, Equatable {
 
     /// The echo return loss enhancement, dB (nil: too little echo to measure).
     public var erle: Double?
-    /// The reference's jumps over the reply.
+    /// The reference's jumps and the microphone's losses since the last reply ended (the silence
+    /// before this reply, and the reply).
     public var jumps = EchoReference.AlignmentJumps()
     /// Frames heard while the speaker was active (the reply and a second after it).
     public var frames = 0

@@ -32,6 +32,9 @@ import VoiceCore
         /// When set, one microphone stamp in about this many blocks is late by 15 to 250 ms (a
         /// capture thread scheduled late, as in the package VM test).
         var lateStampEvery: Int?
+        /// When set, the microphone loses 60 to 200 ms of audio once in about this many blocks
+        /// (an overrun; the filter is told, as hhd tells it).
+        var lossEvery: Int?
 
         /// The response: a direct path, then a decaying diffuse tail.
         var response: [Float] {
@@ -74,20 +77,21 @@ import VoiceCore
         "Thank you. Please take a seat and a nurse will call you.",
     ]
     /// A condition: the reply voices, the patient's voices, the room and the microphone's stamps.
-    /// The tuning set chose the
-    /// defaults (tail, thresholds). The first held-out set was looked at once, and showed the
+    /// The tuning set chose the defaults (tail, thresholds). The first held-out set was looked at once, and showed the
     /// canceller trusted too early (a reply's ERLE of 20 dB): it is not blind any more. The
     /// second held-out set was added then and chose nothing; the third, with a louder echo than
     /// any before, later. All four were looked at when the barge-in amount (40 ms) and the
     /// filter's loudness rule (`EchoCancellingFilter.patientOverRoom`) were chosen. Held-out 4
     /// and 5 and the two noisy rooms (room noise at -50 and -54 dBFS, against -68 to -60) were
-    /// added after that choice and chose nothing. The last three, added with the stamps' rule
-    /// (`EchoReference.persistence`) and the echo's realignment (`EchoDelayEstimator`), test the
-    /// devices' stamps: one microphone stamp in a hundred 15 to 250 ms late; 150 ms of latency the
-    /// devices do not report (the echo comes that much after its reference); the microphone's
-    /// stamps 80 ms early (the echo comes before its reference, where the canceller cannot model
-    /// it). A condition that fails is run as a known issue,
-    /// so it is measured and reported on every run without tuning anything.
+    /// added after that choice and chose nothing. The last four test the devices: one microphone
+    /// stamp in a hundred 15 to 250 ms late; the microphone losing 60-200 ms of audio about once
+    /// in 30 s (the canceller then learns the room again); 150 ms of latency the devices do not
+    /// report (the echo comes that much after its reference); the microphone's stamps 80 ms early
+    /// (the echo comes before its reference, where the canceller cannot model it). They came with
+    /// the rules they test (`EchoReference.persistence`, relearning after a loss, the echo's
+    /// realignment by `EchoDelayEstimator`); the last two chose the realignment's threshold. A
+    /// condition that fails is run as a known issue, so it is measured and reported on every run
+    /// without tuning anything.
     struct Condition: Sendable, CustomStringConvertible {
         var name: String
         var replyVoices: [String]
@@ -96,8 +100,13 @@ import VoiceCore
         /// Why the condition is known to hear itself with no patient speaking, while it does (the
         /// issue it is tracked in); its barge-in must hold all the same.
         var knownIssue: String?
-        /// Why the condition is known to fail the barge-in trials, while it does.
+        /// Why the condition is known to barge in with nobody talking, while it does (or, with
+        /// `bargeInFails`, to fail its barge-in trials altogether).
         var bargeInKnownIssue: String?
+        var bargeInFails = false
+        /// Whether the echo is out of the canceller's reach, so the filter must move the reference
+        /// to it (and must not otherwise).
+        var realigns = false
         var description: String { name }
     }
 
@@ -112,9 +121,12 @@ import VoiceCore
             knownIssue: "issues 13 and 17: in a noisy room (-50 dBFS) the voice detector hears the room once, a second after a reply, with the speaker silent"),
         Condition(name: "noisy room 2", replyVoices: ["en-029+f1", "en-gb-scotland+m2"], patientVoices: ["en-us-nyc+m1", "en-gb-x-gbcwmd+f3"], room: Room(acousticDelay: 176, echoGain: 0.35, seed: 6, noiseLevel: 0.002)),
         Condition(name: "late stamps", replyVoices: ["en-gb-x-rp+f4", "en-us-nyc"], patientVoices: ["en-us+m7", "en-gb-x-gbcwmd+f3"], room: Room(acousticDelay: 80, echoGain: 0.45, seed: 8, lateStampEvery: 100)),
-        Condition(name: "slow devices", replyVoices: ["en-gb-scotland", "en-us+f2"], patientVoices: ["en-029+m2", "en-gb+m6"], room: Room(acousticDelay: 2_400, echoGain: 0.4, seed: 9)),
+        Condition(name: "lost audio", replyVoices: ["en-us+f4", "en-gb-x-gbclan+m2"], patientVoices: ["en-029+f1", "en-gb+m6"], room: Room(acousticDelay: 70, echoGain: 0.4, seed: 11, lossEvery: 1_500),
+            knownIssue: "issue 13: after each loss the canceller learns the room again, and the replies' ERLE stays under 30 dB for a few replies",
+            bargeInKnownIssue: "issue 13: after a loss the canceller learns again until a reply is cancelled by 30 dB, which a reply talked over does not reach: barge-ins are missed, and heard with nobody talking", bargeInFails: true),
+        Condition(name: "slow devices", replyVoices: ["en-gb-scotland", "en-us+f2"], patientVoices: ["en-029+m2", "en-gb+m6"], room: Room(acousticDelay: 2_400, echoGain: 0.4, seed: 9), realigns: true),
         Condition(name: "early stamps", replyVoices: ["en-us+m5", "en-gb-x-gbclan"], patientVoices: ["en-gb-scotland+m4", "en-us+f1"], room: Room(acousticDelay: 100, echoGain: 0.4, seed: 10, stampOffset: -1_280),
-            bargeInKnownIssue: "issue 13: with the microphone's stamps 80 ms early, one trial in 20 is missed and two barge-ins come with nobody talking (one is allowed)"),
+            bargeInKnownIssue: "issue 13: with the microphone's stamps 80 ms early, two barge-ins come with nobody talking (one is allowed)", realigns: true),
     ]
 
     /// A visit's audio on one timeline: replies (speaker) and the patient (microphone).
@@ -148,6 +160,8 @@ import VoiceCore
         /// The lags (frames) the filter found out of the canceller's reach and moved the
         /// reference from.
         var realignments: [Int] = []
+        /// The microphone's losses of audio.
+        var losses = 0
     }
 
     /// Runs `visit` through the room, the devices' stamps (jittered by up to 2 ms), the filter
@@ -163,6 +177,8 @@ import VoiceCore
         func jitter() -> Int { Int.random(in: -amplitude...amplitude, using: &random) }
         var noise = SplitMix64(seed: room.seed &+ 1)
         var lateness = SplitMix64(seed: room.seed &+ 2)
+        var losses = SplitMix64(seed: room.seed &+ 3)
+        var lostBlocks = 0, followsLoss = false
         func stampError() -> Int {
             guard let every = room.lateStampEvery, Int.random(in: 0..<every, using: &lateness) == 0 else { return room.stampOffset }
             return room.stampOffset + Int.random(in: 240...4_000, using: &lateness)
@@ -199,8 +215,19 @@ import VoiceCore
                 let value = echo[index] + patient + Float(noise.nextGaussian()) * room.noiseLevel * 32_768
                 return Float(Int16(clamping: Int(value.rounded()))) / 32_768
             }
-            if cancelling {
-                samples = filter.process(samples, capturedFrom: instant(heard + jitter() + stampError()))
+            if cancelling, lostBlocks == 0, let every = room.lossEvery, Int.random(in: 0..<every, using: &losses) == 0 {
+                lostBlocks = Int.random(in: 3...10, using: &losses)
+                hearing.losses += 1
+            }
+            if cancelling && lostBlocks > 0 {
+                // Lost: the filter never sees it; the voice engine is handed silence in its place,
+                // so that its times stay those of the timeline.
+                lostBlocks -= 1
+                followsLoss = true
+                samples = [Float](repeating: 0, count: block)
+            } else if cancelling {
+                samples = filter.process(samples, capturedFrom: instant(heard + jitter() + stampError()), followsLoss: followsLoss)
+                followsLoss = false
                 if filter.repliesEnded != repliesSeen, let reply = filter.lastReply {
                     repliesSeen = filter.repliesEnded
                     if let erle = reply.erle { hearing.erles.append(erle) }
@@ -258,12 +285,13 @@ import VoiceCore
         let cancelled = hear(visit, in: room, cancelling: true, jitterSeed: 7)
         let uncancelled = hear(visit, in: room, cancelling: false, jitterSeed: 7)
         let erles = cancelled.erles.sorted()
-        print("echo cancellation, \(set): \(cancelled.utterances.count) utterances heard over 10 replies (without the canceller \(uncancelled.utterances.count)); ERLE per reply median \(String(format: "%.1f", erles.isEmpty ? .nan : erles[erles.count / 2])) dB, worst \(String(format: "%.1f", erles.first ?? .nan)) dB; realigned from lags \(cancelled.realignments) (frames)")
+        print("echo cancellation, \(set): \(cancelled.utterances.count) utterances heard over 10 replies (without the canceller \(uncancelled.utterances.count)); ERLE per reply median \(String(format: "%.1f", erles.isEmpty ? .nan : erles[erles.count / 2])) dB, worst \(String(format: "%.1f", erles.first ?? .nan)) dB; realigned from lags \(cancelled.realignments) (frames); \(cancelled.losses) losses")
         #expect(uncancelled.utterances.count >= 8, "without the canceller the kiosk hears itself: the test can fail")
         #expect(cancelled.learned, "the canceller learned the room")
         #expect(cancelled.utterances.count == 0, "the kiosk heard itself: \(cancelled.utterances.map { String(format: "%.1f-%.1f s", $0.startTime, $0.endTime) }.joined(separator: ", "))")
         #expect(cancelled.bargeIns.count == 0, "the kiosk barged in on itself")
         #expect(erles.count >= 9 && erles[erles.count / 2] >= 30, "ERLE \(erles)")
+        #expect(cancelled.realignments.isEmpty != condition.realigns, "realigned from lags \(cancelled.realignments)")
     }
 
     static let interruptions = [
@@ -285,7 +313,7 @@ import VoiceCore
         try withKnownIssue(Comment(rawValue: condition.bargeInKnownIssue ?? ""), isIntermittent: true) {
             try Self.checkBargeIn(condition)
         } when: {
-            condition.bargeInKnownIssue != nil
+            condition.bargeInFails
         }
     }
 
@@ -319,10 +347,15 @@ import VoiceCore
         }
         let inTime = latencies.filter { $0 <= 230 }.count
         let sorted = latencies.sorted()
-        print("barge-in, \(condition.name): \(inTime) of 20 within 230 ms; latency median \(String(format: "%.0f", sorted[10])) ms, worst \(sorted[19].isFinite ? String(format: "%.0f ms", sorted[19]) : "missed"); \(20 - missedTurns) of 20 became utterances; \(hearing.bargeIns.count - latencies.filter(\.isFinite).count) barge-ins with nobody talking; realigned from lags \(hearing.realignments) (frames)")
+        print("barge-in, \(condition.name): \(inTime) of 20 within 230 ms; latency median \(String(format: "%.0f", sorted[10])) ms, worst \(sorted[19].isFinite ? String(format: "%.0f ms", sorted[19]) : "missed"); \(20 - missedTurns) of 20 became utterances; \(hearing.bargeIns.count - latencies.filter(\.isFinite).count) barge-ins with nobody talking; realigned from lags \(hearing.realignments) (frames); \(hearing.losses) losses")
         #expect(inTime >= 19, "latencies \(latencies.map { String(format: "%.0f", $0) })")
         #expect(missedTurns <= 1)
-        #expect(hearing.bargeIns.count <= latencies.filter(\.isFinite).count + 1, "the kiosk barged in on itself")
+        withKnownIssue(Comment(rawValue: condition.bargeInKnownIssue ?? ""), isIntermittent: true) {
+            #expect(hearing.bargeIns.count <= latencies.filter(\.isFinite).count + 1, "the kiosk barged in on itself")
+        } when: {
+            condition.bargeInKnownIssue != nil
+        }
+        #expect(hearing.realignments.isEmpty != condition.realigns, "realigned from lags \(hearing.realignments)")
     }
 
     /// `hhctl speaker-test`'s measurement: the probe's echo found where the room put it, at its

@@ -443,7 +443,7 @@ final class FakeTurnRelay: TurnSending {
         // (The microphone skips ahead to it, as after lost audio.)
         let later = reference.reference(count: 640, capturedFrom: at(10_000 - EchoReference.lead), followsLoss: true)
         #expect(later == [Int16](repeating: 9, count: 160) + [Int16](repeating: 0, count: 480))
-        #expect(reference.takeJumps() == .init(losses: 1), "neither side jumped: the microphone ran on within the tolerance")
+        #expect(reference.takeJumps() == .init(losses: 1), "the speaker ran on through its jitter; the microphone restarted after its (reported) loss")
     }
 
     /// A stamp far off once (a thread scheduled late) moves nothing; the same offset for
@@ -475,6 +475,7 @@ final class FakeTurnRelay: TurnSending {
         }
         let runOn = (0..<persistence - 1).map { 480 + $0 * 160 }
         #expect(Array(values.prefix(persistence - 1)) == runOn, "runs on until the offset has persisted")
+        #expect(values[persistence - 1] == 480 + (persistence - 1) * 160 + 1_640, "moves at the block that makes it persist")
         #expect(values.last == 480 + persistence * 160 + 1_640, "then moves by the offsets' median")
         sides = reference.takeJumps()
         #expect(sides.microphone == 1 && sides.speaker == 0 && abs(sides.largest - 1_600) <= 40)
@@ -487,6 +488,7 @@ final class FakeTurnRelay: TurnSending {
         }
         let settling = (1..<persistence).map { 9_000 + $0 * 160 }
         #expect(Array(settled.prefix(persistence - 1)) == settling)
+        #expect(settled[persistence - 1] == 9_000 + persistence * 160 - 48, "settles at the last block of the settling")
         #expect(settled.last == 9_000 + (persistence + 1) * 160 - 48, "settled by the median, 3 ms, one late stamp ignored")
         #expect(reference.takeJumps() == .init(losses: 1, largest: 48), "a loss and its settling are not jumps")
     }
