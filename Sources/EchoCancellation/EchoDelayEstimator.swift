@@ -29,8 +29,9 @@ public struct EchoDelayEstimator: Sendable {
     public static let history = 300
     /// Loudness floor, dB of the frame's energy per sample (full scale 32768): -70 dBFS.
     public static let floor = 20 * log10(32_768.0) - 70
-    /// Reference frames louder than this (dBFS) count as the speaker playing.
-    public static let activeReference = -50.0
+    /// Reference frames louder than this (dB, as ``floor``) count as the speaker playing: the
+    /// ERLE meter's threshold (``EchoReturnLossMeter/activeReference``, about -50 dBFS).
+    static let activeLoudness = 20 * log10(EchoReturnLossMeter.activeReference)
 
     /// The lags searched, frames either way.
     public let maxLag: Int
@@ -44,7 +45,7 @@ public struct EchoDelayEstimator: Sendable {
 
     /// Frames kept in which the speaker played.
     public var activeFrames: Int {
-        reference.count { $0 > Self.activeReference + 20 * log10(32_768.0) }
+        reference.count { $0 >= Self.activeLoudness }
     }
 
     /// Takes one frame of each side, the reference as given to the canceller with it.
@@ -79,8 +80,7 @@ public struct EchoDelayEstimator: Sendable {
     }
 
     private static func loudness(_ frame: [Int16]) -> Double {
-        let energy = frame.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, frame.count))
-        return max(floor, 10 * log10(max(energy, 1e-3)))
+        max(floor, 10 * log10(max(FrameLevel.meanSquare(frame), 1e-3)))
     }
 
     private static func correlation(_ a: ArraySlice<Double>, _ b: ArraySlice<Double>) -> Double {

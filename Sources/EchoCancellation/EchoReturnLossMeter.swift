@@ -21,9 +21,9 @@ public struct EchoReturnLossMeter: Sendable {
 
     /// Counts one frame: what the microphone heard, what the canceller left, what was played.
     public mutating func add(microphone: [Int16], output: [Int16], reference: [Int16]) {
-        guard Self.rms(reference) >= Self.activeReference else { return }
-        microphoneEnergy += Self.energy(microphone)
-        outputEnergy += Self.energy(output)
+        guard FrameLevel.rms(reference) >= Self.activeReference else { return }
+        microphoneEnergy += FrameLevel.energy(microphone)
+        outputEnergy += FrameLevel.energy(output)
         frames += 1
     }
 
@@ -39,6 +39,4 @@ public struct EchoReturnLossMeter: Sendable {
     /// Starts a new measurement.
     public mutating func reset() { self = Self() }
 
-    private static func energy(_ samples: [Int16]) -> Double { samples.reduce(0) { $0 + Double($1) * Double($1) } }
-    private static func rms(_ samples: [Int16]) -> Double { (energy(samples) / Double(max(1, samples.count))).squareRoot() }
 }

@@ -1,5 +1,4 @@
 import EchoCancellation
-import Foundation
 import Synchronization
 
 /// What the speaker played and when it was heard, handed from the speaker threads to the
@@ -327,11 +326,8 @@ public struct EchoCancellingFilter {
     static let onsetFrames = 20
     /// The ERLE over a reply's ``onsetFrames`` that shows it (dB).
     static let onsetERLE = 15.0
-    /// The present reply's first frames, while they are measured.
+    /// The present reply's first frames, while they are measured (until `reply.onsetERLE`).
     private var onset = EchoReturnLossMeter()
-    /// Whether the present reply's first frames were cancelled by ``onsetERLE``: nil until
-    /// measured.
-    private var onsetCancelled: Bool?
     /// Whether the canceller is still learning the room (until a reply's echo was cancelled by
     /// ``learnedERLE``).
     public private(set) var isLearning = true
@@ -393,17 +389,13 @@ public struct EchoCancellingFilter {
                 reply = ReplyEcho()
                 meter.reset()
                 onset.reset()
-                onsetCancelled = nil
             }
             if isSpeakerActive { checkDelay(microphone: microphone, played: played) }
             let cleaned = canceller.process(microphone: microphone, reference: played)
             meter.add(microphone: microphone, output: cleaned, reference: played)
-            if isSpeakerActive && onsetCancelled == nil {
+            if isSpeakerActive && reply.onsetERLE == nil {
                 onset.add(microphone: microphone, output: cleaned, reference: played)
-                if let erle = onset.erle(after: Self.onsetFrames) {
-                    onsetCancelled = erle >= Self.onsetERLE
-                    reply.onsetERLE = erle
-                }
+                reply.onsetERLE = onset.erle(after: Self.onsetFrames)
             }
             output += judge(cleaned, heard: microphone, played: played).map { Float($0) / 32_768 }
         }
@@ -444,33 +436,27 @@ public struct EchoCancellingFilter {
     /// The frame passed on to the voice detector: `cleaned` as it is, or the room's noise when
     /// it is echo (or the canceller is still learning).
     private mutating func judge(_ cleaned: [Int16], heard microphone: [Int16], played: [Int16]) -> [Int16] {
-        let level = Self.rms(cleaned)
+        let level = FrameLevel.rms(cleaned)
         guard isSpeakerActive else {
             // The room as it is, with no reply in it (see RoomNoise).
             noiseFloor.add(level)
-            roomLevel.add(Self.rms(microphone))
+            roomLevel.add(FrameLevel.rms(microphone))
             return cleaned
         }
         reply.frames += 1
         let power = level * level
         let room = roomLevel.level
-        let isEcho = isLearning || onsetCancelled != true || power < Self.doubleTalkRatio * Self.meanSquare(microphone)
+        let onsetCancelled = reply.onsetERLE.map { $0 >= Self.onsetERLE } ?? false
+        let isEcho = isLearning || !onsetCancelled || power < Self.doubleTalkRatio * FrameLevel.meanSquare(microphone)
             || power < Self.patientOverRoom * room * room
         if isEcho { return comfortNoise.frame(count: cleaned.count, rms: min(level, noiseFloor.level)) }
         reply.passedFrames += 1
         if reply.firstPassed == nil {
-            reply.firstPassed = .init(frame: reply.frames, microphone: Self.dbfs(Self.rms(microphone)), output: Self.dbfs(level), reference: Self.dbfs(Self.rms(played)))
+            reply.firstPassed = .init(frame: reply.frames, microphone: FrameLevel.dbfs(rms: FrameLevel.rms(microphone)), output: FrameLevel.dbfs(rms: level), reference: FrameLevel.dbfs(rms: FrameLevel.rms(played)))
         }
         return cleaned
     }
 
-    private static func dbfs(_ rms: Double) -> Double { 20 * log10(max(rms, 1) / 32_768) }
-
-    private static func rms(_ samples: [Int16]) -> Double { meanSquare(samples).squareRoot() }
-
-    private static func meanSquare(_ samples: [Int16]) -> Double {
-        samples.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, samples.count))
-    }
 }
 
 /// How one reply's echo went, for the log: what the canceller took, the reference's jumps, and
