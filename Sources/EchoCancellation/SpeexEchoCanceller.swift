@@ -64,4 +64,15 @@ public final class SpeexEchoCanceller {
 
     /// Forgets the echo path learned (a new speaker or room).
     public func reset() { speex_echo_state_reset(echo) }
+
+    /// The echo path the canceller has learned: tap `k` is how much of the reference `k`
+    /// samples earlier is in the microphone's signal (``tailLength`` taps, in speexdsp's integer
+    /// scale, which only matters relatively).
+    public func impulseResponse() -> [Float] {
+        var size: Int32 = 0
+        speex_echo_ctl(echo, hh_speex_echo_get_impulse_response_size, &size)
+        var taps = [Int32](repeating: 0, count: Int(max(0, size)))
+        taps.withUnsafeMutableBufferPointer { _ = speex_echo_ctl(echo, hh_speex_echo_get_impulse_response, $0.baseAddress) }
+        return taps.map(Float.init)
+    }
 }

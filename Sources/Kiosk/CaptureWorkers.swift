@@ -424,6 +424,9 @@ struct AudioCapture: Sendable {
             "onset_erle_db": "\(reply.onsetERLE.map { String(format: "%.1f", $0) } ?? "none")",
         ]
         if !reply.realignments.isEmpty { metadata["realigned_from_lag_ms"] = "\(reply.realignments.map { $0 * 10 })" }
+        if !reply.leadsAfterLoss.isEmpty {
+            metadata["moves_after_loss"] = "\(reply.leadsAfterLoss.map { String(format: "%d samples (match %.2f)", $0.shift, $0.correlation) })"
+        }
         if let first = reply.firstPassed {
             metadata["first_passed"] = "\(first.frame * 10) ms: microphone \(Int(first.microphone)), output \(Int(first.output)), speaker \(Int(first.reference)) dBFS"
         }

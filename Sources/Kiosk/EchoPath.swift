@@ -24,7 +24,8 @@ import Synchronization
 /// A block is what a side hands over at once: the speaker's writes (20 ms), the microphone's
 /// 10 ms frames (``EchoCancellingFilter`` asks per frame).
 ///
-/// Holds at most two seconds of reference; what the microphone has passed is dropped.
+/// Holds at most two seconds of reference; what the microphone passed more than ``history`` ago
+/// is dropped.
 public final class EchoReference: Sendable {
     /// Samples per second of the timeline.
     public static let sampleRate = 16_000
@@ -38,6 +39,9 @@ public final class EchoReference: Sendable {
     public static let lead = 160
     /// Samples kept (two seconds).
     fileprivate static let capacity = 2 * sampleRate
+    /// Samples kept behind what the microphone was last given (0.6 s): what
+    /// ``microphoneWindow(before:after:)`` may look back over.
+    public static let history = 9_600
 
     /// Where one side's blocks go on the timeline.
     fileprivate struct Side {
@@ -185,6 +189,16 @@ public final class EchoReference: Sendable {
         timeline.withLock { $0.microphoneShift += samples }
     }
 
+    /// The reference as the microphone is given it, from `before` samples before what it will
+    /// be given next to `after` samples after (``history`` at most before); silence where
+    /// nothing is kept.
+    public func microphoneWindow(before: Int, after: Int) -> [Int16] {
+        timeline.withLock { line in
+            guard let next = line.microphone.next else { return [Int16](repeating: 0, count: before + after) }
+            return line.peek(before + after, at: next + Self.lead + line.microphoneShift - before)
+        }
+    }
+
     /// The jumps since the last call.
     public func takeJumps() -> AlignmentJumps {
         timeline.withLock { line in
@@ -225,14 +239,21 @@ extension EchoReference.Timeline {
         if keep < samples.count { samples.removeLast(samples.count - keep) }
     }
 
-    /// `count` samples from `index`, silence outside what is kept; drops what lies before.
-    fileprivate mutating func read(_ count: Int, at index: Int) -> [Int16] {
+    /// `count` samples from `index`, silence outside what is kept.
+    fileprivate func peek(_ count: Int, at index: Int) -> [Int16] {
         var result = [Int16](repeating: 0, count: count)
         let from = max(index, start), to = min(index + count, start + samples.count)
         if from < to {
             result.replaceSubrange(from - index..<to - index, with: samples[from - start..<to - start])
         }
-        let passed = min(samples.count, max(0, index - start))
+        return result
+    }
+
+    /// `count` samples from `index`, silence outside what is kept; drops what lies more than
+    /// ``EchoReference/history`` before.
+    fileprivate mutating func read(_ count: Int, at index: Int) -> [Int16] {
+        let result = peek(count, at: index)
+        let passed = min(samples.count, max(0, index - EchoReference.history - start))
         samples.removeFirst(passed)
         start += passed
         return result
@@ -261,10 +282,13 @@ extension EchoReference.Timeline {
 /// (``onsetERLE``), and if it does not, the whole reply is (the package VM test's kiosk heard
 /// itself 30-50 ms into replies whose start the canceller left nearly whole, and once it had
 /// barged in on itself, in every reply after: each was stopped before the canceller could
-/// converge again). After the microphone lost audio the same check starts again on the next
-/// 200 ms of sound (the reference restarts from the stamps, whose jitter moves it by a few ms,
-/// enough for the filter to lose much of what it learned). It learns again after the echo was
-/// found out of the canceller's reach and the reference moved to it (``EchoDelayEstimator``).
+/// converge again). After the microphone lost audio, its side of the reference restarts from
+/// the stamps, whose jitter moves it by a few samples against the echo, enough for the filter
+/// (learned to the sample) to leave most of it: the next 200 ms of the speaker's sound are held
+/// back from the canceller, the move is found with the echo path it learned
+/// (``EchoLeadFinder``) and undone, and the held frames are cancelled and checked as a reply's
+/// start. It learns again after the echo was found out of the canceller's reach and the
+/// reference moved to it (``EchoDelayEstimator``).
 public struct EchoCancellingFilter {
     private let canceller: SpeexEchoCanceller
     private let reference: EchoReference
@@ -329,6 +353,13 @@ public struct EchoCancellingFilter {
     static let onsetERLE = 15.0
     /// The present reply's first frames, while they are measured (until `reply.onsetERLE`).
     private var onset = EchoReturnLossMeter()
+    /// After the microphone lost audio (with the room learned), the first ``onsetFrames`` frames
+    /// heard with the speaker playing, held back from the canceller until the reference's move
+    /// is found (``EchoLeadFinder``); nil when nothing is held back.
+    private var heldAfterLoss: [[Int16]]?
+    /// How well the learned echo must match what was heard for the reference to be moved to it
+    /// (``EchoLeadFinder``).
+    static let leadCorrelation = 0.6
     /// Whether the canceller is still learning the room (until a reply's echo was cancelled by
     /// ``learnedERLE``).
     public private(set) var isLearning = true
@@ -350,17 +381,22 @@ public struct EchoCancellingFilter {
 
     /// `samples` (16 kHz mono, -1…1), captured from `instant`, with the echo taken out; whole
     /// frames only, so the output may be up to one frame shorter or longer than the input.
-    /// `followsLoss`: the microphone lost audio just before `samples` (the canceller must show
-    /// again that it cancels the echo, as at a reply's start).
+    /// `followsLoss`: the microphone lost audio just before `samples` (the reference's move is
+    /// found and undone, and the canceller must show again that it cancels the echo, as at a
+    /// reply's start).
     public mutating func process(_ samples: [Float], capturedFrom instant: ContinuousClock.Instant, followsLoss: Bool = false) -> [Float] {
         if followsLoss {
             // The package VM test heard the kiosk itself after each microphone overrun, the
             // canceller leaving the echo whole for a reply, whatever the stamps said: nothing heard
-            // over the speaker passes until the next 200 ms of its sound show the echo cancelled
-            // (a reply's start check, again). Learning the room again instead (nothing passing
-            // until a whole reply was cancelled by 30 dB, which a reply talked over never is) lost
-            // 14 of 20 barge-ins in `EchoCancellationTests`' lost audio.
+            // over the speaker passes until the next 200 ms of its sound, held back until the
+            // reference's move is found and undone, show the echo cancelled (a reply's start
+            // check, again). Learning the room again instead (nothing passing until a whole reply
+            // was cancelled by 30 dB, which a reply talked over never is) lost 14 of 20 barge-ins
+            // in `EchoCancellationTests`' lost audio; the check alone, without undoing the move,
+            // 2 (and 4 with nobody talking): the stamps' jitter left replies cancelled by 20-25
+            // dB for several replies after each loss.
             afterLoss = true
+            heldAfterLoss = []
             meter.reset()
             onset.reset()
             reply.onsetERLE = nil
@@ -383,30 +419,68 @@ public struct EchoCancellingFilter {
             let played = reference.reference(count: frame, capturedFrom: from + .microseconds(start * 1_000_000 / EchoReference.sampleRate), followsLoss: afterLoss)
             afterLoss = false
             start += frame
-            let playing = played.contains { $0 != 0 } || (isLearning && reference.playsWithin(Self.lookahead))
-            silentFrames = playing ? 0 : silentFrames + 1
-            if silentFrames == Self.replyGapFrames {  // the reply and its echo are over
-                reply.erle = meter.erle
-                reply.jumps = reference.takeJumps()
-                if let erle = reply.erle, erle >= Self.learnedERLE { isLearning = false }
-                lastReply = reply
-                repliesEnded += 1
-                reply = ReplyEcho()
-                meter.reset()
-                onset.reset()
+            if var held = heldAfterLoss, !held.isEmpty || played.contains(where: { $0 != 0 }) {
+                held.append(microphone)
+                heldAfterLoss = held
+                output += comfortNoise.frame(count: frame, rms: noiseFloor.level).map { Float($0) / 32_768 }
+                if held.count == Self.onsetFrames { findLeadAndCancelHeldFrames() }
+                continue
             }
-            if isSpeakerActive { checkDelay(microphone: microphone, played: played) }
-            let cleaned = canceller.process(microphone: microphone, reference: played)
-            meter.add(microphone: microphone, output: cleaned, reference: played)
-            if isSpeakerActive && reply.onsetERLE == nil {
-                onset.add(microphone: microphone, output: cleaned, reference: played)
-                reply.onsetERLE = onset.erle(after: Self.onsetFrames)
-            }
-            output += judge(cleaned, heard: microphone, played: played).map { Float($0) / 32_768 }
+            output += cancel(microphone, played: played).map { Float($0) / 32_768 }
         }
         pending.removeFirst(start)
         if let from = pendingFrom { pendingFrom = from + .microseconds(start * 1_000_000 / EchoReference.sampleRate) }
         return output
+    }
+
+    /// Cancels the echo in one frame of the microphone, with `played` beside it, and measures
+    /// it: the frame passed on to the voice detector.
+    private mutating func cancel(_ microphone: [Int16], played: [Int16]) -> [Int16] {
+        let playing = played.contains { $0 != 0 } || (isLearning && reference.playsWithin(Self.lookahead))
+        silentFrames = playing ? 0 : silentFrames + 1
+        if silentFrames == Self.replyGapFrames {  // the reply and its echo are over
+            reply.erle = meter.erle
+            reply.jumps = reference.takeJumps()
+            if let erle = reply.erle, erle >= Self.learnedERLE { isLearning = false }
+            lastReply = reply
+            repliesEnded += 1
+            reply = ReplyEcho()
+            meter.reset()
+            onset.reset()
+        }
+        if isSpeakerActive { checkDelay(microphone: microphone, played: played) }
+        let cleaned = canceller.process(microphone: microphone, reference: played)
+        meter.add(microphone: microphone, output: cleaned, reference: played)
+        if isSpeakerActive && reply.onsetERLE == nil {
+            onset.add(microphone: microphone, output: cleaned, reference: played)
+            reply.onsetERLE = onset.erle(after: Self.onsetFrames)
+        }
+        return judge(cleaned, heard: microphone, played: played)
+    }
+
+    /// After a loss: finds how far the reference moved against its echo over the frames held
+    /// back, moves it back when the learned echo matches closely (``leadCorrelation``, and not at
+    /// the search's edge), and cancels the held frames with the reference moved (what the
+    /// voice detector was given for them, the room's noise, stands).
+    private mutating func findLeadAndCancelHeldFrames() {
+        guard let held = heldAfterLoss else { return }
+        heldAfterLoss = nil
+        let frame = canceller.frameSize, search = EchoLeadFinder.search
+        let heard = held.flatMap { $0 }
+        let path = canceller.impulseResponse()
+        let window = reference.microphoneWindow(before: heard.count + path.count - 1 + search, after: search)
+        var shift = 0
+        if let lead = EchoLeadFinder.find(path: path, microphone: heard, reference: window) {
+            reply.leadsAfterLoss.append(lead)
+            if lead.correlation >= Self.leadCorrelation && abs(lead.shift) < search {
+                shift = lead.shift
+                reference.shiftMicrophone(by: shift)
+            }
+        }
+        for (index, microphone) in held.enumerated() {
+            let from = path.count - 1 + search + index * frame + shift
+            _ = cancel(microphone, played: Array(window[from..<from + frame]))
+        }
     }
 
     /// Adds a frame to the delay estimate and, four times a second, checks it: while the
@@ -493,6 +567,8 @@ public struct ReplyEcho: Sendable, Equatable {
     public var lastLag: Int?
     /// The lags found outside the canceller's reach, each followed by a realignment.
     public var realignments: [Int] = []
+    /// The reference's moves found after the microphone's losses (moved back when close).
+    public var leadsAfterLoss: [EchoLeadFinder.Lead] = []
 }
 
 /// A room's noise level, RMS, from frames with the speaker silent: the first such frame's level,

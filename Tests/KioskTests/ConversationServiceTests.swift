@@ -492,4 +492,26 @@ final class FakeTurnRelay: TurnSending {
         #expect(settled.last == 9_000 + (persistence + 1) * 160 - 48, "settled by the median, 3 ms, one late stamp ignored")
         #expect(reference.takeJumps() == .init(losses: 1, largest: 48), "a loss and its settling are not jumps")
     }
+
+    /// What the microphone was given stays readable for ``EchoReference/history`` behind it (the
+    /// window the lead is found over after a loss), moved with the microphone's shift.
+    @Test func theWindowLooksBackOverWhatTheMicrophoneWasGiven() {
+        let origin = ContinuousClock.now
+        func at(_ sample: Int) -> ContinuousClock.Instant { origin + .microseconds(sample * 1_000_000 / 16_000) }
+        let reference = EchoReference(origin: origin)
+        let ramp = (0..<16_000).map { Int16($0) }
+        reference.played(ramp, heardFrom: at(0))
+        for block in 0..<50 { _ = reference.reference(count: 160, capturedFrom: at(block * 160 - EchoReference.lead)) }
+        // The microphone has been given 0..<8_000 and is given 8_000 next.
+        #expect(reference.microphoneWindow(before: 3, after: 2) == [7_997, 7_998, 7_999, 8_000, 8_001])
+        #expect(reference.microphoneWindow(before: 5_000, after: 0).first == 3_000)
+        reference.shiftMicrophone(by: -100)
+        #expect(reference.microphoneWindow(before: 1, after: 1) == [7_899, 7_900])
+        for block in 50..<100 { _ = reference.reference(count: 160, capturedFrom: at(block * 160 - EchoReference.lead)) }
+        // Given 15_900 next; its last frame was read from 15_740, and what lies more than the
+        // history before that is dropped.
+        let window = reference.microphoneWindow(before: EchoReference.history + 500, after: 0)
+        #expect(window[339] == 0 && window[340] == 6_140, "dropped beyond the history (15_740 - history = 6_140)")
+        #expect(window[EchoReference.history + 500 - 1] == 15_899)
+    }
 }
