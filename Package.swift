@@ -206,7 +206,7 @@ let package = Package(
 
         .executableTarget(
             name: "voice-bench",
-            dependencies: ["VoiceCore", "Analysis", "Kiosk"],
+            dependencies: ["VoiceCore", "Analysis", "Kiosk", "EchoCancellation"],
             path: "Benchmarks/VoiceBenchmarks",
             swiftSettings: strictSettings
         ),

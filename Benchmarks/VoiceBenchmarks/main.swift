@@ -8,13 +8,16 @@
 // 60 s of generated noise and tones without one, and runs a fresh detector over all of it
 // five times. Prints the median CPU time (thread CPU clock, not wall time) per 10 ms frame,
 // for the whole detector, for its feature stage alone, and for the echo canceller with the
-// audio played by the speaker and heard back 5 ms later at a third of its level.
+// audio played by the speaker and heard back 5 ms later at a third of its level; and the search
+// for the reference's move after the microphone lost audio (`EchoLeadFinder`, once per loss: a
+// 300 ms echo path over 200 ms of sound), in milliseconds per search.
 #if canImport(Glibc)
 import Glibc
 #else
 import Darwin
 #endif
 import Analysis
+import EchoCancellation
 import Kiosk
 import VoiceCore
 
@@ -86,7 +89,22 @@ func echoCancellerRun(_ clips: [[Float]]) -> Double {
     return (threadCPUSeconds() - start) / Double(frames) * 1e6
 }
 
-var detectorRuns: [Double] = [], featureRuns: [Double] = [], echoRuns: [Double] = []
+/// CPU milliseconds of one search for the reference's move after a loss, at the kiosk's sizes
+/// (the canceller's 300 ms tail, 20 frames of sound).
+func leadSearchRun(_ clips: [[Float]]) -> Double {
+    let audio = clips.flatMap { $0 }
+    let taps = 4_800, heard = 3_200
+    let path = (0..<taps).map { Float(($0 * 7_919) % 201 - 100) * exp(-Float($0) / 1_000) }
+    let reference = (0..<(heard + taps - 1 + 2 * EchoLeadFinder.search)).map { Int16(clamping: Int(audio[$0 % audio.count] * 32_767)) }
+    let microphone = Array(reference.suffix(heard))
+    let start = threadCPUSeconds()
+    let lead = EchoLeadFinder.find(path: path, microphone: microphone, reference: reference)
+    let elapsed = threadCPUSeconds() - start
+    if lead?.correlation.isNaN == true { print("the lead search produced NaN") }
+    return elapsed * 1e3
+}
+
+var detectorRuns: [Double] = [], featureRuns: [Double] = [], echoRuns: [Double] = [], leadRuns: [Double] = []
 var speechFrames = 0
 for _ in 0..<5 {
     let start = threadCPUSeconds()
@@ -117,13 +135,15 @@ for _ in 0..<5 {
     featureRuns.append((threadCPUSeconds() - featureStart) / Double(frames) * 1e6)
     if checksum.isNaN { print("features produced NaN") }
     echoRuns.append(echoCancellerRun(clips))
+    leadRuns.append(leadSearchRun(clips))
 }
 
 if json {
-    print("{\"frames\": \(frames), \"microseconds_per_frame\": \(median(detectorRuns)), \"feature_microseconds_per_frame\": \(median(featureRuns)), \"echo_canceller_microseconds_per_frame\": \(median(echoRuns)), \"speech_share\": \(Double(speechFrames) / Double(frames))}")
+    print("{\"frames\": \(frames), \"microseconds_per_frame\": \(median(detectorRuns)), \"feature_microseconds_per_frame\": \(median(featureRuns)), \"echo_canceller_microseconds_per_frame\": \(median(echoRuns)), \"lead_search_milliseconds\": \(median(leadRuns)), \"speech_share\": \(Double(speechFrames) / Double(frames))}")
 } else {
     print("voice activity detector, \(frames) frames of 10 ms (\(clips.count) clip\(clips.count == 1 ? "" : "s")), median of 5 runs, thread CPU time:")
     print("  whole detector: \(median(detectorRuns)) µs per 10 ms frame (runs: \(detectorRuns.map { ($0 * 100).rounded() / 100 }))")
     print("  features only:  \(median(featureRuns)) µs per 10 ms frame")
     print("  echo canceller: \(median(echoRuns)) µs per 10 ms frame (runs: \(echoRuns.map { ($0 * 100).rounded() / 100 })), \(median(echoRuns) / median(detectorRuns))× the detector")
+    print("  lead search after a loss: \(median(leadRuns)) ms per search (runs: \(leadRuns.map { ($0 * 100).rounded() / 100 })), \(median(leadRuns) * 1_000 / median(echoRuns)) echo-canceller frames")
 }
