@@ -66,7 +66,7 @@ public final class SpeexEchoCanceller {
     public func reset() { speex_echo_state_reset(echo) }
 
     /// The echo path the canceller has learned: tap `k` is how much of the reference `k`
-    /// samples earlier is in the microphone's signal (``tailLength`` taps, in speexdsp's integer
+    /// samples earlier is in the microphone's signal (``tailLength`` rounded up to whole frames, in speexdsp's integer
     /// scale, which only matters relatively).
     public func impulseResponse() -> [Float] {
         var size: Int32 = 0

@@ -190,7 +190,8 @@ public final class EchoReference: Sendable {
     }
 
     /// The reference as the microphone is given it, from `before` samples before what it will
-    /// be given next to `after` samples after (``history`` at most before); silence where
+    /// be given next to `after` samples after (what lies more than ``history`` before its last read
+    /// is gone); silence where
     /// nothing is kept.
     public func microphoneWindow(before: Int, after: Int) -> [Int16] {
         timeline.withLock { line in
@@ -229,8 +230,9 @@ extension EchoReference.Timeline {
         samples += block.dropFirst(overlap)
         let capacity = EchoReference.capacity
         if samples.count > capacity {
-            samples.removeFirst(samples.count - capacity)
-            start = index + block.count - capacity
+            let removed = samples.count - capacity
+            samples.removeFirst(removed)
+            start += removed
         }
     }
 
@@ -353,7 +355,7 @@ public struct EchoCancellingFilter {
     static let onsetERLE = 15.0
     /// The present reply's first frames, while they are measured (until `reply.onsetERLE`).
     private var onset = EchoReturnLossMeter()
-    /// After the microphone lost audio (with the room learned), the first ``onsetFrames`` frames
+    /// After the microphone lost audio, the first ``onsetFrames`` frames
     /// heard with the speaker playing, held back from the canceller until the reference's move
     /// is found (``EchoLeadFinder``); nil when nothing is held back.
     private var heldAfterLoss: [[Int16]]?
@@ -434,8 +436,9 @@ public struct EchoCancellingFilter {
     }
 
     /// Cancels the echo in one frame of the microphone, with `played` beside it, and measures
-    /// it: the frame passed on to the voice detector.
-    private mutating func cancel(_ microphone: [Int16], played: [Int16]) -> [Int16] {
+    /// it: the frame passed on to the voice detector. `replaying`: a frame held back after a loss,
+    /// whose place was already taken by the room's noise (not counted as passed on).
+    private mutating func cancel(_ microphone: [Int16], played: [Int16], replaying: Bool = false) -> [Int16] {
         let playing = played.contains { $0 != 0 } || (isLearning && reference.playsWithin(Self.lookahead))
         silentFrames = playing ? 0 : silentFrames + 1
         if silentFrames == Self.replyGapFrames {  // the reply and its echo are over
@@ -455,7 +458,7 @@ public struct EchoCancellingFilter {
             onset.add(microphone: microphone, output: cleaned, reference: played)
             reply.onsetERLE = onset.erle(after: Self.onsetFrames)
         }
-        return judge(cleaned, heard: microphone, played: played)
+        return judge(cleaned, heard: microphone, played: played, replaying: replaying)
     }
 
     /// After a loss: finds how far the reference moved against its echo over the frames held
@@ -467,7 +470,8 @@ public struct EchoCancellingFilter {
         heldAfterLoss = nil
         let frame = canceller.frameSize, search = EchoLeadFinder.search
         let heard = held.flatMap { $0 }
-        let path = canceller.impulseResponse()
+        // The late taps of a long tail are left out where the reference's history ends.
+        let path = Array(canceller.impulseResponse().prefix(EchoReference.history - heard.count - search))
         let window = reference.microphoneWindow(before: heard.count + path.count - 1 + search, after: search)
         var shift = 0
         if let lead = EchoLeadFinder.find(path: path, microphone: heard, reference: window) {
@@ -479,7 +483,7 @@ public struct EchoCancellingFilter {
         }
         for (index, microphone) in held.enumerated() {
             let from = path.count - 1 + search + index * frame + shift
-            _ = cancel(microphone, played: Array(window[from..<from + frame]))
+            _ = cancel(microphone, played: Array(window[from..<from + frame]), replaying: true)
         }
     }
 
@@ -514,7 +518,7 @@ public struct EchoCancellingFilter {
 
     /// The frame passed on to the voice detector: `cleaned` as it is, or the room's noise when
     /// it is echo (or the canceller is still learning).
-    private mutating func judge(_ cleaned: [Int16], heard microphone: [Int16], played: [Int16]) -> [Int16] {
+    private mutating func judge(_ cleaned: [Int16], heard microphone: [Int16], played: [Int16], replaying: Bool) -> [Int16] {
         let level = FrameLevel.rms(cleaned)
         guard isSpeakerActive else {
             // The room as it is, with no reply in it (see RoomNoise).
@@ -529,6 +533,7 @@ public struct EchoCancellingFilter {
         let isEcho = isLearning || !onsetCancelled || power < Self.doubleTalkRatio * FrameLevel.meanSquare(microphone)
             || power < Self.patientOverRoom * room * room
         if isEcho { return comfortNoise.frame(count: cleaned.count, rms: min(level, noiseFloor.level)) }
+        if replaying { return cleaned }
         reply.passedFrames += 1
         if reply.firstPassed == nil {
             reply.firstPassed = .init(frame: reply.frames, microphone: FrameLevel.dbfs(rms: FrameLevel.rms(microphone)), output: FrameLevel.dbfs(rms: level), reference: FrameLevel.dbfs(rms: FrameLevel.rms(played)))

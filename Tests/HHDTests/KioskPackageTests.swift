@@ -60,7 +60,7 @@ extension DaemonTests {
             // turn the relay answers. Every utterance is answered; the ten replies make ten turns and
             // no barge-in (the kiosk does not hear itself): before the echo alignment's fixes
             // (docs/CONVERSATION.md) five runs of five heard the kiosk itself; since, every run
-            // (three here, three in clean-clone CI) made ten turns and
+            // (four here, three in clean-clone CI) made ten turns and
             // no barge-in.
             let tenReplies = line("conversation after ten replies: ")
             let talked = json("conversation after ten replies: ") as? [String: Any]
