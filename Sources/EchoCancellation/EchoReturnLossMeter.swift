@@ -14,6 +14,7 @@ public struct EchoReturnLossMeter: Sendable {
 
     private var microphoneEnergy = 0.0
     private var outputEnergy = 0.0
+    private var referenceEnergy = 0.0
     private var frames = 0
 
     /// An empty meter.
@@ -24,6 +25,7 @@ public struct EchoReturnLossMeter: Sendable {
         guard FrameLevel.rms(reference) >= Self.activeReference else { return }
         microphoneEnergy += FrameLevel.energy(microphone)
         outputEnergy += FrameLevel.energy(output)
+        referenceEnergy += FrameLevel.energy(reference)
         frames += 1
     }
 
@@ -34,6 +36,13 @@ public struct EchoReturnLossMeter: Sendable {
     public func erle(after minimum: Int) -> Double? {
         guard frames >= max(1, minimum), microphoneEnergy > 0 else { return nil }
         return 10 * log10(microphoneEnergy / max(outputEnergy, 1))
+    }
+
+    /// How loud the microphone was against the reference (energy ratio) over the frames counted:
+    /// the echo path's gain where nothing but the echo was heard; nil before ``minimumFrames``.
+    public var echoPathGain: Double? {
+        guard frames >= Self.minimumFrames, referenceEnergy > 0 else { return nil }
+        return microphoneEnergy / referenceEnergy
     }
 
     /// Starts a new measurement.

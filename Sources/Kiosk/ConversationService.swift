@@ -350,11 +350,19 @@ final class TurnRedelivery: Sendable {
             var wait = Duration.seconds(60)
             do {
                 if let client {
-                    let due = try await io.run { [store] in try store.dueVoiceTurns(now: Date()) }
-                    for turn in due where !held.withLock({ $0.contains(turn.id) }) {
-                        guard !Task.isCancelled else { return }
+                    var attempted: Set<String> = []
+                    while !Task.isCancelled {
+                        // Read again before each turn, and what is held before the store: an
+                        // utterance merged into a turn the conversation sends leaves the store
+                        // before it is let go, so it is either held here or gone (a list read
+                        // once, or the hold looked at after the read, sent it a second time).
+                        let inFlight = held.withLock { $0 }
+                        let due = try await io.run { [store] in try store.dueVoiceTurns(now: Date()) }
+                        guard let turn = due.first(where: { !inFlight.contains($0.id) && !attempted.contains($0.id) }) else { break }
+                        attempted.insert(turn.id)
                         await deliver(turn, client: client)
                     }
+                    guard !Task.isCancelled else { return }
                     let inFlight = held.withLock { $0 }
                     if let next = try await io.run({ [store] in try store.nextVoiceTurnDue(excluding: inFlight) }) {
                         wait = .milliseconds(Int64(min(60, max(0.05, next.timeIntervalSinceNow)) * 1000))

@@ -274,7 +274,8 @@ extension EchoReference.Timeline {
 /// the microphone) was echo, and is replaced; so is a frame whose output is not clearly louder
 /// than the room (``patientOverRoom``): what the filter leaves of a reply's reverberant tail as
 /// a sentence ends, when it cannot take that down by 10 dB, is a few dB over the room, while a
-/// patient talking over a reply is far louder. A frame the canceller could not take down, and
+/// patient talking over a reply is far louder; and so is a frame quieter than the echo the
+/// reference predicts (``underItsEcho``), which a patient talking would have made louder. A frame the canceller could not take down, and
 /// loud, holds sound the speaker did not make (the patient), and is passed on. An echo frame
 /// is replaced by noise at the room's level (the residual keeps the rhythm of speech at any
 /// level, which the voice detector would still hear). Until the canceller has learned the room
@@ -362,6 +363,13 @@ public struct EchoCancellingFilter {
     /// How well the learned echo must match what was heard for the reference to be moved to it
     /// (``EchoLeadFinder``).
     static let leadCorrelation = 0.6
+    /// How loud the echo is against the reference (energy ratio), from the last reply cancelled
+    /// by ``learnedERLE`` (nothing but the echo in it).
+    private var echoPathGain: Double?
+    /// A frame the canceller took less than ``doubleTalkRatio`` from is still echo when the
+    /// microphone is this much under the echo the reference predicts (energy ratio, -6 dB): the
+    /// canceller misadapted, and a patient talking would have made it louder.
+    static let underItsEcho = 0.25
     /// Whether the canceller is still learning the room (until a reply's echo was cancelled by
     /// ``learnedERLE``).
     public private(set) var isLearning = true
@@ -444,7 +452,10 @@ public struct EchoCancellingFilter {
         if silentFrames == Self.replyGapFrames {  // the reply and its echo are over
             reply.erle = meter.erle
             reply.jumps = reference.takeJumps()
-            if let erle = reply.erle, erle >= Self.learnedERLE { isLearning = false }
+            if let erle = reply.erle, erle >= Self.learnedERLE {
+                isLearning = false
+                echoPathGain = meter.echoPathGain
+            }
             lastReply = reply
             repliesEnded += 1
             reply = ReplyEcho()
@@ -532,6 +543,7 @@ public struct EchoCancellingFilter {
         let onsetCancelled = reply.onsetERLE.map { $0 >= Self.onsetERLE } ?? false
         let isEcho = isLearning || !onsetCancelled || power < Self.doubleTalkRatio * FrameLevel.meanSquare(microphone)
             || power < Self.patientOverRoom * room * room
+            || echoPathGain.map { FrameLevel.meanSquare(microphone) < Self.underItsEcho * $0 * FrameLevel.meanSquare(played) } ?? false
         if isEcho { return comfortNoise.frame(count: cleaned.count, rms: min(level, noiseFloor.level)) }
         if replaying { return cleaned }
         reply.passedFrames += 1

@@ -100,10 +100,6 @@ import VoiceCore
         /// Why the condition is known to hear itself with no patient speaking, while it does (the
         /// issue it is tracked in); its barge-in must hold all the same.
         var knownIssue: String?
-        /// Why the condition is known to barge in with nobody talking, while it does (or, with
-        /// `bargeInFails`, to fail its barge-in trials altogether).
-        var bargeInKnownIssue: String?
-        var bargeInFails = false
         /// Whether the echo is out of the canceller's reach, so the filter must move the reference
         /// to it (and must not otherwise).
         var realigns = false
@@ -123,8 +119,7 @@ import VoiceCore
         Condition(name: "late stamps", replyVoices: ["en-gb-x-rp+f4", "en-us-nyc"], patientVoices: ["en-us+m7", "en-gb-x-gbcwmd+f3"], room: Room(acousticDelay: 80, echoGain: 0.45, seed: 8, lateStampEvery: 100)),
         Condition(name: "lost audio", replyVoices: ["en-us+f4", "en-gb-x-gbclan+m2"], patientVoices: ["en-029+f1", "en-gb+m6"], room: Room(acousticDelay: 70, echoGain: 0.4, seed: 11, lossEvery: 1_500)),
         Condition(name: "slow devices", replyVoices: ["en-gb-scotland", "en-us+f2"], patientVoices: ["en-029+m2", "en-gb+m6"], room: Room(acousticDelay: 2_400, echoGain: 0.4, seed: 9), realigns: true),
-        Condition(name: "early stamps", replyVoices: ["en-us+m5", "en-gb-x-gbclan"], patientVoices: ["en-gb-scotland+m4", "en-us+f1"], room: Room(acousticDelay: 100, echoGain: 0.4, seed: 10, stampOffset: -1_280),
-            bargeInKnownIssue: "issue 13: with the microphone's stamps 80 ms early, two barge-ins come with nobody talking (one is allowed)", realigns: true),
+        Condition(name: "early stamps", replyVoices: ["en-us+m5", "en-gb-x-gbclan"], patientVoices: ["en-gb-scotland+m4", "en-us+f1"], room: Room(acousticDelay: 100, echoGain: 0.4, seed: 10, stampOffset: -1_280), realigns: true),
     ]
 
     /// A visit's audio on one timeline: replies (speaker) and the patient (microphone).
@@ -308,14 +303,6 @@ import VoiceCore
     /// turn), and at most one barge-in may come with nobody talking.
     @Test(arguments: conditions)
     func patientTalkingOverAReplyBargesIn(condition: Condition) throws {
-        try withKnownIssue(Comment(rawValue: condition.bargeInKnownIssue ?? ""), isIntermittent: true) {
-            try Self.checkBargeIn(condition)
-        } when: {
-            condition.bargeInFails
-        }
-    }
-
-    static func checkBargeIn(_ condition: Condition) throws {
         var visit = try Self.tenReplies(voices: condition.replyVoices)
         var onsets: [Int] = []
         var random = SplitMix64(seed: condition.room.seed &+ 11)
@@ -348,11 +335,7 @@ import VoiceCore
         print("barge-in, \(condition.name): \(inTime) of 20 within 230 ms; latency median \(String(format: "%.0f", sorted[10])) ms, worst \(sorted[19].isFinite ? String(format: "%.0f ms", sorted[19]) : "missed"); \(20 - missedTurns) of 20 became utterances; \(hearing.bargeIns.count - latencies.filter(\.isFinite).count) barge-ins with nobody talking; realigned from lags \(hearing.realignments) (frames); \(hearing.losses) losses")
         #expect(inTime >= 19, "latencies \(latencies.map { String(format: "%.0f", $0) })")
         #expect(missedTurns <= 1)
-        withKnownIssue(Comment(rawValue: condition.bargeInKnownIssue ?? ""), isIntermittent: true) {
-            #expect(hearing.bargeIns.count <= latencies.filter(\.isFinite).count + 1, "the kiosk barged in on itself")
-        } when: {
-            condition.bargeInKnownIssue != nil
-        }
+        #expect(hearing.bargeIns.count <= latencies.filter(\.isFinite).count + 1, "the kiosk barged in on itself")
         #expect(hearing.realignments.isEmpty != condition.realigns, "realigned from lags \(hearing.realignments)")
     }
 
