@@ -66,8 +66,8 @@ public final class SpeexEchoCanceller {
     public func reset() { speex_echo_state_reset(echo) }
 
     /// The echo path the canceller has learned: tap `k` is how much of the reference `k`
-    /// samples earlier is in the microphone's signal (``tailLength`` rounded up to whole frames, in speexdsp's integer
-    /// scale, which only matters relatively).
+    /// samples earlier is in the microphone's signal (``tailLength`` rounded up to whole frames,
+    /// in speexdsp's integer scale, which only matters relatively).
     public func impulseResponse() -> [Float] {
         var size: Int32 = 0
         speex_echo_ctl(echo, hh_speex_echo_get_impulse_response_size, &size)

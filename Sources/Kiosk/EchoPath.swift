@@ -190,9 +190,8 @@ public final class EchoReference: Sendable {
     }
 
     /// The reference as the microphone is given it, from `before` samples before what it will
-    /// be given next to `after` samples after (what lies more than ``history`` before its last read
-    /// is gone); silence where
-    /// nothing is kept.
+    /// be given next to `after` samples after (what lies more than ``history`` before its last
+    /// read is gone); silence where nothing is kept.
     public func microphoneWindow(before: Int, after: Int) -> [Int16] {
         timeline.withLock { line in
             guard let next = line.microphone.next else { return [Int16](repeating: 0, count: before + after) }
@@ -275,8 +274,9 @@ extension EchoReference.Timeline {
 /// than the room (``patientOverRoom``): what the filter leaves of a reply's reverberant tail as
 /// a sentence ends, when it cannot take that down by 10 dB, is a few dB over the room, while a
 /// patient talking over a reply is far louder; and so is a frame quieter than the echo the
-/// reference predicts (``underItsEcho``), which a patient talking would have made louder. A frame the canceller could not take down, and
-/// loud, holds sound the speaker did not make (the patient), and is passed on. An echo frame
+/// reference predicts (``underItsEcho``), which a patient talking would have made louder. A
+/// frame the canceller could not take down, and loud, holds sound the speaker did not make (the
+/// patient), and is passed on. An echo frame
 /// is replaced by noise at the room's level (the residual keeps the rhythm of speech at any
 /// level, which the voice detector would still hear). Until the canceller has learned the room
 /// (``isLearning``) every frame heard while the speaker plays is brought down: the first reply
@@ -356,9 +356,9 @@ public struct EchoCancellingFilter {
     static let onsetERLE = 15.0
     /// The present reply's first frames, while they are measured (until `reply.onsetERLE`).
     private var onset = EchoReturnLossMeter()
-    /// After the microphone lost audio, the first ``onsetFrames`` frames
-    /// heard with the speaker playing, held back from the canceller until the reference's move
-    /// is found (``EchoLeadFinder``); nil when nothing is held back.
+    /// After the microphone lost audio, the first ``onsetFrames`` frames heard with the speaker
+    /// playing, held back from the canceller until the reference's move is found
+    /// (``EchoLeadFinder``); nil when nothing is held back.
     private var heldAfterLoss: [[Int16]]?
     /// How well the learned echo must match what was heard for the reference to be moved to it
     /// (``EchoLeadFinder``).
@@ -538,17 +538,17 @@ public struct EchoCancellingFilter {
             return cleaned
         }
         reply.frames += 1
-        let power = level * level
+        let power = level * level, heard = FrameLevel.meanSquare(microphone)
         let room = roomLevel.level
         let onsetCancelled = reply.onsetERLE.map { $0 >= Self.onsetERLE } ?? false
-        let isEcho = isLearning || !onsetCancelled || power < Self.doubleTalkRatio * FrameLevel.meanSquare(microphone)
+        let isEcho = isLearning || !onsetCancelled || power < Self.doubleTalkRatio * heard
             || power < Self.patientOverRoom * room * room
-            || echoPathGain.map { FrameLevel.meanSquare(microphone) < Self.underItsEcho * $0 * FrameLevel.meanSquare(played) } ?? false
+            || echoPathGain.map { heard < Self.underItsEcho * $0 * FrameLevel.meanSquare(played) } ?? false
         if isEcho { return comfortNoise.frame(count: cleaned.count, rms: min(level, noiseFloor.level)) }
         if replaying { return cleaned }
         reply.passedFrames += 1
         if reply.firstPassed == nil {
-            reply.firstPassed = .init(frame: reply.frames, microphone: FrameLevel.dbfs(rms: FrameLevel.rms(microphone)), output: FrameLevel.dbfs(rms: level), reference: FrameLevel.dbfs(rms: FrameLevel.rms(played)))
+            reply.firstPassed = .init(frame: reply.frames, microphone: FrameLevel.dbfs(rms: heard.squareRoot()), output: FrameLevel.dbfs(rms: level), reference: FrameLevel.dbfs(rms: FrameLevel.rms(played)))
         }
         return cleaned
     }
