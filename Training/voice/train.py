@@ -167,11 +167,11 @@ class RecurrentModel:
         return values
 
 
-def train_recurrent(model, features, y, context, frame_weights, clips, seed, steps):
-    """Stage two: the frame network with the recurrent stage, fine-tuned on 6 s stretches of
-    the training clips (`clips`: each a range of rows), the recurrent cells zero at each
-    stretch's start, START_SHARE of the stretches at their clip's start. Returns the
-    RecurrentModel."""
+def train_recurrent(model, features, y, context, frame_weights, clips, seed, steps,
+                    length=STRETCH_FRAMES, batch=RECURRENT_BATCH):
+    """Stage two: the frame network with the recurrent stage, fine-tuned on `batch` stretches
+    of `length` frames a step (`stretch`) from the training clips (`clips`: each a range of
+    rows), the recurrent cells zero at each stretch's start. Returns the RecurrentModel."""
     import torch
     from torch import nn
 
@@ -240,16 +240,9 @@ def train_recurrent(model, features, y, context, frame_weights, clips, seed, ste
     optimiser = torch.optim.Adam(network.parameters(), lr=RECURRENT_RATE)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1, (s + 1) / 100) * (0.5 * (1 + np.cos(np.pi * s / steps)) * 0.95 + 0.05))
-    length = STRETCH_FRAMES
     for step in range(1, steps + 1):
-        rows = []
-        for c in rng.integers(0, len(clips), RECURRENT_BATCH):
-            first, end = clips[c]
-            # A quarter start where the clip does: the stream's start (the noise floor not yet
-            # learnt, the cells at zero) is where the kiosk's listening begins.
-            start = first if rng.random() < START_SHARE else first + rng.integers(0, max(1, end - first - length + 1))
-            rows.append(np.minimum(np.arange(start, start + length), end - 1))  # a short clip repeats its end
-        rows = np.stack(rows)
+        rows = np.stack([stretch(rng, clips, first_clip, length)
+                         for first_clip in rng.integers(0, len(clips), batch)])
         x = (torch.tensor(features[context[rows]]) - mean) * scale
         logits = network(x)
         loss = (nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor(y[rows]), reduction="none")
@@ -263,6 +256,28 @@ def train_recurrent(model, features, y, context, frame_weights, clips, seed, ste
 
     check_twin(network, "after training")
     return numpy_twin(network)
+
+
+def stretch(rng, clips, first_clip, length):
+    """The rows of one stretch of `length` frames for stage two, from clip `first_clip` on.
+    START_SHARE of the stretches begin where their clip does: the stream's start (the noise
+    floor not yet learnt, the cells at zero) is where the kiosk's listening begins. A stretch
+    that fits in its clip lies inside it; a longer one starts anywhere in it and goes on through
+    whole clips drawn at random, one after the other, as a kiosk hears one visit after another
+    for hours (the features start afresh at each join)."""
+    first, end = clips[first_clip]
+    if rng.random() < START_SHARE:
+        start = first
+    elif length <= end - first:
+        start = first + rng.integers(0, end - first - length + 1)
+    else:
+        start = first + rng.integers(0, end - first)
+    pieces, total = [np.arange(start, end)], end - start
+    while total < length:
+        first, end = clips[int(rng.integers(0, len(clips)))]
+        pieces.append(np.arange(first, end))
+        total += end - first
+    return np.concatenate(pieces)[:length]
 
 
 def frame_weight(y):
@@ -374,6 +389,9 @@ def main():
     parser.add_argument("--output", required=True)
     parser.add_argument("--steps", type=int, default=16000, help="stage one's steps")
     parser.add_argument("--recurrent-steps", type=int, default=RECURRENT_STEPS, help="stage two's steps")
+    parser.add_argument("--stretch-seconds", type=float, default=STRETCH_FRAMES / 100,
+                        help="stage two's stretches (longer than a clip: clips joined, docs/VOICE.md)")
+    parser.add_argument("--stretch-batch", type=int, default=RECURRENT_BATCH, help="stage two's stretches a step")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
@@ -414,7 +432,8 @@ def main():
             print(f"step {step}: loss {loss:.3f}, held-back frame F1 {f1(prob, y[sample]):.3f}")
 
     clips = [(contexts[i][0, CENTRE], contexts[i][-1, CENTRE] + 1) for i in train_files]
-    model = train_recurrent(model, features, y, context, frame_weights, clips, args.seed, args.recurrent_steps)
+    model = train_recurrent(model, features, y, context, frame_weights, clips, args.seed, args.recurrent_steps,
+                            round(args.stretch_seconds * 100), args.stretch_batch)
     held_back_probs = [model.probability_of_clip(features[contexts[i]]) for i in sorted(held_back)]
     print(f"held-back frame F1 with the recurrent stage "
           f"{f1(np.concatenate(held_back_probs), np.concatenate([labels[i] for i in sorted(held_back)])):.3f}")
