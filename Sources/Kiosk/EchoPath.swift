@@ -267,31 +267,29 @@ extension EchoReference.Timeline {
 /// frame, the speaker silent or not: it keeps what it learned of the room from one reply to the
 /// next.
 ///
-/// What the canceller leaves of a loud echo is still speech to the voice detector (45 dB under
-/// a reply at -12 dBFS is a few dB over a quiet room), so while the speaker plays each frame is
-/// judged: a frame the canceller took most of (its output more than ``doubleTalkRatio`` under
-/// the microphone) was echo, and is replaced; so is a frame whose output is not clearly louder
-/// than the room (``patientOverRoom``): what the filter leaves of a reply's reverberant tail as
-/// a sentence ends, when it cannot take that down by 10 dB, is a few dB over the room, while a
-/// patient talking over a reply is far louder; and so is a frame quieter than the echo the
-/// reference predicts (``underItsEcho``), which a patient talking would have made louder. A
-/// frame the canceller could not take down, and loud, holds sound the speaker did not make (the
-/// patient), and is passed on. An echo frame
-/// is replaced by noise at the room's level (the residual keeps the rhythm of speech at any
-/// level, which the voice detector would still hear). Until the canceller has learned the room
-/// (``isLearning``) every frame heard while the speaker plays is brought down: the first reply
-/// can be neither heard as a patient nor barged into. Nor can a reply's start: each reply's
-/// first 200 ms of sound are brought down while the canceller shows it still cancels the echo
+/// What the canceller leaves of a loud echo is still speech to the voice detector (45 dB under a
+/// reply at -12 dBFS is a few dB over a quiet room), so while the speaker plays each frame is
+/// judged: a frame the canceller took most of (its output more than ``doubleTalkRatio`` under the
+/// microphone) was echo, and is replaced; so is a frame whose output is not clearly louder than the
+/// room (``patientOverRoom``): what the filter leaves of a reply's reverberant tail as a sentence
+/// ends, when it cannot take that down by 10 dB, is a few dB over the room, while a patient talking
+/// over a reply is far louder; and so is a frame quieter than the echo the reference predicts
+/// (``underItsEcho``), which a patient talking would have made louder. A frame the canceller could
+/// not take down, and loud, holds sound the speaker did not make (the patient), and is passed on.
+/// An echo frame is replaced by noise at the room's level (the residual keeps the rhythm of speech
+/// at any level, which the voice detector would still hear). Until the canceller has learned the
+/// room (``isLearning``) every frame heard while the speaker plays is brought down: the first reply
+/// can be neither heard as a patient nor barged into. Nor can a reply's start: each reply's first
+/// 200 ms of sound are brought down while the canceller shows it still cancels the echo
 /// (``onsetERLE``), and if it does not, the whole reply is (the package VM test's kiosk heard
-/// itself 30-50 ms into replies whose start the canceller left nearly whole, and once it had
-/// barged in on itself, in every reply after: each was stopped before the canceller could
-/// converge again). After the microphone lost audio, its side of the reference restarts from
-/// the stamps, whose jitter moves it by a few samples against the echo, enough for the filter
-/// (learned to the sample) to leave most of it: the next 200 ms of the speaker's sound are held
-/// back from the canceller, the move is found with the echo path it learned
-/// (``EchoLeadFinder``) and undone, and the held frames are cancelled and checked as a reply's
-/// start. It learns again after the echo was found out of the canceller's reach and the
-/// reference moved to it (``EchoDelayEstimator``).
+/// itself 30-50 ms into replies whose start the canceller left nearly whole, and once it had barged
+/// in on itself, in every reply after: each was stopped before the canceller could converge again).
+/// After the microphone lost audio, its side of the reference restarts from the stamps, whose
+/// jitter moves it by a few samples against the echo, enough for the filter (learned to the sample)
+/// to leave most of it: the next 200 ms of the speaker's sound are held back from the canceller,
+/// the move is found with the echo path it learned (``EchoLeadFinder``) and undone, and the held
+/// frames are cancelled and checked as a reply's start. It learns again after the echo was found
+/// out of the canceller's reach and the reference moved to it (``EchoDelayEstimator``).
 public struct EchoCancellingFilter {
     private let canceller: SpeexEchoCanceller
     private let reference: EchoReference
