@@ -42,7 +42,8 @@ public struct VitalsAnalyzer: Sendable {
         self.configuration = configuration
         retainedSeconds =
             max(
-                configuration.windowSeconds, configuration.longWindowSeconds, configuration.respirationWindowSeconds,
+                configuration.windowSeconds, configuration.longWindowSeconds, configuration.lengthenedWindows.map(\.seconds).max() ?? 0,
+                configuration.respirationWindowSeconds,
                 configuration.variabilityWindowSeconds) + 2
     }
 
@@ -117,11 +118,11 @@ public struct VitalsAnalyzer: Sendable {
         if pulse.peak.snr < c.minimumSNR {
             // Too weak in one window: look again over the longer window, its spectrum averaged
             // over half-overlapping segments (Welch), which steadies the noise floor so a steady
-            // pulse stands out from it (see ``longWindowPeak(endingAt:band:)`` for its pulse and
-            // checks). Failing both, a peak that continues a rate found behind a gate moments ago
-            // is taken at a lower gate if the colour change at the peak is blood's
-            // (``BloodSignature``).
-            if let long = longWindowPeak(endingAt: end, band: band), long.snr >= c.longWindowMinimumSNR {
+            // pulse stands out from it (see ``longWindowPeak(endingAt:seconds:band:)`` for its
+            // pulse and checks), then over the lengthened windows, each behind a lower gate.
+            // Failing those, a peak that continues a rate found behind a gate moments ago is taken
+            // at a lower gate if the colour change at the peak is blood's (``BloodSignature``).
+            if let long = longerWindowPeak(endingAt: end, band: band) {
                 found = long
             } else if continuesFollowedRate(pulse.peak, at: centre, trace: trace) {
                 found = pulse.peak
@@ -200,8 +201,29 @@ public struct VitalsAnalyzer: Sendable {
         return BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
     }
 
-    /// The pulse's peak over the long window ending at `end`, its spectrum averaged over three
-    /// half-overlapping segments; `nil` when the long window is off or not yet filled with a face,
+    /// The long window's peak when it clears its gate; failing that, the first lengthened
+    /// window's (``VitalsConfiguration/lengthenedWindows``, all ending at `end`) that clears its
+    /// own gate and lies within one bin of the long window's peak (1/`longWindowSeconds` Hz): a
+    /// lengthened window confirms the latest 20 s's peak, and so does not report a pulse that
+    /// was in its older seconds only (a patient who left the face to a photo). `nil` when none
+    /// does.
+    private func longerWindowPeak(endingAt end: Double, band: ClosedRange<Double>) -> SpectralPeak? {
+        let c = configuration
+        guard let long = longWindowPeak(endingAt: end, seconds: c.longWindowSeconds, band: band) else { return nil }
+        if long.snr >= c.longWindowMinimumSNR { return long }
+        for window in c.lengthenedWindows {
+            if let peak = longWindowPeak(endingAt: end, seconds: window.seconds, band: band), peak.snr >= window.minimumSNR,
+                abs(peak.frequency - long.frequency) <= 1 / c.longWindowSeconds
+            {
+                return peak
+            }
+        }
+        return nil
+    }
+
+    /// The pulse's peak over the `seconds` (the long window's or a lengthened one's) ending at
+    /// `end`, its spectrum averaged over the half-overlapping segments of `windowSeconds` that fit
+    /// (three in 20 s, five in 30 s); `nil` when that window is off or not yet filled with a face,
     /// and when its peak is the lamp's flicker.
     ///
     /// With ``VitalsConfiguration/longWindowUsesPBV`` the pulse is PBV on the window's own
@@ -211,24 +233,25 @@ public struct VitalsAnalyzer: Sendable {
     /// noisy for their phases to show blood's even when the pulse is there. Otherwise the pulse is
     /// the configured method's, cancelled of the lamp when the lamp is its strongest peak, and the
     /// colour at the peak must be blood's.
-    private func longWindowPeak(endingAt end: Double, band: ClosedRange<Double>) -> SpectralPeak? {
+    private func longWindowPeak(endingAt end: Double, seconds: Double, band: ClosedRange<Double>) -> SpectralPeak? {
         let c = configuration
         // GREEN cannot tell the pulse from changes of brightness; a lower gate would let those through.
-        guard c.longWindowSeconds > c.windowSeconds, c.method != .green, let trace = faceTrace(endingAt: end, seconds: c.longWindowSeconds) else { return nil }
-        let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: c.longWindowSeconds), face: trace)
+        guard seconds > c.windowSeconds, c.method != .green, let trace = faceTrace(endingAt: end, seconds: seconds) else { return nil }
+        let segments = max(1, Int((2 * seconds / c.windowSeconds).rounded(.down)) - 1)
+        let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: seconds), face: trace)
         if c.longWindowUsesPBV {
             let lamp = reference.map { FlickerCanceller(reading: $0, fitsHarmonic: true) }
             let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
-            let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: 3)
+            let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: segments)
             // The lamp is already out of every channel: what is left at its rate is not taken. The
             // fit spans the whole window, so a heart more than one of its bins (not one of a
             // segment's) from the lamp keeps most of its power through it.
-            let lampBin = 1 / c.longWindowSeconds
+            let lampBin = 1 / seconds
             guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: lampBin, harmonic: false) != true else { return nil }
             return peak
         }
         let lamp = reference.map { FlickerCanceller(reading: $0) }
-        guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp, segments: 3)?.peak,
+        guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp, segments: segments)?.peak,
             BloodSignature.matches(trace, frequency: peak.frequency, sampleRate: c.sampleRate)
         else { return nil }
         return peak

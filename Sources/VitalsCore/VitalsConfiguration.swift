@@ -63,6 +63,16 @@ public struct VitalsConfiguration: Sendable, Hashable {
     /// without a pulse (9 seeds, both camera models: docs/VITALS.md), and −4 dB gave some.
     /// Default −3.5 dB.
     public var longWindowMinimumSNR: Double = -3.5
+    /// When the long window's peak is under its gate too, the window is lengthened again, in
+    /// these steps in order (each ending at the same time; the first whose peak clears its gate
+    /// and lies within one bin of the long window's own peak is taken), each spectrum the mean of
+    /// as many half-overlapping segments of `windowSeconds` as fit (five in 30 s, seven in 40 s):
+    /// more segments steady the noise floor, so a chance peak of noise stands out less and the
+    /// gate can be lower, while a steady pulse stands out of each segment as much as before.
+    /// Default 30 s at −5 dB, then 40 s at −6 dB: on the vitals report's scenes without a pulse as
+    /// 60 s visits none reported at these gates, and some did 0.5 dB lower (docs/VITALS.md,
+    /// "Lengthened windows"). Empty, or the long window off, turns lengthening off.
+    public var lengthenedWindows: [LengthenedWindow] = [LengthenedWindow(seconds: 30, minimumSNR: -5), LengthenedWindow(seconds: 40, minimumSNR: -6)]
     /// Whether the long window's pulse is PBV with one covariance of the band-passed colours over
     /// the whole long window (the lamp regressed out of each channel first), for POS, CHROM, PBV
     /// and auto alike, rather than `method` with the colour check: over 20 s the noise is steady
@@ -123,6 +133,7 @@ public struct VitalsConfiguration: Sendable, Hashable {
         c.cancelsMaskChanges = false
         c.cancelsSceneChanges = false
         c.longWindowSeconds = 0
+        c.lengthenedWindows = []
         c.trackingSeconds = 0
         return c
     }
@@ -137,6 +148,9 @@ public struct VitalsConfiguration: Sendable, Hashable {
         }
         guard longWindowSeconds == 0 || (longWindowSeconds > windowSeconds && longWindowSeconds <= 60) else {
             throw ConfigurationError("longWindowSeconds must be 0 (off) or longer than windowSeconds and at most 60, got \(longWindowSeconds)")
+        }
+        for window in lengthenedWindows where !(window.seconds > max(windowSeconds, longWindowSeconds) && window.seconds <= 60) {
+            throw ConfigurationError("a lengthened window must be longer than windowSeconds and longWindowSeconds and at most 60 s, got \(window.seconds)")
         }
         guard updateInterval > 0, updateInterval <= windowSeconds else {
             throw ConfigurationError("updateInterval must be in (0, windowSeconds], got \(updateInterval)")
@@ -157,6 +171,21 @@ public struct VitalsConfiguration: Sendable, Hashable {
         guard (0...1).contains(minimumBeatAcceptance), (-1...1).contains(minimumBeatCorrelation), maximumTimingNoiseShare >= 0 else {
             throw ConfigurationError("minimumBeatAcceptance must be 0…1, minimumBeatCorrelation −1…1 and maximumTimingNoiseShare ≥ 0")
         }
+    }
+}
+
+/// A step by which a window too weak for the long window's gate is lengthened
+/// (``VitalsConfiguration/lengthenedWindows``).
+public struct LengthenedWindow: Sendable, Hashable {
+    /// The window's length in seconds, ending where the heart-rate window ends.
+    public var seconds: Double
+    /// The gate (dB) its peak must clear.
+    public var minimumSNR: Double
+
+    /// A step of `seconds` behind a gate of `minimumSNR` dB.
+    public init(seconds: Double, minimumSNR: Double) {
+        self.seconds = seconds
+        self.minimumSNR = minimumSNR
     }
 }
 

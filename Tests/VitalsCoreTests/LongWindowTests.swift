@@ -31,13 +31,15 @@ import VitalsCore
         }
     }
 
-    /// The engine's settings with only the long window able to report.
-    static func longWindowOnly(pbv: Bool = true, cancelsFlicker: Bool = true) -> VitalsConfiguration {
+    /// The engine's settings with only the long windows able to report (the 20 s one and, with
+    /// `lengthened`, the 30 s one after it).
+    static func longWindowOnly(pbv: Bool = true, cancelsFlicker: Bool = true, lengthened: Bool = true) -> VitalsConfiguration {
         var c = VitalsConfiguration()
         c.minimumSNR = 100
         c.trackingSeconds = 0
         c.longWindowUsesPBV = pbv
         c.cancelsFlicker = cancelsFlicker
+        if !lengthened { c.lengthenedWindows = [] }
         return c
     }
 
@@ -75,10 +77,11 @@ import VitalsCore
 
     @Test(arguments: [1, 2, 3] as [UInt64])
     func inShotNoiseTheLongWindowsPBVFindsThePulseThatPOSMisses(seed: UInt64) throws {
-        // 51 windows; the long window can speak from the 11th on (it needs 20 s of face).
+        // 51 windows; the long window can speak from the 11th on (it needs 20 s of face). The
+        // 20 s window alone: the 30 s one's lower gate takes more of both.
         let face = Self.darkFace(depth: 0.0007, flicker: 0, seed: seed)
-        let pbv = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly()))
-        let pos = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly(pbv: false)))
+        let pbv = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly(lengthened: false)))
+        let pos = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly(pbv: false, lengthened: false)))
         #expect(pbv.right == pbv.all && pbv.all >= 30 && pbv.all >= pos.all + 20, "PBV \(pbv), POS \(pos)")
     }
 
@@ -127,6 +130,23 @@ import VitalsCore
             reported += found.all
         }
         #expect(reported >= 60, "\(reported) of 123 windows")
+    }
+
+    @Test func aPulseTooFaintForTwentySecondsIsFoundOverThirtyAndForty() throws {
+        // Too faint for the 20 s window's gate in most windows: over 30 and 40 s, the mean
+        // spectrum of five and seven segments holds the noise floor steadier, and the lower gates
+        // that allows take the pulse (the 30 s window can speak in 31 of the 51 windows of each
+        // 60 s clip). Without a pulse nothing is reported (the next test).
+        var lengthened = 0, long = 0
+        for seed in [1, 2, 3, 4] as [UInt64] {
+            let face = Self.darkFace(depth: 0.0004, flicker: 0, seed: seed)
+            let with = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly()))
+            let without = Self.reports(try FaceTraces.estimates(face, Self.longWindowOnly(lengthened: false)))
+            #expect(with.right == with.all && without.right == without.all, "seed \(seed): \(with) lengthened, \(without) without")
+            lengthened += with.all
+            long += without.all
+        }
+        #expect(lengthened >= long + 40, "\(lengthened) windows reported with the lengthened windows, \(long) without")
     }
 
     /// Steady light, lamps at 1 and 2 Hz, and a failing 2 Hz lamp whose rate wanders by 5 bpm

@@ -49,6 +49,12 @@ import VitalsCore
         c = VitalsConfiguration()
         c.minimumBeatAcceptance = 1.5
         #expect(throws: ConfigurationError.self) { try c.validate() }
+        // A lengthened window no longer than the long window, or longer than a minute.
+        for seconds in [20.0, 90] {
+            c = VitalsConfiguration()
+            c.lengthenedWindows = [LengthenedWindow(seconds: seconds, minimumSNR: -5)]
+            #expect(throws: ConfigurationError.self) { try c.validate() }
+        }
         c = VitalsConfiguration()
         c.maximumTimingNoiseShare = -1
         #expect(throws: ConfigurationError.self) { try c.validate() }
