@@ -101,8 +101,8 @@ public struct LampReading: Sendable {
     let filtered: [Double]
     /// The lamp's flicker frequency in Hz: the strongest peak in the band of `filtered` when it
     /// stands out by 3 dB; `nil` when it does not (a steady lamp). Found on a spectrum four times
-    /// finer than the natural resolution (half the pulse's eight: a lamp is a clear tone; the
-    /// vitals report's rows were the same either way, at half the cost).
+    /// finer than the natural resolution unless made otherwise (half the pulse's eight: a lamp is
+    /// a clear tone; the vitals report's rows were the same either way, at half the cost).
     public let lampFrequency: Double?
     /// The rate the reference was sampled at (Hz) and the band read (Hz).
     let sampleRate: Double, band: ClosedRange<Double>
@@ -110,8 +110,9 @@ public struct LampReading: Sendable {
     /// Reads `reference` (brightness sampled at `sampleRate` Hz) for a lamp flickering in `band`
     /// (Hz) at least `minimumAmplitude` deep (relative to the mean; 0: any): a band-passed change
     /// whose RMS is under a tone of that amplitude's has no such lamp, and its spectrum is not
-    /// computed.
-    public init(_ reference: [Double], sampleRate: Double, band: ClosedRange<Double>, minimumAmplitude: Double = 0) {
+    /// computed. The spectrum is `oversampling` times finer than the reference's natural
+    /// resolution.
+    public init(_ reference: [Double], sampleRate: Double, band: ClosedRange<Double>, minimumAmplitude: Double = 0, oversampling: Int = 4) {
         self.sampleRate = sampleRate
         self.band = band
         let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
@@ -122,7 +123,7 @@ public struct LampReading: Sendable {
         let deepEnough = minimumAmplitude <= 0 || Stats.standardDeviation(filtered) >= minimumAmplitude / 2.squareRoot()
         let peak = filtered.isEmpty || !deepEnough
             ? nil
-            : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin), oversampling: 4)
+            : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin), oversampling: oversampling)
                 .peak(in: band)
         lampFrequency = peak.flatMap { $0.snr >= 3 ? $0.frequency : nil }
     }

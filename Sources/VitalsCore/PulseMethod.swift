@@ -60,7 +60,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
             let alpha = sy > 0 ? Stats.standardDeviation(xs) / sy : 0
             return zip(xs, ys).map { -($0 - alpha * $1) }
         case .green:
-            let mean = Stats.mean(rgb.map(\.y))
+            let mean = Stats.mean(rgb.map { $0.y })
             return filter.apply(rgb.map { mean > 0 ? 1 - $0.y / mean : 0 }, padding: padding)
         }
     }
@@ -129,7 +129,9 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
             let filtered = filter.apply(rgb.map { value($0) / mean - 1 }, padding: padding)
             return flicker?.cancel(from: filtered) ?? filtered
         }
-        let red = channel(\.x, mean.x), green = channel(\.y, mean.y), blue = channel(\.z, mean.z)
+        // Closures, not key paths: a key path passed as a function is projected per sample (a
+        // sixth of the lengthened windows' time in a profile).
+        let red = channel({ $0.x }, mean.x), green = channel({ $0.y }, mean.y), blue = channel({ $0.z }, mean.z)
         var xx = SIMD3<Double>.zero, cross = SIMD3<Double>.zero  // (rr, gg, bb), (rg, rb, gb)
         for i in 0..<n {
             let c = SIMD3(red[i], green[i], blue[i])

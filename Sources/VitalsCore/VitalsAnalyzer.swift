@@ -175,14 +175,15 @@ public struct VitalsAnalyzer: Sendable {
     }
 
     /// The power spectrum of `pulse` around `band` (Hz, with two bins' margin), the mean of
-    /// `segments` half-overlapping segments' (one: the whole signal).
-    static func spectrum(_ pulse: [Double], sampleRate: Double, band: ClosedRange<Double>, segments: Int) -> PowerSpectrum {
+    /// `segments` half-overlapping segments' (one: the whole signal), each `oversampling` times
+    /// finer than a segment's resolution.
+    static func spectrum(_ pulse: [Double], sampleRate: Double, band: ClosedRange<Double>, segments: Int, oversampling: Int = 8) -> PowerSpectrum {
         let length = 2 * pulse.count / (segments + 1)
         let margin = 2 * sampleRate / Double(length)
         let range = (band.lowerBound - margin)...(band.upperBound + margin)
         return PowerSpectrum(
             averaging: stride(from: 0, through: pulse.count - length, by: max(1, length / 2)).prefix(segments).map { start in
-                PowerSpectrum(of: Array(pulse[start..<(start + length)]), sampleRate: sampleRate, range: range)
+                PowerSpectrum(of: Array(pulse[start..<(start + length)]), sampleRate: sampleRate, range: range, oversampling: oversampling)
             })
     }
 
@@ -238,11 +239,15 @@ public struct VitalsAnalyzer: Sendable {
         // GREEN cannot tell the pulse from changes of brightness; a lower gate would let those through.
         guard seconds > c.windowSeconds, c.method != .green, let trace = faceTrace(endingAt: end, seconds: seconds) else { return nil }
         let segments = max(1, Int((2 * seconds / c.windowSeconds).rounded(.down)) - 1)
-        let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: seconds), face: trace)
+        // A lengthened window reads its lamp on a grid no finer than the 10 s window's (its own
+        // bins are finer already): at four times its resolution the reading took a third of the
+        // lengthened windows' time.
+        let oversampling = seconds > c.longWindowSeconds ? Int((4 * c.windowSeconds / seconds).rounded(.up)) : 4
+        let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: seconds), face: trace, oversampling: oversampling)
         if c.longWindowUsesPBV {
             let lamp = reference.map { FlickerCanceller(reading: $0, fitsHarmonic: true) }
             let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
-            let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: segments)
+            let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: segments, oversampling: seconds > c.longWindowSeconds ? 4 : 8)
             // The lamp is already out of every channel: what is left at its rate is not taken. The
             // fit spans the whole window, so a heart more than one of its bins (not one of a
             // segment's) from the lamp keeps most of its power through it.
@@ -262,21 +267,23 @@ public struct VitalsAnalyzer: Sendable {
     /// `face`'s own (its colours over the same window, summed) when the face flickers as white light
     /// does (``LampSignature``: a dark or plain backdrop, or a lamp that lights the patient and not
     /// the wall); failing that, the scene's, for the camera's own changes. `nil` with flicker
-    /// cancelling off or nothing to use.
+    /// cancelling off or nothing to use. Each is read on a spectrum `oversampling` times finer
+    /// than its natural resolution (``LampReading``).
     ///
     /// The face's brightness carries the pulse too, a little: cancelling it takes the share of
     /// the pulse that moves all colours alike (the long window's PBV loses that share), and a
     /// heart beating at the lamp's own rate goes with the lamp.
-    private func flickerReference(scene sceneTrace: [Double]?, face: [SIMD3<Double>]) -> LampReading? {
+    private func flickerReference(scene sceneTrace: [Double]?, face: [SIMD3<Double>], oversampling: Int = 4) -> LampReading? {
         let c = configuration
         guard c.cancelsFlicker else { return nil }
-        let scene = sceneTrace.map { LampReading($0, sampleRate: c.sampleRate, band: heartRateBand) }
+        let scene = sceneTrace.map { LampReading($0, sampleRate: c.sampleRate, band: heartRateBand, oversampling: oversampling) }
         if let scene, scene.lampFrequency != nil { return scene }
         // A lamp moving green by LampSignature's least moves the colours' sum by at least a quarter
         // of that (red and blue move at least half as much as green, within 45° of its phase): a
         // shallower sum has none, and its spectrum is skipped.
         let brightness = LampReading(
-            face.map { $0.sum() }, sampleRate: c.sampleRate, band: heartRateBand, minimumAmplitude: LampSignature.minimumAmplitude / 4)
+            face.map { $0.sum() }, sampleRate: c.sampleRate, band: heartRateBand, minimumAmplitude: LampSignature.minimumAmplitude / 4,
+            oversampling: oversampling)
         if let lamp = brightness.lampFrequency, LampSignature.matches(face, frequency: lamp, sampleRate: c.sampleRate) { return brightness }
         return scene
     }
@@ -287,7 +294,7 @@ public struct VitalsAnalyzer: Sendable {
     private func sceneTrace(endingAt end: Double, seconds: Double) -> [Double]? {
         guard configuration.cancelsFlicker else { return nil }
         return uniformTrace(endingAt: end, seconds: seconds, minimumPresence: 0, of: \.backgrounds)
-            .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? trace.map(\.x) : nil }
+            .flatMap { trace in trace.allSatisfy { $0.x > 0 } ? trace.map { $0.x } : nil }
     }
 
     /// The heart-rate band in Hz.
@@ -411,7 +418,7 @@ public struct VitalsAnalyzer: Sendable {
         guard c.method != .green else { return FittedColours(trace: trace, regressors: [], scene: nil, maskFitted: trace) }
         var regressors: [[Double]] = []
         if c.cancelsMaskChanges, let counts = uniformTrace(endingAt: end, seconds: seconds, minimumPresence: minimumPresence, of: \.skinCounts) {
-            regressors.append(counts.map(\.x))
+            regressors.append(counts.map { $0.x })
         }
         return FittedColours(trace: trace, regressors: regressors, scene: scene, maskFitted: ColourRegression.removing(regressors, from: trace))
     }
