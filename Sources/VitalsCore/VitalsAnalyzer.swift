@@ -8,8 +8,8 @@
 /// jittery timestamps do not bend the spectrum), the pulse is extracted with the configured
 /// ``PulseMethod`` (over the long window, by default, with PBV on the window's band-limited
 /// covariance), and the strongest spectral peak in the heart-rate band gives the rate; its SNR
-/// decides whether the estimate is released (see ``VitalsConfiguration`` for the three gates:
-/// the window's own, the long window's, and tracking's). Respiration and heart-rate
+/// decides whether the estimate is released (see ``VitalsConfiguration`` for the gates: the
+/// window's own, the long window's, the lengthened windows', and tracking's). Respiration and heart-rate
 /// variability are computed over longer windows ending with the heart-rate window, each behind
 /// its own gate.
 ///
@@ -42,7 +42,8 @@ public struct VitalsAnalyzer: Sendable {
         self.configuration = configuration
         retainedSeconds =
             max(
-                configuration.windowSeconds, configuration.longWindowSeconds, configuration.lengthenedWindows.map(\.seconds).max() ?? 0,
+                configuration.windowSeconds, configuration.longWindowSeconds,
+                configuration.longWindowSeconds > 0 ? configuration.lengthenedWindows.map { $0.seconds }.max() ?? 0 : 0,
                 configuration.respirationWindowSeconds,
                 configuration.variabilityWindowSeconds) + 2
     }
@@ -223,9 +224,9 @@ public struct VitalsAnalyzer: Sendable {
     }
 
     /// The pulse's peak over the `seconds` (the long window's or a lengthened one's) ending at
-    /// `end`, its spectrum averaged over the half-overlapping segments of `windowSeconds` that fit
-    /// (three in 20 s, five in 30 s); `nil` when that window is off or not yet filled with a face,
-    /// and when its peak is the lamp's flicker.
+    /// `end`, its spectrum averaged over half-overlapping segments of half the long window (three
+    /// in the long window, five in 30 s, seven in 40 s by default); `nil` when that window is off
+    /// or not yet filled with a face, and when its peak is the lamp's flicker.
     ///
     /// With ``VitalsConfiguration/longWindowUsesPBV`` the pulse is PBV on the window's own
     /// band-limited covariance with the lamp regressed out of each channel first; PBV already
@@ -238,16 +239,20 @@ public struct VitalsAnalyzer: Sendable {
         let c = configuration
         // GREEN cannot tell the pulse from changes of brightness; a lower gate would let those through.
         guard seconds > c.windowSeconds, c.method != .green, let trace = faceTrace(endingAt: end, seconds: seconds) else { return nil }
-        let segments = max(1, Int((2 * seconds / c.windowSeconds).rounded(.down)) - 1)
-        // A lengthened window reads its lamp on a grid no finer than the 10 s window's (its own
-        // bins are finer already): at four times its resolution the reading took a third of the
-        // lengthened windows' time.
-        let oversampling = seconds > c.longWindowSeconds ? Int((4 * c.windowSeconds / seconds).rounded(.up)) : 4
-        let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: seconds), face: trace, oversampling: oversampling)
+        // Segments of half the long window (10 s by default): three in the long window itself,
+        // as many as fit in a lengthened one.
+        let segmentSeconds = c.longWindowSeconds / 2
+        let lengthened = seconds > c.longWindowSeconds
+        let segments = lengthened ? max(3, Int((2 * seconds / segmentSeconds).rounded(.down)) - 1) : 3
+        // A lengthened window reads its lamp on the coarsest multiple of its own resolution that
+        // is still as fine as a segment's read four times finer (2× for 30 s, 1× for 40 s), and
+        // takes its segments' spectra on a 4× grid: at 4× and 8× they took half its time.
+        let lampOversampling = lengthened ? Int((4 * segmentSeconds / seconds).rounded(.up)) : 4
+        let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: seconds), face: trace, oversampling: lampOversampling)
         if c.longWindowUsesPBV {
             let lamp = reference.map { FlickerCanceller(reading: $0, fitsHarmonic: true) }
             let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
-            let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: segments, oversampling: seconds > c.longWindowSeconds ? 4 : 8)
+            let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: segments, oversampling: lengthened ? 4 : 8)
             // The lamp is already out of every channel: what is left at its rate is not taken. The
             // fit spans the whole window, so a heart more than one of its bins (not one of a
             // segment's) from the lamp keeps most of its power through it.

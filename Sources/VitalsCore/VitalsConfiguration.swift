@@ -66,7 +66,8 @@ public struct VitalsConfiguration: Sendable, Hashable {
     /// When the long window's peak is under its gate too, the window is lengthened again, in
     /// these steps in order (each ending at the same time; the first whose peak clears its gate
     /// and lies within one bin of the long window's own peak is taken), each spectrum the mean of
-    /// as many half-overlapping segments of `windowSeconds` as fit (five in 30 s, seven in 40 s):
+    /// as many half-overlapping segments of half the long window as fit (five in 30 s, seven in
+    /// 40 s):
     /// more segments steady the noise floor, so a chance peak of noise stands out less and the
     /// gate can be lower, while a steady pulse stands out of each segment as much as before.
     /// Default 30 s at −5 dB, then 40 s at −6 dB: on the vitals report's scenes without a pulse as
@@ -149,8 +150,11 @@ public struct VitalsConfiguration: Sendable, Hashable {
         guard longWindowSeconds == 0 || (longWindowSeconds > windowSeconds && longWindowSeconds <= 60) else {
             throw ConfigurationError("longWindowSeconds must be 0 (off) or longer than windowSeconds and at most 60, got \(longWindowSeconds)")
         }
-        for window in lengthenedWindows where !(window.seconds > max(windowSeconds, longWindowSeconds) && window.seconds <= 60) {
-            throw ConfigurationError("a lengthened window must be longer than windowSeconds and longWindowSeconds and at most 60 s, got \(window.seconds)")
+        for window in lengthenedWindows where longWindowSeconds > 0 {
+            guard window.seconds > longWindowSeconds, window.seconds <= 60, window.minimumSNR.isFinite else {
+                throw ConfigurationError(
+                    "a lengthened window must be longer than longWindowSeconds and at most 60 s, behind a finite gate; got \(window.seconds) s at \(window.minimumSNR) dB")
+            }
         }
         guard updateInterval > 0, updateInterval <= windowSeconds else {
             throw ConfigurationError("updateInterval must be in (0, windowSeconds], got \(updateInterval)")

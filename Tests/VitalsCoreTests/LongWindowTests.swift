@@ -6,8 +6,8 @@ import Testing
 import VitalsCore
 
 /// The long window's pulse (PBV with the window's band-limited covariance) on dark skin in
-/// shot noise, under a lamp, and with no pulse at all. Only the long window may report here:
-/// the 10 s gate is out of reach and tracking is off.
+/// shot noise, under a lamp, and with no pulse at all. Only the long window (and the lengthened
+/// windows after it) may report here: the 10 s gate is out of reach and tracking is off.
 @Suite struct LongWindowTests {
     /// A dark face's mean colour at 30 fps under a lamp flickering by `flicker` at `lamp` Hz: blood
     /// darkens the skin along its signature by `depth` at `rate` bpm, in shot noise
@@ -32,7 +32,7 @@ import VitalsCore
     }
 
     /// The engine's settings with only the long windows able to report (the 20 s one and, with
-    /// `lengthened`, the 30 s one after it).
+    /// `lengthened`, the 30 s and 40 s ones after it).
     static func longWindowOnly(pbv: Bool = true, cancelsFlicker: Bool = true, lengthened: Bool = true) -> VitalsConfiguration {
         var c = VitalsConfiguration()
         c.minimumSNR = 100

@@ -55,7 +55,6 @@ import VitalsCore
         for tracking in [false, true] {
             var c = VitalsConfiguration()
             c.longWindowSeconds = 0
-            c.lengthenedWindows = []
             if !tracking { c.trackingSeconds = 0 }
             var reported = 0, weak = 0
             var errors: [Double] = []

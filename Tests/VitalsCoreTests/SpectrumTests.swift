@@ -49,12 +49,18 @@ import VitalsCore
         c = VitalsConfiguration()
         c.minimumBeatAcceptance = 1.5
         #expect(throws: ConfigurationError.self) { try c.validate() }
-        // A lengthened window no longer than the long window, or longer than a minute.
-        for seconds in [20.0, 90] {
+        // A lengthened window no longer than the long window, longer than a minute, or behind no
+        // gate; with the long window off, lengthening is off and its steps are not looked at.
+        for (seconds, gate) in [(20.0, -5.0), (90, -5), (45, .nan)] {
             c = VitalsConfiguration()
-            c.lengthenedWindows = [LengthenedWindow(seconds: seconds, minimumSNR: -5)]
+            c.lengthenedWindows = [LengthenedWindow(seconds: seconds, minimumSNR: gate)]
             #expect(throws: ConfigurationError.self) { try c.validate() }
+            c.longWindowSeconds = 0
+            #expect(throws: Never.self) { try c.validate() }
         }
+        c = VitalsConfiguration()
+        c.lengthenedWindows = [LengthenedWindow(seconds: 45, minimumSNR: -6)]
+        #expect(throws: Never.self) { try c.validate() }
         c = VitalsConfiguration()
         c.maximumTimingNoiseShare = -1
         #expect(throws: ConfigurationError.self) { try c.validate() }
