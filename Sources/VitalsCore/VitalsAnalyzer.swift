@@ -9,9 +9,9 @@
 /// ``PulseMethod`` (over the long window, by default, with PBV on the window's band-limited
 /// covariance), and the strongest spectral peak in the heart-rate band gives the rate; its SNR
 /// decides whether the estimate is released (see ``VitalsConfiguration`` for the gates: the
-/// window's own, the long window's, the lengthened windows', and tracking's). Respiration and heart-rate
-/// variability are computed over longer windows ending with the heart-rate window, each behind
-/// its own gate.
+/// window's own, the long window's, the lengthened windows', and tracking's). Respiration and
+/// heart-rate variability are computed over longer windows ending with the heart-rate window,
+/// each behind its own gate.
 ///
 /// Not thread-safe: a value type owned by one task.
 public struct VitalsAnalyzer: Sendable {
@@ -246,7 +246,8 @@ public struct VitalsAnalyzer: Sendable {
         let segments = lengthened ? max(3, Int((2 * seconds / segmentSeconds).rounded(.down)) - 1) : 3
         // A lengthened window reads its lamp on the coarsest multiple of its own resolution that
         // is still as fine as a segment's read four times finer (2× for 30 s, 1× for 40 s), and
-        // takes its segments' spectra on a 4× grid: at 4× and 8× they took half its time.
+        // on the PBV path takes its segments' spectra on a 4× grid: at 4× and 8× they took half
+        // its time. (The POS path, `longWindowUsesPBV` off, keeps the 8× grid.)
         let lampOversampling = lengthened ? Int((4 * segmentSeconds / seconds).rounded(.up)) : 4
         let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: seconds), face: trace, oversampling: lampOversampling)
         if c.longWindowUsesPBV {
