@@ -24,13 +24,20 @@ struct Biquad: Sendable {
         return Biquad(b0: (1 - c) / 2 / a0, b1: (1 - c) / a0, b2: (1 - c) / 2 / a0, a1: -2 * c / a0, a2: (1 - alpha) / a0)
     }
 
-    /// Filters `x` in place, starting from the steady state of its first value.
-    func run(_ x: inout [Double]) {
-        guard let first = x.first else { return }
-        let gain = (b0 + b1 + b2) / (1 + a1 + a2)
+    /// Filters `x` in place, forwards or (`backward`) from its last value to its first, starting
+    /// from the steady state of the value it starts at. Generic over the sample so that several
+    /// signals can run side by side in SIMD lanes, each lane with exactly a single signal's
+    /// arithmetic (the recursion is a chain of dependent operations; lanes overlap them).
+    func run<Sample: FilterSample>(_ x: UnsafeMutableBufferPointer<Sample>, backward: Bool) {
+        guard !x.isEmpty else { return }
+        let (b0, b1, b2, a1, a2) = (Sample(repeating: self.b0), Sample(repeating: self.b1), Sample(repeating: self.b2), Sample(repeating: self.a1), Sample(repeating: self.a2))
+        let first = backward ? x[x.count - 1] : x[0]
+        let gain = (self.b0 + self.b1 + self.b2) / (1 + self.a1 + self.a2)
         var x1 = first, x2 = first
-        var y1 = first * gain, y2 = first * gain
-        for i in x.indices {
+        var y1 = first * Sample(repeating: gain), y2 = first * Sample(repeating: gain)
+        var i = backward ? x.count - 1 : 0
+        let step = backward ? -1 : 1
+        for _ in 0..<x.count {
             let input = x[i]
             let y = b0 * input + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
             x2 = x1
@@ -38,6 +45,7 @@ struct Biquad: Sendable {
             y2 = y1
             y1 = y
             x[i] = y
+            i += step
         }
     }
 }
@@ -64,22 +72,49 @@ public struct BandPass: Sendable {
 
     /// Returns `x` filtered; mirrors `padding` samples at each end.
     public func apply(_ x: [Double], padding: Int) -> [Double] {
-        guard x.count > 2 else { return x.map { _ in 0 } }
+        filtered(x, padding: padding)
+    }
+
+    /// Returns the signals in `x`'s lanes filtered, each exactly as ``apply(_:padding:)``
+    /// filters it alone, at about the cost of one (the filter's recursion is latency-bound).
+    public func apply(lanes x: [SIMD4<Double>], padding: Int) -> [SIMD4<Double>] {
+        filtered(x, padding: padding)
+    }
+
+    private func filtered<Sample: FilterSample>(_ x: [Sample], padding: Int) -> [Sample] {
+        guard x.count > 2 else { return x.map { _ in .zero } }
         let pad = min(padding, x.count - 1)
-        var y: [Double] = []
+        var y: [Sample] = []
         y.reserveCapacity(x.count + 2 * pad)
-        for i in stride(from: pad, to: 0, by: -1) { y.append(2 * x[0] - x[i]) }
+        let two = Sample(repeating: 2)
+        for i in stride(from: pad, to: 0, by: -1) { y.append(two * x[0] - x[i]) }
         y.append(contentsOf: x)
-        for i in stride(from: x.count - 2, through: x.count - 1 - pad, by: -1) { y.append(2 * x[x.count - 1] - x[i]) }
-        for section in sections {
-            section.run(&y)
-            y.reverse()
-            section.run(&y)
-            y.reverse()
+        for i in stride(from: x.count - 2, through: x.count - 1 - pad, by: -1) { y.append(two * x[x.count - 1] - x[i]) }
+        y.withUnsafeMutableBufferPointer { buffer in
+            for section in sections {
+                section.run(buffer, backward: false)
+                section.run(buffer, backward: true)
+            }
         }
         return Array(y[pad..<(pad + x.count)])
     }
 }
+
+/// What ``Biquad`` filters: one signal's sample (`Double`) or several signals' side by side in
+/// SIMD lanes.
+protocol FilterSample {
+    static var zero: Self { get }
+    init(repeating value: Double)
+    static func + (lhs: Self, rhs: Self) -> Self
+    static func - (lhs: Self, rhs: Self) -> Self
+    static func * (lhs: Self, rhs: Self) -> Self
+}
+
+extension Double: FilterSample {
+    init(repeating value: Double) { self = value }
+}
+
+extension SIMD4<Double>: FilterSample {}
 
 /// Small statistics helpers over `[Double]`.
 enum Stats {

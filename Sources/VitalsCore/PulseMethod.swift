@@ -54,8 +54,9 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
         case .chrom:
             let mean = rgb.reduce(SIMD3<Double>.zero, +) / Double(max(rgb.count, 1))
             let normalised = rgb.map { $0 / mean }
-            let xs = filter.apply(normalised.map { 3 * $0.x - 2 * $0.y }, padding: padding)
-            let ys = filter.apply(normalised.map { 1.5 * $0.x + $0.y - 1.5 * $0.z }, padding: padding)
+            // The two chrominance signals band-passed side by side, in SIMD lanes.
+            let both = filter.apply(lanes: normalised.map { SIMD4(3 * $0.x - 2 * $0.y, 1.5 * $0.x + $0.y - 1.5 * $0.z, 0, 0) }, padding: padding)
+            let xs = both.map { $0.x }, ys = both.map { $0.y }
             let sy = Stats.standardDeviation(ys)
             let alpha = sy > 0 ? Stats.standardDeviation(xs) / sy : 0
             return zip(xs, ys).map { -($0 - alpha * $1) }
@@ -125,13 +126,13 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
         guard n > 1, mean.x > 0, mean.y > 0, mean.z > 0 else { return [Double](repeating: 0, count: n) }
         let filter = pulseFilter(band: band, sampleRate: sampleRate)
         let padding = Int(sampleRate)
-        func channel(_ value: (SIMD3<Double>) -> Double, _ mean: Double) -> [Double] {
-            let filtered = filter.apply(rgb.map { value($0) / mean - 1 }, padding: padding)
+        // The three channels band-passed side by side, in SIMD lanes.
+        let changes = filter.apply(lanes: rgb.map { SIMD4($0.x / mean.x - 1, $0.y / mean.y - 1, $0.z / mean.z - 1, 0) }, padding: padding)
+        func channel(_ lane: Int) -> [Double] {
+            let filtered = changes.map { $0[lane] }
             return flicker?.cancel(from: filtered) ?? filtered
         }
-        // Closures, not key paths: a key path passed as a function is projected per sample (a
-        // sixth of the lengthened windows' time in a profile).
-        let red = channel({ $0.x }, mean.x), green = channel({ $0.y }, mean.y), blue = channel({ $0.z }, mean.z)
+        let red = channel(0), green = channel(1), blue = channel(2)
         var xx = SIMD3<Double>.zero, cross = SIMD3<Double>.zero  // (rr, gg, bb), (rg, rb, gb)
         for i in 0..<n {
             let c = SIMD3(red[i], green[i], blue[i])

@@ -182,10 +182,7 @@ public struct VitalsAnalyzer: Sendable {
         let length = 2 * pulse.count / (segments + 1)
         let margin = 2 * sampleRate / Double(length)
         let range = (band.lowerBound - margin)...(band.upperBound + margin)
-        return PowerSpectrum(
-            averaging: stride(from: 0, through: pulse.count - length, by: max(1, length / 2)).prefix(segments).map { start in
-                PowerSpectrum(of: Array(pulse[start..<(start + length)]), sampleRate: sampleRate, range: range, oversampling: oversampling)
-            })
+        return PowerSpectrum(welchOf: pulse, segments: segments, sampleRate: sampleRate, range: range, oversampling: oversampling)
     }
 
     /// Whether a window's strongest peak continues the rate being followed: a window passed a

@@ -16,7 +16,7 @@ import VitalsCore
         var single: [Double] = [], averaged: [Double] = []
         let range = 0.5...4.2
         func welch(_ x: [Double]) -> PowerSpectrum {
-            PowerSpectrum(averaging: [0, 150, 300].map { PowerSpectrum(of: Array(x[$0..<($0 + 300)]), sampleRate: 30, range: range) })
+            PowerSpectrum(welchOf: x, segments: 3, sampleRate: 30, range: range)
         }
         for _ in 0..<30 {
             let noise = (0..<600).map { _ in random.gaussian() }

@@ -29,6 +29,55 @@ import VitalsCore
         #expect(snrs.max()! < -2)
     }
 
+    /// The spectrum (Goertzel's recursion) against the DTFT summed directly with a sine and
+    /// cosine per sample, on the mean-removed Hann-windowed signal, over a minute of samples and
+    /// down to 0.1 Hz, where the recursion's rounding grows most.
+    @Test(arguments: [60, 300, 1200, 1801] as [Int])
+    func powerIsTheDirectlySummedTransform(count: Int) {
+        var random = RandomSource(seed: UInt64(count))
+        let rate = 30.0
+        let signal = (0..<count).map { 5 + sin(2 * Double.pi * 1.3 * Double($0) / rate) + random.gaussian() }
+        let spectrum = PowerSpectrum(of: signal, sampleRate: rate, range: 0.1...7, oversampling: 3)
+        let mean = signal.reduce(0, +) / Double(count)
+        let windowed = signal.indices.map { (signal[$0] - mean) * (0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(count - 1))) }
+        var worst = 0.0
+        for (f, power) in zip(spectrum.frequencies, spectrum.power) {
+            var re = 0.0, im = 0.0
+            for (n, x) in windowed.enumerated() {
+                re += x * cos(2 * Double.pi * f * Double(n) / rate)
+                im -= x * sin(2 * Double.pi * f * Double(n) / rate)
+            }
+            worst = max(worst, abs(power - (re * re + im * im)) / (re * re + im * im))
+        }
+        #expect(worst < 1e-9, "relative error \(worst)")
+    }
+
+    /// Welch's mean over segments is the mean of the segments' own spectra.
+    @Test func welchIsTheMeanOfTheSegmentsSpectra() {
+        var random = RandomSource(seed: 3)
+        let signal = (0..<900).map { _ in random.gaussian() }
+        let welch = PowerSpectrum(welchOf: signal, segments: 5, sampleRate: 30, range: 0.5...4.2, oversampling: 4)
+        let parts = stride(from: 0, through: 600, by: 150).map { PowerSpectrum(of: Array(signal[$0..<($0 + 300)]), sampleRate: 30, range: 0.5...4.2, oversampling: 4) }
+        #expect(welch.frequencies == parts[0].frequencies)
+        for k in welch.power.indices {
+            let mean = parts.map { $0.power[k] }.reduce(0, +) / 5
+            #expect(abs(welch.power[k] - mean) <= 1e-12 * mean)
+        }
+    }
+
+    /// Signals band-passed side by side in SIMD lanes come out as each does alone.
+    @Test func bandPassInLanesIsEachSignalAlone() {
+        var random = RandomSource(seed: 8)
+        var signals: [[Double]] = []
+        for k in 0..<4 {
+            let step = 0.3 * Double(k + 1)
+            signals.append((0..<400).map { (i: Int) -> Double in Double(k) + sin(Double(i) * step) + random.gaussian() })
+        }
+        let filter = BandPass(band: 0.5...5, sampleRate: 30)
+        let lanes = filter.apply(lanes: (0..<400).map { SIMD4(signals[0][$0], signals[1][$0], signals[2][$0], signals[3][$0]) }, padding: 30)
+        for k in 0..<4 { #expect(lanes.map { $0[k] } == filter.apply(signals[k], padding: 30)) }
+    }
+
     @Test func bandPassKeepsTheBandAndRemovesTheRest() {
         let rate = 30.0
         func tone(_ f: Double) -> [Double] { (0..<600).map { sin(2 * Double.pi * f * Double($0) / rate) } }
