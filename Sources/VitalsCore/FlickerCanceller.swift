@@ -123,8 +123,10 @@ public struct LampReading: Sendable {
         let deepEnough = minimumAmplitude <= 0 || Stats.standardDeviation(filtered) >= minimumAmplitude / 2.squareRoot()
         let peak = filtered.isEmpty || !deepEnough
             ? nil
-            : PowerSpectrum(of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin), oversampling: oversampling)
-                .peak(in: band)
+            : PowerSpectrum(
+                of: filtered, sampleRate: sampleRate, range: (band.lowerBound - margin)...(band.upperBound + margin), oversampling: oversampling,
+                decimation: PulseMethod.spectrumDecimation(band: band, sampleRate: sampleRate, top: band.upperBound + margin)
+            ).peak(in: band)
         lampFrequency = peak.flatMap { $0.snr >= 3 ? $0.frequency : nil }
     }
 }

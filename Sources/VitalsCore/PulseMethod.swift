@@ -77,6 +77,17 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
         BandPass(band: (0.7 * band.lowerBound)...min(1.25 * band.upperBound, 0.45 * sampleRate), sampleRate: sampleRate)
     }
 
+    /// How many samples apart a spectrum up to `top` Hz of a signal through ``pulseFilter(band:sampleRate:)``
+    /// may take its samples (``PowerSpectrum``'s `decimation`): the most that keeps the
+    /// spectrum's copies (at multiples of `sampleRate / decimation` less `top`) at least 2.1 times
+    /// the filter's upper edge, where its two sections run both ways have cut by over 50 dB
+    /// (85 dB at the default 30 Hz, where the band's 4.2 Hz takes its copy from 10.8 Hz). At 30 Hz
+    /// and the default band: 2.
+    static func spectrumDecimation(band: ClosedRange<Double>, sampleRate: Double, top: Double) -> Int {
+        let edge = pulseFilter(band: band, sampleRate: sampleRate).band.upperBound
+        return max(1, Int((sampleRate / (top + 2.1 * edge)).rounded(.down)))
+    }
+
     /// PBV's mix of the three normalised channels for colours with these sums of squares
     /// `(rr, gg, bb)` and of cross products `(rg, rb, gb)`: `C⁻¹p / pᵀC⁻¹p`, unit gain in blood's
     /// direction `p` (``bloodSignature``). The covariance `C` is loaded on its diagonal by a

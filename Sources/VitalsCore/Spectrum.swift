@@ -31,23 +31,36 @@ public struct PowerSpectrum: Sendable {
     public let lobeHalfWidth: Double
 
     /// Computes the spectrum of `signal` between `range` (Hz).
-    public init(of signal: [Double], sampleRate: Double, range: ClosedRange<Double>, oversampling: Int = 8) {
-        self.init(meanOf: [signal[...]], sampleRate: sampleRate, range: range, oversampling: oversampling)
+    ///
+    /// With `decimation` above 1, only every `decimation`-th sample of the windowed signal is
+    /// transformed, which divides the cost by as much: their transform is the whole signal's
+    /// plus copies of it shifted by multiples of `sampleRate / decimation`, so this is only for
+    /// a signal with practically nothing at those shifts of `range`, such as one band-passed
+    /// well below them (``PulseMethod`` names the decimation its band-pass allows). The power is
+    /// scaled back to the whole signal's.
+    public init(of signal: [Double], sampleRate: Double, range: ClosedRange<Double>, oversampling: Int = 8, decimation: Int = 1) {
+        self.init(meanOf: [signal[...]], sampleRate: sampleRate, range: range, oversampling: oversampling, decimation: decimation)
     }
 
     /// Welch's method: the mean of the spectra of `segments` half-overlapping segments of
     /// `signal` (as long as fits: `2·count/(segments + 1)` samples each, from the start), each
     /// on the grid of the segment's own resolution `oversampling` times finer. The noise floor
-    /// steadies while a steady tone keeps its power.
-    public init(welchOf signal: [Double], segments: Int, sampleRate: Double, range: ClosedRange<Double>, oversampling: Int = 8) {
+    /// steadies while a steady tone keeps its power. `decimation` as in
+    /// ``init(of:sampleRate:range:oversampling:decimation:)``.
+    public init(
+        welchOf signal: [Double], segments: Int, sampleRate: Double, range: ClosedRange<Double>, oversampling: Int = 8, decimation: Int = 1
+    ) {
         let length = 2 * signal.count / (segments + 1)
         let starts = stride(from: 0, through: signal.count - length, by: max(1, length / 2)).prefix(segments)
-        self.init(meanOf: starts.map { signal[$0..<($0 + length)] }, sampleRate: sampleRate, range: range, oversampling: oversampling)
+        self.init(
+            meanOf: starts.map { signal[$0..<($0 + length)] }, sampleRate: sampleRate, range: range, oversampling: oversampling,
+            decimation: decimation)
     }
 
     /// The mean of the spectra of `segments` (all of one length), each mean-removed and
-    /// Hann-windowed, on one grid.
-    private init(meanOf segments: [ArraySlice<Double>], sampleRate: Double, range: ClosedRange<Double>, oversampling: Int) {
+    /// Hann-windowed, on one grid; every `decimation`-th windowed sample transformed.
+    private init(meanOf segments: [ArraySlice<Double>], sampleRate: Double, range: ClosedRange<Double>, oversampling: Int, decimation: Int) {
+        precondition(decimation >= 1, "decimation below 1")
         let n = segments.first?.count ?? 0
         precondition(segments.allSatisfy { $0.count == n }, "segments of different lengths")
         let duration = Double(n) / sampleRate
@@ -58,9 +71,10 @@ public struct PowerSpectrum: Sendable {
             hann[i] = 0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(max(n - 1, 1)))
             hann[n - 1 - i] = hann[i]
         }
+        let kept = stride(from: 0, to: n, by: decimation)
         let windowed = segments.map { segment in
             let mean = segment.reduce(0, +) / Double(max(n, 1))
-            return zip(segment, hann).map { ($0 - mean) * $1 }
+            return kept.map { (segment[segment.startIndex + $0] - mean) * hann[$0] }
         }
         step = 1 / (duration * Double(oversampling))
         var frequencies: [Double] = []
@@ -70,8 +84,10 @@ public struct PowerSpectrum: Sendable {
             f += step
         }
         self.frequencies = frequencies
-        let summed = Self.summedDTFTPower(windowed, at: frequencies, sampleRate: sampleRate)
-        power = segments.count > 1 ? summed.map { $0 / Double(segments.count) } : summed
+        let summed = Self.summedDTFTPower(windowed, at: frequencies, sampleRate: sampleRate / Double(decimation))
+        // The kept samples' transform is the whole's divided by `decimation` (in amplitude).
+        let scale = Double(decimation * decimation) / Double(segments.count)
+        power = scale != 1 ? summed.map { $0 * scale } : summed
     }
 
     /// The sum over `signals` of |DTFT|² at each of `frequencies` (Hz), by Goertzel's recursion:

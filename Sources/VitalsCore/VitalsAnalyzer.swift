@@ -182,7 +182,9 @@ public struct VitalsAnalyzer: Sendable {
         let length = 2 * pulse.count / (segments + 1)
         let margin = 2 * sampleRate / Double(length)
         let range = (band.lowerBound - margin)...(band.upperBound + margin)
-        return PowerSpectrum(welchOf: pulse, segments: segments, sampleRate: sampleRate, range: range, oversampling: oversampling)
+        return PowerSpectrum(
+            welchOf: pulse, segments: segments, sampleRate: sampleRate, range: range, oversampling: oversampling,
+            decimation: PulseMethod.spectrumDecimation(band: band, sampleRate: sampleRate, top: range.upperBound))
     }
 
     /// Whether a window's strongest peak continues the rate being followed: a window passed a

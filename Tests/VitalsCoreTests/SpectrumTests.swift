@@ -52,6 +52,27 @@ import VitalsCore
         #expect(worst < 1e-9, "relative error \(worst)")
     }
 
+    /// Every other sample of a signal band-passed as a pulse is (30 Hz, band to 5 Hz) gives the
+    /// whole signal's spectrum: the copy that lands in the band comes from above 10.8 Hz, where
+    /// the band-pass has cut it by over 80 dB; the peak and its SNR are the same. A signal not
+    /// band-passed is not, which is why the decimation is the caller's to allow.
+    @Test(arguments: [1, 2, 3, 4] as [UInt64])
+    func everyOtherSampleOfABandPassedSignalKeepsItsSpectrum(seed: UInt64) {
+        var random = RandomSource(seed: seed)
+        let frequency = 0.7 + 3.3 * random.uniform()
+        let raw = (0..<1200).map { 0.3 * sin(2 * Double.pi * frequency * Double($0) / 30) + random.gaussian() }
+        let pulse = BandPass(band: 0.49...5, sampleRate: 30).apply(raw, padding: 30)
+        let whole = PowerSpectrum(welchOf: pulse, segments: 7, sampleRate: 30, range: 0.5...4.2, oversampling: 4)
+        let halved = PowerSpectrum(welchOf: pulse, segments: 7, sampleRate: 30, range: 0.5...4.2, oversampling: 4, decimation: 2)
+        for (a, b) in zip(whole.power, halved.power) { #expect(abs(a - b) <= 1e-3 * a) }
+        let (peak, halvedPeak) = (whole.peak(in: 0.7...4)!, halved.peak(in: 0.7...4)!)
+        #expect(abs(peak.frequency - halvedPeak.frequency) * 60 < 0.01)
+        #expect(abs(peak.snr - halvedPeak.snr) < 0.01)
+        let unfiltered = PowerSpectrum(of: raw, sampleRate: 30, range: 0.5...4.2, decimation: 2)
+        let unfilteredWhole = PowerSpectrum(of: raw, sampleRate: 30, range: 0.5...4.2)
+        #expect(zip(unfilteredWhole.power, unfiltered.power).contains { abs($0 - $1) > 0.1 * $0 })
+    }
+
     /// Welch's mean over segments is the mean of the segments' own spectra.
     @Test func welchIsTheMeanOfTheSegmentsSpectra() {
         var random = RandomSource(seed: 3)
