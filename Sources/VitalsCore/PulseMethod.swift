@@ -80,9 +80,9 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// How many samples apart a spectrum up to `top` Hz of a signal through ``pulseFilter(band:sampleRate:)``
     /// may take its samples (``PowerSpectrum``'s `decimation`): the most that keeps the
     /// spectrum's copies (at multiples of `sampleRate / decimation` less `top`) at least 2.1 times
-    /// the filter's upper edge, where its two sections run both ways have cut by over 50 dB
-    /// (85 dB at the default 30 Hz, where the band's 4.2 Hz takes its copy from 10.8 Hz). At 30 Hz
-    /// and the default band: 2.
+    /// the filter's upper edge, where its two low-pass sections run both ways have cut by over
+    /// 50 dB (at the default 30 Hz: 85 dB at 2.1 × 5 = 10.5 Hz, 90 dB at 10.8 Hz, from which the
+    /// band's 4.2 Hz takes its copy). At 30 Hz and the default band: 2.
     static func spectrumDecimation(band: ClosedRange<Double>, sampleRate: Double, top: Double) -> Int {
         let edge = pulseFilter(band: band, sampleRate: sampleRate).band.upperBound
         return max(1, Int((sampleRate / (top + 2.1 * edge)).rounded(.down)))

@@ -15,10 +15,10 @@ public struct SpectralPeak: Sendable, Hashable {
 
 /// Power spectrum of a finite real signal on a fine frequency grid.
 ///
-/// The signal is Hann-windowed and its discrete-time Fourier transform evaluated directly on a
-/// grid (by default) eight times finer than the natural resolution (`sampleRate / count`), so the peak is
-/// located well within a bin; a parabola through the log power of the three highest grid points
-/// refines it further.
+/// The signal is Hann-windowed and its discrete-time Fourier transform evaluated on a grid (no
+/// FFT; by default eight times finer than the natural resolution, `sampleRate / count`), so the
+/// peak is located well within a bin; a parabola through the log power of the three highest grid
+/// points refines it further.
 public struct PowerSpectrum: Sendable {
     /// Grid frequencies in Hz.
     public let frequencies: [Double]
@@ -36,8 +36,9 @@ public struct PowerSpectrum: Sendable {
     /// transformed, which divides the cost by as much: their transform is the whole signal's
     /// plus copies of it shifted by multiples of `sampleRate / decimation`, so this is only for
     /// a signal with practically nothing at those shifts of `range`, such as one band-passed
-    /// well below them (``PulseMethod`` names the decimation its band-pass allows). The power is
-    /// scaled back to the whole signal's.
+    /// well below them (the analyzer's pulse signals and lamp readings, whose band-pass allows 2
+    /// at 30 Hz). The power is scaled back to the whole signal's. `decimation` must be at least
+    /// 1; a signal shorter than twice it is transformed whole.
     public init(of signal: [Double], sampleRate: Double, range: ClosedRange<Double>, oversampling: Int = 8, decimation: Int = 1) {
         self.init(meanOf: [signal[...]], sampleRate: sampleRate, range: range, oversampling: oversampling, decimation: decimation)
     }
@@ -50,6 +51,7 @@ public struct PowerSpectrum: Sendable {
     public init(
         welchOf signal: [Double], segments: Int, sampleRate: Double, range: ClosedRange<Double>, oversampling: Int = 8, decimation: Int = 1
     ) {
+        precondition(segments >= 1, "Welch's method needs a segment")
         let length = 2 * signal.count / (segments + 1)
         let starts = stride(from: 0, through: signal.count - length, by: max(1, length / 2)).prefix(segments)
         self.init(
@@ -62,6 +64,8 @@ public struct PowerSpectrum: Sendable {
     private init(meanOf segments: [ArraySlice<Double>], sampleRate: Double, range: ClosedRange<Double>, oversampling: Int, decimation: Int) {
         precondition(decimation >= 1, "decimation below 1")
         let n = segments.first?.count ?? 0
+        // Too short to decimate: every other sample of a few would be mostly the window's zeros.
+        let decimation = n >= 2 * decimation ? decimation : 1
         precondition(segments.allSatisfy { $0.count == n }, "segments of different lengths")
         let duration = Double(n) / sampleRate
         lobeHalfWidth = 1 / duration
@@ -95,9 +99,8 @@ public struct PowerSpectrum: Sendable {
     /// `|X(ω)|² = s₁² + s₂² - 2cos(ω)·s₁s₂` (the last two states), one multiplication and two
     /// additions per sample and frequency where rotating a complex phasor takes ten. Sixteen
     /// frequencies run side by side in SIMD lanes, so the recursions, each a chain of dependent
-    /// operations, overlap. In double precision the recursion's rounding stays near 1e-12 of the
-    /// power for the band's low frequencies over a minute of samples (``SpectrumTests`` checks it
-    /// against the sum).
+    /// operations, overlap. In double precision the recursion's rounding stays within about 1e-11
+    /// of the power over a minute of samples (``SpectrumTests`` checks it against the sum to 1e-9).
     static func summedDTFTPower(_ signals: [[Double]], at frequencies: [Double], sampleRate: Double) -> [Double] {
         typealias Lanes = SIMD16<Double>
         var power = [Double](repeating: 0, count: frequencies.count)

@@ -177,7 +177,9 @@ public struct VitalsAnalyzer: Sendable {
 
     /// The power spectrum of `pulse` around `band` (Hz, with two bins' margin), the mean of
     /// `segments` half-overlapping segments' (one: the whole signal), each `oversampling` times
-    /// finer than a segment's resolution.
+    /// finer than a segment's resolution. `pulse` must have been through the pulse's band-pass
+    /// (``PulseMethod/pulseFilter(band:sampleRate:)``): the spectrum takes every other sample
+    /// where that allows (``PulseMethod/spectrumDecimation(band:sampleRate:top:)``).
     static func spectrum(_ pulse: [Double], sampleRate: Double, band: ClosedRange<Double>, segments: Int, oversampling: Int = 8) -> PowerSpectrum {
         let length = 2 * pulse.count / (segments + 1)
         let margin = 2 * sampleRate / Double(length)
