@@ -281,10 +281,10 @@ _POOLS = {}
 
 
 def _clip_job(job):
-    out, name, index, kind, snr, speech, duration, rate, channels, base_seed = job
+    out, name, index, kind, snr, speech, duration, rate, channels, base_seed, microphone = job
     clip_rng = np.random.default_rng([base_seed, index])
     mix, truth, room, clip_voices = make_clip(clip_rng, kind, snr, _POOLS["speech"], _POOLS["noise"],
-                                              duration=duration, speech=speech)
+                                              duration=duration, speech=speech, microphone=microphone)
     store(out, name, mix, truth, rate, channels, clip_rng)
     distance = f"{room[0]:.1f}" if room else ""
     rt60 = f"{room[1]:.2f}" if room else ""
@@ -297,6 +297,9 @@ def main():
     parser.add_argument("--split", choices=list(SPLITS), required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--clips", type=int, default=None, help="train: speech clips per noise kind (default 40)")
+    parser.add_argument("--steady", type=lambda v: [k for k in v.split(",") if k], default=[],
+                        help="train: noise kinds (comma-separated) to add eight 60 s noise-only clips of each, "
+                             "all through a cheap microphone (default: none)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
@@ -323,11 +326,16 @@ def main():
         noise_only = [(k, 0) for k in noises.NOISE_KINDS
                       for _ in range({"babble": 16, "tv": 12, "music": 10, "keyboard": 10}.get(k, 6))]
         noise_seconds = 20
+        # With --steady: eight minutes of steady noise per kind named, through a cheap microphone
+        # whose band colours it (a steady hiss or rumble), for recurrent cells that must stay
+        # quiet however long it lasts (tried in docs/VOICE.md, "Steady noise"; off by default).
+        steady_only = [(k, 0) for k in args.steady for _ in range(8)]
     else:
         plan = [(kind, snr) for _ in range(copies) for kind in NOISES
                 for snr in (REVERB_SNRS if kind == "reverb-2m" else EVAL_SNRS)]
         noise_only = [(k, copy_number) for copy_number in range(copies) for k in noises.NOISE_KINDS]
         noise_seconds = 30
+        steady_only = []
     if len(plan) >= 1000:  # the noise-only clips' seeds start at 1000
         raise SystemExit(f"{len(plan)} speech clips: at most 999 (lower --clips)")
     jobs = []
@@ -341,10 +349,12 @@ def main():
             rate = 8000
         suffix = "-b" if index >= len(plan) // copies else ""
         name = f"train-{index:04d}" if training else f"{kind}-{'%g' % round(snr)}db{suffix}"
-        jobs.append((args.out, name, index, kind, snr, True, 20.0, rate, channels, base_seed))
+        jobs.append((args.out, name, index, kind, snr, True, 20.0, rate, channels, base_seed, 0.5))
     for index, (kind, copy_number) in enumerate(noise_only):
         name = f"train-noise-{index:03d}" if training else f"{kind}-noise-only{'-b' if copy_number else ''}"
-        jobs.append((args.out, name, 1000 + index, kind, 5, False, noise_seconds, RATE, 1, base_seed))
+        jobs.append((args.out, name, 1000 + index, kind, 5, False, noise_seconds, RATE, 1, base_seed, 0.5))
+    for index, (kind, _) in enumerate(steady_only):  # their seeds start at 2000
+        jobs.append((args.out, f"train-steady-{index:03d}", 2000 + index, kind, 5, False, 60.0, RATE, 1, base_seed, 1.0))
     _POOLS["speech"], _POOLS["noise"] = speech_pool, noise_pool
     with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
         rows = list(pool.map(_clip_job, jobs, chunksize=4))
