@@ -74,7 +74,12 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// above, so rates at the band's edges keep their strength, and kept under 0.45 of the
     /// sample rate.
     static func pulseFilter(band: ClosedRange<Double>, sampleRate: Double) -> BandPass {
-        BandPass(band: (0.7 * band.lowerBound)...min(1.25 * band.upperBound, 0.45 * sampleRate), sampleRate: sampleRate)
+        BandPass(band: pulsePassBand(band: band, sampleRate: sampleRate), sampleRate: sampleRate)
+    }
+
+    /// The pass band of ``pulseFilter(band:sampleRate:)`` in Hz, without making the filter.
+    private static func pulsePassBand(band: ClosedRange<Double>, sampleRate: Double) -> ClosedRange<Double> {
+        (0.7 * band.lowerBound)...min(1.25 * band.upperBound, 0.45 * sampleRate)
     }
 
     /// How many samples apart a spectrum up to `top` Hz of a signal through ``pulseFilter(band:sampleRate:)``
@@ -84,7 +89,7 @@ public enum PulseMethod: String, Sendable, Hashable, CaseIterable {
     /// 50 dB (at the default 30 Hz: 85 dB at 2.1 × 5 = 10.5 Hz, 90 dB at 10.8 Hz, from which the
     /// band's 4.2 Hz takes its copy). At 30 Hz and the default band: 2.
     static func spectrumDecimation(band: ClosedRange<Double>, sampleRate: Double, top: Double) -> Int {
-        let edge = pulseFilter(band: band, sampleRate: sampleRate).band.upperBound
+        let edge = pulsePassBand(band: band, sampleRate: sampleRate).upperBound
         return max(1, Int((sampleRate / (top + 2.1 * edge)).rounded(.down)))
     }
 

@@ -52,12 +52,16 @@ public struct PowerSpectrum: Sendable {
         welchOf signal: [Double], segments: Int, sampleRate: Double, range: ClosedRange<Double>, oversampling: Int = 8, decimation: Int = 1
     ) {
         precondition(segments >= 1, "Welch's method needs a segment")
-        let length = 2 * signal.count / (segments + 1)
+        let length = Self.welchSegmentLength(count: signal.count, segments: segments)
         let starts = stride(from: 0, through: signal.count - length, by: max(1, length / 2)).prefix(segments)
         self.init(
             meanOf: starts.map { signal[$0..<($0 + length)] }, sampleRate: sampleRate, range: range, oversampling: oversampling,
             decimation: decimation)
     }
+
+    /// The length of each of `segments` half-overlapping segments that fit in `count` samples
+    /// (``init(welchOf:segments:sampleRate:range:oversampling:decimation:)``).
+    public static func welchSegmentLength(count: Int, segments: Int) -> Int { 2 * count / (segments + 1) }
 
     /// The mean of the spectra of `segments` (all of one length), each mean-removed and
     /// Hann-windowed, on one grid; every `decimation`-th windowed sample transformed.

@@ -181,8 +181,7 @@ public struct VitalsAnalyzer: Sendable {
     /// (``PulseMethod/pulseFilter(band:sampleRate:)``): the spectrum takes every other sample
     /// where that allows (``PulseMethod/spectrumDecimation(band:sampleRate:top:)``).
     static func spectrum(_ pulse: [Double], sampleRate: Double, band: ClosedRange<Double>, segments: Int, oversampling: Int = 8) -> PowerSpectrum {
-        let length = 2 * pulse.count / (segments + 1)
-        let margin = 2 * sampleRate / Double(length)
+        let margin = 2 * sampleRate / Double(PowerSpectrum.welchSegmentLength(count: pulse.count, segments: segments))
         let range = (band.lowerBound - margin)...(band.upperBound + margin)
         return PowerSpectrum(
             welchOf: pulse, segments: segments, sampleRate: sampleRate, range: range, oversampling: oversampling,
