@@ -418,6 +418,7 @@ struct AudioCapture: Sendable {
         var metadata: Logger.Metadata = [
             "erle_db": "\(reply.erle.map { String(format: "%.1f", $0) } ?? "none")",
             "speaker_jumps": "\(reply.jumps.speaker)", "microphone_jumps": "\(reply.jumps.microphone)", "microphone_losses": "\(reply.jumps.losses)",
+            "speaker_losses": "\(reply.jumps.speakerLosses)",
             "largest_jump_ms": "\(reply.jumps.largest / 16)",
             "frames_passed": "\(reply.passedFrames)/\(reply.frames)",
             "echo_lag_ms": "\(reply.lastLag.map { "\($0 * 10)" } ?? "none")",

@@ -352,12 +352,17 @@ final class TurnRedelivery: Sendable {
                 if let client {
                     var attempted: Set<String> = []
                     while !Task.isCancelled {
-                        // Read again before each turn, and what is held before the store: an
-                        // utterance merged into a turn the conversation sends leaves the store
-                        // before it is let go, so it is either held here or gone (a list read
-                        // once, or the hold looked at after the read, sent it a second time).
-                        let inFlight = held.withLock { $0 }
+                        // Read again before each turn, and what is held both before the store and
+                        // after it. An utterance merged into a turn the conversation sends leaves
+                        // the store before it is let go, so it is either held before or gone (a
+                        // list read once, or the hold looked at only after the read, sent it a
+                        // second time); a new utterance is held before it is stored, so one
+                        // stored by the time of the read is held after it (looked at only before,
+                        // a turn held and stored in between was sent twice: one run in seven of
+                        // `ConversationServiceTests`' merge test).
+                        let heldBefore = held.withLock { $0 }
                         let due = try await io.run { [store] in try store.dueVoiceTurns(now: Date()) }
+                        let inFlight = heldBefore.union(held.withLock { $0 })
                         guard let turn = due.first(where: { !inFlight.contains($0.id) && !attempted.contains($0.id) }) else { break }
                         attempted.insert(turn.id)
                         await deliver(turn, client: client)

@@ -98,6 +98,13 @@ public final class EchoReference: Sendable {
         /// Samples further ahead the microphone reads than its time says (``shiftMicrophone(by:)``).
         var microphoneShift = 0
         var jumps = AlignmentJumps()
+        /// The speaker's device ran out (``speakerLost()``) and its next block has not been placed yet.
+        var speakerRestarting = false
+        /// Where the speaker's side first moved (a jump, or its first block after running out)
+        /// since the microphone last reached such a place (``alignmentMoved(within:)``).
+        var speakerMovedAt: Int?
+        /// Whether the microphone's side jumped since ``alignmentMoved(within:)`` last said so.
+        var microphoneJumped = false
     }
 
     /// The times a side moved off its run (``persistence`` blocks beyond ``tolerance``), and the
@@ -110,12 +117,14 @@ public final class EchoReference: Sendable {
         public var microphone = 0
         /// The microphone's losses of audio (each restarts it from its stamps).
         public var losses = 0
+        /// The speaker's underruns (its device ran out; each restarts it from its stamps).
+        public var speakerLosses = 0
         /// The largest jump of either side, or move after a loss, samples (16 kHz).
         public var largest = 0
 
         /// Counts as given; none by default.
-        public init(speaker: Int = 0, microphone: Int = 0, losses: Int = 0, largest: Int = 0) {
-            (self.speaker, self.microphone, self.losses, self.largest) = (speaker, microphone, losses, largest)
+        public init(speaker: Int = 0, microphone: Int = 0, losses: Int = 0, speakerLosses: Int = 0, largest: Int = 0) {
+            (self.speaker, self.microphone, self.losses, self.speakerLosses, self.largest) = (speaker, microphone, losses, speakerLosses, largest)
         }
     }
 
@@ -131,8 +140,45 @@ public final class EchoReference: Sendable {
     public func played(_ samples: [Int16], heardFrom instant: ContinuousClock.Instant) {
         let measured = index(of: instant)
         timeline.withLock { line in
+            let jumps = line.jumps.speaker
             let index = line.speaker.place(samples.count, measured: measured, jumps: &line.jumps.speaker, largest: &line.jumps.largest)
+            if line.speakerRestarting || line.jumps.speaker != jumps {
+                line.speakerRestarting = false
+                line.speakerMovedAt = min(index, line.speakerMovedAt ?? index)
+            }
             line.write(samples, at: index)
+        }
+    }
+
+    /// The speaker's device ran out of samples (an underrun, recovered): everything written
+    /// before was heard, and what is written next is heard after a gap the timeline does not
+    /// know of. The speaker's side starts again from its next stamp and settles by the median
+    /// of the ``persistence`` after it (as the microphone's does after lost audio), and the
+    /// microphone is told when it reaches that block (``alignmentMoved(within:)``): the echo
+    /// moved against its reference by the stamps' error.
+    public func speakerLost() {
+        timeline.withLock { line in
+            line.speaker.lost()
+            line.jumps.speakerLosses += 1
+            line.speakerRestarting = true
+        }
+    }
+
+    /// Whether the reference moved against its echo by the stamps, without the microphone's
+    /// losing audio, where the microphone reads next: its own side jumped, or the speaker's side
+    /// jumped or started again after running out (``speakerLost()``) within the reference's next
+    /// `samples` for the microphone. True once per move. A move by the stamps is as far off the
+    /// sample as their jitter, which the canceller, learned to the sample, cannot follow.
+    public func alignmentMoved(within samples: Int) -> Bool {
+        timeline.withLock { line in
+            guard let next = line.microphone.next else { return false }
+            if line.microphoneJumped {
+                line.microphoneJumped = false
+                return true
+            }
+            guard let movedAt = line.speakerMovedAt, movedAt < next + Self.lead + line.microphoneShift + samples else { return false }
+            line.speakerMovedAt = nil
+            return true
         }
     }
 
@@ -166,7 +212,9 @@ public final class EchoReference: Sendable {
                 if line.microphone.next != nil { line.jumps.losses += 1 }
                 line.microphone.lost()
             }
+            let jumps = line.jumps.microphone
             let index = line.microphone.place(count, measured: measured, jumps: &line.jumps.microphone, largest: &line.jumps.largest)
+            if line.jumps.microphone != jumps { line.microphoneJumped = true }
             return line.read(count, at: index + Self.lead + line.microphoneShift)
         }
     }
@@ -286,7 +334,8 @@ extension EchoReference.Timeline {
 /// in on itself, in every reply after: each was stopped before the canceller could converge again).
 /// After the microphone lost audio, its side of the reference restarts from the stamps, whose
 /// jitter moves it by a few samples against the echo, enough for the filter (learned to the sample)
-/// to leave most of it: the next 200 ms of the speaker's sound are held back from the canceller,
+/// to leave most of it (so after the speaker's device ran out, and after either side's jump):
+/// the next 200 ms of the speaker's sound are held back from the canceller,
 /// the move is found with the echo path it learned (``EchoLeadFinder``) and undone, and the held
 /// frames are cancelled and checked as a reply's start. It learns again after the echo was found
 /// out of the canceller's reach and the reference moved to it (``EchoDelayEstimator``).
@@ -394,23 +443,8 @@ public struct EchoCancellingFilter {
     /// reply's start).
     public mutating func process(_ samples: [Float], capturedFrom instant: ContinuousClock.Instant, followsLoss: Bool = false) -> [Float] {
         if followsLoss {
-            // The package VM test heard the kiosk itself after each microphone overrun, the
-            // canceller leaving the echo whole for a reply, whatever the stamps said: nothing heard
-            // over the speaker passes until the next 200 ms of its sound, held back until the
-            // reference's move is found and undone, show the echo cancelled (a reply's start
-            // check, again). Learning the room again instead (nothing passing until a whole reply
-            // was cancelled by 30 dB, which a reply talked over never is) lost 14 of 20 barge-ins
-            // in `EchoCancellationTests`' lost audio; the check alone, without undoing the move,
-            // 2 (and 4 with nobody talking): the stamps' jitter left replies cancelled by 20-25
-            // dB for several replies after each loss.
             afterLoss = true
-            heldAfterLoss = []
-            meter.reset()
-            onset.reset()
-            reply.onsetERLE = nil
-            delay.reset()
-            lagOutOfReach = nil
-            framesSinceDelayCheck = 0
+            checkTheEchoAgain()
         }
         // The samples still pending (less than a frame) are taken to lie just before these:
         // their time comes from this block's (after a loss, the last one's is stale).
@@ -424,6 +458,7 @@ public struct EchoCancellingFilter {
         var start = 0
         while pending.count - start >= frame, let from = pendingFrom {
             let microphone = Array(pending[start..<start + frame])
+            if !afterLoss && heldAfterLoss == nil && reference.alignmentMoved(within: frame) { checkTheEchoAgain() }
             let played = reference.reference(count: frame, capturedFrom: from + .microseconds(start * 1_000_000 / EchoReference.sampleRate), followsLoss: afterLoss)
             afterLoss = false
             start += frame
@@ -439,6 +474,28 @@ public struct EchoCancellingFilter {
         pending.removeFirst(start)
         if let from = pendingFrom { pendingFrom = from + .microseconds(start * 1_000_000 / EchoReference.sampleRate) }
         return output
+    }
+
+    /// After lost audio on either side, or a side's jump: the echo moved against its reference
+    /// by the stamps' error, so the next ``onsetFrames`` of the speaker's sound are held back
+    /// until the move is found and undone (``EchoLeadFinder``) and checked as a reply's start.
+    private mutating func checkTheEchoAgain() {
+        // The package VM test heard the kiosk itself after each microphone overrun, the
+        // canceller leaving the echo whole for a reply, whatever the stamps said: nothing heard
+        // over the speaker passes until the next 200 ms of its sound, held back until the
+        // reference's move is found and undone, show the echo cancelled (a reply's start
+        // check, again). Learning the room again instead (nothing passing until a whole reply
+        // was cancelled by 30 dB, which a reply talked over never is) lost 14 of 20 barge-ins
+        // in `EchoCancellationTests`' lost audio; the check alone, without undoing the move,
+        // 2 (and 4 with nobody talking): the stamps' jitter left replies cancelled by 20-25
+        // dB for several replies after each loss.
+        heldAfterLoss = []
+        meter.reset()
+        onset.reset()
+        reply.onsetERLE = nil
+        delay.reset()
+        lagOutOfReach = nil
+        framesSinceDelayCheck = 0
     }
 
     /// Cancels the echo in one frame of the microphone, with `played` beside it, and measures

@@ -182,10 +182,13 @@ public final class ReplyPlayer: @unchecked Sendable {
         }
     }
 
-    /// Writes `samples`, telling the echo reference when they will be heard.
+    /// Writes `samples`, telling the echo reference when they will be heard (and when the
+    /// device ran out before them: they are heard after a gap).
     private func write(_ samples: [Int16]) throws(DeviceError) {
+        let underruns = sink.underruns
         try sink.write(samples)
         if let echo {
+            if sink.underruns != underruns { echo.speakerLost() }
             let ahead = sink.pendingFrames - samples.count
             echo.played(samples, heardFrom: .now + .microseconds(ahead * 1_000_000 / settings.sampleRate))
         }

@@ -4,21 +4,29 @@ import Kiosk
 import TestSupport
 import Testing
 
-/// The filter's path after the microphone lost audio (`EchoCancellingFilter` with `followsLoss`):
-/// the microphone's stamps after the loss put it a few samples off where it ran before (as their
-/// jitter does), the frames held back over the next reply's start find that move with the echo
-/// path the canceller learned, undo it, and the reply is cancelled as well as before the loss.
+/// The filter's path after either side lost audio: the microphone (`EchoCancellingFilter` with
+/// `followsLoss`), whose stamps after the loss put it a few samples off where it ran before (as
+/// their jitter does), or the speaker, whose device ran out and played a gap the timeline does
+/// not know of (`EchoReference.speakerLost()`), its stamps after it a few samples off. The
+/// frames held back over the next reply's start find that move with the echo path the canceller
+/// learned, undo it, and the reply is cancelled as well as before the loss.
 @Suite struct EchoLossRecoveryTests {
+    /// The side that lost audio: the microphone, or the speaker's device ran out, reported as an
+    /// underrun or (`speakerUnreported`) seen only in the stamps after it.
+    enum Side { case microphone, speaker, speakerUnreported }
+
     /// A reply of speech-like bursts, played by the speaker and heard by the microphone through a
-    /// short room, with the microphone losing 100 ms `lossAt` samples in, after which its stamps
-    /// are `stampError` samples late; the filter's replies, in order.
-    static func replies(lossAt: Int, stampError: Int) -> [ReplyEcho] {
-        let block = 320, replyLength = 6 * 16_000, pause = 24_000
+    /// short room, with `side` losing 100 ms `lossAt` samples in, after which its stamps are
+    /// `stampError` samples late; the filter's replies, in order.
+    static func replies(lossAt: Int, stampError: Int, side: Side = .microphone) -> [ReplyEcho] {
+        let block = 320, replyLength = 6 * 16_000, pause = 24_000, gap = 1_600
         var speaker: [Int16] = []
         for index in 0..<3 {
             speaker += EchoDelayEstimatorTests.bursts(samples: replyLength, seed: UInt64(index + 1)).map { Int16(clamping: Int(($0 * 32_767).rounded())) }
             speaker += [Int16](repeating: 0, count: pause)
         }
+        // What the room heard: the speaker's device, running out, plays a gap of silence.
+        let heardSpeaker = side != .microphone ? Array(speaker[..<lossAt]) + [Int16](repeating: 0, count: gap) + speaker[lossAt...] : speaker
         var random = SplitMix64(seed: 17)
         let response = (0..<800).map { tap -> Float in (tap == 0 ? 1 : 0) + Float(random.nextGaussian()) * 0.02 * exp(-Float(tap) / 200) }
         let delay = 48
@@ -31,21 +39,28 @@ import Testing
         var noise = SplitMix64(seed: 5)
         while heard + block <= speaker.count {
             while written < min(speaker.count, heard + block + 1_600) {
-                reference.played(Array(speaker[written..<written + block]), heardFrom: instant(written))
+                var stamp = written
+                if side != .microphone && written >= lossAt {
+                    if side == .speaker && written == lossAt { reference.speakerLost() }
+                    stamp += gap + stampError
+                }
+                reference.played(Array(speaker[written..<written + block]), heardFrom: instant(stamp))
                 written += block
             }
-            if !lost && heard >= lossAt {  // 100 ms never reaches the filter
+            if side == .microphone && !lost && heard >= lossAt {  // 100 ms never reaches the filter
                 lost = true
-                heard += 1_600
+                heard += gap
                 continue
             }
             let samples = (heard..<heard + block).map { index -> Float in
                 var echo: Float = 0
-                for (tap, weight) in response.enumerated() where index - delay - tap >= 0 { echo += Float(speaker[index - delay - tap]) * weight * 0.4 }
+                for (tap, weight) in response.enumerated() where index - delay - tap >= 0 && index - delay - tap < heardSpeaker.count {
+                    echo += Float(heardSpeaker[index - delay - tap]) * weight * 0.4
+                }
                 return (echo + Float(noise.nextGaussian()) * 16) / 32_768
             }
-            let stamp = heard + (heard > lossAt ? stampError : 0)
-            _ = filter.process(samples, capturedFrom: instant(stamp), followsLoss: lost && heard == lossAt + 1_600)
+            let stamp = heard + (side == .microphone && heard > lossAt ? stampError : 0)
+            _ = filter.process(samples, capturedFrom: instant(stamp), followsLoss: lost && heard == lossAt + gap)
             heard += block
             if filter.repliesEnded > replies.count, let reply = filter.lastReply { replies.append(reply) }
         }
@@ -66,5 +81,48 @@ import Testing
         #expect(lead.correlation > 0.9)
         #expect(after >= before - 3, "cancelled as well as before the loss")
         #expect((replies[2].onsetERLE ?? 0) >= 15, "the reply's start shows the echo cancelled (the start check's 15 dB)")
+    }
+}
+
+extension EchoLossRecoveryTests {
+    /// Without the move looked for (the speaker's side merely started again from its stamps), the
+    /// third reply was cancelled by 12.6-13.2 dB and its start by 2.6-2.9 dB where the reply before
+    /// had 66.5 (stamps 13, 30 and 40 samples off): the package VM test's signature when the kiosk
+    /// heard itself with no loss logged.
+    @Test(arguments: [-40, 0, 13, 30])
+    func aSpeakerThatRanOutIsFoundAndMovedBack(stampError: Int) throws {
+        // The speaker runs out in the pause before the third reply: that reply's start is held
+        // back and its move found.
+        let lossAt = 2 * (6 * 16_000 + 24_000) - 8_000
+        let replies = Self.replies(lossAt: lossAt, stampError: stampError, side: .speaker)
+        try #require(replies.count == 3)
+        let before = try #require(replies[1].erle), after = try #require(replies[2].erle)
+        let lead = replies[2].leadsAfterLoss.first
+        print("speaker ran out, its stamps \(stampError) samples late: found \(lead.map { "\($0.shift) (match \(String(format: "%.3f", $0.correlation)))" } ?? "nothing"); ERLE before \(String(format: "%.1f", before)) dB, after \(String(format: "%.1f", after)) dB, start \(String(format: "%.1f", replies[2].onsetERLE ?? .nan)) dB")
+        #expect(lead != nil, "the move was searched for")
+        // Counted with the reply whose second after it the speaker ran out in.
+        #expect(replies.map(\.jumps.speakerLosses).reduce(0, +) == 1 && replies.map(\.jumps.losses).reduce(0, +) == 0)
+        #expect(lead?.shift == stampError, "the reference placed \(stampError) samples late is read that much further on")
+        #expect((lead?.correlation ?? 0) > 0.9)
+        #expect(after >= before - 3, "cancelled as well as before the loss")
+        #expect((replies[2].onsetERLE ?? 0) >= 15, "the reply's start shows the echo cancelled (the start check's 15 dB)")
+    }
+}
+
+extension EchoLossRecoveryTests {
+    @Test(arguments: [-40, 13])
+    func aSpeakerGapSeenOnlyInItsStampsIsAJumpWhoseMoveIsFound(stampError: Int) throws {
+        // No underrun reported: the speaker's stamps are off by the gap for eight blocks, and its
+        // side jumps by their median, as far off the sample as the stamps are.
+        let lossAt = 2 * (6 * 16_000 + 24_000) - 8_000
+        let replies = Self.replies(lossAt: lossAt, stampError: stampError, side: .speakerUnreported)
+        try #require(replies.count == 3)
+        let before = try #require(replies[1].erle), after = try #require(replies[2].erle)
+        let lead = replies[2].leadsAfterLoss.first
+        print("speaker gap in its stamps only, \(stampError) samples late: found \(lead.map { "\($0.shift) (match \(String(format: "%.3f", $0.correlation)))" } ?? "nothing"); ERLE before \(String(format: "%.1f", before)) dB, after \(String(format: "%.1f", after)) dB")
+        #expect(replies.map(\.jumps.speaker).reduce(0, +) == 1 && replies.map(\.jumps.speakerLosses).reduce(0, +) == 0)
+        #expect(lead?.shift == stampError)
+        #expect(after >= before - 3, "cancelled as well as before the gap")
+        #expect((replies[2].onsetERLE ?? 0) >= 15)
     }
 }
