@@ -322,7 +322,8 @@ final class TurnRedelivery: Sendable {
     private let board: StatusBoard
     private let logger: Logger
     private let doorbell: Doorbell
-    private let held = Mutex<Set<String>>([])
+    /// The turns the conversation has, and how many it has let go so far.
+    private let held = Mutex<(ids: Set<String>, releases: Int)>(([], 0))
     private let io = BlockingIO(label: "turn-redelivery")
 
     /// Redelivery woken by `doorbell` (rung by the conversation, and by `hhctl flush`).
@@ -336,10 +337,14 @@ final class TurnRedelivery: Sendable {
     }
 
     /// Keeps turn `id` back: the conversation is sending it.
-    func hold(_ id: String) { _ = held.withLock { $0.insert(id) } }
+    func hold(_ id: String) { _ = held.withLock { $0.ids.insert(id) } }
 
     /// Lets turn `id` go: the conversation is done with it.
-    func release(_ id: String) { _ = held.withLock { $0.remove(id) } }
+    func release(_ id: String) {
+        held.withLock {
+            if $0.ids.remove(id) != nil { $0.releases += 1 }
+        }
+    }
 
     /// A turn was kept for later: look again now.
     func ring() { doorbell.ring() }
@@ -352,23 +357,24 @@ final class TurnRedelivery: Sendable {
                 if let client {
                     var attempted: Set<String> = []
                     while !Task.isCancelled {
-                        // Read again before each turn, and what is held both before the store and
-                        // after it. An utterance merged into a turn the conversation sends leaves
-                        // the store before it is let go, so it is either held before or gone (a
-                        // list read once, or the hold looked at only after the read, sent it a
-                        // second time); a new utterance is held before it is stored, so one
-                        // stored by the time of the read is held after it (looked at only before,
-                        // a turn held and stored in between was sent twice: one run in seven of
-                        // `ConversationServiceTests`' merge test).
-                        let heldBefore = held.withLock { $0 }
+                        // Read again before each turn, with what is held after the read, and read
+                        // again if the conversation let a turn go meanwhile. A turn is held
+                        // before it is stored and let go only once it is answered, kept for
+                        // later, or merged and its row gone; so a turn due in the read and not
+                        // held after it, with nothing let go in between, is the redelivery's.
+                        // (A list read once sent a merged utterance a second time; the hold
+                        // looked at only before the read, a new utterance held and stored in
+                        // between: one run in seven of `ConversationServiceTests`' merge test.)
+                        let releases = held.withLock { $0.releases }
                         let due = try await io.run { [store] in try store.dueVoiceTurns(now: Date()) }
-                        let inFlight = heldBefore.union(held.withLock { $0 })
+                        let (inFlight, releasedMeanwhile) = held.withLock { ($0.ids, $0.releases != releases) }
+                        if releasedMeanwhile { continue }
                         guard let turn = due.first(where: { !inFlight.contains($0.id) && !attempted.contains($0.id) }) else { break }
                         attempted.insert(turn.id)
                         await deliver(turn, client: client)
                     }
                     guard !Task.isCancelled else { return }
-                    let inFlight = held.withLock { $0 }
+                    let inFlight = held.withLock { $0.ids }
                     if let next = try await io.run({ [store] in try store.nextVoiceTurnDue(excluding: inFlight) }) {
                         wait = .milliseconds(Int64(min(60, max(0.05, next.timeIntervalSinceNow)) * 1000))
                     }

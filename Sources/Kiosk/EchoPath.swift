@@ -12,9 +12,9 @@ import Synchronization
 /// tens, now and then hundreds, in an emulated machine; so each side runs on from where its last
 /// block ended, and only moves, by the median offset, when its stamps have been more than
 /// ``tolerance`` off, on the same side, for ``persistence`` blocks in a row (an underrun, a
-/// dropped block). When the device says audio was lost or the speaker restarted, a side starts
-/// again from its next stamp, and the microphone settles by the median of the ``persistence``
-/// after it. (A single late stamp used to move the reference by its lateness, and the
+/// dropped block). When the device says audio was lost (the microphone's overrun, the speaker's
+/// underrun) or the speaker restarted, a side starts again from its next stamp and settles by the
+/// median of the ``persistence`` after it (the speaker's blocks since the restart moving with it). (A single late stamp used to move the reference by its lateness, and the
 /// canceller, whose filter had learned the echo at the old lead, let the reply through until it
 /// learned it again: the package VM test heard the kiosk itself after such jumps.) So the
 /// canceller sees a reference whose lead over its echo stays constant within a reply and across
@@ -98,17 +98,20 @@ public final class EchoReference: Sendable {
         /// Samples further ahead the microphone reads than its time says (``shiftMicrophone(by:)``).
         var microphoneShift = 0
         var jumps = AlignmentJumps()
-        /// The speaker's device ran out (``speakerLost()``) and its next block has not been placed yet.
+        /// The speaker's side starts again from its next block's stamp (``speakerLost()``,
+        /// ``restarted(at:)``), which has not come yet.
         var speakerRestarting = false
-        /// Where the speaker's side first moved (a jump, or its first block after running out)
-        /// since the microphone last reached such a place (``alignmentMoved(within:)``).
+        /// Where the speaker's side started again, while it settles.
+        var speakerRestartedAt: Int?
+        /// Where the speaker's side first moved (a jump, or where it started again) since the
+        /// microphone last reached such a place (``alignmentMoved()``).
         var speakerMovedAt: Int?
-        /// Whether the microphone's side jumped since ``alignmentMoved(within:)`` last said so.
+        /// Whether the microphone's side jumped since ``alignmentMoved()`` last said so.
         var microphoneJumped = false
     }
 
     /// The times a side moved off its run (``persistence`` blocks beyond ``tolerance``), and the
-    /// microphone's losses, since last asked: each changes the reference's lead over its echo,
+    /// microphone's and the speaker's losses, since last asked: each changes the reference's lead over its echo,
     /// which the canceller must learn again.
     public struct AlignmentJumps: Sendable, Equatable {
         /// The speaker's jumps (not counting its first block after a restart).
@@ -117,7 +120,7 @@ public final class EchoReference: Sendable {
         public var microphone = 0
         /// The microphone's losses of audio (each restarts it from its stamps).
         public var losses = 0
-        /// The speaker's underruns (its device ran out; each restarts it from its stamps).
+        /// The speaker's losses: its device ran out (each restarts it from its stamps).
         public var speakerLosses = 0
         /// The largest jump of either side, or move after a loss, samples (16 kHz).
         public var largest = 0
@@ -140,11 +143,22 @@ public final class EchoReference: Sendable {
     public func played(_ samples: [Int16], heardFrom instant: ContinuousClock.Instant) {
         let measured = index(of: instant)
         timeline.withLock { line in
-            let jumps = line.jumps.speaker
+            let (jumps, expected, settling) = (line.jumps.speaker, line.speaker.next, line.speaker.settling)
             let index = line.speaker.place(samples.count, measured: measured, jumps: &line.jumps.speaker, largest: &line.jumps.largest)
-            if line.speakerRestarting || line.jumps.speaker != jumps {
+            if line.speakerRestarting {
                 line.speakerRestarting = false
-                line.speakerMovedAt = min(index, line.speakerMovedAt ?? index)
+                line.speakerRestartedAt = index
+                line.speakerMoved(at: index)
+            } else if settling && !line.speaker.settling, let restartedAt = line.speakerRestartedAt, let expected {
+                // Settled: the blocks since the restart were placed by its first stamp alone,
+                // and move with the side.
+                line.speakerRestartedAt = nil
+                if index != expected {
+                    line.move(from: restartedAt, to: expected, by: index - expected)
+                    line.speakerMoved(at: min(restartedAt, restartedAt + index - expected))
+                }
+            } else if line.jumps.speaker != jumps {
+                line.speakerMoved(at: index)
             }
             line.write(samples, at: index)
         }
@@ -154,8 +168,8 @@ public final class EchoReference: Sendable {
     /// before was heard, and what is written next is heard after a gap the timeline does not
     /// know of. The speaker's side starts again from its next stamp and settles by the median
     /// of the ``persistence`` after it (as the microphone's does after lost audio), and the
-    /// microphone is told when it reaches that block (``alignmentMoved(within:)``): the echo
-    /// moved against its reference by the stamps' error.
+    /// microphone is told when it reaches that block (``alignmentMoved()``): the echo moved
+    /// against its reference by the stamps' error.
     public func speakerLost() {
         timeline.withLock { line in
             line.speaker.lost()
@@ -165,20 +179,20 @@ public final class EchoReference: Sendable {
     }
 
     /// Whether the reference moved against its echo by the stamps, without the microphone's
-    /// losing audio, where the microphone reads next: its own side jumped, or the speaker's side
-    /// jumped or started again after running out (``speakerLost()``) within the reference's next
-    /// `samples` for the microphone. True once per move. A move by the stamps is as far off the
-    /// sample as their jitter, which the canceller, learned to the sample, cannot follow.
-    public func alignmentMoved(within samples: Int) -> Bool {
+    /// losing audio, in or before what the microphone was last given: its own side jumped, or
+    /// the speaker's side jumped or started again (``speakerLost()``, ``restarted(at:)``).
+    /// True once per move (moves found together are told once). A move by the stamps is as far
+    /// off the sample as their jitter, which the canceller, learned to the sample, cannot follow.
+    public func alignmentMoved() -> Bool {
         timeline.withLock { line in
             guard let next = line.microphone.next else { return false }
-            if line.microphoneJumped {
-                line.microphoneJumped = false
-                return true
+            var moved = line.microphoneJumped
+            line.microphoneJumped = false
+            if let movedAt = line.speakerMovedAt, movedAt < next + Self.lead + line.microphoneShift {
+                line.speakerMovedAt = nil
+                moved = true
             }
-            guard let movedAt = line.speakerMovedAt, movedAt < next + Self.lead + line.microphoneShift + samples else { return false }
-            line.speakerMovedAt = nil
-            return true
+            return moved
         }
     }
 
@@ -193,12 +207,14 @@ public final class EchoReference: Sendable {
     }
 
     /// The speaker dropped what it had not played and stopped, or was closed, at `instant`:
-    /// nothing after it will be heard, and the next block's time is taken as it comes.
+    /// nothing after it will be heard, and its side starts again from the next block's stamp
+    /// and settles, as after running out (``speakerLost()``).
     public func restarted(at instant: ContinuousClock.Instant = .now) {
         let index = index(of: instant)
         timeline.withLock { line in
             line.truncate(at: index)
-            line.speaker = Side()
+            line.speaker.lost()
+            line.speakerRestarting = true
         }
     }
 
@@ -262,6 +278,19 @@ public final class EchoReference: Sendable {
 }
 
 extension EchoReference.Timeline {
+    /// The speaker's side moved at `index`: the earliest such place is kept for the microphone.
+    fileprivate mutating func speakerMoved(at index: Int) {
+        speakerMovedAt = min(index, speakerMovedAt ?? index)
+    }
+
+    /// Moves the samples from `from` to `to` (the end of what is kept) by `offset`: silence
+    /// where they were, and over what lay where they go.
+    fileprivate mutating func move(from: Int, to: Int, by offset: Int) {
+        let moved = peek(to - from, at: from)
+        truncate(at: min(from, from + offset))
+        write(moved, at: from + offset)
+    }
+
     fileprivate mutating func write(_ block: [Int16], at index: Int) {
         if samples.isEmpty { start = index }
         var block = block[...]
@@ -334,7 +363,7 @@ extension EchoReference.Timeline {
 /// in on itself, in every reply after: each was stopped before the canceller could converge again).
 /// After the microphone lost audio, its side of the reference restarts from the stamps, whose
 /// jitter moves it by a few samples against the echo, enough for the filter (learned to the sample)
-/// to leave most of it (so after the speaker's device ran out, and after either side's jump):
+/// to leave most of it (so after the speaker ran out or restarted, and after either side's jump):
 /// the next 200 ms of the speaker's sound are held back from the canceller,
 /// the move is found with the echo path it learned (``EchoLeadFinder``) and undone, and the held
 /// frames are cancelled and checked as a reply's start. It learns again after the echo was found
@@ -403,8 +432,8 @@ public struct EchoCancellingFilter {
     static let onsetERLE = 15.0
     /// The present reply's first frames, while they are measured (until `reply.onsetERLE`).
     private var onset = EchoReturnLossMeter()
-    /// After the microphone lost audio, the first ``onsetFrames`` frames heard with the speaker
-    /// playing, held back from the canceller until the reference's move is found
+    /// After lost audio or a jump (``checkTheEchoAgain()``), the first ``onsetFrames`` frames
+    /// heard with the speaker playing, held back from the canceller until the reference's move is found
     /// (``EchoLeadFinder``); nil when nothing is held back.
     private var heldAfterLoss: [[Int16]]?
     /// How well the learned echo must match what was heard for the reference to be moved to it
@@ -458,9 +487,12 @@ public struct EchoCancellingFilter {
         var start = 0
         while pending.count - start >= frame, let from = pendingFrom {
             let microphone = Array(pending[start..<start + frame])
-            if !afterLoss && heldAfterLoss == nil && reference.alignmentMoved(within: frame) { checkTheEchoAgain() }
+            let followsLoss = afterLoss
             let played = reference.reference(count: frame, capturedFrom: from + .microseconds(start * 1_000_000 / EchoReference.sampleRate), followsLoss: afterLoss)
             afterLoss = false
+            // After the microphone's own loss the hold is already on; a move found while a hold
+            // is on is found by its search.
+            if reference.alignmentMoved() && !followsLoss && heldAfterLoss == nil { checkTheEchoAgain() }
             start += frame
             if var held = heldAfterLoss, !held.isEmpty || played.contains(where: { $0 != 0 }) {
                 held.append(microphone)
@@ -639,7 +671,8 @@ public struct ReplyEcho: Sendable, Equatable {
     public var lastLag: Int?
     /// The lags found outside the canceller's reach, each followed by a realignment.
     public var realignments: [Int] = []
-    /// The reference's moves found after the microphone's losses (moved back when close).
+    /// The reference's moves found after lost audio or a jump, on either side (moved back when
+    /// close).
     public var leadsAfterLoss: [EchoLeadFinder.Lead] = []
 }
 

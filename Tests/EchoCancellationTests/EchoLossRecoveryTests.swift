@@ -17,8 +17,9 @@ import Testing
 
     /// A reply of speech-like bursts, played by the speaker and heard by the microphone through a
     /// short room, with `side` losing 100 ms `lossAt` samples in, after which its stamps are
-    /// `stampError` samples late; the filter's replies, in order.
-    static func replies(lossAt: Int, stampError: Int, side: Side = .microphone) -> [ReplyEcho] {
+    /// `stampError` samples late (the speaker's first one `firstStampExtra` more); the filter's
+    /// replies, in order.
+    static func replies(lossAt: Int, stampError: Int, side: Side = .microphone, firstStampExtra: Int = 0) -> [ReplyEcho] {
         let block = 320, replyLength = 6 * 16_000, pause = 24_000, gap = 1_600
         var speaker: [Int16] = []
         for index in 0..<3 {
@@ -42,7 +43,7 @@ import Testing
                 var stamp = written
                 if side != .microphone && written >= lossAt {
                     if side == .speaker && written == lossAt { reference.speakerLost() }
-                    stamp += gap + stampError
+                    stamp += gap + stampError + (written == lossAt ? firstStampExtra : 0)
                 }
                 reference.played(Array(speaker[written..<written + block]), heardFrom: instant(stamp))
                 written += block
@@ -104,6 +105,7 @@ extension EchoLossRecoveryTests {
         #expect(replies.map(\.jumps.speakerLosses).reduce(0, +) == 1 && replies.map(\.jumps.losses).reduce(0, +) == 0)
         #expect(lead?.shift == stampError, "the reference placed \(stampError) samples late is read that much further on")
         #expect((lead?.correlation ?? 0) > 0.9)
+        #expect(replies[0].leadsAfterLoss.isEmpty && replies[1].leadsAfterLoss.isEmpty && replies[2].leadsAfterLoss.count == 1, "searched once")
         #expect(after >= before - 3, "cancelled as well as before the loss")
         #expect((replies[2].onsetERLE ?? 0) >= 15, "the reply's start shows the echo cancelled (the start check's 15 dB)")
     }
@@ -122,7 +124,26 @@ extension EchoLossRecoveryTests {
         print("speaker gap in its stamps only, \(stampError) samples late: found \(lead.map { "\($0.shift) (match \(String(format: "%.3f", $0.correlation)))" } ?? "nothing"); ERLE before \(String(format: "%.1f", before)) dB, after \(String(format: "%.1f", after)) dB")
         #expect(replies.map(\.jumps.speaker).reduce(0, +) == 1 && replies.map(\.jumps.speakerLosses).reduce(0, +) == 0)
         #expect(lead?.shift == stampError)
+        #expect(replies[0].leadsAfterLoss.isEmpty && replies[1].leadsAfterLoss.isEmpty && replies[2].leadsAfterLoss.count == 1, "searched once")
         #expect(after >= before - 3, "cancelled as well as before the gap")
+        #expect((replies[2].onsetERLE ?? 0) >= 15)
+    }
+}
+
+extension EchoLossRecoveryTests {
+    @Test(arguments: [-20, 13])
+    func aSpeakerThatRanOutMidReplySettlesWithItsBlocksAndIsFound(stampError: Int) throws {
+        // A second into the third reply, and the first stamp after it 37 samples later than the
+        // rest: the side starts from that stamp, settles by the next eight (37 back), and the
+        // blocks placed before it settled move with it, so one move is left to find.
+        let lossAt = 2 * (6 * 16_000 + 24_000) + 16_000
+        let replies = Self.replies(lossAt: lossAt, stampError: stampError, side: .speaker, firstStampExtra: 37)
+        try #require(replies.count == 3)
+        let before = try #require(replies[1].erle), after = try #require(replies[2].erle)
+        let lead = replies[2].leadsAfterLoss.first
+        print("speaker ran out mid-reply, its stamps \(stampError) samples late (the first \(stampError + 37)): found \(lead.map { "\($0.shift) (match \(String(format: "%.3f", $0.correlation)))" } ?? "nothing"); ERLE before \(String(format: "%.1f", before)) dB, after \(String(format: "%.1f", after)) dB, after the loss's check \(String(format: "%.1f", replies[2].onsetERLE ?? .nan)) dB")
+        #expect(replies[2].leadsAfterLoss.count == 1 && lead?.shift == stampError)
+        #expect(after >= before - 3, "cancelled as well as before the loss")
         #expect((replies[2].onsetERLE ?? 0) >= 15)
     }
 }
