@@ -86,64 +86,49 @@ import Testing
 }
 
 extension EchoLossRecoveryTests {
+    /// A gap the speaker's device played: how it was seen, where, and its stamps after it.
+    struct SpeakerGap: Sendable, CustomTestStringConvertible {
+        var how: String
+        var side: Side
+        var lossAt: Int
+        var stampError: Int
+        var firstStampExtra = 0
+        var testDescription: String { "speaker \(how), stamps \(stampError) samples late" }
+    }
+
+    /// In the pause before the third reply, and a second into it.
+    static let beforeThirdReply = 2 * (6 * 16_000 + 24_000) - 8_000, inThirdReply = 2 * (6 * 16_000 + 24_000) + 16_000
+
+    /// Ran out (an underrun reported) before a reply; a gap reported by no underrun, seen only in
+    /// the stamps, which move the side after eight blocks (a jump as far off the sample as they
+    /// are); ran out a second into a reply with the first stamp after it 37 samples later than
+    /// the rest (the side starts from it, settles by the next eight, and the blocks placed
+    /// before it settled move with it, so one move is left to find).
+    static let speakerGaps: [SpeakerGap] =
+        [-40, 0, 13, 30].map { SpeakerGap(how: "ran out", side: .speaker, lossAt: beforeThirdReply, stampError: $0) }
+        + [-40, 13].map { SpeakerGap(how: "gap in its stamps only", side: .speakerUnreported, lossAt: beforeThirdReply, stampError: $0) }
+        + [-20, 13].map { SpeakerGap(how: "ran out mid-reply", side: .speaker, lossAt: inThirdReply, stampError: $0, firstStampExtra: 37) }
+
     /// Without the move looked for (the speaker's side merely started again from its stamps), the
     /// third reply was cancelled by 12.6-13.2 dB and its start by 2.6-2.9 dB where the reply before
-    /// had 66.5 (stamps 13, 30 and 40 samples off): the package VM test's signature when the kiosk
-    /// heard itself with no loss logged.
-    @Test(arguments: [-40, 0, 13, 30])
-    func aSpeakerThatRanOutIsFoundAndMovedBack(stampError: Int) throws {
-        // The speaker runs out in the pause before the third reply: that reply's start is held
-        // back and its move found.
-        let lossAt = 2 * (6 * 16_000 + 24_000) - 8_000
-        let replies = Self.replies(lossAt: lossAt, stampError: stampError, side: .speaker)
+    /// had 66.5 (ran out, stamps 13, 30 and 40 samples off): the package VM test's signature when
+    /// the kiosk heard itself with no loss logged. Mid-reply, with the blocks placed before the
+    /// side settled left where the first stamp put them: 10.6 dB.
+    @Test(arguments: speakerGaps)
+    func aGapTheSpeakerPlayedIsFoundAndMovedBack(gap: SpeakerGap) throws {
+        let replies = Self.replies(lossAt: gap.lossAt, stampError: gap.stampError, side: gap.side, firstStampExtra: gap.firstStampExtra)
         try #require(replies.count == 3)
         let before = try #require(replies[1].erle), after = try #require(replies[2].erle)
         let lead = replies[2].leadsAfterLoss.first
-        print("speaker ran out, its stamps \(stampError) samples late: found \(lead.map { "\($0.shift) (match \(String(format: "%.3f", $0.correlation)))" } ?? "nothing"); ERLE before \(String(format: "%.1f", before)) dB, after \(String(format: "%.1f", after)) dB, start \(String(format: "%.1f", replies[2].onsetERLE ?? .nan)) dB")
-        #expect(lead != nil, "the move was searched for")
-        // Counted with the reply whose second after it the speaker ran out in.
-        #expect(replies.map(\.jumps.speakerLosses).reduce(0, +) == 1 && replies.map(\.jumps.losses).reduce(0, +) == 0)
-        #expect(lead?.shift == stampError, "the reference placed \(stampError) samples late is read that much further on")
+        print("\(gap.testDescription): found \(lead.map { "\($0.shift) (match \(String(format: "%.3f", $0.correlation)))" } ?? "nothing"); ERLE before \(String(format: "%.1f", before)) dB, after \(String(format: "%.1f", after)) dB, checked \(String(format: "%.1f", replies[2].onsetERLE ?? .nan)) dB")
+        // Counted with the reply in whose second after it the gap came, or with the third.
+        let (losses, jumps) = (replies.map(\.jumps.speakerLosses).reduce(0, +), replies.map(\.jumps.speaker).reduce(0, +))
+        #expect(gap.side == .speaker ? losses == 1 && jumps == 0 : losses == 0 && jumps == 1, "\(losses) losses, \(jumps) jumps")
+        #expect(replies.map(\.jumps.losses).reduce(0, +) == 0, "the microphone lost nothing")
+        #expect(replies[0].leadsAfterLoss.isEmpty && replies[1].leadsAfterLoss.isEmpty && replies[2].leadsAfterLoss.count == 1, "searched once")
+        #expect(lead?.shift == gap.stampError, "the reference placed \(gap.stampError) samples late is read that much further on")
         #expect((lead?.correlation ?? 0) > 0.9)
-        #expect(replies[0].leadsAfterLoss.isEmpty && replies[1].leadsAfterLoss.isEmpty && replies[2].leadsAfterLoss.count == 1, "searched once")
-        #expect(after >= before - 3, "cancelled as well as before the loss")
-        #expect((replies[2].onsetERLE ?? 0) >= 15, "the reply's start shows the echo cancelled (the start check's 15 dB)")
-    }
-}
-
-extension EchoLossRecoveryTests {
-    @Test(arguments: [-40, 13])
-    func aSpeakerGapSeenOnlyInItsStampsIsAJumpWhoseMoveIsFound(stampError: Int) throws {
-        // No underrun reported: the speaker's stamps are off by the gap for eight blocks, and its
-        // side jumps by their median, as far off the sample as the stamps are.
-        let lossAt = 2 * (6 * 16_000 + 24_000) - 8_000
-        let replies = Self.replies(lossAt: lossAt, stampError: stampError, side: .speakerUnreported)
-        try #require(replies.count == 3)
-        let before = try #require(replies[1].erle), after = try #require(replies[2].erle)
-        let lead = replies[2].leadsAfterLoss.first
-        print("speaker gap in its stamps only, \(stampError) samples late: found \(lead.map { "\($0.shift) (match \(String(format: "%.3f", $0.correlation)))" } ?? "nothing"); ERLE before \(String(format: "%.1f", before)) dB, after \(String(format: "%.1f", after)) dB")
-        #expect(replies.map(\.jumps.speaker).reduce(0, +) == 1 && replies.map(\.jumps.speakerLosses).reduce(0, +) == 0)
-        #expect(lead?.shift == stampError)
-        #expect(replies[0].leadsAfterLoss.isEmpty && replies[1].leadsAfterLoss.isEmpty && replies[2].leadsAfterLoss.count == 1, "searched once")
         #expect(after >= before - 3, "cancelled as well as before the gap")
-        #expect((replies[2].onsetERLE ?? 0) >= 15)
-    }
-}
-
-extension EchoLossRecoveryTests {
-    @Test(arguments: [-20, 13])
-    func aSpeakerThatRanOutMidReplySettlesWithItsBlocksAndIsFound(stampError: Int) throws {
-        // A second into the third reply, and the first stamp after it 37 samples later than the
-        // rest: the side starts from that stamp, settles by the next eight (37 back), and the
-        // blocks placed before it settled move with it, so one move is left to find.
-        let lossAt = 2 * (6 * 16_000 + 24_000) + 16_000
-        let replies = Self.replies(lossAt: lossAt, stampError: stampError, side: .speaker, firstStampExtra: 37)
-        try #require(replies.count == 3)
-        let before = try #require(replies[1].erle), after = try #require(replies[2].erle)
-        let lead = replies[2].leadsAfterLoss.first
-        print("speaker ran out mid-reply, its stamps \(stampError) samples late (the first \(stampError + 37)): found \(lead.map { "\($0.shift) (match \(String(format: "%.3f", $0.correlation)))" } ?? "nothing"); ERLE before \(String(format: "%.1f", before)) dB, after \(String(format: "%.1f", after)) dB, after the loss's check \(String(format: "%.1f", replies[2].onsetERLE ?? .nan)) dB")
-        #expect(replies[2].leadsAfterLoss.count == 1 && lead?.shift == stampError)
-        #expect(after >= before - 3, "cancelled as well as before the loss")
-        #expect((replies[2].onsetERLE ?? 0) >= 15)
+        #expect((replies[2].onsetERLE ?? 0) >= 15, "the echo shown cancelled after the gap (the start check's 15 dB)")
     }
 }
