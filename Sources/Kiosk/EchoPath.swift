@@ -98,9 +98,6 @@ public final class EchoReference: Sendable {
         /// Samples further ahead the microphone reads than its time says (``shiftMicrophone(by:)``).
         var microphoneShift = 0
         var jumps = AlignmentJumps()
-        /// The speaker's side starts again from its next block's stamp (``speakerLost()``,
-        /// ``restarted(at:)``), which has not come yet.
-        var speakerRestarting = false
         /// Where the speaker's side started again, while it settles.
         var speakerRestartedAt: Int?
         /// Where the speaker's side first moved (a jump, or where it started again) since the
@@ -145,8 +142,7 @@ public final class EchoReference: Sendable {
         timeline.withLock { line in
             let (jumps, expected, settling) = (line.jumps.speaker, line.speaker.next, line.speaker.settling)
             let index = line.speaker.place(samples.count, measured: measured, jumps: &line.jumps.speaker, largest: &line.jumps.largest)
-            if line.speakerRestarting {
-                line.speakerRestarting = false
+            if settling && expected == nil {  // the first block since the side started again (`Side.lost()`)
                 line.speakerRestartedAt = index
                 line.speakerMoved(at: index)
             } else if settling && !line.speaker.settling, let restartedAt = line.speakerRestartedAt, let expected {
@@ -174,7 +170,6 @@ public final class EchoReference: Sendable {
         timeline.withLock { line in
             line.speaker.lost()
             line.jumps.speakerLosses += 1
-            line.speakerRestarting = true
         }
     }
 
@@ -214,7 +209,6 @@ public final class EchoReference: Sendable {
         timeline.withLock { line in
             line.truncate(at: index)
             line.speaker.lost()
-            line.speakerRestarting = true
         }
     }
 
