@@ -166,6 +166,9 @@ public actor ConversationService: Service {
             redelivery.ring()  // the waiting count, which a draining shutdown waits on, changed
         case .playback(.started(let turnID, let latency)):
             logger.debug("reply playing", metadata: ["turn": "\(turnID)", "buffered_ms": "\(latency.inMilliseconds)"])
+        case .playback(.speakerRanOut):
+            logger.warning("the speaker ran out of samples (a gap was heard)")
+            board.update { $0.conversation.speakerUnderruns += 1 }
         case .playback(.finished(let turnID, let end, let underruns)):
             playbacks[turnID] = nil
             tasks.removeValue(forKey: "reply-" + turnID)?.cancel()

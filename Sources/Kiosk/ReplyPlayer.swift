@@ -9,6 +9,9 @@ public enum PlaybackEvent: Sendable, Hashable {
     /// Playback ended: played to the end, stopped, or the speaker failed; `underruns` counts
     /// the times the buffer ran dry before the reply's end.
     case finished(turnID: String, PlaybackEnd, underruns: Int)
+    /// The speaker device ran out of samples and was restarted: the listener heard a gap
+    /// (counted, not fatal; the echo reference is told, and re-finds the speaker's timing).
+    case speakerRanOut
 }
 
 /// How a playback ended.
@@ -187,8 +190,10 @@ public final class ReplyPlayer: @unchecked Sendable {
     private func write(_ samples: [Int16]) throws(DeviceError) {
         let underruns = sink.underruns
         try sink.write(samples)
+        let ranOut = sink.underruns != underruns
+        if ranOut { report(.speakerRanOut) }
         if let echo {
-            if sink.underruns != underruns { echo.speakerLost() }
+            if ranOut { echo.speakerLost() }
             let ahead = sink.pendingFrames - samples.count
             echo.played(samples, heardFrom: .now + .microseconds(ahead * 1_000_000 / settings.sampleRate))
         }

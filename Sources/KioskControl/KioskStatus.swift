@@ -163,6 +163,9 @@ public struct KioskStatus: Codable, Sendable, Hashable {
         public var bargeIns: Int
         /// Playback underruns (the reply arrived slower than it plays), counted, not fatal.
         public var underruns: Int
+        /// Times the speaker device itself ran out of samples (a gap was heard, between replies
+        /// or in one), counted, not fatal.
+        public var speakerUnderruns: Int
         /// The last escalation the relay raised, shown until the session ends.
         @Nullable public var escalation: String?
         /// The speaker device, or the file replies are written to.
@@ -177,6 +180,7 @@ public struct KioskStatus: Codable, Sendable, Hashable {
             self.apologies = 0
             self.bargeIns = 0
             self.underruns = 0
+            self.speakerUnderruns = 0
             self.speaker = speaker
         }
     }

@@ -47,6 +47,9 @@ public enum StatusText {
         if conversation.apologies > 0 { conversationText += ", \(conversation.apologies) apolog\(conversation.apologies == 1 ? "y" : "ies")" }
         if conversation.bargeIns > 0 { conversationText += ", \(conversation.bargeIns) barge-in\(conversation.bargeIns == 1 ? "" : "s")" }
         if conversation.underruns > 0 { conversationText += ", \(conversation.underruns) underrun\(conversation.underruns == 1 ? "" : "s")" }
+        if conversation.speakerUnderruns > 0 {
+            conversationText += ", the speaker ran out \(conversation.speakerUnderruns) time\(conversation.speakerUnderruns == 1 ? "" : "s")"
+        }
         if let erle = conversation.echoReturnLossDb { conversationText += String(format: ", echo cancelled %.1f dB", erle) }
         conversationText += "  [\(conversation.speaker.isEmpty ? "no speaker: conversation off" : conversation.speaker)]"
         if let escalation = conversation.escalation { conversationText += "\n    ESCALATED: \(escalation.replacingOccurrences(of: "_", with: " ")) (staff alerted)" }

@@ -68,7 +68,8 @@ extension DaemonTests {
             func count(_ status: [String: Any]?, _ key: String) -> Int { value(status, key) as? Int ?? -1 }
             print("""
                 conversation on the VM's loopback card: ten questions made \(count(talked, "conversation.turns")) turns, \
-                \(count(talked, "conversation.barge_ins")) barge-ins, last reply's ERLE \(value(talked, "conversation.echo_return_loss_db") ?? "none") dB; \
+                \(count(talked, "conversation.barge_ins")) barge-ins, last reply's ERLE \(value(talked, "conversation.echo_return_loss_db") ?? "none") dB, \
+                the speaker ran out \(count(talked, "conversation.speaker_underruns")) time(s); \
                 talking over the eleventh reply: \(count(interrupted, "conversation.barge_ins") - count(talked, "conversation.barge_ins")) barge-in(s)
                 """)
             // Each reply's echo as hhd logged it, for a run that heard itself.

@@ -11,20 +11,24 @@ import Testing
 /// A speaker that keeps what it was given: the samples written, and how each reply ended.
 final class RecordingSpeaker: AudioSink, @unchecked Sendable {
     let name = "recording"
-    let underruns = 0
     /// What a device still holds (and can take back): nothing, or the given frames.
     let pendingFrames: Int
-    private let state = Mutex<(samples: [Int16], discards: Int, drains: Int, opens: Int, rewinds: Int, closes: Int)>(([], 0, 0, 0, 0, 0))
+    private let state = Mutex<(samples: [Int16], discards: Int, drains: Int, opens: Int, rewinds: Int, closes: Int, writes: Int, underruns: Int)>(([], 0, 0, 0, 0, 0, 0, 0))
     /// Delay of each write, like a device taking a block (zero: at once).
     let writeDelay: Duration
     /// When set, every write after the first waits for a signal (a device that stalls).
     let gate: DispatchSemaphore?
+    /// The writes (counted from 1) before which the device had run out of samples and restarted.
+    let runsOutBeforeWrites: Set<Int>
 
-    init(writeDelay: Duration = .zero, gate: DispatchSemaphore? = nil, pendingFrames: Int = 0) {
+    init(writeDelay: Duration = .zero, gate: DispatchSemaphore? = nil, pendingFrames: Int = 0, runsOutBeforeWrites: Set<Int> = []) {
         self.writeDelay = writeDelay
         self.gate = gate
         self.pendingFrames = pendingFrames
+        self.runsOutBeforeWrites = runsOutBeforeWrites
     }
+
+    var underruns: Int { state.withLock { $0.underruns } }
 
     var samples: [Int16] { state.withLock { $0.samples } }
     var discards: Int { state.withLock { $0.discards } }
@@ -37,7 +41,11 @@ final class RecordingSpeaker: AudioSink, @unchecked Sendable {
     func write(_ samples: [Int16]) throws(DeviceError) {
         if let gate, !state.withLock({ $0.samples.isEmpty }) { gate.wait() }
         if writeDelay > .zero { Thread.sleep(forTimeInterval: writeDelay / .seconds(1)) }
-        state.withLock { $0.samples += samples }
+        state.withLock {
+            $0.writes += 1
+            if runsOutBeforeWrites.contains($0.writes) { $0.underruns += 1 }
+            $0.samples += samples
+        }
     }
     func drain() { state.withLock { $0.drains += 1 } }
     func discard() { state.withLock { $0.discards += 1 } }
@@ -289,6 +297,22 @@ final class FakeTurnRelay: TurnSending {
         kiosk.speak("t2")
         try await OutboxServiceTests.eventually { kiosk.conversation.turns == 2 && kiosk.speaker.samples.count > played }
         #expect(relay.sent == ["t1", "t2"])
+    }
+
+    @Test func aSpeakerThatRunsOutIsCountedInTheStatusAndTheReplyPlaysWhole() async throws {
+        let relay = FakeTurnRelay(up: true, chunks: 2, gap: .milliseconds(10))
+        let kiosk = try Self.harness(relay: relay, speaker: RecordingSpeaker(runsOutBeforeWrites: [3, 7]))
+        let running = Task { await kiosk.service.run() }
+        defer { running.cancel() }
+        kiosk.inbox.yield(.sessionOpened("s1"))
+        #expect(kiosk.conversation.speakerUnderruns == 0)
+        kiosk.speak("t1")
+
+        try await OutboxServiceTests.eventually { kiosk.conversation.turns == 1 && kiosk.conversation.state == "listening" }
+        #expect(kiosk.speaker.samples == relay.reply, "a gap is heard, nothing is lost")
+        try await OutboxServiceTests.eventually { kiosk.conversation.speakerUnderruns == 2 }
+        let shown = StatusText.render(kiosk.board.snapshot, now: Date())
+        #expect(shown.contains("the speaker ran out 2 times"), "\(shown)")
     }
 
     @Test func anEscalationIsShownAndTheTurnsOfAClosedSessionAreKeptNotPlayed() async throws {
