@@ -192,28 +192,28 @@ let package = Package(
         // Benchmarks (release builds only; see docs/BENCHMARKS.md).
         .executableTarget(
             name: "vitals-bench",
-            dependencies: ["VitalsCore", "Simulation"],
+            dependencies: ["VitalsCore", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/VitalsBenchmarks",
             swiftSettings: strictSettings
         ),
 
         .executableTarget(
             name: "vitals-report",
-            dependencies: ["VitalsCore", "Simulation"],
+            dependencies: ["VitalsCore", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/VitalsReport",
             swiftSettings: strictSettings
         ),
 
         .executableTarget(
             name: "voice-bench",
-            dependencies: ["VoiceCore", "Analysis", "Kiosk", "EchoCancellation"],
+            dependencies: ["VoiceCore", "Analysis", "Kiosk", "EchoCancellation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/VoiceBenchmarks",
             swiftSettings: strictSettings
         ),
 
         .executableTarget(
             name: "kiosk-bench",
-            dependencies: ["Kiosk", "KioskControl", "EdgeStore", "MediaFiles", "Simulation", "VitalsCore"],
+            dependencies: ["Kiosk", "KioskControl", "EdgeStore", "MediaFiles", "Simulation", "VitalsCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/KioskBenchmarks",
             swiftSettings: strictSettings
         ),
@@ -222,6 +222,7 @@ let package = Package(
             name: "turn-bench",
             dependencies: [
                 "Relay", "HHProtocol", "Conversation", "MediaFiles", "SpeechEngines", "Kiosk", "KioskControl", "EdgeStore", "Devices",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

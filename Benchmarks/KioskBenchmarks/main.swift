@@ -3,6 +3,7 @@
 //   kiosk-bench [--runs N] [--seconds S]        the whole benchmark (see docs/BENCHMARKS.md)
 //   kiosk-bench --paced-read VIDEO.y4m AUDIO.wav  (internal) the reference: read both files
 //                                                 at their real-time pace and do nothing else
+import ArgumentParser
 import EdgeStore
 import Foundation
 import Kiosk
@@ -15,11 +16,25 @@ import VitalsCore
 import Glibc
 #endif
 
-let arguments = CommandLine.arguments
-func option(_ name: String, _ fallback: Int) -> Int {
-    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count, let value = Int(arguments[index + 1]) else { return fallback }
-    return value
+/// The benchmark's command line.
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kiosk-bench", abstract: "What the kiosk daemon costs, against references measured in the same run.")
+
+    @Option(help: "Runs of each measurement; the median is reported.")
+    var runs = 3
+    @Option(help: "Seconds of each measured window.")
+    var seconds = 40
+    /// The reference process's two files (run by the benchmark itself).
+    @Option(parsing: .upToNextOption, help: .hidden)
+    var pacedRead: [String] = []
+
+    func validate() throws {
+        guard runs > 0, seconds > 0 else { throw ValidationError("--runs and --seconds need positive whole numbers") }
+        guard pacedRead.isEmpty || pacedRead.count == 2 else { throw ValidationError("--paced-read takes VIDEO.y4m AUDIO.wav") }
+    }
 }
+
+let options = Options.parseOrExit()
 
 func now() -> Double {
     var time = timespec()
@@ -34,9 +49,9 @@ func median(_ values: [Double]) -> Double {
 
 // MARK: The reference process
 
-if let index = arguments.firstIndex(of: "--paced-read") {
-    let video = try Y4MReader(path: arguments[index + 1])
-    let audio = try WAVReader(path: arguments[index + 2])
+if options.pacedRead.count == 2 {
+    let video = try Y4MReader(path: options.pacedRead[0])
+    let audio = try WAVReader(path: options.pacedRead[1])
     let start = now()
     var frame: [UInt8] = []
     var samples: [Float] = []
@@ -105,8 +120,8 @@ func measure(_ executable: String, _ arguments: [String], warmUp: Double, window
 
 // MARK: Inputs
 
-let runs = option("--runs", 3)
-let seconds = option("--seconds", 40)
+let runs = options.runs
+let seconds = options.seconds
 let work = NSTemporaryDirectory() + "kiosk-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: work) }

@@ -1,6 +1,6 @@
 // turn-bench: what a voice turn costs in the relay, against references measured in the same run.
 //
-//   turn-bench [--runs N] [--turns T] [--only offline|overhead]
+//   turn-bench [--runs N] [--turns T] [--only offline|overhead|kiosk]
 //
 // 1. Offline (PocketSphinx, the offline responder, eSpeak NG) on a 3 s spoken question: from the
 //    end of the utterance (the request leaves) to the first byte of reply audio, split by stage,
@@ -12,6 +12,7 @@
 // 3. The kiosk's share (`--only kiosk`, KioskShare.swift): hhd's conversation (the real
 //    ConversationService, store, HTTPTurnClient and ReplyPlayer) against this relay, timed on
 //    both sides of the wire.
+import ArgumentParser
 import AsyncHTTPClient
 import Conversation
 import Foundation
@@ -26,13 +27,25 @@ import Prometheus
 import Relay
 import SpeechEngines
 
-let arguments = CommandLine.arguments
-func option(_ name: String, _ fallback: Int) -> Int {
-    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count, let value = Int(arguments[index + 1]) else { return fallback }
-    return value
+/// The benchmark's command line.
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "turn-bench", abstract: "What a voice turn costs in the relay and the kiosk.")
+
+    @Option(help: "Runs of the offline turn; the median is reported.")
+    var runs = 5
+    @Option(help: "Turns of the relay's overhead measurement, 16 at once.")
+    var turns = 320
+    @Option(help: "Only one part: offline, overhead or kiosk.")
+    var only: String?
+
+    func validate() throws {
+        guard runs > 0, turns > 0 else { throw ValidationError("--runs and --turns need positive whole numbers") }
+        guard only.map({ ["offline", "overhead", "kiosk"].contains($0) }) ?? true else { throw ValidationError("--only takes offline, overhead or kiosk") }
+    }
 }
-let runs = option("--runs", 5), turns = option("--turns", 320)
-let only = arguments.firstIndex(of: "--only").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+
+let options = Options.parseOrExit()
+let runs = options.runs, turns = options.turns, only = options.only
 
 func percentile(_ values: [Double], _ p: Double) -> Double {
     let sorted = values.sorted()

@@ -19,17 +19,27 @@ import Glibc
 #else
 import Darwin
 #endif
+import ArgumentParser
 import Simulation
 import VitalsCore
 
-func option(_ name: String, default value: Int) -> Int {
-    let args = CommandLine.arguments
-    guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return value }
-    return v
+/// The benchmark's command line.
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "vitals-bench", abstract: "The vitals engine's cost per frame and per second.")
+
+    @Option(help: "Runs of each measurement; the median is reported.")
+    var runs = 7
+    @Option(help: "Frames per run of the per-frame measurements.")
+    var frames = 300
+
+    func validate() throws {
+        guard runs > 0, frames > 0 else { throw ValidationError("--runs and --frames need positive whole numbers") }
+    }
 }
 
-let runs = option("--runs", default: 7)
-let framesPerRun = option("--frames", default: 300)
+let options = Options.parseOrExit()
+let runs = options.runs
+let framesPerRun = options.frames
 
 func nanoseconds(_ body: () -> Void) -> Double {
     let start = ContinuousClock.now

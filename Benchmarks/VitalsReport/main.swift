@@ -1,3 +1,4 @@
+import ArgumentParser
 import Dispatch
 import Foundation
 import Simulation
@@ -13,65 +14,49 @@ import VitalsCore
 // (seeds 1001…) is never used for tuning: other heart rates (48–140 bpm), glasses and a fringe on
 // some patients, other textures, noise and hunting phases. Its table is reported on its own.
 
-let usage = """
-    usage: vitals-report [--seeds N] [--duration SECONDS] [--set tuning|held-out|both] [--only TEXT] [--per-seed]
-                         [--save-traces DIR | --from-traces DIR]
-    """
+/// The report's command line.
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vitals-report",
+        abstract: "The vitals engine's coverage, error and false reports per skin type, light and scene.")
 
-struct Options {
+    @Option(help: "Seeds per row and set.")
     var seeds = 3
+    @Option(help: "Seconds of video per scene (12…600).")
     var duration = 30.0
-    var sets = ["tuning", "held-out"]
+    @Option(name: .customLong("set"), help: "tuning, held-out or both.")
+    var setName = "both"
+    @Option(help: "Only the rows whose group and name contain this text.")
     var only: String?
     /// Whether each seed's heart rate and each method's estimates, window by window, are
     /// printed to standard error as each row is done (to see which patients a cell's coverage
     /// lost), leaving the tables on standard output whole.
+    @Flag(help: "Print each seed's heart rate and every method's estimates to standard error.")
     var perSeed = false
+    @Option(help: ArgumentHelp("Write each rendered scene's region trace here.", valueName: "dir"))
+    var saveTraces: String?
+    @Option(help: ArgumentHelp("Read the region traces from here instead of rendering.", valueName: "dir"))
+    var fromTraces: String?
+
+    /// The sets to report, in order.
+    var sets: [String] { setName == "both" ? ["tuning", "held-out"] : [setName] }
+
     /// Where each rendered scene's region trace is written (`--save-traces`), or read from
     /// instead of rendering (`--from-traces`): the analyzer's whole input, so a change to the
     /// analyzer is measured on the report's scenes in seconds instead of the better part of an hour.
-    var traces: (directory: String, reading: Bool)?
-
-    init(_ arguments: [String]) {
-        var i = 1
-        func value() -> String {
-            i += 1
-            guard i < arguments.count else { fail("\(arguments[i - 1]) needs a value") }
-            return arguments[i]
-        }
-        while i < arguments.count {
-            switch arguments[i] {
-            case "--seeds":
-                guard let n = Int(value()), n > 0 else { fail("--seeds needs a positive whole number") }
-                seeds = n
-            case "--duration":
-                guard let d = Double(value()), d >= 12, d <= 600 else { fail("--duration needs 12…600 seconds") }
-                duration = d
-            case "--set":
-                switch value() {
-                case "both": sets = ["tuning", "held-out"]
-                case let set where set == "tuning" || set == "held-out": sets = [set]
-                case let other: fail("--set takes tuning, held-out or both, not \(other)")
-                }
-            case "--only": only = value()
-            case "--per-seed": perSeed = true
-            case let flag where flag == "--save-traces" || flag == "--from-traces":
-                guard traces == nil else { fail("give one of --save-traces and --from-traces") }
-                traces = (value(), flag == "--from-traces")
-            case "--help", "-h":
-                print(usage)
-                exit(0)
-            default: fail("unknown argument \(arguments[i])")
-            }
-            i += 1
-        }
+    var traces: (directory: String, reading: Bool)? {
+        if let directory = fromTraces { return (directory, true) }
+        return saveTraces.map { ($0, false) }
     }
-}
 
-/// Prints `message` and the usage to standard error and exits with status 2.
-func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("vitals-report: \(message)\n\(usage)\n".utf8))
-    exit(2)
+    func validate() throws {
+        guard seeds > 0 else { throw ValidationError("--seeds needs a positive whole number") }
+        guard (12...600).contains(duration) else { throw ValidationError("--duration needs 12…600 seconds") }
+        guard ["both", "tuning", "held-out"].contains(setName) else {
+            throw ValidationError("--set takes tuning, held-out or both, not \(setName)")
+        }
+        guard saveTraces == nil || fromTraces == nil else { throw ValidationError("give one of --save-traces and --from-traces") }
+    }
 }
 
 /// A row of the report: a named scene, made for each seed.
@@ -298,7 +283,7 @@ func trace(of scene: Scenario, file: String?, reading: Bool) throws -> RegionTra
 /// Prints a line at once (each set's table is printed as soon as the set is done).
 func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
-let options = Options(CommandLine.arguments)
+let options = Options.parseOrExit()
 let selected = rows.filter { row in options.only.map { "\(row.group) \(row.name)".contains($0) } ?? true }
 emit("vitals-report: \(options.seeds) seeds × \(Int(options.duration)) s at 640×480, kiosk-webcam camera model unless a row says otherwise")
 emit("cells: coverage of pulse seconds · MAE in bpm; for scenes without a pulse, the share of seconds with a heart rate reported")

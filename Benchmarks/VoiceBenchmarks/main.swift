@@ -17,6 +17,7 @@ import Glibc
 import Darwin
 #endif
 import Analysis
+import ArgumentParser
 import EchoCancellation
 import Kiosk
 import VoiceCore
@@ -63,9 +64,19 @@ func generated() -> [[Float]] {
 
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
-let arguments = Array(CommandLine.arguments.dropFirst())
-let json = arguments.contains("--json")
-let clips = arguments.first { !$0.hasPrefix("--") }.map(loadCorpus) ?? generated()
+/// The benchmark's command line.
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "voice-bench", abstract: "The voice detector's and the echo canceller's cost per 10 ms frame.")
+
+    @Flag(help: "Print the figures as JSON.")
+    var json = false
+    @Argument(help: ArgumentHelp("A folder of .wav clips (default: 60 s of generated noise and tones).", valueName: "corpus-dir"))
+    var corpus: String?
+}
+
+let options = Options.parseOrExit()
+let json = options.json
+let clips = options.corpus.map(loadCorpus) ?? generated()
 let frames = clips.reduce(0) { $0 + $1.count / VoiceFeatures.hopSize }
 
 /// CPU seconds per 10 ms frame of the echo canceller over `clips`, each played by the speaker
