@@ -2,8 +2,9 @@
 
 Every source is one or more real speakers recorded in a studio (the Asterisk telephone
 prompts), by volunteers (the words and letters of KDE's KTuberling and KLettres, one speaker
-or a few per language, in over twenty languages) or elsewhere (the PocketSphinx and Codec2 test
-recordings), installed with apt-get
+or a few per language, in over twenty languages), by voice actors (the Dutch dialogue of the
+game Fish Fillets: 1 500 acted lines, an hour once trimmed, the two leads and other parts) or
+elsewhere (the PocketSphinx and Codec2 test recordings), installed with apt-get
 (`scripts/install-deps.sh` names the packages). Each has a role, and a source is used only
 in its role:
 
@@ -15,13 +16,14 @@ in its role:
   training or tuning (`corpus.py --split independent`).
 
 The Asterisk core sounds come as G.722 at 16 kHz (decoded with spandsp through ctypes) or as
-8 kHz WAV, the KDE recordings as Ogg Vorbis, Opus or WAV (read with the soundfile module from PyPI);
+8 kHz WAV, the KDE recordings and the game's as Ogg Vorbis, Opus or WAV (read with the soundfile module from PyPI);
 everything is returned at 16 kHz, trimmed to its active part. A source whose recordings sit in
 one folder per language (`per_folder`) counts each folder as its own speaker. Volunteers'
-recordings (`home_recorded`) often carry their room's hiss a few tens of dB below the word,
-which the corpus's truth (within 35 dB of the loudest frame) would call speech: of those, only
-the recordings whose quietest frames lie at least 45 dB below their loudest are used
-(QUIET_FLOOR_DB).
+recordings often carry their room's hiss a few tens of dB below the word, which the corpus's
+truth (within 35 dB of the loudest frame) would call speech: of a source marked
+`quiet_floor_checked` (the volunteers', the game's), only the recordings whose quietest frames
+lie at least 45 dB below their loudest are used (QUIET_FLOOR_DB). A source marked
+`per_character` names its speaker in each file name (`_character`).
 """
 import ctypes
 import glob
@@ -43,7 +45,8 @@ class Source:
     role: str
     description: str
     per_folder: bool = False
-    home_recorded: bool = False
+    quiet_floor_checked: bool = False
+    per_character: bool = False
 
 
 SOURCES = {
@@ -56,12 +59,16 @@ SOURCES = {
     "ktuberling": Source("ktuberling-data",
                          tuple(f"/usr/share/ktuberling/sounds/*/*.{ext}" for ext in ("ogg", "opus", "wav")), "train",
                          "single words in 23 languages (KTuberling), volunteers, 16-48 kHz",
-                         per_folder=True, home_recorded=True),
+                         per_folder=True, quiet_floor_checked=True),
     "klettres": Source("klettres-data",
                        tuple(f"/usr/share/klettres/*/{kind}/*.{ext}" for kind in ("alpha", "syllab")
                              for ext in ("ogg", "wav")), "train",
                        "letters and syllables in 20 languages (KLettres), volunteers",
-                       per_folder=True, home_recorded=True),
+                       per_folder=True, quiet_floor_checked=True),
+    "fillets-nl": Source("fillets-ng-data-nl", ("/usr/share/games/fillets-ng/sound/*/nl/*.ogg",), "train",
+                         "Dutch dialogue of the game Fish Fillets (voice actors, two leads and many "
+                         "characters, acted and conversational), 22-44 kHz",
+                         quiet_floor_checked=True, per_character=True),
     "ru-ivr": Source("asterisk-core-sounds-ru-g722", (f"{SOUNDS}/ru_RU_f_IvrvoiceRU/**/*.g722",), "held-out",
                      "Russian, female, 16 kHz G.722"),
     "es-allison": Source("asterisk-core-sounds-es-g722", (f"{SOUNDS}/es_MX_f_Allison/**/*.g722",), "held-out",
@@ -144,11 +151,15 @@ def utterances(name, minimum_seconds=0.3):
     out = []
     for path in files(name):
         audio = _load(path)
-        if SOURCES[name].home_recorded and quiet_floor_db(audio) > QUIET_FLOOR_DB:
+        if SOURCES[name].quiet_floor_checked and quiet_floor_db(audio) > QUIET_FLOOR_DB:
             continue
         audio = _trimmed(audio)
         if len(audio) >= minimum_seconds * RATE:
-            speaker = f"{name}/{_language_folder(path)}" if SOURCES[name].per_folder else name
+            speaker = name
+            if SOURCES[name].per_folder:
+                speaker = f"{name}/{_language_folder(path)}"
+            elif SOURCES[name].per_character:
+                speaker = f"{name}/{_character(path)}"
             out.append((audio, speaker))
     return out
 
@@ -176,6 +187,13 @@ def _language_folder(path):
     """The language folder of a KDE recording: .../sounds/<lang>/x.ogg or .../<lang>/alpha/x.ogg."""
     parts = path.split(os.sep)
     return parts[-3] if parts[-2] in ("alpha", "syllab") else parts[-2]
+
+
+def _character(path):
+    """Who speaks a Fish Fillets line: its file is <level>-<character>-<line>.ogg ("let-m-oko":
+    the small fish); lines named otherwise count as one speaker, "other"."""
+    parts = os.path.basename(path).split("-")
+    return parts[1] if len(parts) >= 3 else "other"
 
 
 _spandsp = None
