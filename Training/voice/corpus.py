@@ -177,11 +177,12 @@ def _speak_job(job):
 PERTURBATIONS = [(4, 5), (17, 20), (9, 10), (19, 20), (1, 1), (1, 1), (21, 20), (11, 10), (6, 5)]
 
 
-def real_pool(seed, role, perturb):
-    """Every utterance of the real speech sources with `role`, as (audio, speaker)."""
+def real_pool(seed, role, perturb, extra=()):
+    """Every utterance of the real speech sources with `role` and then of the sources named in
+    `extra`, as (audio, speaker)."""
     rng = np.random.default_rng(seed)
     pool = []
-    for name in speech_sources.sources(role):
+    for name in speech_sources.sources(role) + list(extra):
         for audio, speaker in speech_sources.utterances(name):
             if perturb:
                 up, down = PERTURBATIONS[int(rng.integers(0, len(PERTURBATIONS)))]
@@ -300,6 +301,9 @@ def main():
     parser.add_argument("--steady", type=lambda v: [k for k in v.split(",") if k], default=[],
                         help="train: noise kinds (comma-separated) to add eight 60 s noise-only clips of each, "
                              "all through a cheap microphone (default: none)")
+    parser.add_argument("--extra-speech", type=lambda v: [k for k in v.split(",") if k], default=[],
+                        help="train and select: sources of role \"optional\" in speech_sources.py (comma-separated) "
+                             "to add to the training speakers (default: none)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
@@ -309,8 +313,12 @@ def main():
     if synthetic:
         voices = TRAIN_VOICES if synthetic == "train" else TRAIN_VOICES + HELD_OUT_VOICES
         speech_pool += utterance_pool(base_seed, voices, 500 if training else 160)
+    extra = args.extra_speech if real_role == "train" else []
+    for name in extra:
+        if name not in speech_sources.sources("optional"):
+            raise SystemExit(f"--extra-speech {name}: not an optional source of speech_sources.py")
     if real_role:
-        speech_pool += real_pool(base_seed, real_role, perturb=training)
+        speech_pool += real_pool(base_seed, real_role, perturb=training, extra=extra)
     # Distant talkers (babble, television) speak with the split's own voices, utterances the
     # patient never speaks.
     noise_pool = [a for a, _ in speech_pool[1::3]]

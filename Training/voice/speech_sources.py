@@ -13,7 +13,10 @@ in its role:
   on their own (`corpus.py --split heldout`);
 * "independent": the recordings the project reserves for independent evaluation (issue 17:
   `pocketsphinx-testdata`, `codec2-examples`, `asterisk-core-sounds-en-wav`), never used for
-  training or tuning (`corpus.py --split independent`).
+  training or tuning (`corpus.py --split independent`);
+* "optional": tried in training and not adopted (docs/VOICE.md says what it did); added to the
+  train and select splits only when named (`corpus.py --extra-speech NAME`), its package
+  installed only when asked for (`--packages optional`).
 
 The Asterisk core sounds come as G.722 at 16 kHz (decoded with spandsp through ctypes) or as
 8 kHz WAV, the KDE recordings and the game's as Ogg Vorbis, Opus or WAV (read with the soundfile module from PyPI);
@@ -65,7 +68,7 @@ SOURCES = {
                              for ext in ("ogg", "wav")), "train",
                        "letters and syllables in 20 languages (KLettres), volunteers",
                        per_folder=True, quiet_floor_checked=True),
-    "fillets-nl": Source("fillets-ng-data-nl", ("/usr/share/games/fillets-ng/sound/*/nl/*.ogg",), "train",
+    "fillets-nl": Source("fillets-ng-data-nl", ("/usr/share/games/fillets-ng/sound/*/nl/*.ogg",), "optional",
                          "Dutch dialogue of the game Fish Fillets (voice actors, two leads and many "
                          "characters, acted and conversational), 22-44 kHz",
                          quiet_floor_checked=True, per_character=True),
@@ -87,10 +90,10 @@ SOURCES = {
 }
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--packages"]:
-    # The Debian packages to install for the sources with the roles named (all without), printed
-    # before numpy and scipy are imported: they may not be installed yet. The Makefile passes
-    # them to scripts/install-deps.sh.
-    roles = set(sys.argv[2:]) or {s.role for s in SOURCES.values()}
+    # The Debian packages to install for the sources with the roles named (without: every role
+    # but "optional"), printed before numpy and scipy are imported: they may not be installed
+    # yet. The Makefile passes them to scripts/install-deps.sh.
+    roles = set(sys.argv[2:]) or {"train", "held-out", "independent"}
     print(" ".join(sorted({s.package for s in SOURCES.values() if s.role in roles}) + ["libspandsp2"]))
     sys.exit(0)
 
