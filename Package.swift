@@ -190,30 +190,37 @@ let package = Package(
         ),
 
         // Benchmarks (release builds only; see docs/BENCHMARKS.md).
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/Support",
+            swiftSettings: strictSettings
+        ),
+
         .executableTarget(
             name: "vitals-bench",
-            dependencies: ["VitalsCore", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VitalsCore", "Simulation", "BenchmarkSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/VitalsBenchmarks",
             swiftSettings: strictSettings
         ),
 
         .executableTarget(
             name: "vitals-report",
-            dependencies: ["VitalsCore", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VitalsCore", "Simulation", "BenchmarkSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/VitalsReport",
             swiftSettings: strictSettings
         ),
 
         .executableTarget(
             name: "voice-bench",
-            dependencies: ["VoiceCore", "Analysis", "Kiosk", "EchoCancellation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VoiceCore", "Analysis", "Kiosk", "EchoCancellation", "BenchmarkSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/VoiceBenchmarks",
             swiftSettings: strictSettings
         ),
 
         .executableTarget(
             name: "kiosk-bench",
-            dependencies: ["Kiosk", "KioskControl", "EdgeStore", "MediaFiles", "Simulation", "VitalsCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Kiosk", "KioskControl", "EdgeStore", "MediaFiles", "Simulation", "VitalsCore", "BenchmarkSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/KioskBenchmarks",
             swiftSettings: strictSettings
         ),
@@ -221,7 +228,7 @@ let package = Package(
         .executableTarget(
             name: "turn-bench",
             dependencies: [
-                "Relay", "HHProtocol", "Conversation", "MediaFiles", "SpeechEngines", "Kiosk", "KioskControl", "EdgeStore", "Devices",
+                "Relay", "HHProtocol", "Conversation", "MediaFiles", "SpeechEngines", "Kiosk", "KioskControl", "EdgeStore", "Devices", "BenchmarkSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

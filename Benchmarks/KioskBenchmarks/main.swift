@@ -4,6 +4,7 @@
 //   kiosk-bench --paced-read VIDEO.y4m AUDIO.wav  (internal) the reference: read both files
 //                                                 at their real-time pace and do nothing else
 import ArgumentParser
+import BenchmarkSupport
 import EdgeStore
 import Foundation
 import Kiosk
@@ -21,15 +22,14 @@ struct Options: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "kiosk-bench", abstract: "What the kiosk daemon costs, against references measured in the same run.")
 
     @Option(help: "Runs of each measurement; the median is reported.")
-    var runs = 3
+    var runs = PositiveCount(3)
     @Option(help: "Seconds of each measured window.")
-    var seconds = 40
+    var seconds = PositiveCount(40)
     /// The reference process's two files (run by the benchmark itself).
     @Option(parsing: .upToNextOption, help: .hidden)
     var pacedRead: [String] = []
 
     func validate() throws {
-        guard runs > 0, seconds > 0 else { throw ValidationError("--runs and --seconds need positive whole numbers") }
         guard pacedRead.isEmpty || pacedRead.count == 2 else { throw ValidationError("--paced-read takes VIDEO.y4m AUDIO.wav") }
     }
 }
@@ -42,10 +42,6 @@ func now() -> Double {
     return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
 }
 
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted.isEmpty ? .nan : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}
 
 // MARK: The reference process
 
@@ -120,8 +116,8 @@ func measure(_ executable: String, _ arguments: [String], warmUp: Double, window
 
 // MARK: Inputs
 
-let runs = options.runs
-let seconds = options.seconds
+let runs = options.runs.value
+let seconds = options.seconds.value
 let work = NSTemporaryDirectory() + "kiosk-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: work) }

@@ -11,6 +11,7 @@
 //     device model, plus what the device held ahead of them). Reference: the same client
 //     fetching the same reply, from the relay's write to the first bytes received.
 import AsyncHTTPClient
+import BenchmarkSupport
 import Devices
 import EdgeStore
 import Foundation

@@ -14,6 +14,7 @@
 //    both sides of the wire.
 import ArgumentParser
 import AsyncHTTPClient
+import BenchmarkSupport
 import Conversation
 import Foundation
 import HHProtocol
@@ -31,26 +32,19 @@ import SpeechEngines
 struct Options: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "turn-bench", abstract: "What a voice turn costs in the relay and the kiosk.")
 
-    @Option(help: "Runs of the offline turn; the median is reported.")
-    var runs = 5
-    @Option(help: "Turns of the relay's overhead measurement, 16 at once.")
-    var turns = 320
-    @Option(help: "Only one part: offline, overhead or kiosk.")
-    var only: String?
+    /// The benchmark's three parts.
+    enum Part: String, ExpressibleByArgument, CaseIterable { case offline, overhead, kiosk }
 
-    func validate() throws {
-        guard runs > 0, turns > 0 else { throw ValidationError("--runs and --turns need positive whole numbers") }
-        guard only.map({ ["offline", "overhead", "kiosk"].contains($0) }) ?? true else { throw ValidationError("--only takes offline, overhead or kiosk") }
-    }
+    @Option(help: "Runs of the offline turn; the median is reported.")
+    var runs = PositiveCount(5)
+    @Option(help: "Turns of the relay's overhead measurement, 16 at once.")
+    var turns = PositiveCount(320)
+    @Option(help: "Only one part.")
+    var only: Part?
 }
 
 let options = Options.parseOrExit()
-let runs = options.runs, turns = options.turns, only = options.only
-
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    let sorted = values.sorted()
-    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
-}
+let runs = options.runs.value, turns = options.turns.value, only = options.only
 
 struct DelayedSpeechToText: SpeechToText {
     let name = "delayed"
@@ -186,7 +180,7 @@ let samples: [Int16] = try {
     return try TurnUpload.parse(body, contentType: type).audio.samples
 }()
 func ms(_ value: Double) -> String { String(format: "%.0f ms", value * 1000) }
-if only == nil || only == "offline" {
+if only == nil || only == .offline {
     let seconds = Double(question.count - 44) / (22_050 * 2)
     let offline = try OfflineVoice.load(decoders: 2)
     let offlineRelay = try await startRelay(VoicePipeline(speechToText: offline.speechToText, responder: offline.responder, textToSpeech: offline.textToSpeech))
@@ -207,10 +201,10 @@ if only == nil || only == "offline" {
                  percentile(firstAudio, 0.5) / percentile(reference, 0.5)))
     offlineRelay.task.cancel()
 }
-if only == "offline" { exit(0) }
-if only == "kiosk" || only == nil {
+if only == .offline { exit(0) }
+if only == .kiosk || only == nil {
     try await measureKioskShare(question: samples, runs: max(runs, 10))
-    if only == "kiosk" { exit(0) }
+    if only == .kiosk { exit(0) }
 }
 
 // 2. Overhead at 16 concurrent turns, with the audio as a kiosk sends it (16 kHz mono).

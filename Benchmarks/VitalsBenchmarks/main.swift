@@ -20,6 +20,7 @@ import Glibc
 import Darwin
 #endif
 import ArgumentParser
+import BenchmarkSupport
 import Simulation
 import VitalsCore
 
@@ -28,18 +29,14 @@ struct Options: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "vitals-bench", abstract: "The vitals engine's cost per frame and per second.")
 
     @Option(help: "Runs of each measurement; the median is reported.")
-    var runs = 7
+    var runs = PositiveCount(7)
     @Option(help: "Frames per run of the per-frame measurements.")
-    var frames = 300
-
-    func validate() throws {
-        guard runs > 0, frames > 0 else { throw ValidationError("--runs and --frames need positive whole numbers") }
-    }
+    var frames = PositiveCount(300)
 }
 
 let options = Options.parseOrExit()
-let runs = options.runs
-let framesPerRun = options.frames
+let runs = options.runs.value
+let framesPerRun = options.frames.value
 
 func nanoseconds(_ body: () -> Void) -> Double {
     let start = ContinuousClock.now
@@ -48,7 +45,6 @@ func nanoseconds(_ body: () -> Void) -> Double {
     return Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
 }
 
-func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 func ms(_ ns: Double) -> String { String(Double(Int(ns / 1000)) / 1000) + " ms" }
 

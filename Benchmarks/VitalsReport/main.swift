@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchmarkSupport
 import Dispatch
 import Foundation
 import Simulation
@@ -21,7 +22,7 @@ struct Options: ParsableCommand {
         abstract: "The vitals engine's coverage, error and false reports per skin type, light and scene.")
 
     @Option(help: "Seeds per row and set.")
-    var seeds = 3
+    var seeds = PositiveCount(3)
     @Option(help: "Seconds of video per scene (12…600).")
     var duration = 30.0
     @Option(name: .customLong("set"), help: "tuning, held-out or both.")
@@ -50,7 +51,6 @@ struct Options: ParsableCommand {
     }
 
     func validate() throws {
-        guard seeds > 0 else { throw ValidationError("--seeds needs a positive whole number") }
         guard (12...600).contains(duration) else { throw ValidationError("--duration needs 12…600 seconds") }
         guard ["both", "tuning", "held-out"].contains(setName) else {
             throw ValidationError("--set takes tuning, held-out or both, not \(setName)")
@@ -285,11 +285,11 @@ func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").u
 
 let options = Options.parseOrExit()
 let selected = rows.filter { row in options.only.map { "\(row.group) \(row.name)".contains($0) } ?? true }
-emit("vitals-report: \(options.seeds) seeds × \(Int(options.duration)) s at 640×480, kiosk-webcam camera model unless a row says otherwise")
+emit("vitals-report: \(options.seeds.value) seeds × \(Int(options.duration)) s at 640×480, kiosk-webcam camera model unless a row says otherwise")
 emit("cells: coverage of pulse seconds · MAE in bpm; for scenes without a pulse, the share of seconds with a heart rate reported")
 for set in options.sets {
     let heldOut = set == "held-out"
-    let seeds = (0..<UInt64(options.seeds)).map { (heldOut ? 1001 : 1) + $0 }
+    let seeds = (0..<UInt64(options.seeds.value)).map { (heldOut ? 1001 : 1) + $0 }
     // Every row's seeds at once, so both cores stay busy to the end of the set.
     let jobs = selected.flatMap { row in seeds.map { (row: row, seed: $0, scene: scenario(row: row, seed: $0, heldOut: heldOut, duration: options.duration)) } }
     let results = Results(count: jobs.count)

@@ -18,6 +18,7 @@ import Darwin
 #endif
 import Analysis
 import ArgumentParser
+import BenchmarkSupport
 import EchoCancellation
 import Kiosk
 import VoiceCore
@@ -62,7 +63,6 @@ func generated() -> [[Float]] {
     }]
 }
 
-func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 /// The benchmark's command line.
 struct Options: ParsableCommand {
