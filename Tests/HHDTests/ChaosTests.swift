@@ -111,7 +111,7 @@ extension DaemonTests {
 /// An `hh-relay serve` on a fixed port that the chaos test starts, kills and restarts.
 private final class ChaosRelay {
     let environment: [String: String]
-    let port = Int.random(in: 20_000...60_000)
+    let port = freePort()
     let log: String
     private var process: Process?
 

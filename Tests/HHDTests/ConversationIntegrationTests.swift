@@ -5,6 +5,7 @@ import Kiosk
 import KioskControl
 import MediaFiles
 import Relay
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -94,7 +95,7 @@ extension DaemonTests {
         @Test func withTheRelayDownTheKioskApologisesAndDeliversTheTurnOnceItIsBack() async throws {
             let directory = temporaryDirectory("conversation-down")
             let token = try RealRelayTests.enrolDevice(in: directory)
-            let port = Int.random(in: 20_000...60_000)
+            let port = freePort()
             let speaker = directory + "/speaker.wav"
             let daemon = try DaemonProcess(
                 ["--config", writeTestConfiguration(in: directory, token: token, speaker: speaker), "--state-dir", directory + "/state",

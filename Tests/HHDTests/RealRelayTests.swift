@@ -4,6 +4,7 @@ import Kiosk
 import KioskControl
 import MediaFiles
 import Relay
+import TestSupport
 import Testing
 import VoiceCore
 
@@ -44,6 +45,10 @@ extension DaemonTests {
 
             var outcome = TurnOutcome.retryLater("not sent")
             for _ in 0..<100 {  // the relay loads its offline engines first
+                guard relay.isRunning else {
+                    Issue.record("the relay exited: \((try? String(contentsOfFile: directory + "/relay.log", encoding: .utf8)) ?? "")")
+                    return
+                }
                 outcome = await client.send(turn, vitals: vitals)
                 if case .retryLater = outcome { try await Task.sleep(for: .milliseconds(200)) } else { break }
             }
@@ -82,7 +87,7 @@ extension DaemonTests {
         /// An `hh-relay serve` on SQLite in `directory`/relay with one clinic and device: the
         /// process, its port and the device's token.
         /// The relay's request log (one JSON line a request) is `directory`/relay.log.
-        static func startRelay(in directory: String, port: Int = Int.random(in: 20_000...60_000)) throws -> (Process, Int, String) {
+        static func startRelay(in directory: String, port: Int = freePort()) throws -> (Process, Int, String) {
             let token = try enrolDevice(in: directory)
             return (try serveRelay(in: directory, port: port), port, token)
         }
