@@ -25,8 +25,11 @@ struct Options: ParsableCommand {
     var seeds = PositiveCount(3)
     @Option(help: "Seconds of video per scene (12…600).")
     var duration = 30.0
-    @Option(name: .customLong("set"), help: "tuning, held-out or both.")
-    var setName = "both"
+    /// Which seeds: the tuning set, the held-out set, or both.
+    enum SetChoice: String, ExpressibleByArgument, CaseIterable { case tuning, heldOut = "held-out", both }
+
+    @Option(name: .customLong("set"), help: "Which set of seeds.")
+    var setChoice = SetChoice.both
     @Option(help: "Only the rows whose group and name contain this text.")
     var only: String?
     /// Whether each seed's heart rate and each method's estimates, window by window, are
@@ -40,7 +43,7 @@ struct Options: ParsableCommand {
     var fromTraces: String?
 
     /// The sets to report, in order.
-    var sets: [String] { setName == "both" ? ["tuning", "held-out"] : [setName] }
+    var sets: [String] { setChoice == .both ? [SetChoice.tuning.rawValue, SetChoice.heldOut.rawValue] : [setChoice.rawValue] }
 
     /// Where each rendered scene's region trace is written (`--save-traces`), or read from
     /// instead of rendering (`--from-traces`): the analyzer's whole input, so a change to the
@@ -52,9 +55,6 @@ struct Options: ParsableCommand {
 
     func validate() throws {
         guard (12...600).contains(duration) else { throw ValidationError("--duration needs 12…600 seconds") }
-        guard ["both", "tuning", "held-out"].contains(setName) else {
-            throw ValidationError("--set takes tuning, held-out or both, not \(setName)")
-        }
         guard saveTraces == nil || fromTraces == nil else { throw ValidationError("give one of --save-traces and --from-traces") }
     }
 }
