@@ -45,9 +45,11 @@ func now() -> Double {
 
 // MARK: The reference process
 
-if options.pacedRead.count == 2 {
-    let video = try Y4MReader(path: options.pacedRead[0])
-    let audio = try WAVReader(path: options.pacedRead[1])
+/// Reads a Y4M video and a WAV file side by side at the video's real-time pace and does nothing
+/// else with them: the least any capture process does.
+func readPaced(videoPath: String, audioPath: String) throws {
+    let video = try Y4MReader(path: videoPath)
+    let audio = try WAVReader(path: audioPath)
     let start = now()
     var frame: [UInt8] = []
     var samples: [Float] = []
@@ -62,6 +64,14 @@ if options.pacedRead.count == 2 {
         }
         let wait = due - now()
         if wait > 0 { usleep(UInt32(wait * 1e6)) }
+    }
+}
+
+if options.pacedRead.count == 2 {
+    do {
+        try readPaced(videoPath: options.pacedRead[0], audioPath: options.pacedRead[1])
+    } catch {
+        Options.exit(withError: error)
     }
     exit(0)
 }
