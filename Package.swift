@@ -266,7 +266,7 @@ let package = Package(
             dependencies: ["VitalsCore", "Simulation"],
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "VoiceAccuracyTests", dependencies: ["Analysis"], swiftSettings: strictSettings),
+        .testTarget(name: "VoiceAccuracyTests", dependencies: ["Analysis", "VoiceCore"], swiftSettings: strictSettings),
         .testTarget(
             name: "RelayTests",
             dependencies: [

@@ -21,6 +21,10 @@ Metrics, all on 10 ms frames against the corpus truth (see Training/voice/corpus
 * onset latency: median and 90th percentile of the time from a true utterance onset (after
   >= 1 s without speech) to the detector's first speech decision, plus the audio the detector
   must wait for before it can decide a frame (frame length and lookahead);
+* recordings that start with speech: every speech clip cut to 100 ms before its first speech
+  frame (the 16 kHz mono audio every detector reads, through a WAV for ours) and run again, F1 over what is left and over its first 3 s, beside the
+  same frames of the uncut run (the features' noise floor is then first set on speech, not on
+  the noise: how many recordings made elsewhere begin);
 * ours only, the utterances the kiosk would send as voice turns (`hhctl analyze audio
   --utterances`): recall (a true utterance is found when detected utterances cover at least
   half of it; true utterances are runs of speech frames joined across pauses under 700 ms, the
@@ -37,6 +41,7 @@ import csv
 import json
 import os
 import subprocess
+import tempfile
 import time
 import wave
 from collections import defaultdict
@@ -77,6 +82,14 @@ class Ours:
         return [tuple(map(float, line.split(","))) for line in out]
 
     def frames(self, path, audio, count):
+        if path is None:  # audio only: through a 16 kHz mono WAV
+            with tempfile.NamedTemporaryFile(suffix=".wav") as f:
+                with wave.open(f.name, "wb") as w:
+                    w.setnchannels(1)
+                    w.setsampwidth(2)
+                    w.setframerate(16000)
+                    w.writeframes(np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2").tobytes())
+                return self.frames(f.name, audio, count)
         return frames_from_segments(self.segments(path), count), 0.0
 
     def utterances(self, path):
@@ -183,7 +196,8 @@ def utterance_scores(found, truth_runs):
 def evaluate(detector, clips, corpus):
     stats = {"snr": defaultdict(lambda: [0, 0, 0]), "noise": defaultdict(lambda: [0, 0, 0]),
              "all": [0, 0, 0], "fa": [0, 0], "fa_kind": defaultdict(lambda: [0, 0]), "triggers": [0, 0.0],
-             "latency": [], "cpu": [0.0, 0], "utterances": [0, 0, 0, 0], "false_turns": [0, 0.0]}
+             "latency": [], "cpu": [0.0, 0], "utterances": [0, 0, 0, 0], "false_turns": [0, 0.0],
+             "cut": defaultdict(lambda: [0, 0, 0])}
     for clip in clips:
         path = os.path.join(corpus, clip["name"] + ".wav")
         truth = np.array([c == "1" for c in open(os.path.join(corpus, clip["name"] + ".labels")).read().strip()])
@@ -221,6 +235,14 @@ def evaluate(detector, clips, corpus):
                 stats["latency"].append((hits[0] + max(0, onset - 20) - onset) * 10 + detector.delay_ms)
             else:
                 stats["latency"].append(1000 + detector.delay_ms)  # missed: counts as late
+        # The same clip starting 100 ms before its first speech frame, against the same frames uncut.
+        cut = max(0, int(np.argmax(truth)) - 10)
+        cut_decided, _ = detector.frames(None, audio[cut * FRAME:], len(truth) - cut)
+        for key, decisions, frames in [("cut", cut_decided, None), ("cut 3 s", cut_decided, 300),
+                                       ("uncut", decided[cut:], None), ("uncut 3 s", decided[cut:], 300)]:
+            held, t = decisions[:frames], truth[cut:][:frames]
+            for k, v in enumerate((np.sum(held & t), held.sum(), t.sum())):
+                stats["cut"][key][k] += v
         if utterances is not None:
             found = [(s * 100, e * 100) for s, e in utterances]
             for k, v in enumerate(utterance_scores(found, runs(truth, join=70))):
@@ -262,6 +284,14 @@ def report(corpus, detectors, binary):
     for name, st in results.items():
         print(f"| {name} false alarms | " + " | ".join(
             f"{st['fa_kind'][n][0] / max(1, st['fa_kind'][n][1]):.1%}" for n in noises) + " |")
+    print()
+    print("Recordings that start with speech (each speech clip cut to 100 ms before its first speech frame), "
+          "F1 (the same frames uncut):\n")
+    print("| detector | whole clip | its first 3 s |")
+    print("|---|---|---|")
+    for name, st in results.items():
+        c = st["cut"]
+        print(f"| {name} | {ratio(c['cut']):.3f} ({ratio(c['uncut']):.3f}) | {ratio(c['cut 3 s']):.3f} ({ratio(c['uncut 3 s']):.3f}) |")
     ours = next(st for name, st in results.items() if name.startswith("ours"))
     found, truths, right, detected = ours["utterances"]
     print()

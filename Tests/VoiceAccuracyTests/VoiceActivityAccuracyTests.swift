@@ -1,6 +1,7 @@
 import Analysis
 import Foundation
 import Testing
+import VoiceCore
 
 /// A labelled corpus that `make voice-corpus` generates (Training/voice/corpus.py): speech in
 /// sixteen kinds of clinic noise at 20, 10, 5 and 0 dB SNR, the talker near or up to 3 m away in
@@ -23,6 +24,8 @@ struct VoiceCorpus {
     static let heldout = VoiceCorpus(split: "heldout")
 
     let clips: [Clip]
+    /// The folder the clips are in.
+    let directory: String
 
     init(split: String) {
         let directory: String
@@ -32,6 +35,7 @@ struct VoiceCorpus {
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             directory = root.appendingPathComponent("out/voice-corpus/\(split)").path
         }
+        self.directory = directory
         guard let text = try? String(contentsOfFile: directory + "/manifest.csv", encoding: .utf8) else {
             Issue.record("no voice corpus at \(directory): run `make voice-corpus` (make test does)")
             clips = []
@@ -93,6 +97,36 @@ struct VoiceCorpus {
         return (hits, decided, truth)
     }
 
+    /// Frame F1 of recordings that start with speech: every speech clip (the talker at 2 m too)
+    /// cut to 100 ms before its first speech frame and detected from there, over the rest of the
+    /// clip and over its first 3 s (`cut`); and over the same frames of the uncut clips, where the
+    /// detector had heard the noise alone first (`uncut`). A cut clip's noise floor is first set on
+    /// speech, as in many recordings made elsewhere.
+    func startingWithSpeech() throws -> (cut: (whole: Double, firstSeconds: Double), uncut: (whole: Double, firstSeconds: Double)) {
+        var cut = [Clip](), uncut = [Clip]()
+        for clip in clips where clip.speech {
+            guard let first = clip.truth.firstIndex(of: true) else { continue }
+            let start = max(0, first - 10)
+            var reader = try MonoAudioReader(path: "\(directory)/\(clip.name).wav")
+            var samples: [Float] = []
+            while let block = try reader.next() { samples += block }
+            var detector = VoiceActivityDetector()
+            var decided = detector.process(Array(samples.dropFirst(start * VoiceFeatures.hopSize))).map(\.isSpeech)
+            decided += detector.finish().map(\.isSpeech)
+            let truth = Array(clip.truth[start...])
+            decided += repeatElement(false, count: max(0, truth.count - decided.count))
+            var shortened = clip
+            (shortened.truth, shortened.decided) = (truth, Array(decided.prefix(truth.count)))
+            cut.append(shortened)
+            (shortened.truth, shortened.decided) = (truth, Array(clip.decided[start...]))
+            uncut.append(shortened)
+        }
+        func firstSeconds(_ clips: [Clip]) -> [Clip] {
+            clips.map { var c = $0; (c.truth, c.decided) = (Array(c.truth.prefix(300)), Array(c.decided.prefix(300))); return c }
+        }
+        return ((Self.f1(cut), Self.f1(firstSeconds(cut))), (Self.f1(uncut), Self.f1(firstSeconds(uncut))))
+    }
+
     /// Flagged frames and all frames in noise-only stretches: truth 0 and at least 0.5 s from
     /// any speech.
     static func falseAlarms(_ clips: [Clip]) -> (flagged: Int, frames: Int) {
@@ -127,6 +161,17 @@ struct VoiceCorpus {
         #expect(clips.count == 16)
         let f1 = VoiceCorpus.f1(clips)
         #expect(f1 >= bar, "F1 at \(snr) dB: \(f1)")
+    }
+
+    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.893
+    /// over the clip and 0.816 over its first 3 s, where the same frames of the uncut clips score
+    /// 0.910 and 0.915 (docs/VOICE.md, "Recordings that start with speech").
+    @Test func recordingsThatStartWithSpeech() throws {
+        let (cut, uncut) = try Self.corpus.startingWithSpeech()
+        #expect(cut.whole >= 0.88 && cut.firstSeconds >= 0.80, "cut: \(cut), uncut: \(uncut)")
+        withKnownIssue("issue 17: the first seconds of a recording that starts with speech") {
+            #expect(cut.firstSeconds >= uncut.firstSeconds - 0.03, "cut: \(cut), uncut: \(uncut)")
+        }
     }
 
     /// 48 kHz stereo and 8 kHz clips (telephone band: nothing above 4 kHz) are read through the
@@ -194,6 +239,17 @@ struct VoiceCorpus {
         let recall = VoiceCorpus.recall(clips)
         #expect(recall >= 0.77, "recall at 2 m \(recall)")
         withKnownIssue("issue 17: recall >= 0.90 at 2 m") { #expect(recall >= 0.90, "recall at 2 m \(recall)") }
+    }
+
+    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.835
+    /// over the clip and 0.715 over its first 3 s, where the same frames of the uncut clips score
+    /// 0.856 and 0.851 (docs/VOICE.md, "Recordings that start with speech").
+    @Test func recordingsThatStartWithSpeech() throws {
+        let (cut, uncut) = try Self.corpus.startingWithSpeech()
+        #expect(cut.whole >= 0.82 && cut.firstSeconds >= 0.70, "cut: \(cut), uncut: \(uncut)")
+        withKnownIssue("issue 17: the first seconds of a recording that starts with speech") {
+            #expect(cut.firstSeconds >= uncut.firstSeconds - 0.03, "cut: \(cut), uncut: \(uncut)")
+        }
     }
 
     /// The issue's 3% (measured 2.3%).

@@ -214,7 +214,7 @@ def choose_room(rng, kind):
     return rooms.random_room(rng)
 
 
-def make_clip(rng, kind, snr_db, speech_pool, noise_pool, duration=20.0, speech=True, microphone=0.5):
+def make_clip(rng, kind, snr_db, speech_pool, noise_pool, duration=20.0, speech=True, microphone=0.5, speech_first=False):
     n = int(duration * RATE)
     clean = np.zeros(n)
     truth = np.zeros(n // FRAME, dtype=bool)
@@ -223,7 +223,9 @@ def make_clip(rng, kind, snr_db, speech_pool, noise_pool, duration=20.0, speech=
     lag = np.zeros(int(round(room[0] / 343 * RATE)) if room else 0)  # the direct path's travel time
     quiet_then_loud = rng.random() < 0.3
     continuous = rng.random() < 0.3  # little pause between utterances: the noise floor rises
-    at = int(rng.uniform(1.5, 3.5) * RATE)
+    # A stretch of noise only first, unless the clip starts with speech (as many recordings do:
+    # the features' noise floor is then first set on speech).
+    at = int((rng.uniform(0, 0.3) if speech_first else rng.uniform(1.5, 3.5)) * RATE)
     while speech and at < n - 2 * RATE:
         gain_db = rng.uniform(-4, 4)
         if quiet_then_loud:
@@ -282,10 +284,11 @@ _POOLS = {}
 
 
 def _clip_job(job):
-    out, name, index, kind, snr, speech, duration, rate, channels, base_seed, microphone = job
+    out, name, index, kind, snr, speech, duration, rate, channels, base_seed, microphone, speech_first = job
     clip_rng = np.random.default_rng([base_seed, index])
     mix, truth, room, clip_voices = make_clip(clip_rng, kind, snr, _POOLS["speech"], _POOLS["noise"],
-                                              duration=duration, speech=speech, microphone=microphone)
+                                              duration=duration, speech=speech, microphone=microphone,
+                                              speech_first=speech_first)
     store(out, name, mix, truth, rate, channels, clip_rng)
     distance = f"{room[0]:.1f}" if room else ""
     rt60 = f"{room[1]:.2f}" if room else ""
@@ -304,6 +307,12 @@ def main():
     parser.add_argument("--extra-speech", type=lambda v: [k for k in v.split(",") if k], default=[],
                         help="train and select: sources of role \"optional\" in speech_sources.py (comma-separated) "
                              "to add to the training speakers (default: none)")
+    parser.add_argument("--distant-factor", type=float, default=1.5,
+                        help="train: clips of kind reverb-2m (the talker at 2 m in a live room) per clip of a "
+                             "plain noise kind (default 1.5)")
+    parser.add_argument("--speech-first", type=float, default=0.0,
+                        help="train: the share of speech clips that start with speech (0-0.3 s in) instead of "
+                             "1.5-3.5 s of noise only (default 0)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
@@ -328,7 +337,7 @@ def main():
     copies = 2 if args.split == "select" else 1
     if training:
         per_kind = args.clips or 40
-        harder = {"babble": 2.0, "tv": 1.5, "music": 1.5, "keyboard": 1.5, "reverb-2m": 1.5}
+        harder = {"babble": 2.0, "tv": 1.5, "music": 1.5, "keyboard": 1.5, "reverb-2m": args.distant_factor}
         plan = [(kind, float(rng.uniform(10, 30) if kind == "reverb-2m" else rng.uniform(-5, 25)))
                 for kind in NOISES for _ in range(int(per_kind * harder.get(kind, 1.0)))]
         noise_only = [(k, 0) for k in noises.NOISE_KINDS
@@ -357,12 +366,14 @@ def main():
             rate = 8000
         suffix = "-b" if index >= len(plan) // copies else ""
         name = f"train-{index:04d}" if training else f"{kind}-{'%g' % round(snr)}db{suffix}"
-        jobs.append((args.out, name, index, kind, snr, True, 20.0, rate, channels, base_seed, 0.5))
+        # Drawn apart from the clip's own generator, so the other clips are as without the option.
+        speech_first = training and np.random.default_rng([base_seed, index, 1]).random() < args.speech_first
+        jobs.append((args.out, name, index, kind, snr, True, 20.0, rate, channels, base_seed, 0.5, speech_first))
     for index, (kind, copy_number) in enumerate(noise_only):
         name = f"train-noise-{index:03d}" if training else f"{kind}-noise-only{'-b' if copy_number else ''}"
-        jobs.append((args.out, name, 1000 + index, kind, 5, False, noise_seconds, RATE, 1, base_seed, 0.5))
+        jobs.append((args.out, name, 1000 + index, kind, 5, False, noise_seconds, RATE, 1, base_seed, 0.5, False))
     for index, (kind, _) in enumerate(steady_only):  # their seeds start at 2000
-        jobs.append((args.out, f"train-steady-{index:03d}", 2000 + index, kind, 5, False, 60.0, RATE, 1, base_seed, 1.0))
+        jobs.append((args.out, f"train-steady-{index:03d}", 2000 + index, kind, 5, False, 60.0, RATE, 1, base_seed, 1.0, False))
     _POOLS["speech"], _POOLS["noise"] = speech_pool, noise_pool
     with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
         rows = list(pool.map(_clip_job, jobs, chunksize=4))
