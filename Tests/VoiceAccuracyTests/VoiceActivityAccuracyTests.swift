@@ -163,12 +163,13 @@ struct VoiceCorpus {
         #expect(f1 >= bar, "F1 at \(snr) dB: \(f1)")
     }
 
-    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.893
-    /// over the clip and 0.816 over its first 3 s, where the same frames of the uncut clips score
-    /// 0.910 and 0.915 (docs/VOICE.md, "Recordings that start with speech").
+    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.901
+    /// over the clip and 0.885 over its first 3 s, where the same frames of the uncut clips score
+    /// 0.910 and 0.921 (docs/VOICE.md, "Recordings that start with speech"; the model before the
+    /// training clips that start with speech: 0.893 and 0.816).
     @Test func recordingsThatStartWithSpeech() throws {
         let (cut, uncut) = try Self.corpus.startingWithSpeech()
-        #expect(cut.whole >= 0.88 && cut.firstSeconds >= 0.80, "cut: \(cut), uncut: \(uncut)")
+        #expect(cut.whole >= 0.89 && cut.firstSeconds >= 0.87, "cut: \(cut), uncut: \(uncut)")
         withKnownIssue("issue 17: the first seconds of a recording that starts with speech") {
             #expect(cut.firstSeconds >= uncut.firstSeconds - 0.03, "cut: \(cut), uncut: \(uncut)")
         }
@@ -186,13 +187,13 @@ struct VoiceCorpus {
     }
 
     /// Kinds of noise that make it flag more than 5% of their frames, or nearly (docs/VOICE.md,
-    /// known limits): a television (6.4% here; 30% on independent), and distant talkers (8.7%
+    /// known limits): a television (11% here; 19% on independent), and distant talkers (13%
     /// here; under 5% on heldout), so the known issue may or may not be seen.
     static let speechLikeNoises: Set<String> = ["babble", "tv"]
 
     /// No other kind of noise (clicks, doors, coughs, paper, ringtones, beeps, music, fans…) makes
     /// it flag more than 5% of its frames, and pooled over every kind no more than the issue's 3%
-    /// (`make voice-compare`, which pools the talker at 2 m too, measured 1.4%; beeps, the highest of the other kinds, 4.4%).
+    /// (`make voice-compare`, which pools the talker at 2 m too, measured 1.8%; ringtones, the highest of the other kinds, 3.1%).
     @Test func fewFalseAlarmsInEveryKindOfNoise() {
         var flaggedTotal = 0, framesTotal = 0
         for noise in Self.corpus.noiseKinds {
@@ -241,18 +242,19 @@ struct VoiceCorpus {
         withKnownIssue("issue 17: recall >= 0.90 at 2 m") { #expect(recall >= 0.90, "recall at 2 m \(recall)") }
     }
 
-    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.835
-    /// over the clip and 0.715 over its first 3 s, where the same frames of the uncut clips score
-    /// 0.856 and 0.851 (docs/VOICE.md, "Recordings that start with speech").
+    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.838
+    /// over the clip and 0.779 over its first 3 s, where the same frames of the uncut clips score
+    /// 0.853 and 0.844 (docs/VOICE.md, "Recordings that start with speech"; the model before the
+    /// training clips that start with speech: 0.835 and 0.715).
     @Test func recordingsThatStartWithSpeech() throws {
         let (cut, uncut) = try Self.corpus.startingWithSpeech()
-        #expect(cut.whole >= 0.82 && cut.firstSeconds >= 0.70, "cut: \(cut), uncut: \(uncut)")
+        #expect(cut.whole >= 0.82 && cut.firstSeconds >= 0.76, "cut: \(cut), uncut: \(uncut)")
         withKnownIssue("issue 17: the first seconds of a recording that starts with speech") {
             #expect(cut.firstSeconds >= uncut.firstSeconds - 0.03, "cut: \(cut), uncut: \(uncut)")
         }
     }
 
-    /// The issue's 3% (measured 2.3%).
+    /// The issue's 3% (measured 2.2%).
     @Test func fewFalseAlarmsOverAllNoise() {
         let (flagged, frames) = VoiceCorpus.falseAlarms(Self.corpus.clips)
         #expect(Double(flagged) <= 0.03 * Double(frames), "\(flagged) of \(frames) noise-only frames flagged")
