@@ -110,7 +110,7 @@ voice-compare: voice-corpus
 
 voice-model: voice-training-packages
 	rm -rf $(VOICE_CORPUS)/train $(VOICE_CORPUS)/select $(VOICE_CORPUS)/features
-	python3 Training/voice/corpus.py --split train --out $(VOICE_CORPUS)/train
+	python3 Training/voice/corpus.py --split train --out $(VOICE_CORPUS)/train --speech-first 0.3
 	python3 Training/voice/corpus.py --split select --out $(VOICE_CORPUS)/select
 	$(SWIFT) build -c release --product voice-features
 	mkdir -p $(VOICE_CORPUS)/features
