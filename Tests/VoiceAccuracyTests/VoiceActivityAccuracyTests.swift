@@ -50,9 +50,8 @@ struct VoiceCorpus {
             }
             let truth = labels.trimmingCharacters(in: .whitespacesAndNewlines).map { $0 == "1" }
             do {
-                var decided = try AudioAnalysis.analyze(path: "\(directory)/\(name).wav").speechFrames
-                decided += repeatElement(false, count: max(0, truth.count - decided.count))
-                return Clip(name: name, noise: row[1], snr: row[2], sampleRate: Int(row[4]) ?? 0, speech: row[6] == "speech", truth: truth, decided: Array(decided.prefix(truth.count)))
+                let decided = try AudioAnalysis.analyze(path: "\(directory)/\(name).wav").speechFrames
+                return Clip(name: name, noise: row[1], snr: row[2], sampleRate: Int(row[4]) ?? 0, speech: row[6] == "speech", truth: truth, decided: Self.aligned(decided, to: truth.count))
             } catch {
                 Issue.record("\(name): \(error)")
                 return nil
@@ -97,6 +96,11 @@ struct VoiceCorpus {
         return (hits, decided, truth)
     }
 
+    /// The detector's decisions cut or padded (not speech) to `count` frames, the truth's length.
+    static func aligned(_ decided: [Bool], to count: Int) -> [Bool] {
+        Array((decided + repeatElement(false, count: max(0, count - decided.count))).prefix(count))
+    }
+
     /// Frame F1 of recordings that start with speech: every speech clip (the talker at 2 m too)
     /// cut to 100 ms before its first speech frame and detected from there, over the rest of the
     /// clip and over its first 3 s (`cut`); and over the same frames of the uncut clips, where the
@@ -111,12 +115,10 @@ struct VoiceCorpus {
             var samples: [Float] = []
             while let block = try reader.next() { samples += block }
             var detector = VoiceActivityDetector()
-            var decided = detector.process(Array(samples.dropFirst(start * VoiceFeatures.hopSize))).map(\.isSpeech)
-            decided += detector.finish().map(\.isSpeech)
+            let decided = (detector.process(Array(samples.dropFirst(start * VoiceFeatures.hopSize))) + detector.finish()).map(\.isSpeech)
             let truth = Array(clip.truth[start...])
-            decided += repeatElement(false, count: max(0, truth.count - decided.count))
             var shortened = clip
-            (shortened.truth, shortened.decided) = (truth, Array(decided.prefix(truth.count)))
+            (shortened.truth, shortened.decided) = (truth, Self.aligned(decided, to: truth.count))
             cut.append(shortened)
             (shortened.truth, shortened.decided) = (truth, Array(clip.decided[start...]))
             uncut.append(shortened)
