@@ -24,14 +24,17 @@ public enum AudioAnalysis {
         public var segments: [Segment]
     }
 
-    /// Analyses the WAV file at `path`, streaming (one block in memory at a time). The audio is
-    /// converted to 16 kHz mono first.
+    /// Analyses the WAV file at `path`, streaming (one block in memory at a time, and the
+    /// file's opening, with which the detector is primed: ``VoiceActivityDetector/prime(withOpening:)``).
+    /// The audio is converted to 16 kHz mono first.
     ///
     /// - Throws: ``MediaFileError`` for an unreadable, malformed or truncated file.
     public static func analyze(path: String, configuration: VoiceActivityConfiguration = .init()) throws(MediaFileError) -> Result {
         var reader = try MonoAudioReader(path: path)
         var detector = VoiceActivityDetector(configuration: configuration)
-        var speechFrames: [Bool] = []
+        let opening = try Self.opening(of: &reader)
+        detector.prime(withOpening: opening[...])
+        var speechFrames = detector.process(opening).map(\.isSpeech)
         while let samples = try reader.next() {
             speechFrames += detector.process(samples).map(\.isSpeech)
         }
@@ -45,14 +48,16 @@ public enum AudioAnalysis {
 
     /// The utterances the kiosk would cut from the WAV file at `path` as voice turns (padding
     /// included), as segments; `speechFrames` marks the frames they cover. Streaming, like
-    /// ``analyze(path:configuration:)``.
+    /// ``analyze(path:configuration:)``, the detector primed the same way.
     ///
     /// - Throws: ``MediaFileError`` for an unreadable, malformed or truncated file.
     public static func utterances(path: String, configuration: UtteranceConfiguration = .init()) throws(MediaFileError) -> Result {
         var reader = try MonoAudioReader(path: path)
         var segmenter = UtteranceSegmenter(configuration: configuration)
+        let opening = try Self.opening(of: &reader)
+        segmenter.prime(withOpening: opening[...])
         // Only the times are kept: an utterance's audio is dropped as soon as it is complete.
-        var spans: [Segment] = []
+        var spans = segmenter.process(opening).map { Segment(start: $0.startTime, end: $0.endTime) }
         while let samples = try reader.next() {
             spans += segmenter.process(samples).map { Segment(start: $0.startTime, end: $0.endTime) }
         }
@@ -66,6 +71,15 @@ public enum AudioAnalysis {
             if first < last { for i in first..<last { speechFrames[i] = true } }
         }
         return Result(format: reader.format, duration: duration, speechFrames: speechFrames, segments: segments)
+    }
+
+    /// The first ``VoiceActivityDetector/primingDuration`` seconds of the file (or all of it),
+    /// read from `reader`.
+    static func opening(of reader: inout MonoAudioReader) throws(MediaFileError) -> [Float] {
+        let wanted = Int(VoiceActivityDetector.primingDuration * Double(VoiceFeatures.sampleRate))
+        var opening: [Float] = []
+        while opening.count < wanted, let samples = try reader.next() { opening += samples }
+        return opening
     }
 
     /// Runs of `true` in `frames` (one per detector frame) as segments, the last clipped to

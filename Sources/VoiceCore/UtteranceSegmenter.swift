@@ -89,6 +89,13 @@ public struct UtteranceSegmenter: Sendable {
         open.map { Double($0.speechFrames) * VoiceActivityDetector.frameDuration }
     }
 
+    /// Primes the detector with the opening of a recording: see
+    /// ``VoiceActivityDetector/prime(withOpening:)``. For recordings only, before the first
+    /// `process`; a live stream has no opening to look ahead at.
+    public mutating func prime(withOpening opening: ArraySlice<Float>) {
+        detector.prime(withOpening: opening)
+    }
+
     /// Consumes 16 kHz mono samples; returns the utterances they complete.
     public mutating func process(_ samples: [Float]) -> [Utterance] {
         audio.append(contentsOf: samples)

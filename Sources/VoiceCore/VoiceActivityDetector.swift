@@ -71,6 +71,8 @@ public struct VoiceActivityDetector: Sendable {
     private var cells: [Float]
     private var framesSeen = 0
     private var nextDecision = 0
+    /// Frames of primed audio (``prime(withOpening:)``) before the stream's first frame.
+    private var primedFrames = 0
     private var inSpeech = false
     private var quietFrames = 0
 
@@ -85,6 +87,29 @@ public struct VoiceActivityDetector: Sendable {
         cells = Array(repeating: 0, count: VoiceActivityModel.recurrentSize)
     }
 
+    /// The longest opening ``prime(withOpening:)`` uses: the span the features' noise floor
+    /// is the minimum over.
+    public static let primingDuration = 3.2
+
+    /// Primes the detector with the opening of a recording before it judges any of it: the
+    /// first ``primingDuration`` seconds of `opening` (or all of it, if shorter) are fed
+    /// played backwards, ending at the recording's first sample, and their decisions dropped.
+    ///
+    /// A live stream's detector must first meet the room's noise to know what stands out of it,
+    /// so a stream that begins with speech is judged against a noise floor set on the speech.
+    /// A recording is there whole: mirrored at its start, it is judged as if it had been going
+    /// for seconds already, with a floor found in the pauses of its opening. Call it once,
+    /// before the first `process`, with the recording's first samples (or more), then process
+    /// the recording from its first sample. Frames still number from the recording's start.
+    public mutating func prime(withOpening opening: ArraySlice<Float>) {
+        precondition(framesSeen == 0, "prime(withOpening:) before any audio")
+        let hopSize = VoiceFeatures.hopSize
+        let hops = min(opening.count / hopSize, Int((Self.primingDuration / Self.frameDuration).rounded()))
+        guard hops > 0 else { return }
+        primedFrames = hops
+        _ = process(Array(opening.prefix(hops * hopSize).reversed())[...])
+    }
+
     /// Consumes 16 kHz mono samples; returns the decisions that became final, in order.
     public mutating func process(_ samples: [Float]) -> [VoiceFrameDecision] {
         process(samples[...])
@@ -97,7 +122,8 @@ public struct VoiceActivityDetector: Sendable {
         while framer.fill(from: &rest) {
             consumeHop()
             if framesSeen - 1 - nextDecision >= VoiceActivityModel.lookahead {
-                decisions.append(decide(lastFrame: framesSeen - 1))
+                let decision = decide(lastFrame: framesSeen - 1)
+                if decision.index >= 0 { decisions.append(decision) }
             }
         }
         return decisions
@@ -107,7 +133,10 @@ public struct VoiceActivityDetector: Sendable {
     public mutating func finish() -> [VoiceFrameDecision] {
         if framer.padPartialHop() { consumeHop() }
         var decisions: [VoiceFrameDecision] = []
-        while nextDecision < framesSeen { decisions.append(decide(lastFrame: framesSeen - 1)) }
+        while nextDecision < framesSeen {
+            let decision = decide(lastFrame: framesSeen - 1)
+            if decision.index >= 0 { decisions.append(decision) }
+        }
         return decisions
     }
 
@@ -149,6 +178,6 @@ public struct VoiceActivityDetector: Sendable {
             inSpeech = true
             quietFrames = 0
         }
-        return VoiceFrameDecision(index: frame, probability: probability, isSpeech: inSpeech)
+        return VoiceFrameDecision(index: frame - primedFrames, probability: probability, isSpeech: inSpeech)
     }
 }

@@ -104,8 +104,10 @@ struct VoiceCorpus {
     /// Frame F1 of recordings that start with speech: every speech clip (the talker at 2 m too)
     /// cut to 100 ms before its first speech frame and detected from there, over the rest of the
     /// clip and over its first 3 s (`cut`); and over the same frames of the uncut clips, where the
-    /// detector had heard the noise alone first (`uncut`). A cut clip's noise floor is first set on
-    /// speech, as in many recordings made elsewhere.
+    /// detector had heard the noise alone first (`uncut`). A cut clip is detected as `hhctl
+    /// analyze audio` detects a file, primed with its opening (``VoiceActivityDetector/prime(withOpening:)``):
+    /// with no noise alone in it, the noise floor is found in the pauses of the speech, as in many
+    /// recordings made elsewhere.
     func startingWithSpeech() throws -> (cut: (whole: Double, firstSeconds: Double), uncut: (whole: Double, firstSeconds: Double)) {
         var cut = [Clip](), uncut = [Clip]()
         for clip in clips where clip.speech {
@@ -114,8 +116,10 @@ struct VoiceCorpus {
             var reader = try MonoAudioReader(path: "\(directory)/\(clip.name).wav")
             var samples: [Float] = []
             while let block = try reader.next() { samples += block }
+            let recording = Array(samples.dropFirst(start * VoiceFeatures.hopSize))
             var detector = VoiceActivityDetector()
-            let decided = (detector.process(Array(samples.dropFirst(start * VoiceFeatures.hopSize))) + detector.finish()).map(\.isSpeech)
+            detector.prime(withOpening: recording[...])  // as `hhctl analyze audio` does
+            let decided = (detector.process(recording) + detector.finish()).map(\.isSpeech)
             let truth = Array(clip.truth[start...])
             var shortened = clip
             (shortened.truth, shortened.decided) = (truth, Self.aligned(decided, to: truth.count))
@@ -165,14 +169,15 @@ struct VoiceCorpus {
         #expect(f1 >= bar, "F1 at \(snr) dB: \(f1)")
     }
 
-    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.901
-    /// over the clip and 0.885 over its first 3 s, where the same frames of the uncut clips score
-    /// 0.910 and 0.921 (docs/VOICE.md, "Recordings that start with speech"; the model before the
-    /// training clips that start with speech: 0.893 and 0.816).
+    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.900
+    /// over the clip and 0.887 over its first 3 s, where the same frames of the uncut clips score
+    /// 0.908 and 0.911 (docs/VOICE.md, "Recordings that start with speech"; the model before the
+    /// training clips that start with speech, unprimed: 0.893 and 0.816). The gap in the first
+    /// seconds is within the 0.03 here but not on the held-out voices, so intermittent.
     @Test func recordingsThatStartWithSpeech() throws {
         let (cut, uncut) = try Self.corpus.startingWithSpeech()
         #expect(cut.whole >= 0.89 && cut.firstSeconds >= 0.87, "cut: \(cut), uncut: \(uncut)")
-        withKnownIssue("issue 17: the first seconds of a recording that starts with speech") {
+        withKnownIssue("issue 17: the first seconds of a recording that starts with speech", isIntermittent: true) {
             #expect(cut.firstSeconds >= uncut.firstSeconds - 0.03, "cut: \(cut), uncut: \(uncut)")
         }
     }
@@ -244,10 +249,10 @@ struct VoiceCorpus {
         withKnownIssue("issue 17: recall >= 0.90 at 2 m") { #expect(recall >= 0.90, "recall at 2 m \(recall)") }
     }
 
-    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.838
-    /// over the clip and 0.779 over its first 3 s, where the same frames of the uncut clips score
-    /// 0.853 and 0.844 (docs/VOICE.md, "Recordings that start with speech"; the model before the
-    /// training clips that start with speech: 0.835 and 0.715).
+    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.837
+    /// over the clip and 0.797 over its first 3 s, where the same frames of the uncut clips score
+    /// 0.854 and 0.848 (docs/VOICE.md, "Recordings that start with speech"; the model before the
+    /// training clips that start with speech, unprimed: 0.835 and 0.715).
     @Test func recordingsThatStartWithSpeech() throws {
         let (cut, uncut) = try Self.corpus.startingWithSpeech()
         #expect(cut.whole >= 0.82 && cut.firstSeconds >= 0.76, "cut: \(cut), uncut: \(uncut)")

@@ -129,6 +129,30 @@ import VoiceCore
         }
     }
 
+    /// A primed detector judges a recording as if its opening, played backwards, had come
+    /// first: its decisions are those of the mirrored stream past the mirror, numbered from the
+    /// recording's first frame, one per frame of the recording.
+    @Test func primingMirrorsTheOpeningAndKeepsTheFrameNumbers() {
+        let recording = Array(Self.signal[(3 * 16_000)...])  // starts with the vowel
+        var primed = VoiceActivityDetector()
+        primed.prime(withOpening: recording[...])
+        let decisions = primed.process(recording) + primed.finish()
+        #expect(decisions.count == recording.count / 160)
+        #expect(decisions.map(\.index) == Array(0..<decisions.count))
+
+        let mirrorFrames = min(recording.count / 160, Int(VoiceActivityDetector.primingDuration * 100))
+        let mirrored = Array(recording.prefix(mirrorFrames * 160).reversed()) + recording
+        let reference = Self.decisions(mirrored, chunk: 160).dropFirst(mirrorFrames)
+        #expect(decisions.map(\.probability) == reference.map(\.probability))
+        #expect(decisions.map(\.isSpeech) == reference.map(\.isSpeech))
+    }
+
+    @Test func anOpeningShorterThanAFramePrimesNothing() {
+        var primed = VoiceActivityDetector(), plain = VoiceActivityDetector()
+        primed.prime(withOpening: Self.signal.prefix(159))
+        #expect(primed.process(Self.signal) + primed.finish() == plain.process(Self.signal) + plain.finish())
+    }
+
     @Test func digitalSilenceIsNeverSpeech() {
         let decisions = Self.decisions([Float](repeating: 0, count: 3 * 16_000), chunk: 160)
         #expect(decisions.count == 300)
