@@ -59,18 +59,22 @@ struct VoiceCorpus {
         }
     }
 
-    /// The speech clips, of one SNR or one kind of noise if asked; the talker at 2 m only when
-    /// asked for by name ("reverb-2m").
+    /// The talkers whose room is the difficulty, not the noise: at 2 m in a live room
+    /// ("reverb-2m"), and reading on, barely pausing, in a quiet live room ("monologue").
+    static let talkers: Set = ["reverb-2m", "monologue"]
+
+    /// The speech clips, of one SNR or one kind of noise if asked; the ``talkers`` only when
+    /// asked for by name.
     func speech(snr: String? = nil, noise: String? = nil) -> [Clip] {
         clips.filter { clip in
             guard clip.speech, snr == nil || clip.snr == snr else { return false }
             if let noise { return clip.noise == noise }
-            return clip.noise != "reverb-2m"
+            return !Self.talkers.contains(clip.noise)
         }
     }
 
-    /// Every kind of noise in the corpus (the talker at 2 m is not one).
-    var noiseKinds: [String] { Set(clips.map(\.noise)).subtracting(["reverb-2m"]).sorted() }
+    /// Every kind of noise in the corpus (the ``talkers`` are not).
+    var noiseKinds: [String] { Set(clips.map(\.noise)).subtracting(Self.talkers).sorted() }
 
     /// Frame-level F1 of speech, pooled over `clips`.
     static func f1(_ clips: [Clip]) -> Double {
@@ -155,7 +159,7 @@ struct VoiceCorpus {
     static let corpus = VoiceCorpus.eval
 
     @Test func corpusIsComplete() {
-        #expect(Self.corpus.clips.count == 84)
+        #expect(Self.corpus.clips.count == 88)
         #expect(Self.corpus.noiseKinds.count == 16)
         #expect(Self.corpus.speech(noise: "reverb-2m").count == 4)
     }
@@ -169,8 +173,8 @@ struct VoiceCorpus {
         #expect(f1 >= bar, "F1 at \(snr) dB: \(f1)")
     }
 
-    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.900
-    /// over the clip and 0.887 over its first 3 s, where the same frames of the uncut clips score
+    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.899
+    /// over the clip and 0.882 over its first 3 s, where the same frames of the uncut clips score
     /// 0.908 and 0.911 (docs/VOICE.md, "Recordings that start with speech"; the model before the
     /// training clips that start with speech, unprimed: 0.893 and 0.816). The gap in the first
     /// seconds is within the 0.03 here but not on the held-out voices, so intermittent.
@@ -225,7 +229,7 @@ struct VoiceCorpus {
     static let corpus = VoiceCorpus.heldout
 
     @Test func corpusIsComplete() {
-        #expect(Self.corpus.clips.count == 84)
+        #expect(Self.corpus.clips.count == 88)
         #expect(Set(Self.corpus.speech().map(\.noise)).count == 16)
     }
 
@@ -249,9 +253,21 @@ struct VoiceCorpus {
         withKnownIssue("issue 17: recall >= 0.90 at 2 m") { #expect(recall >= 0.90, "recall at 2 m \(recall)") }
     }
 
-    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.837
-    /// over the clip and 0.797 over its first 3 s, where the same frames of the uncut clips score
-    /// 0.854 and 0.848 (docs/VOICE.md, "Recordings that start with speech"; the model before the
+    /// A talker who reads on, barely pausing, at 0.5-2.5 m in a quiet live room (20-40 dB over
+    /// the noise): measured 0.746 (F1 0.835; Silero v5 0.757 and TEN VAD 0.805 on the same
+    /// clips, `make voice-compare`). The detector gives up on speech that goes on
+    /// without a pause, as on a television (docs/VOICE.md, "A talker who reads on").
+    @Test func recallOfATalkerWhoReadsOn() {
+        let clips = Self.corpus.speech(noise: "monologue")
+        #expect(clips.count == 4)
+        let recall = VoiceCorpus.recall(clips)
+        #expect(recall >= 0.72, "recall, monologue \(recall)")
+        withKnownIssue("issue 17: recall >= 0.90 on reverberant speech") { #expect(recall >= 0.90, "recall, monologue \(recall)") }
+    }
+
+    /// Recordings that start with speech (``VoiceCorpus/startingWithSpeech()``): measured 0.836
+    /// over the clip and 0.796 over its first 3 s, where the same frames of the uncut clips score
+    /// 0.853 and 0.848 (docs/VOICE.md, "Recordings that start with speech"; the model before the
     /// training clips that start with speech, unprimed: 0.835 and 0.715).
     @Test func recordingsThatStartWithSpeech() throws {
         let (cut, uncut) = try Self.corpus.startingWithSpeech()

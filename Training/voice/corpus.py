@@ -64,9 +64,12 @@ import speech_sources  # noqa: E402
 
 RATE = 16000
 FRAME = speech_sources.FRAME  # 10 ms
-NOISES = noises.NOISE_KINDS + ["reverb-2m"]
+# Besides the kinds of noise, two talkers whose room is the difficulty: reverb-2m, at 2 m in a
+# live room; monologue, a talker who reads on, barely pausing, at 0.5-2.5 m in a quiet live room.
+NOISES = noises.NOISE_KINDS + ["reverb-2m", "monologue"]
 EVAL_SNRS = [20, 10, 5, 0]
 REVERB_SNRS = [30, 25, 20, 15]  # the talker at 2 m: the room is the difficulty, the noise is quiet
+MONOLOGUE_SNRS = [40, 35, 30, 20]
 
 # (espeak-ng voice, language key for the word lists)
 TRAIN_VOICES = [
@@ -209,6 +212,8 @@ def choose_room(rng, kind):
     """(distance m, RT60 s) of the talker, or None for a close talker in a dry corner."""
     if kind == "reverb-2m":
         return float(rng.uniform(1.8, 2.2)), float(rng.uniform(0.5, 0.9))
+    if kind == "monologue":
+        return float(rng.uniform(0.5, 2.5)), float(rng.uniform(0.3, 1.0))
     if rng.random() < 0.35:
         return None
     return rooms.random_room(rng)
@@ -223,6 +228,8 @@ def make_clip(rng, kind, snr_db, speech_pool, noise_pool, duration=20.0, speech=
     lag = np.zeros(int(round(room[0] / 343 * RATE)) if room else 0)  # the direct path's travel time
     quiet_then_loud = rng.random() < 0.3
     continuous = rng.random() < 0.3  # little pause between utterances: the noise floor rises
+    # A monologue's level never drops to the noise for long, as a television's does not either.
+    monologue = kind == "monologue"
     # A stretch of noise only first, unless the clip starts with speech (as many recordings do:
     # the features' noise floor is then first set on speech).
     at = int((rng.uniform(0, 0.3) if speech_first else rng.uniform(1.5, 3.5)) * RATE)
@@ -237,9 +244,10 @@ def make_clip(rng, kind, snr_db, speech_pool, noise_pool, duration=20.0, speech=
         active = speech_frames(np.concatenate([lag, piece]))
         truth[start_frame: start_frame + len(active)] |= active[: len(truth) - start_frame]
         clean[at: at + len(piece)] += piece
-        at += len(piece) + int((rng.uniform(0.3, 1.0) if continuous else rng.uniform(0.8, 4.0)) * RATE)
+        pause = rng.uniform(0.15, 0.6) if monologue else rng.uniform(0.3, 1.0) if continuous else rng.uniform(0.8, 4.0)
+        at += len(piece) + int(pause * RATE)
     wet = signal.fftconvolve(clean, rooms.room_response(rng, *room))[:n] if room else clean
-    background_kind = kind if kind != "reverb-2m" else str(rng.choice(["pink", "ventilation", "brown"]))
+    background_kind = kind if kind not in ("reverb-2m", "monologue") else str(rng.choice(["pink", "ventilation", "brown"]))
     background = noises.make_noise(background_kind, rng, n, noise_pool)
     mic = rooms.microphone_settings(rng) if rng.random() < microphone else None
     heard = (lambda x: rooms.microphone_band(mic, x)) if mic else (lambda x: x)
@@ -310,6 +318,9 @@ def main():
     parser.add_argument("--distant-factor", type=float, default=1.5,
                         help="train: clips of kind reverb-2m (the talker at 2 m in a live room) per clip of a "
                              "plain noise kind (default 1.5)")
+    parser.add_argument("--monologue", type=float, default=0.0,
+                        help="train: clips of kind monologue (one talker reading on at 0.5-2.5 m in a quiet live "
+                             "room, 15-45 dB SNR) per clip of a plain noise kind (default 0)")
     parser.add_argument("--speech-first", type=float, default=0.0,
                         help="train: the share of speech clips that start with speech (0-0.3 s in) instead of "
                              "1.5-3.5 s of noise only (default 0)")
@@ -337,8 +348,10 @@ def main():
     copies = 2 if args.split == "select" else 1
     if training:
         per_kind = args.clips or 40
-        harder = {"babble": 2.0, "tv": 1.5, "music": 1.5, "keyboard": 1.5, "reverb-2m": args.distant_factor}
-        plan = [(kind, float(rng.uniform(10, 30) if kind == "reverb-2m" else rng.uniform(-5, 25)))
+        harder = {"babble": 2.0, "tv": 1.5, "music": 1.5, "keyboard": 1.5, "reverb-2m": args.distant_factor,
+                  "monologue": args.monologue}
+        snr_range = {"reverb-2m": (10, 30), "monologue": (15, 45)}
+        plan = [(kind, float(rng.uniform(*snr_range.get(kind, (-5, 25)))))
                 for kind in NOISES for _ in range(int(per_kind * harder.get(kind, 1.0)))]
         noise_only = [(k, 0) for k in noises.NOISE_KINDS
                       for _ in range({"babble": 16, "tv": 12, "music": 10, "keyboard": 10}.get(k, 6))]
@@ -349,7 +362,7 @@ def main():
         steady_only = [(k, 0) for k in args.steady for _ in range(8)]
     else:
         plan = [(kind, snr) for _ in range(copies) for kind in NOISES
-                for snr in (REVERB_SNRS if kind == "reverb-2m" else EVAL_SNRS)]
+                for snr in {"reverb-2m": REVERB_SNRS, "monologue": MONOLOGUE_SNRS}.get(kind, EVAL_SNRS)]
         noise_only = [(k, copy_number) for copy_number in range(copies) for k in noises.NOISE_KINDS]
         noise_seconds = 30
         steady_only = []
