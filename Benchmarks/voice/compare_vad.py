@@ -25,9 +25,9 @@ Metrics, all on 10 ms frames against the corpus truth (see Training/voice/corpus
   must wait for before it can decide a frame (frame length and lookahead);
 * recordings that start with speech: every speech clip cut to 100 ms before its first speech
   frame (the 16 kHz mono audio every detector reads, through a WAV for ours) and run again, F1
-  over what is left and over its first 3 s, beside the same frames of the uncut run (our
-  features' noise floor is then first set on speech, not on the noise, as in many recordings
-  made elsewhere);
+  over what is left and over its first 3 s, beside the same frames of the uncut run (a
+  detector's first window is then speech, not the noise, as in many recordings made elsewhere;
+  ours, through `hhctl analyze audio`, is primed with each file's opening played backwards);
 * ours only, the utterances the kiosk would send as voice turns (`hhctl analyze audio
   --utterances`): recall (a true utterance is found when detected utterances cover at least
   half of it; true utterances are runs of speech frames joined across pauses under 700 ms, the

@@ -33,7 +33,8 @@ public struct VoiceActivityConfiguration: Sendable, Hashable {
 
 /// The detector's decision about one 10 ms frame.
 public struct VoiceFrameDecision: Sendable, Hashable {
-    /// Frame number from the start of the stream (frame `i` covers `i × 10 ms ..< (i+1) × 10 ms`).
+    /// Frame number from the start of the stream (frame `i` covers `i × 10 ms ..< (i+1) × 10 ms`);
+    /// for a primed detector, from the recording's first sample (the primed audio has none).
     public var index: Int
     /// The model's probability that the frame is speech.
     public var probability: Float
@@ -73,6 +74,8 @@ public struct VoiceActivityDetector: Sendable {
     private var nextDecision = 0
     /// Frames of primed audio (``prime(withOpening:)``) before the stream's first frame.
     private var primedFrames = 0
+    /// Whether any audio has been fed (``prime(withOpening:)`` must come first).
+    private var started = false
     private var inSpeech = false
     private var quietFrames = 0
 
@@ -87,13 +90,15 @@ public struct VoiceActivityDetector: Sendable {
         cells = Array(repeating: 0, count: VoiceActivityModel.recurrentSize)
     }
 
-    /// The longest opening ``prime(withOpening:)`` uses: the span the features' noise floor
-    /// is the minimum over.
-    public static let primingDuration = 3.2
+    /// The longest opening ``prime(withOpening:)`` uses, in seconds: the span the features'
+    /// noise floor is the minimum over (3.2 s).
+    public static let primingDuration = Double(primingFrames) * frameDuration
+    static let primingFrames = VoiceFeatures.floorBlocks * VoiceFeatures.floorBlockFrames
 
     /// Primes the detector with the opening of a recording before it judges any of it: the
-    /// first ``primingDuration`` seconds of `opening` (or all of it, if shorter) are fed
-    /// played backwards, ending at the recording's first sample, and their decisions dropped.
+    /// first ``primingDuration`` seconds of `opening` (or as many whole 10 ms hops as it holds;
+    /// less than one primes nothing) are fed played backwards, ending at the recording's first
+    /// sample, and their decisions dropped.
     ///
     /// A live stream's detector must first meet the room's noise to know what stands out of it,
     /// so a stream that begins with speech is judged against a noise floor set on the speech.
@@ -102,9 +107,9 @@ public struct VoiceActivityDetector: Sendable {
     /// before the first `process`, with the recording's first samples (or more), then process
     /// the recording from its first sample. Frames still number from the recording's start.
     public mutating func prime(withOpening opening: ArraySlice<Float>) {
-        precondition(framesSeen == 0, "prime(withOpening:) before any audio")
+        precondition(!started, "prime(withOpening:) before any audio")
         let hopSize = VoiceFeatures.hopSize
-        let hops = min(opening.count / hopSize, Int((Self.primingDuration / Self.frameDuration).rounded()))
+        let hops = min(opening.count / hopSize, Self.primingFrames)
         guard hops > 0 else { return }
         primedFrames = hops
         _ = process(Array(opening.prefix(hops * hopSize).reversed())[...])
@@ -117,6 +122,7 @@ public struct VoiceActivityDetector: Sendable {
 
     /// Consumes 16 kHz mono samples; returns the decisions that became final, in order.
     public mutating func process(_ samples: ArraySlice<Float>) -> [VoiceFrameDecision] {
+        started = true
         var decisions: [VoiceFrameDecision] = []
         var rest = samples
         while framer.fill(from: &rest) {

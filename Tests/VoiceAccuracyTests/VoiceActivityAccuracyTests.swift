@@ -6,7 +6,8 @@ import VoiceCore
 /// A labelled corpus that `make voice-corpus` generates (Training/voice/corpus.py): speech in
 /// sixteen kinds of clinic noise at 20, 10, 5 and 0 dB SNR, the talker near or up to 3 m away in
 /// a room, through a cheap microphone, some clips at 48 kHz stereo or 8 kHz; a talker at 2 m in
-/// a live room ("reverb-2m"); and 30 s of each noise alone. None of it is training audio.
+/// a live room ("reverb-2m"); a talker who reads on in a quiet live room ("monologue"); and 30 s
+/// of each noise alone. None of it is training audio.
 struct VoiceCorpus {
     struct Clip {
         var name: String
@@ -105,7 +106,7 @@ struct VoiceCorpus {
         Array((decided + repeatElement(false, count: max(0, count - decided.count))).prefix(count))
     }
 
-    /// Frame F1 of recordings that start with speech: every speech clip (the talker at 2 m too)
+    /// Frame F1 of recordings that start with speech: every speech clip (the ``talkers`` too)
     /// cut to 100 ms before its first speech frame and detected from there, over the rest of the
     /// clip and over its first 3 s (`cut`); and over the same frames of the uncut clips, where the
     /// detector had heard the noise alone first (`uncut`). A cut clip is detected as `hhctl
@@ -198,13 +199,13 @@ struct VoiceCorpus {
     }
 
     /// Kinds of noise that make it flag more than 5% of their frames, or nearly (docs/VOICE.md,
-    /// known limits): a television (11% here; 19% on independent), and distant talkers (13%
+    /// known limits): a television (2.1% here; 19% on independent), and distant talkers (10%
     /// here; under 5% on heldout), so the known issue may or may not be seen.
     static let speechLikeNoises: Set<String> = ["babble", "tv"]
 
     /// No other kind of noise (clicks, doors, coughs, paper, ringtones, beeps, music, fans…) makes
     /// it flag more than 5% of its frames, and pooled over every kind no more than the issue's 3%
-    /// (`make voice-compare`, which pools the talker at 2 m too, measured 1.8%; ringtones, the highest of the other kinds, 3.1%).
+    /// (`make voice-compare`, which pools the ``VoiceCorpus/talkers`` too, measured 1.0%; ringtones, the highest of the other kinds, 3.1%).
     @Test func fewFalseAlarmsInEveryKindOfNoise() {
         var flaggedTotal = 0, framesTotal = 0
         for noise in Self.corpus.noiseKinds {
@@ -272,7 +273,7 @@ struct VoiceCorpus {
         }
     }
 
-    /// The issue's 3% (measured 2.2%).
+    /// The issue's 3% (measured 1.9%).
     @Test func fewFalseAlarmsOverAllNoise() {
         let (flagged, frames) = VoiceCorpus.falseAlarms(Self.corpus.clips)
         #expect(Double(flagged) <= 0.03 * Double(frames), "\(flagged) of \(frames) noise-only frames flagged")

@@ -12,7 +12,9 @@ prompts from one speaker, short pauses inside, at varying loudness) separated by
 over one kind of noise (noises.py) at a set signal-to-noise ratio. The talker stands in a room
 (rooms.py: image-method early reflections and a late tail) at 0.3 to 3 m from the microphone,
 or close and nearly dry; the mix goes through a cheap microphone (band edges, pumping gain,
-clipping). Kind "reverb-2m" puts the talker at 2 m in a live room over quiet noise. For each
+clipping). Kind "reverb-2m" puts the talker at 2 m in a live room over quiet noise; kind
+"monologue" (the evaluation splits; train only with --monologue) a talker who reads on, barely
+pausing, at 0.5-2.5 m in a quiet live room. For each
 clip NAME the split folder gets NAME.wav, NAME.labels (one character per 10 ms frame, 1 where
 the clean dry speech, delayed by the direct path, is active) and a row in manifest.csv.
 
@@ -361,7 +363,10 @@ def main():
         # quiet however long it lasts (tried in docs/VOICE.md, "Steady noise"; off by default).
         steady_only = [(k, 0) for k in args.steady for _ in range(8)]
     else:
-        plan = [(kind, snr) for _ in range(copies) for kind in NOISES
+        # Select stays as it was before the monologue kind, so make voice-model reproduces the
+        # committed threshold choice.
+        kinds = [k for k in NOISES if not (args.split == "select" and k == "monologue")]
+        plan = [(kind, snr) for _ in range(copies) for kind in kinds
                 for snr in {"reverb-2m": REVERB_SNRS, "monologue": MONOLOGUE_SNRS}.get(kind, EVAL_SNRS)]
         noise_only = [(k, copy_number) for copy_number in range(copies) for k in noises.NOISE_KINDS]
         noise_seconds = 30
