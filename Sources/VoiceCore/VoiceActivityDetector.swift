@@ -127,10 +127,7 @@ public struct VoiceActivityDetector: Sendable {
         var rest = samples
         while framer.fill(from: &rest) {
             consumeHop()
-            if framesSeen - 1 - nextDecision >= VoiceActivityModel.lookahead {
-                let decision = decide(lastFrame: framesSeen - 1)
-                if decision.index >= 0 { decisions.append(decision) }
-            }
+            if framesSeen - 1 - nextDecision >= VoiceActivityModel.lookahead { decideNext(into: &decisions) }
         }
         return decisions
     }
@@ -139,10 +136,7 @@ public struct VoiceActivityDetector: Sendable {
     public mutating func finish() -> [VoiceFrameDecision] {
         if framer.padPartialHop() { consumeHop() }
         var decisions: [VoiceFrameDecision] = []
-        while nextDecision < framesSeen {
-            let decision = decide(lastFrame: framesSeen - 1)
-            if decision.index >= 0 { decisions.append(decision) }
-        }
+        while nextDecision < framesSeen { decideNext(into: &decisions) }
         return decisions
     }
 
@@ -155,6 +149,13 @@ public struct VoiceActivityDetector: Sendable {
             embeddings.withUnsafeMutableBufferPointer { model.embed(features, into: $0.baseAddress! + slot) }
         }
         framesSeen += 1
+    }
+
+    /// Decides frame ``nextDecision`` from the frames seen so far; keeps the decision unless the
+    /// frame is primed audio.
+    private mutating func decideNext(into decisions: inout [VoiceFrameDecision]) {
+        let decision = decide(lastFrame: framesSeen - 1)
+        if decision.index >= 0 { decisions.append(decision) }
     }
 
     /// Decides frame ``nextDecision``, reading context frames no later than `lastFrame`.
