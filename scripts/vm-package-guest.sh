@@ -85,10 +85,6 @@ pcm.patient {
 ASOUND
 sed -i '/^\[speaker\]/,/^\[/ s|^device = .*|device = "hw:Loopback,0,0"|' /etc/health-helper/hhd.toml
 sed -i '/^\[microphone\]/,/^\[/ s|^device = .*|device = "kiosk_microphone"|' /etc/health-helper/hhd.toml
-# This camera never sees a face, so only the patient's speech keeps the session open, and a reply
-# longer than the default 10 s of absence closed it mid-conversation (a known limit: the kiosk's
-# own replies do not count as presence; docs/CONVERSATION.md). 30 s for the conversation.
-sed -i '/^\[session\]/,/^\[/ s|^absence_timeout_s = .*|absence_timeout_s = 30|' /etc/health-helper/hhd.toml
 systemctl restart hhd
 wait_for 60 status_has '"microphone" ?: ?\{[^}]*"state" ?: ?"running"'
 conversation_state() { hhctl status --json | one_line | grep -Eo '"conversation" ?: ?\{[^}]*' | grep -Eo '"state" ?: ?"[a-z]+"' | grep -Eo '[a-z]+"$' | tr -d '"'; }
@@ -125,7 +121,6 @@ say "turns: $(hhctl sessions --json | one_line)"
 say "conversation log: $(journalctl -u hhd -o cat --since '-5min' | grep -Ei 'barge|turn|echo|speaker' | tail -80 | one_line | cut -c1-16000)"
 # Back to the microphone alone, as the technician configured it above.
 sed -i '/^\[microphone\]/,/^\[/ s|^device = .*|device = "hw:Loopback,1,0"|; /^\[speaker\]/,/^\[/ s|^device = .*|device = ""|' /etc/health-helper/hhd.toml
-sed -i '/^\[session\]/,/^\[/ s|^absence_timeout_s = .*|absence_timeout_s = 10|' /etc/health-helper/hhd.toml
 systemctl restart hhd
 wait_for 60 status_has '"microphone" ?: ?\{[^}]*"state" ?: ?"running"'
 

@@ -32,6 +32,9 @@ public struct ConversationMachine: Sendable {
         case thinking
         /// A reply is playing.
         case speaking
+
+        /// The kiosk is answering: the patient waits for it (thinking) or listens (speaking).
+        public var isAnswering: Bool { self == .thinking || self == .speaking }
     }
 
     /// One utterance, or several merged, on its way to the relay.

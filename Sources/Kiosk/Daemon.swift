@@ -137,7 +137,8 @@ public enum Daemon {
         let recorder = Recorder(
             events: events, sources: sources, store: store, board: board, logger: logger, tracker: tracker,
             metadata: metadata, wallEpoch: Date(), outbox: doorbell, capture: capture,
-            conversation: { if talking { conversationInbox.yield($0) } })
+            conversation: { if talking { conversationInbox.yield($0) } },
+            isAnswering: { [board] in ConversationMachine.State(rawValue: board.snapshot.conversation.state)?.isAnswering == true })
         var policy = RetryPolicy()
         policy.initialDelay = configuration.retryInitial
         policy.maximumDelay = configuration.retryMaximum

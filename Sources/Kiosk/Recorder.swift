@@ -20,6 +20,7 @@ actor Recorder: Service {
     private let outbox: Doorbell
     private let capture: CaptureService
     private let conversation: @Sendable (ConversationInput) -> Void
+    private let isAnswering: @Sendable () -> Bool
     private let io = BlockingIO(label: "recorder-store")
     private var tracker: SessionTracker
     private var merger: EventMerger
@@ -31,9 +32,11 @@ actor Recorder: Service {
     init(
         events: AsyncStream<CaptureEvent>, sources: Set<EventMerger.SourceID>, store: EdgeStore, board: StatusBoard,
         logger: Logger, tracker: SessionTracker, metadata: SessionMetadata, wallEpoch: Date, outbox: Doorbell, capture: CaptureService,
-        conversation: @escaping @Sendable (ConversationInput) -> Void = { _ in }
+        conversation: @escaping @Sendable (ConversationInput) -> Void = { _ in },
+        isAnswering: @escaping @Sendable () -> Bool = { false }
     ) {
         self.conversation = conversation
+        self.isAnswering = isAnswering
         self.events = events
         self.sources = sources
         self.store = store
@@ -111,7 +114,7 @@ actor Recorder: Service {
                 await perform(tracker.handle(released))
             }
             let watermark = merger.watermark
-            if watermark.isFinite { await perform(tracker.advance(to: watermark)) }
+            if watermark.isFinite { await perform(isAnswering() ? tracker.answering(at: watermark) : tracker.advance(to: watermark)) }
             await commitPresence()
             if active.isEmpty { break }
         }

@@ -23,7 +23,9 @@ public enum PipelineEvent: Sendable, Hashable {
 
 /// Cuts the stream of pipeline events into sessions: a session opens at the first second a
 /// person is present (a face, or speech) and closes once nobody has been present for the
-/// absence timeout, or at its maximum length. A pure state machine: the recorder carries out
+/// absence timeout, or at its maximum length. While the kiosk is answering (a turn with the
+/// relay, a reply playing) the patient counts as present: they are waiting for it or listening,
+/// and the camera may not see their face. A pure state machine: the recorder carries out
 /// its actions.
 public struct SessionTracker: Sendable {
     /// When sessions end.
@@ -114,6 +116,19 @@ public struct SessionTracker: Sendable {
             return [.close(id: session.id, time: session.start + configuration.maximumLength, reason: .maximumLength)]
         }
         return []
+    }
+
+    /// The kiosk is answering the patient at `time` (a turn is with the relay, or a reply is
+    /// playing): the session in progress is kept open as if they had been seen, and the absence
+    /// timeout counts from the end of the answer. Closes a session whose time was already up
+    /// (``advance(to:)``); opens none.
+    public mutating func answering(at time: Double) -> [Action] {
+        let actions = advance(to: time)
+        if var session = current {
+            session.lastSeen = max(session.lastSeen, time)
+            current = session
+        }
+        return actions
     }
 
     /// Closes the session in progress because input stopped at `time`.

@@ -58,6 +58,34 @@ func estimate(_ time: Double, _ bpm: Double?) -> VitalsEstimate {
         #expect(tracker.advance(to: 61) == [.close(id: "s1", time: 51, reason: .absence)])
     }
 
+    /// A 16 s reply with nobody in view (the camera does not see the patient who asked):
+    /// the session stays open while the kiosk answers, and the absence timeout runs from the
+    /// answer's end. Without the answer, the same seconds close it.
+    @Test func theSessionStaysOpenWhileTheKioskAnswers() {
+        func run(answering: Bool) -> [SessionTracker.Action] {
+            var tracker = SessionTracker(configuration: .init(absenceTimeout: 10), makeID: counterIDs())
+            var actions = tracker.handle(.utterance(id: "u1", start: 40, end: 42))
+            for second in 42...70 {
+                actions += tracker.handle(.presence(time: Double(second), face: false))
+                if answering && second <= 58 { actions += tracker.answering(at: Double(second)) }
+            }
+            return actions
+        }
+        let opened = SessionTracker.Action.open(id: "s1", time: 40)
+        let turn = SessionTracker.Action.turn(id: "s1", StoredTurn(id: "u1", start: 0, end: 2))
+        #expect(run(answering: true) == [opened, turn, .close(id: "s1", time: 58, reason: .absence)])
+        #expect(run(answering: false) == [opened, turn, .close(id: "s1", time: 42, reason: .absence)])
+    }
+
+    @Test func answeringOpensNoSessionAndDoesNotReviveOneWhoseTimeIsUp() {
+        var tracker = SessionTracker(configuration: .init(absenceTimeout: 10), makeID: counterIDs())
+        #expect(tracker.answering(at: 5) == [])
+        #expect(tracker.current == nil)
+        _ = tracker.handle(.presence(time: 10, face: true))
+        #expect(tracker.answering(at: 21) == [.close(id: "s1", time: 11, reason: .absence)])
+        #expect(tracker.current == nil)
+    }
+
     @Test func longVisitsAreCutAtTheMaximumLengthAndContinueInANewSession() {
         var tracker = SessionTracker(configuration: .init(absenceTimeout: 10, maximumLength: 60), makeID: counterIDs())
         var actions: [SessionTracker.Action] = []
