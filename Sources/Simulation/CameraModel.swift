@@ -11,7 +11,8 @@ import Darwin
 /// time and then raises the analogue gain, which amplifies both noises, and it hunts: it reacts
 /// a few frames late, in steps, and drifts slowly around its target; auto white balance drifts
 /// the red and blue gains against each other; a BT.709 gamma curve and 8-bit quantisation
-/// follow (the encoder then converts to limited-range BT.601 with subsampled chroma).
+/// follow (the encoder then converts to limited-range BT.601 with subsampled chroma), or, with
+/// `mjpeg`, each frame is sent as a JPEG and the kiosk decodes it.
 public struct CameraModel: Sendable, Hashable {
     /// Electrons a pixel holds before it clips.
     public var fullWellElectrons = 4000.0
@@ -32,6 +33,8 @@ public struct CameraModel: Sendable, Hashable {
     /// Peak relative wander of exposure around its target (slow hunting), and of the red and
     /// blue white-balance gains (in opposite directions).
     public var exposureHunting = 0.02, whiteBalanceHunting = 0.015
+    /// The camera's MJPEG compression, or `nil` for uncompressed frames (YUYV).
+    public var mjpeg: MJPEGCompression?
 
     /// A typical USB kiosk webcam.
     public static let kioskWebcam = CameraModel()

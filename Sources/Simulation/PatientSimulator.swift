@@ -110,8 +110,16 @@ public struct PatientSimulator: Sendable {
         FrameEncoder.encode(rgb: renderRGB(frame: index), width: scenario.width, height: scenario.height, as: format, range: range)
     }
 
-    /// Frame `index` as packed RGB bytes.
+    /// Frame `index` as packed RGB bytes, as the camera delivers it (through its MJPEG
+    /// compression when it has one).
     public func renderRGB(frame index: Int) -> [UInt8] {
+        let rgb = renderUncompressedRGB(frame: index)
+        guard let mjpeg = scenario.camera?.mjpeg else { return rgb }
+        return mjpeg.roundTrip(rgb: rgb, width: scenario.width, height: scenario.height)
+    }
+
+    /// Frame `index` as packed RGB bytes before any compression.
+    func renderUncompressedRGB(frame index: Int) -> [UInt8] {
         let s = scenario
         let t = time(ofFrame: index)
         let (w, h) = (s.width, s.height)

@@ -25,8 +25,10 @@ struct Simulate: ParsableCommand {
     @Option(help: "Breathing rate in breaths per minute (0 for none).") var breathing = 15.0
     @Option(help: "Skin tone: light, medium or dark, or a Fitzpatrick type 1–6.") var skin = "light"
     @Option(help: "Who faces the camera: patient, photo or mannequin (the last two have no pulse).") var subject = "patient"
-    @Option(help: "Camera: ideal (light level × reflectance, fixed noise) or kiosk-webcam (shot and read noise, gamma, auto-exposure and white balance, MJPEG).")
+    @Option(help: "Camera: ideal (light level × reflectance, fixed noise) or kiosk-webcam (shot and read noise, gamma, auto-exposure and white balance).")
     var camera = "ideal"
+    @Option(help: "Send the kiosk-webcam camera's frames as MJPEG of this JPEG quality (1–100; a webcam's is about 75), decoded as the kiosk does.")
+    var mjpegQuality: Int?
     @Option(help: "Light level for the ideal camera: 1 is good light, 0.4 dim.") var light = 1.0
     @Option(help: "Illuminance on the face in lux for the kiosk-webcam camera: 400 an ordinary room, 80 a dim one.") var lux = 400.0
     @Option(help: "Lamp flicker depth (0–0.5).") var flicker = 0.0
@@ -63,6 +65,12 @@ struct Simulate: ParsableCommand {
         case "ideal": s.camera = nil
         case "kiosk-webcam": s.camera = .kioskWebcam
         default: throw ValidationError("--camera must be ideal or kiosk-webcam, got '\(camera)'")
+        }
+        if let mjpegQuality {
+            guard s.camera != nil, (1...100).contains(mjpegQuality) else {
+                throw ValidationError("--mjpeg-quality needs --camera kiosk-webcam and a quality of 1–100")
+            }
+            s.camera?.mjpeg = MJPEGCompression(quality: mjpegQuality)
         }
         guard lux > 0 else { throw ValidationError("--lux must be positive") }
         guard (0...0.5).contains(flicker), flickerHz > 0 else { throw ValidationError("--flicker must be 0–0.5 and --flicker-hz positive") }

@@ -1,0 +1,89 @@
+import Simulation
+import Testing
+import VitalsCore
+
+/// A webcam that sends MJPEG: every frame compressed (libjpeg-turbo, 4:2:0, quality 75) and
+/// decoded as the kiosk decodes it, so the pipeline sees block means quantised to about a code
+/// value and the camera's fine noise, which dithered them, mostly gone.
+@Suite struct MJPEGCameraTests {
+    /// A type III patient in ordinary light through the kiosk webcam, sent as MJPEG.
+    static func compressed(seed: UInt64, _ change: (inout Scenario) -> Void = { _ in }) -> Scenario {
+        var s = Scenario.kioskWebcam(seed: seed, duration: 30)
+        s.skinTone = .fitzpatrick(3)
+        change(&s)
+        s.camera?.mjpeg = .kioskWebcam
+        return s
+    }
+
+    @Test func aFrameIsSentAsAJPEGThatLosesTheCamerasFineNoise() throws {
+        let scene = Self.compressed(seed: 1)
+        var raw = scene
+        raw.camera?.mjpeg = nil
+        let (width, height) = (scene.width, scene.height)
+        let original = PatientSimulator(scenario: raw).renderRGB(frame: 40)
+        let sent = PatientSimulator(scenario: scene).renderRGB(frame: 40)
+        let jpeg = MJPEGCompression.kioskWebcam.compress(rgb: original, width: width, height: height)
+        #expect(Array(jpeg.prefix(2)) == [0xFF, 0xD8] && Array(jpeg.suffix(2)) == [0xFF, 0xD9], "a JPEG's start and end markers")
+        #expect(jpeg.count * 5 < original.count, "compressed to \(jpeg.count) of \(original.count) bytes")
+        #expect(sent.count == original.count)
+        // Close to the frame, not equal to it.
+        let difference = zip(sent, original).reduce(0.0) { $0 + abs(Double($1.0) - Double($1.1)) } / Double(original.count)
+        #expect(difference > 0.3 && difference < 6, "mean difference \(difference) code values")
+        // In the middle of the face (green, a 64×64 square on the cheeks and nose), neighbours
+        // differ less: the noise between them was in the coefficients quantised away.
+        func roughness(_ rgb: [UInt8]) -> Double {
+            var sum = 0.0, count = 0.0
+            for y in (height / 2 - 32)..<(height / 2 + 32) {
+                for x in (width / 2 - 32)..<(width / 2 + 32) {
+                    let here = Double(rgb[3 * (y * width + x) + 1]), right = Double(rgb[3 * (y * width + x + 1) + 1])
+                    sum += (here - right) * (here - right)
+                    count += 1
+                }
+            }
+            return (sum / count).squareRoot()
+        }
+        #expect(roughness(sent) < 0.8 * roughness(original), "neighbours' RMS difference \(roughness(sent)) against \(roughness(original))")
+    }
+
+    /// The kiosk reads an MJPEG camera's decoded RGB.
+    static func score(_ scene: Scenario) throws -> PipelineScore {
+        try PipelineEvaluation.score(scene, format: .rgb24, configurations: [VitalsConfiguration()])[0]
+    }
+
+    @Test func aLightSkinnedPatientIsStillReadThroughMJPEG() throws {
+        let score = try Self.score(Self.compressed(seed: 2) {
+            $0.skinTone = .fitzpatrick(2)
+            $0.heartRate = .constant(96)
+        })
+        #expect(score.pulseWindows > 15)
+        #expect(score.coverage >= 0.9, "\(score)")
+        #expect(score.meanAbsoluteError <= 2, "\(score)")
+    }
+
+    /// Issue 16's bar on compressed video: type IV skin read in 90% of the seconds. The
+    /// compression takes most of the colour's change (the chroma's pulse), which POS reads; in
+    /// the vitals report (tuning set, quality 75) type IV is read in 48% of the seconds, where
+    /// uncompressed it is read in all of them.
+    @Test func darkerSkinThroughMJPEGIsReadInMostSeconds() throws {
+        let score = try Self.score(Self.compressed(seed: 2) {
+            $0.skinTone = .fitzpatrick(4)
+            $0.heartRate = .constant(96)
+        })
+        withKnownIssue("MJPEG's quantised chroma: docs/VITALS.md, \"MJPEG\"") {
+            #expect(score.coverage >= 0.9, "\(score)")
+        }
+        #expect(score.reported == 0 || score.meanAbsoluteError <= 2, "\(score)")
+    }
+
+    @Test func aPhotoSentAsMJPEGGivesNoHeartRate() throws {
+        for lamp in [0.0, 0.1] {
+            let score = try Self.score(Self.compressed(seed: 3) {
+                $0.subject = .photo
+                $0.flickerDepth = lamp
+                $0.flickerFrequency = 1
+            })
+            #expect(score.noPulseWindows > 15)
+            #expect(score.falseReports == 0, "lamp \(lamp): \(score)")
+        }
+    }
+}
