@@ -104,7 +104,7 @@ vitals-report-visits: deps
 	.build/release/vitals-report --seeds 3 --duration 60 --only "No pulse"
 
 # The report's scenes with every kiosk-webcam frame sent as MJPEG at quality 75 and decoded as
-# the kiosk decodes it (docs/VITALS-REPORT.md, "MJPEG"), ~1 h.
+# the kiosk decodes it (docs/VITALS-REPORT.md, "MJPEG"), ~1.5 h on 2 cores.
 vitals-report-mjpeg: deps
 	$(SWIFT) build -c release --product vitals-report
 	.build/release/vitals-report --seeds 3 --duration 30 --mjpeg 75

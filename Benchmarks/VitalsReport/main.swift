@@ -255,10 +255,13 @@ final class Results: @unchecked Sendable {
     var all: [Result<[PipelineScore], any Error>] { lock.withLock { scores } }
 }
 
-/// A trace's file: `DIR/tuning/skin-type-ordinary-light-400-lux-type-v-seed-1.csv`.
-func traceFile(_ directory: String, set: String, row: Row, seed: UInt64) -> String {
+/// A trace's file: `DIR/tuning/skin-type-ordinary-light-400-lux-type-v-seed-1.csv`, or
+/// `DIR/tuning-mjpeg-75/…` for frames sent as MJPEG of quality 75 (a trace of other frames is
+/// another trace).
+func traceFile(_ directory: String, set: String, mjpeg: Int?, row: Row, seed: UInt64) -> String {
     let words = "\(row.group) \(row.name)".lowercased().split { !($0.isLetter || $0.isNumber) }
-    return "\(directory)/\(set)/\(words.joined(separator: "-"))-seed-\(seed).csv"
+    let frames = mjpeg.map { "\(set)-mjpeg-\($0)" } ?? set
+    return "\(directory)/\(frames)/\(words.joined(separator: "-"))-seed-\(seed).csv"
 }
 
 /// A trace file that does not fit the scene it is named for.
@@ -304,7 +307,7 @@ for set in options.sets {
         results.set(
             k,
             Result {
-                let file = options.traces.map { traceFile($0.directory, set: set, row: job.row, seed: job.seed) }
+                let file = options.traces.map { traceFile($0.directory, set: set, mjpeg: options.mjpeg, row: job.row, seed: job.seed) }
                 let recorded = try trace(of: job.scene, file: file, reading: options.traces?.reading == true)
                 return try methods.map { try PipelineEvaluation.score(recorded, of: job.scene, configuration: $0.configuration) }
             })

@@ -138,7 +138,7 @@ public enum Daemon {
             events: events, sources: sources, store: store, board: board, logger: logger, tracker: tracker,
             metadata: metadata, wallEpoch: Date(), outbox: doorbell, capture: capture,
             conversation: { if talking { conversationInbox.yield($0) } },
-            isAnswering: { [board] in ConversationMachine.State(rawValue: board.snapshot.conversation.state)?.isAnswering == true })
+            isAnswering: { [board] in talking && board.read { ConversationMachine.State(rawValue: $0.conversation.state)?.isAnswering == true } })
         var policy = RetryPolicy()
         policy.initialDelay = configuration.retryInitial
         policy.maximumDelay = configuration.retryMaximum

@@ -114,7 +114,7 @@ actor Recorder: Service {
                 await perform(tracker.handle(released))
             }
             let watermark = merger.watermark
-            if watermark.isFinite { await perform(isAnswering() ? tracker.answering(at: watermark) : tracker.advance(to: watermark)) }
+            if watermark.isFinite { await perform(tracker.advance(to: watermark, answering: isAnswering())) }
             await commitPresence()
             if active.isEmpty { break }
         }

@@ -34,11 +34,16 @@ public struct SessionTracker: Sendable {
         public var absenceTimeout: Double = 10
         /// The longest session, seconds.
         public var maximumLength: Double = 1800
+        /// The longest answer that keeps a session open, seconds: a turn with the relay (at most
+        /// its 15 s deadline) and a reply (at most 30 s of speech) take well under it, so an answer
+        /// that seems to run on (a speaker that stopped reporting) holds nobody's session for long.
+        public var longestAnswer: Double = 120
 
         /// Default settings.
-        public init(absenceTimeout: Double = 10, maximumLength: Double = 1800) {
+        public init(absenceTimeout: Double = 10, maximumLength: Double = 1800, longestAnswer: Double = 120) {
             self.absenceTimeout = absenceTimeout
             self.maximumLength = maximumLength
+            self.longestAnswer = longestAnswer
         }
     }
 
@@ -73,6 +78,8 @@ public struct SessionTracker: Sendable {
     public let configuration: Configuration
     /// The session in progress, if any.
     public private(set) var current: Current?
+    /// When the answer in progress began, if the kiosk is answering.
+    private var answeringSince: Double?
     private let makeID: @Sendable () -> String
 
     /// A tracker that names new sessions with `makeID`.
@@ -118,13 +125,20 @@ public struct SessionTracker: Sendable {
         return []
     }
 
-    /// The kiosk is answering the patient at `time` (a turn is with the relay, or a reply is
-    /// playing): the session in progress is kept open as if they had been seen, and the absence
-    /// timeout counts from the end of the answer. Closes a session whose time was already up
-    /// (``advance(to:)``); opens none.
-    public mutating func answering(at time: Double) -> [Action] {
+    /// Moves the clock to `time`, telling whether the kiosk is answering the patient then (a
+    /// turn is with the relay, or a reply is playing). While it answers, for at most
+    /// ``Configuration/longestAnswer``, the session in progress is kept open as if the patient had
+    /// been seen, so the absence timeout counts from the end of the answer. Closes a session whose
+    /// time was already up (``advance(to:)``); opens none.
+    public mutating func advance(to time: Double, answering: Bool) -> [Action] {
         let actions = advance(to: time)
-        if var session = current {
+        guard answering else {
+            answeringSince = nil
+            return actions
+        }
+        let since = answeringSince ?? time
+        answeringSince = since
+        if var session = current, time - since <= configuration.longestAnswer {
             session.lastSeen = max(session.lastSeen, time)
             current = session
         }

@@ -20,6 +20,11 @@ public final class StatusBoard: Sendable {
 
     /// A copy of the state.
     public var snapshot: KioskStatus { state.withLock { $0 } }
+
+    /// What `read` makes of the state, without copying all of it.
+    public func read<Value>(_ read: (KioskStatus) -> Value) -> Value {
+        state.withLock { read($0) }
+    }
 }
 
 extension KioskStatus.Outbox {

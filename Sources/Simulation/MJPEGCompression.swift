@@ -23,9 +23,11 @@ public struct MJPEGCompression: Sendable, Hashable {
     /// `rgb` (packed, `width` × `height`) compressed and decoded again.
     public func roundTrip(rgb: [UInt8], width: Int, height: Int) -> [UInt8] {
         let jpeg = compress(rgb: rgb, width: width, height: height)
+        let decoder: MJPEGDecoder
+        do { decoder = try MJPEGDecoder() } catch { preconditionFailure("\(error)") }
         var decoded: [UInt8] = []
         do {
-            try jpeg.withUnsafeBytes { try MJPEGDecoder().decode($0, width: width, height: height, into: &decoded) }
+            try jpeg.withUnsafeBytes { try decoder.decode($0, width: width, height: height, into: &decoded) }
         } catch {
             preconditionFailure("libturbojpeg could not decode its own frame: \(error)")
         }

@@ -67,7 +67,7 @@ func estimate(_ time: Double, _ bpm: Double?) -> VitalsEstimate {
             var actions = tracker.handle(.utterance(id: "u1", start: 40, end: 42))
             for second in 42...70 {
                 actions += tracker.handle(.presence(time: Double(second), face: false))
-                if answering && second <= 58 { actions += tracker.answering(at: Double(second)) }
+                actions += tracker.advance(to: Double(second), answering: answering && second <= 58)
             }
             return actions
         }
@@ -79,11 +79,27 @@ func estimate(_ time: Double, _ bpm: Double?) -> VitalsEstimate {
 
     @Test func answeringOpensNoSessionAndDoesNotReviveOneWhoseTimeIsUp() {
         var tracker = SessionTracker(configuration: .init(absenceTimeout: 10), makeID: counterIDs())
-        #expect(tracker.answering(at: 5) == [])
+        #expect(tracker.advance(to: 5, answering: true) == [])
         #expect(tracker.current == nil)
         _ = tracker.handle(.presence(time: 10, face: true))
-        #expect(tracker.answering(at: 21) == [.close(id: "s1", time: 11, reason: .absence)])
+        #expect(tracker.advance(to: 21, answering: true) == [.close(id: "s1", time: 11, reason: .absence)])
         #expect(tracker.current == nil)
+    }
+
+    /// An answer that seems never to end (a speaker that stopped reporting) holds the session
+    /// for the longest answer, not until the session's maximum length; the next answer is held
+    /// again.
+    @Test func anAnswerThatRunsOnHoldsTheSessionOnlyForTheLongestAnswer() {
+        var tracker = SessionTracker(configuration: .init(absenceTimeout: 10, longestAnswer: 60), makeID: counterIDs())
+        var actions = tracker.handle(.utterance(id: "u1", start: 0, end: 2))
+        for second in 2...200 { actions += tracker.advance(to: Double(second), answering: true) }
+        #expect(actions.last == .close(id: "s1", time: 62, reason: .absence))
+        // The speaker reports at last; a new patient asks, and is answered for 27 s.
+        #expect(tracker.advance(to: 250, answering: false) == [])
+        actions = tracker.handle(.utterance(id: "u2", start: 300, end: 302))
+        for second in 302...335 { actions += tracker.advance(to: Double(second), answering: second < 330) }
+        #expect(actions.contains(.open(id: "s2", time: 300)))
+        #expect(tracker.current?.lastSeen == 329, "held by the new answer")
     }
 
     @Test func longVisitsAreCutAtTheMaximumLengthAndContinueInANewSession() {
