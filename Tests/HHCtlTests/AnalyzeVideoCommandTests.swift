@@ -88,17 +88,21 @@ func runProduct(_ name: String, _ arguments: [String]) throws -> (status: Int32,
     }
 
     @Test func simulatorMakesTheReportsHarderScenesAndRefusesBadValues() throws {
-        // A photo of type VI skin at 80 lux through the kiosk webcam, a lamp beside it: no pulse,
-        // so every second's true rate is empty.
+        // A photo of type VI skin at 80 lux through the kiosk webcam sending MJPEG, a lamp beside
+        // it: no pulse, so every second's true rate is empty.
         let base = NSTemporaryDirectory() + "hhsim-\(UUID().uuidString)"
         let photo = try runProduct("hh-simulate", [
             "--out", base + ".y4m", "--width", "160", "--height", "120", "--duration", "2", "--camera", "kiosk-webcam", "--lux", "80",
-            "--skin", "6", "--subject", "photo", "--flicker", "0.1", "--lamp-beside",
+            "--skin", "6", "--subject", "photo", "--flicker", "0.1", "--lamp-beside", "--mjpeg-quality", "75",
         ])
         #expect(photo.status == 0, "\(photo.stderr)")
         let truth = try String(contentsOfFile: base + ".truth.csv", encoding: .utf8)
         #expect(truth == "t_s,hr_bpm\n0,\n1,\n2,\n")
-        for (option, value) in [("--skin", "7"), ("--subject", "cat"), ("--camera", "phone"), ("--flicker", "1.5"), ("--lux", "0"), ("--drift", "-1")] {
+        // (`--mjpeg-quality` with the ideal camera, which sends no MJPEG.)
+        let refused = [
+            ("--skin", "7"), ("--subject", "cat"), ("--camera", "phone"), ("--flicker", "1.5"), ("--lux", "0"), ("--drift", "-1"), ("--mjpeg-quality", "75"),
+        ]
+        for (option, value) in refused {
             let bad = try runProduct("hh-simulate", ["--out", base + "-bad.y4m", "--duration", "1", option, value])
             #expect(bad.status != 0, "\(option) \(value)")
             #expect(bad.stderr.contains(option), "\(option) \(value): \(bad.stderr)")
