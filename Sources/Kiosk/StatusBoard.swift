@@ -19,7 +19,7 @@ public final class StatusBoard: Sendable {
     }
 
     /// A copy of the state.
-    public var snapshot: KioskStatus { state.withLock { $0 } }
+    public var snapshot: KioskStatus { read { $0 } }
 
     /// What `read` makes of the state, without copying all of it.
     public func read<Value>(_ read: (KioskStatus) -> Value) -> Value {
