@@ -263,7 +263,7 @@ let package = Package(
             name: "AWSEventStreamTests", dependencies: ["AWSEventStream"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(
             name: "VitalsAccuracyTests",
-            dependencies: ["VitalsCore", "Simulation"],
+            dependencies: ["VitalsCore", "Simulation", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "VoiceAccuracyTests", dependencies: ["Analysis", "VoiceCore"], swiftSettings: strictSettings),
