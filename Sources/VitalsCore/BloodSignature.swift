@@ -56,6 +56,18 @@ public enum BloodSignature {
     }
 }
 
+extension BloodSignature {
+    /// Whether green changes at `frequency` Hz at least as much as red and blue, each relative to
+    /// its mean: the part of blood's signature that survives a webcam's MJPEG, which quantises
+    /// the colour's change in 16×16 blocks (a pulse's phases in red and blue are lost there, its
+    /// green-led share of brightness is kept). A skin-coloured object's or a photo's shimmer
+    /// through the blocks' quantisation mostly moves red or blue more (docs/VITALS.md, "MJPEG").
+    public static func greenLeads(_ rgb: [SIMD3<Double>], frequency: Double, sampleRate: Double) -> Bool {
+        guard let change = ColourChange(rgb, frequency: frequency, sampleRate: sampleRate) else { return false }
+        return change.amplitude.y >= max(change.amplitude.x, change.amplitude.z)
+    }
+}
+
 /// Whether the colour change at a frequency looks like a lamp's flicker on the face itself: all
 /// three channels in phase and of about the same relative size (white light rising and falling),
 /// and larger than a pulse makes them.

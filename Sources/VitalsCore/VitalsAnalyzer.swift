@@ -116,7 +116,16 @@ public struct VitalsAnalyzer: Sendable {
         }
         var found = pulse.peak
         var gated = true
-        if pulse.peak.snr < c.minimumSNR {
+        // Where POS's fixed projections lose a pulse that the brightness kept (compressed video),
+        // PBV's mix may hold it (``VitalsConfiguration/triesPBVAfterPOS``), if green leads the
+        // colours' change at its peak as blood's does.
+        if found.snr < c.minimumSNR, c.triesPBVAfterPOS, method == .pos,
+            let mixed = Self.pulse(trace, method: .pbv, sampleRate: c.sampleRate, band: band, lamp: lamp), mixed.peak.snr >= c.minimumSNR,
+            BloodSignature.greenLeads(trace, frequency: mixed.peak.frequency, sampleRate: c.sampleRate)
+        {
+            found = mixed.peak
+        }
+        if found.snr < c.minimumSNR {
             // Too weak in one window: look again over the longer window, its spectrum averaged
             // over half-overlapping segments (Welch), which steadies the noise floor so a steady
             // pulse stands out from it (see ``longWindowPeak(endingAt:seconds:band:)`` for its

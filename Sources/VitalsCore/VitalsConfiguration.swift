@@ -52,6 +52,18 @@ public struct VitalsConfiguration: Sendable, Hashable {
     /// talking patient's jaw read as 222 bpm) or HRV's. Default on (needs `cancelsFlicker`; off
     /// in ``plain``; GREEN never uses it).
     public var cancelsSceneChanges = true
+    /// When POS's 10 s window is under `minimumSNR` and no lamp is in view, the same window's PBV
+    /// (``PulseMethod/pbv``: 1.6 s windows, each mixing the colours by its own covariance) is
+    /// tried behind the same gate before the longer windows. Where the colour's change is lost and
+    /// brightness keeps the pulse (a webcam's MJPEG quantises chroma in 16×16 blocks; the pulse's
+    /// share of luma passes), POS's fixed projections read mostly the lost chroma and PBV's mix
+    /// leans on what kept it. Its peak is taken only where green leads the colours' change at it
+    /// (``BloodSignature/greenLeads(_:frequency:sampleRate:)``): PBV's free mix also found the
+    /// tones that the blocks' quantisation makes of a skin-coloured cabinet's slow changes, which
+    /// move blue most. Tuning set at quality 75: types I, III and IV in ordinary light 76/65/48% →
+    /// 90/90/65% of the seconds (docs/VITALS.md, "MJPEG"). Not under a lamp, where POS is tried
+    /// beside CHROM (``PulseMethod/underALamp``). Default on (off in ``plain``; only with POS).
+    public var triesPBVAfterPOS = true
     /// When a window's SNR is under `minimumSNR`, the longer window (seconds, ending at the same
     /// time) is tried, its spectrum averaged over three half-overlapping segments; 0 turns it off
     /// (and so does ``PulseMethod/green``, which cannot tell the pulse from brightness changes).
@@ -136,6 +148,7 @@ public struct VitalsConfiguration: Sendable, Hashable {
         c.longWindowSeconds = 0
         c.lengthenedWindows = []
         c.trackingSeconds = 0
+        c.triesPBVAfterPOS = false
         return c
     }
 

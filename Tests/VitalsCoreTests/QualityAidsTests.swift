@@ -48,6 +48,27 @@ import VitalsCore
         #expect(passes < 40, "\(passes) of 200")
     }
 
+    /// What MJPEG leaves of a pulse (its change of brightness, half its change of colour) still
+    /// changes green most; the tones a cabinet's slow changes make through the blocks'
+    /// quantisation moved blue or red most (docs/VITALS.md, "MJPEG").
+    @Test func greenLeadsWhereBloodChangesTheColourEvenThroughMJPEG() {
+        var random = RandomSource(seed: 13)
+        let f = 1.3, mean = SIMD3<Double>(120, 90, 75)
+        func trace(_ change: SIMD3<Double>) -> [SIMD3<Double>] {
+            (0..<300).map { i in
+                mean - change * sin(2 * Double.pi * f * Double(i) / 30) + SIMD3(random.gaussian(), random.gaussian(), random.gaussian()) * 0.02
+            }
+        }
+        let blood = mean * SIMD3(0.43, 1, 0.69) * 0.003
+        // BT.601: keep the brightness's change, halve the colour's.
+        let luma = 0.299 * blood.x + 0.587 * blood.y + 0.114 * blood.z
+        let halved = SIMD3(repeating: luma) + (blood - SIMD3(repeating: luma)) * 0.5
+        #expect(BloodSignature.greenLeads(trace(blood), frequency: f, sampleRate: 30))
+        #expect(BloodSignature.greenLeads(trace(halved), frequency: f, sampleRate: 30))
+        #expect(!BloodSignature.greenLeads(trace(mean * SIMD3(0.3, 1, 1.4) * 0.003), frequency: f, sampleRate: 30))
+        #expect(!BloodSignature.greenLeads(trace(mean * SIMD3(1.8, 1, 0.5) * 0.003), frequency: f, sampleRate: 30))
+    }
+
     @Test func aLampMovesEveryColourAlikeAndMoreThanAPulse() {
         var random = RandomSource(seed: 12)
         let f = 1.7
@@ -94,6 +115,9 @@ import VitalsCore
         func coverage(cancelling: Bool) throws -> (share: Double, worst: Double) {
             var configuration = VitalsConfiguration()
             configuration.cancelsMaskChanges = cancelling
+            // POS's windows, which the fit serves: PBV tried after POS nulls the mask's one
+            // direction by itself (as the 20 s window's PBV does, below).
+            configuration.triesPBVAfterPOS = false
             var analyzer = try VitalsAnalyzer(configuration: configuration)
             let estimates = samples.enumerated().flatMap { analyzer.add($1, at: Double($0) / rate) }
             let rates = estimates.compactMap(\.heartRate)
