@@ -9,7 +9,8 @@
 /// ``PulseMethod`` (over the long window, by default, with PBV on the window's band-limited
 /// covariance), and the strongest spectral peak in the heart-rate band gives the rate; its SNR
 /// decides whether the estimate is released (see ``VitalsConfiguration`` for the gates: the
-/// window's own, the long window's, the lengthened windows', and tracking's). Respiration and
+/// window's own, PBV's on the same window after POS, the long window's, the lengthened
+/// windows', and tracking's). Respiration and
 /// heart-rate variability are computed over longer windows ending with the heart-rate window,
 /// each behind its own gate.
 ///

@@ -3,7 +3,7 @@ import Foundation
 /// `body`'s result, computed on a thread of its own, at most two such computations at a time (a
 /// 2-core machine's worth).
 ///
-/// For tests that compute for seconds or minutes (simulated video, speech corpora). The test run
+/// For tests that compute for seconds or minutes (simulated video). The test run
 /// is one process whose tests share Swift's cooperative pool, two threads here, which runs what is
 /// ready in the order it became ready. Every test starts at once, so the first step of every
 /// computing test is queued ahead of the second step of every test that waits on something (a
@@ -18,7 +18,7 @@ public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) 
             defer { computingSlots.signal() }
             continuation.resume(with: Result { try body() })
         }
-        thread.stackSize = 8 << 20
+        thread.stackSize = 8 << 20  // 8 MiB, as a thread of the pool has here
         thread.start()
     }
 }
