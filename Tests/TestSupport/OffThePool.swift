@@ -18,7 +18,7 @@ public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) 
             defer { computingSlots.signal() }
             continuation.resume(with: Result { try body() })
         }
-        thread.stackSize = 8 << 20  // 8 MiB, as a thread of the pool has here
+        thread.stackSize = 8 << 20  // 8 MiB, glibc's default for a new thread here (ulimit -s)
         thread.start()
     }
 }
