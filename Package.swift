@@ -263,7 +263,7 @@ let package = Package(
             name: "AWSEventStreamTests", dependencies: ["AWSEventStream"], exclude: ["Fixtures"], swiftSettings: strictSettings),
         .testTarget(
             name: "VitalsAccuracyTests",
-            dependencies: ["VitalsCore", "Simulation", "TestSupport"],
+            dependencies: ["VitalsCore", "Simulation"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "VoiceAccuracyTests", dependencies: ["Analysis", "VoiceCore"], swiftSettings: strictSettings),

@@ -1,5 +1,4 @@
 import Simulation
-import TestSupport
 import VitalsCore
 
 /// How the vitals engine did on one simulated recording, against the simulator's truth.
@@ -18,20 +17,11 @@ struct Evaluation: CustomStringConvertible {
 
     /// Renders `scenario` frame by frame in `format`, runs the whole pipeline and scores it.
     init(_ scenario: Scenario, format: PixelFormat = .i420, range: ColourRange = .limited, configuration: VitalsConfiguration = VitalsConfiguration())
-        async throws
+        throws
     {
-        score = try await scores(scenario, format: format, range: range, configurations: [configuration])[0]
+        score = try PipelineEvaluation.score(scenario, format: format, range: range, configurations: [configuration])[0]
         simulator = PatientSimulator(scenario: scenario)
     }
-}
-
-/// ``PipelineEvaluation/score(_:format:range:configurations:)``, computed off Swift's
-/// cooperative pool (``offThePool(_:)``): these tests compute for minutes, and the pool is every
-/// test's.
-func scores(_ scenario: Scenario, format: PixelFormat = .i420, range: ColourRange = .limited, configurations: [VitalsConfiguration]) async throws
-    -> [PipelineScore]
-{
-    try await offThePool { try PipelineEvaluation.score(scenario, format: format, range: range, configurations: configurations) }
 }
 
 /// A scenario with a seed-dependent heart rate in `range`, so no test is tuned to one rate.

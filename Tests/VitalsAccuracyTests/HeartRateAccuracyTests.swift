@@ -8,9 +8,9 @@ import VitalsCore
     static let seeds: [UInt64] = [11, 12, 13]
 
     @Test(arguments: [45.0, 60, 80, 100, 120, 150, 180], [1, 2] as [UInt64])
-    func stillPatientWithinOneAndAHalfBpm(heartRate: Double, seed: UInt64) async throws {
+    func stillPatientWithinOneAndAHalfBpm(heartRate: Double, seed: UInt64) throws {
         let s = scenario(seed: seed) { $0.heartRate = .constant(heartRate) }
-        let result = try await Evaluation(s, format: seed == 1 ? .i420 : .yuyv)
+        let result = try Evaluation(s, format: seed == 1 ? .i420 : .yuyv)
         #expect(result.meanAbsoluteError <= 1.5, "\(result)")
         #expect(result.coverage >= 0.9, "\(result)")
     }
@@ -60,34 +60,34 @@ import VitalsCore
     }
 
     @Test(arguments: Condition.allCases, seeds)
-    func withinTwoBpm(condition: Condition, seed: UInt64) async throws {
+    func withinTwoBpm(condition: Condition, seed: UInt64) throws {
         let s = scenario(seed: seed) { condition.apply(&$0) }
-        let result = try await Evaluation(s, format: condition == .fullRangeNV12 ? .nv12 : .i420, range: condition == .fullRangeNV12 ? .full : .limited)
+        let result = try Evaluation(s, format: condition == .fullRangeNV12 ? .nv12 : .i420, range: condition == .fullRangeNV12 ? .full : .limited)
         #expect(result.meanAbsoluteError <= 2, "\(result)")
         #expect(result.coverage >= 0.9, "\(result)")
     }
 
     @Test(arguments: seeds)
-    func aLampFlickeringAt1HzDoesNotReadAs60Bpm(seed: UInt64) async throws {
+    func aLampFlickeringAt1HzDoesNotReadAs60Bpm(seed: UInt64) throws {
         // A heart rate well away from 60 bpm, and a strong 1 Hz flicker.
         let s = scenario(seed: seed, heartRate: 85...110) {
             $0.flickerDepth = 0.15
             $0.flickerFrequency = 1
         }
-        let result = try await Evaluation(s)
+        let result = try Evaluation(s)
         let near60 = result.estimates.compactMap(\.heartRate).filter { abs($0 - 60) < 3 }
         #expect(near60.isEmpty, "\(result)")
         #expect(result.meanAbsoluteError <= 2, "\(result)")
     }
 
     @Test(arguments: seeds)
-    func nobodyInFrontOfTheCameraGivesNoEstimate(seed: UInt64) async throws {
-        let furnished = try await Evaluation(scenario(seed: seed, duration: 90) {
+    func nobodyInFrontOfTheCameraGivesNoEstimate(seed: UInt64) throws {
+        let furnished = try Evaluation(scenario(seed: seed, duration: 90) {
             $0.absences = [0...1000]
             $0.furniture = true
             $0.flickerDepth = 0.03
         })
-        let bare = try await Evaluation(scenario(seed: seed, duration: 20) { $0.absences = [0...1000] })
+        let bare = try Evaluation(scenario(seed: seed, duration: 20) { $0.absences = [0...1000] })
         let windows = furnished.emptyWindows + bare.emptyWindows
         let hits = furnished.falseEstimates + bare.falseEstimates
         #expect(windows > 80)
@@ -95,9 +95,9 @@ import VitalsCore
         #expect(bare.estimates.allSatisfy { $0.status == .noFace })
     }
 
-    @Test func patientLeavingAndComingBack() async throws {
+    @Test func patientLeavingAndComingBack() throws {
         let s = scenario(seed: 21, duration: 50) { $0.absences = [18...30] }
-        let result = try await Evaluation(s)
+        let result = try Evaluation(s)
         #expect(result.emptyWindows >= 2)
         #expect(result.falseEstimates == 0, "\(result)")
         #expect(result.meanAbsoluteError <= 1.5, "\(result)")
@@ -107,31 +107,31 @@ import VitalsCore
     }
 
     @Test(arguments: [31, 32] as [UInt64])
-    func chromWorksOnAStillPatient(seed: UInt64) async throws {
+    func chromWorksOnAStillPatient(seed: UInt64) throws {
         var configuration = VitalsConfiguration()
         configuration.method = .chrom
-        let result = try await Evaluation(scenario(seed: seed), configuration: configuration)
+        let result = try Evaluation(scenario(seed: seed), configuration: configuration)
         #expect(result.meanAbsoluteError <= 2, "\(result)")
         #expect(result.coverage >= 0.8, "\(result)")
     }
 
     @Test(arguments: [31, 32] as [UInt64])
-    func greenIsRightWhenItAnswers(seed: UInt64) async throws {
+    func greenIsRightWhenItAnswers(seed: UInt64) throws {
         // GREEN cannot tell the pulse from changes of brightness (pixels entering and leaving the
         // skin mask, shading), so its quality gate withholds most estimates; those it gives are right.
         var configuration = VitalsConfiguration()
         configuration.method = .green
-        let result = try await Evaluation(scenario(seed: seed), configuration: configuration)
+        let result = try Evaluation(scenario(seed: seed), configuration: configuration)
         for e in result.estimates {
             guard let rate = e.heartRate, let truth = result.simulator.trueHeartRate(at: e.time) else { continue }
             #expect(abs(rate - truth) <= 3, "\(result)")
         }
     }
 
-    @Test func estimatesAreTimedAtTheirWindowCentre() async throws {
+    @Test func estimatesAreTimedAtTheirWindowCentre() throws {
         // A steep ramp: an estimate timed at its window's end would lag the truth by 5 s, i.e. 10 bpm.
         let s = scenario(seed: 41) { $0.heartRate = .ramp(from: 60, to: 120, start: 0, end: 30) }
-        let result = try await Evaluation(s)
+        let result = try Evaluation(s)
         #expect(result.estimates.first?.time == 5)
         #expect(result.meanAbsoluteError <= 2, "\(result)")
     }

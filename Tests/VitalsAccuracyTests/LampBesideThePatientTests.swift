@@ -15,22 +15,22 @@ import VitalsCore
         return s
     }
 
-    @Test func aPhotoUnderALampBesideItIsNotReadAsAPulse() async throws {
+    @Test func aPhotoUnderALampBesideItIsNotReadAsAPulse() throws {
         // Taking the lamp from the wall alone, the engine read this lamp as a heart rate of 60 bpm
         // in every second (the 1 Hz tone that survives POS through the camera's gamma curve).
-        let score = try await scores(scene(seed: 1, hz: 1) { $0.subject = .photo }, configurations: [VitalsConfiguration()])[0]
+        let score = try PipelineEvaluation.score(scene(seed: 1, hz: 1) { $0.subject = .photo }, configurations: [VitalsConfiguration()])[0]
         #expect(score.noPulseWindows > 15)
         #expect(score.falseReports == 0, "\(score)")
     }
 
-    @Test func aPatientUnderALampBesideItIsReadThroughIt() async throws {
+    @Test func aPatientUnderALampBesideItIsReadThroughIt() throws {
         // A heart at 96 bpm under a lamp at 120: POS alone, once the lamp was cancelled from the
         // face, kept too little of the pulse for the first half of the recording.
         let s = scene(seed: 2, hz: 2) {
             $0.skinTone = .fitzpatrick(2)
             $0.heartRate = .constant(96)
         }
-        let score = try await scores(s, configurations: [VitalsConfiguration()])[0]
+        let score = try PipelineEvaluation.score(s, configurations: [VitalsConfiguration()])[0]
         #expect(score.coverage >= 0.9, "\(score)")
         #expect(score.meanAbsoluteError <= 1.5, "\(score)")
     }

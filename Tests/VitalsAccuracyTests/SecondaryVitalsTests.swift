@@ -6,17 +6,17 @@ import VitalsCore
 /// right whenever it is reported.
 @Suite struct SecondaryVitalsTests {
     @Test(arguments: [(8.0, 1 as UInt64), (12, 2), (16, 3), (22, 4)])
-    func respirationRateWhereQualityAllows(breathing: Double, seed: UInt64) async throws {
+    func respirationRateWhereQualityAllows(breathing: Double, seed: UInt64) throws {
         let s = scenario(seed: seed, duration: 50) { $0.breathingRate = breathing }
-        let result = try await Evaluation(s)
+        let result = try Evaluation(s)
         let rates = result.estimates.compactMap(\.respirationRate)
         #expect(rates.count >= 5, "\(result)")
         for rate in rates { #expect(abs(rate - breathing) <= 1.5, "\(rates)") }
     }
 
-    @Test func noRespirationWithoutBreathing() async throws {
+    @Test func noRespirationWithoutBreathing() throws {
         let s = scenario(seed: 5, duration: 50) { $0.breathingRate = nil }
-        let rates = try await Evaluation(s).estimates.compactMap(\.respirationRate)
+        let rates = try Evaluation(s).estimates.compactMap(\.respirationRate)
         #expect(rates.count <= 2, "\(rates)")
     }
 
@@ -28,7 +28,7 @@ import VitalsCore
     @Test func heartRateVariabilityOfStillPatients() async throws {
         let reports = try await withThrowingTaskGroup(of: [VariabilityReport].self) { group in
             for seed in 60..<72 as Range<UInt64> {
-                group.addTask { try await VariabilityReport.all(in: scenario(seed: seed, heartRate: 50...120, duration: 45)) }
+                group.addTask { try VariabilityReport.all(in: scenario(seed: seed, heartRate: 50...120, duration: 45)) }
             }
             return try await group.reduce(into: [VariabilityReport]()) { $0 += $1 }
         }
@@ -43,12 +43,12 @@ import VitalsCore
     /// Talking and swaying moves the beats' times far more than their true variation: the
     /// figure is withheld (or, rarely, right).
     @Test(arguments: [1, 2, 3] as [UInt64])
-    func heartRateVariabilityIsWithheldOrRightWhileTalking(seed: UInt64) async throws {
+    func heartRateVariabilityIsWithheldOrRightWhileTalking(seed: UInt64) throws {
         let s = scenario(seed: seed, duration: 45) {
             $0.talking = true
             $0.swayAmplitude = 15
         }
-        let reported = try await VariabilityReport.all(in: s).filter { $0.measured != nil }
+        let reported = try VariabilityReport.all(in: s).filter { $0.measured != nil }
         #expect(reported.filter { !$0.isWithinTolerance }.count <= 1, "\(reported)")
     }
 }
@@ -70,8 +70,8 @@ struct VariabilityReport: CustomStringConvertible, Sendable {
     }
 
     /// Every window of `scenario` that lies wholly inside it, reported or not.
-    static func all(in scenario: Scenario) async throws -> [VariabilityReport] {
-        let result = try await Evaluation(scenario)
+    static func all(in scenario: Scenario) throws -> [VariabilityReport] {
+        let result = try Evaluation(scenario)
         let window = VitalsConfiguration().variabilityWindowSeconds
         return result.estimates.filter { $0.time + 5 - window >= 0 }.map { e in
             VariabilityReport(time: e.time, measured: e.variability, truth: result.simulator.heartbeat.variability(from: e.time + 5 - window, to: e.time + 5))
