@@ -10,9 +10,8 @@
 /// covariance), and the strongest spectral peak in the heart-rate band gives the rate; its SNR
 /// decides whether the estimate is released (see ``VitalsConfiguration`` for the gates: the
 /// window's own, PBV's on the same window after POS, the long window's, the lengthened
-/// windows', and tracking's). Respiration and
-/// heart-rate variability are computed over longer windows ending with the heart-rate window,
-/// each behind its own gate.
+/// windows', and tracking's). Respiration and heart-rate variability are computed over longer
+/// windows ending with the heart-rate window, each behind its own gate.
 ///
 /// Not thread-safe: a value type owned by one task.
 public struct VitalsAnalyzer: Sendable {

@@ -136,8 +136,8 @@ public struct VitalsConfiguration: Sendable, Hashable {
     public init() {}
 
     /// The engine without its quality aids: POS on the face's mean colour behind a fixed 0 dB
-    /// SNR gate, no flicker cancelling, no PBV after POS, no long window, no tracking. The reference the report
-    /// compares the engine with.
+    /// SNR gate, no flicker cancelling, no PBV after POS, no long window, no tracking. The
+    /// reference the report compares the engine with.
     public static var plain: VitalsConfiguration {
         var c = VitalsConfiguration()
         c.method = .pos
