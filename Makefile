@@ -23,6 +23,11 @@ VM_DIR ?= out/vm
 # Debian VM): after the others, one
 # at a time, so that they neither starve nor are starved by the parallel run.
 SYSTEM_TESTS = WebBrowserTests|SummaryWorkerTests|KioskPackageTests
+# Tests that compute for a minute or more on the test process's threads (simulated video, the
+# speech corpora, the echo canceller's recordings, speech recognition, the fuzzer): in a test
+# process of their own beside the parallel run, so that they do not hold the threads its waiting
+# tests need (scripts/run-tests.sh).
+COMPUTING_TESTS = VitalsAccuracyTests|VoiceAccuracyTests|EchoCancellationTests|OfflineRecognitionTests|MutationFuzzTests|PulseTrackingTests
 
 .PHONY: all deps build deb demo test bench vitals-report vitals-report-visits vitals-report-mjpeg voice-corpus voice-packages voice-training-packages vm-assets voice-compare voice-model clean
 
@@ -47,8 +52,7 @@ demo: deps voice-corpus
 
 test: build deb voice-corpus vm-assets
 	@scripts/install-deps.sh chromium chromium-driver --pip schemathesis --pip aiohttp --pip selenium --pip axe-selenium-python --pip axe-core-python --pip fhir.resources
-	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --parallel --skip '$(SYSTEM_TESTS)'
-	scripts/with-postgres.sh scripts/with-s3.sh $(SWIFT) test -c $(CONFIG) --skip-build --no-parallel --filter '$(SYSTEM_TESTS)'
+	scripts/with-postgres.sh scripts/with-s3.sh SWIFT=$(SWIFT) scripts/run-tests.sh $(CONFIG) '$(COMPUTING_TESTS)' '$(SYSTEM_TESTS)'
 
 # QEMU, busybox and a Debian kernel with vivid and snd-aloop for the device tests (once, ~70 MB).
 vm-assets: deps
