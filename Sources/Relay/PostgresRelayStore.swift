@@ -277,7 +277,12 @@ public final class PostgresRelayStore: RelayStore {
             // the kiosk would retry for ever with every session behind it waiting.
             throw RelayStoreError.unstorable(error.serverInfo?[.message] ?? "Postgres refused the document's data")
         }
-        for try await _ in inserted.decode(String.self) {
+        // Read to the end before the next query: a result can hold its connection until the
+        // server has sent all of it, and a query made meanwhile needs a second connection (on a
+        // pool whose every connection is so held, it would wait for ever).
+        var created = false
+        for try await _ in inserted.decode(String.self) { created = true }
+        if created {
             // A turn may have come first; it must be the same clinic's (else the row goes again).
             guard try await !hasTurnsOfOtherClinic(sessionID: session.id, clinicID: session.clinicID) else {
                 try await client.query("DELETE FROM sessions WHERE id = \(session.id) AND digest = \(session.digest)", logger: logger)

@@ -59,10 +59,11 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
         return try RelayStores.openObjects(configuration: configuration, environment: environment, logger: Logger(label: "test"))
     }
 
-    /// A store on a fresh database.
-    func freshStore() throws -> any RelayStore {
+    /// A store on a fresh database, with at most `poolSize` connections to it (Postgres).
+    func freshStore(poolSize: Int = RelayConfiguration().databasePoolSize) throws -> any RelayStore {
         var configuration = RelayConfiguration()
         try configuration.apply(freshDatabase())
+        configuration.databasePoolSize = poolSize
         var logger = Logger(label: "test")
         logger.logLevel = .error
         return try RelayStores.open(configuration: configuration, logger: logger)

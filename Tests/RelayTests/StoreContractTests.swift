@@ -80,6 +80,36 @@ func storedSession(_ id: String, clinic: String, device: String, digest: String 
         #expect(try await store.sessionCount() == ids.count)
         await store.close()
     }
+
+    @Test(arguments: Backend.allCases)
+    func everyPathOfStoringASessionOrClaimingATurnWorksOnOneConnection(_ backend: Backend) async throws {
+        // No operation may need two connections at once: on a pool whose every connection is
+        // held by an operation waiting for a second, all wait for ever (10 s, then "database
+        // unavailable"). On a pool of one, such an operation fails every time.
+        let store = try backend.freshStore(poolSize: 1)
+        try await store.migrate()
+        let north = try await store.addClinic(name: "North"), south = try await store.addClinic(name: "South")
+        _ = try await store.addDevice(id: "n1", clinicID: north.id, name: "n1", secretHash: "h")
+        _ = try await store.addDevice(id: "s1", clinicID: south.id, name: "s1", secretHash: "h")
+        let id = UUID().uuidString.lowercased()
+        #expect(try await store.store(storedSession(id, clinic: north.id, device: "n1")) == .created)
+        #expect(try await store.store(storedSession(id, clinic: north.id, device: "n1")) == .replayed)
+        #expect(try await store.store(storedSession(id, clinic: north.id, device: "n1", digest: "d2")) == .conflict)
+        #expect(try await store.store(storedSession(id, clinic: south.id, device: "s1")) == .otherClinic)
+        // A turn of one clinic first, then the session from another.
+        let later = UUID().uuidString.lowercased()
+        let claim = TurnClaim(id: UUID().uuidString.lowercased(), sessionID: later, clinicID: south.id, deviceID: "s1", audioDigest: "a1")
+        #expect(try await store.claimTurn(claim, staleAfter: .seconds(60)) == .claimed)
+        #expect(try await store.claimTurn(claim, staleAfter: .seconds(60)) == .inProgress)
+        #expect(try await store.store(storedSession(later, clinic: north.id, device: "n1")) == .otherClinic)
+        var foreign = claim
+        foreign.id = UUID().uuidString.lowercased()
+        foreign.sessionID = id
+        #expect(try await store.claimTurn(foreign, staleAfter: .seconds(60)) == .otherClinic)
+        #expect(try await store.session(id: id) != nil)
+        #expect(try await store.sessionCount() == 1)
+        await store.close()
+    }
 }
 
 /// The turns' contract, both back ends.
