@@ -20,6 +20,9 @@ import Foundation
 ///   failed the same way; its answer, should it come later, is not played.
 /// * **Late answers** (a failed turn's, or one for a session that has closed) are never played
 ///   into a later conversation; an escalation in one is still shown and logged.
+/// * **A new session waits for nothing of the last.** A turn still with the relay when its
+///   session closes is let go of: the next patient's first turn is sent at once, not after it.
+///   It is answered (and kept by the relay) or, failing or past its deadline, kept for later.
 /// * **Escalation.** An answer with an escalation stops whatever plays and is played at once.
 public struct ConversationMachine: Sendable {
     /// What the kiosk is doing, as `hhctl status` shows it.
@@ -103,8 +106,10 @@ public struct ConversationMachine: Sendable {
 
     /// The open session, if any.
     public private(set) var sessionID: String?
-    /// The turn with the relay and when it was sent.
+    /// The open session's turn with the relay and when it was sent.
     private var inFlight: (turn: Turn, sentAt: ContinuousClock.Instant)?
+    /// Turns of closed sessions still with the relay, oldest first.
+    private var closedSessionsTurns: [(turn: Turn, sentAt: ContinuousClock.Instant)] = []
     /// Utterances that ended while a turn was in flight, oldest first.
     private var waiting: [Turn] = []
     /// The turn whose reply is playing.
@@ -121,6 +126,10 @@ public struct ConversationMachine: Sendable {
         self.turnDeadline = turnDeadline
     }
 
+    /// Turns sent and not yet answered, failed or past their deadline: the open session's and
+    /// those of closed sessions.
+    public var turnsWithTheRelay: Int { (inFlight == nil ? 0 : 1) + closedSessionsTurns.count }
+
     /// What the kiosk is doing now.
     public var state: State {
         if playing != nil { return .speaking }
@@ -135,11 +144,15 @@ public struct ConversationMachine: Sendable {
     }
 
     /// The session closed: nothing more of it is played; a turn in flight may still be answered
-    /// (and stored by the relay) but its answer is not played; waiting utterances are kept for
-    /// later delivery.
+    /// (and stored by the relay) but its answer is not played, and the next session's turns do
+    /// not wait for it; waiting utterances are kept for later delivery.
     public mutating func sessionClosed(_ id: String) -> [Action] {
         guard sessionID == id else { return [] }
         sessionID = nil
+        if let current = inFlight {
+            closedSessionsTurns.append(current)
+            inFlight = nil
+        }
         var actions: [Action] = waiting.map { .keepForLater($0, reason: "the session closed before it was sent") }
         waiting = []
         actions += queuedReplies.map { .discardLateAnswer(turnID: $0.turnID) }
@@ -172,13 +185,13 @@ public struct ConversationMachine: Sendable {
 
     /// The relay answered turn `turnID`.
     public mutating func answered(_ turnID: String, _ answer: Answer, now: ContinuousClock.Instant) -> [Action] {
-        guard let current = inFlight, current.turn.id == turnID, current.turn.sessionID == sessionID else {
-            // Not played; an escalation in it is still shown and logged, whenever it comes.
+        guard let current = inFlight, current.turn.id == turnID else {
+            // A closed session's or a failed turn's: not played; an escalation in it is still
+            // shown and logged, whenever it comes.
+            closedSessionsTurns.removeAll { $0.turn.id == turnID }
             var actions: [Action] = answer.escalation.map { [.escalate(turnID: turnID, reason: $0)] } ?? []
             actions.append(.discardLateAnswer(turnID: turnID))
-            guard inFlight?.turn.id == turnID else { return actions }  // another turn is still in flight
-            inFlight = nil  // its session has closed
-            return actions + sendWaiting(now: now)
+            return actions
         }
         inFlight = nil
         answeredTurns += 1
@@ -203,14 +216,21 @@ public struct ConversationMachine: Sendable {
 
     /// The relay did not answer turn `turnID` (unreachable, 5xx, timed out in the client).
     public mutating func failed(_ turnID: String, reason: String, now: ContinuousClock.Instant) -> [Action] {
+        if let index = closedSessionsTurns.firstIndex(where: { $0.turn.id == turnID }) {
+            return [.keepForLater(closedSessionsTurns.remove(at: index).turn, reason: reason)]
+        }
         guard let current = inFlight, current.turn.id == turnID else { return [] }
         return fail(current.turn, reason: reason, now: now)
     }
 
     /// The time is `now`: a turn in flight past its deadline is failed.
     public mutating func tick(now: ContinuousClock.Instant) -> [Action] {
-        guard let current = inFlight, current.sentAt.duration(to: now) > turnDeadline else { return [] }
-        return fail(current.turn, reason: "no answer within \(turnDeadline)", now: now)
+        let (reason, deadline) = ("no answer within \(turnDeadline)", turnDeadline)
+        let late = closedSessionsTurns.filter { $0.sentAt.duration(to: now) > deadline }
+        closedSessionsTurns.removeAll { $0.sentAt.duration(to: now) > deadline }
+        let actions = late.map { Action.keepForLater($0.turn, reason: reason) }
+        guard let current = inFlight, current.sentAt.duration(to: now) > turnDeadline else { return actions }
+        return actions + fail(current.turn, reason: reason, now: now)
     }
 
     /// The reply of `turnID` finished playing (or was stopped).
@@ -225,9 +245,7 @@ public struct ConversationMachine: Sendable {
 
     private mutating func fail(_ turn: Turn, reason: String, now: ContinuousClock.Instant) -> [Action] {
         inFlight = nil
-        var actions: [Action] = [.keepForLater(turn, reason: reason)]
-        if turn.sessionID == sessionID { actions.append(.apologise(turnID: turn.id)) }
-        return actions + sendWaiting(now: now)
+        return [.keepForLater(turn, reason: reason), .apologise(turnID: turn.id)] + sendWaiting(now: now)
     }
 
     private mutating func send(_ turn: Turn, now: ContinuousClock.Instant) -> Action {

@@ -118,7 +118,7 @@ public actor ConversationService: Service {
     private var isDone: Bool {
         guard let closing else { return false }
         if ContinuousClock.now >= closing.deadline { return true }
-        if closing.waitForTurn && (machine.state == .thinking || board.snapshot.conversation.waitingTurns > 0) { return false }
+        if closing.waitForTurn && (machine.turnsWithTheRelay > 0 || board.snapshot.conversation.waitingTurns > 0) { return false }
         return playbacks.isEmpty
     }
 

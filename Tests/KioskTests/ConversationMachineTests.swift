@@ -127,15 +127,44 @@ import Testing
         _ = machine.utterance(turn("t1"), now: start)
         _ = machine.utterance(turn("t2"), now: start)
         #expect(machine.sessionClosed("s1") == [.keepForLater(turn("t2"), reason: "the session closed before it was sent")])
-        #expect(machine.state == .thinking, "t1 is still with the relay (it will store it)")
-        #expect(machine.answered("t1", .init(audioURL: "/r1"), now: start + .seconds(1)) == [.discardLateAnswer(turnID: "t1")])
         #expect(machine.state == .idle)
+        #expect(machine.turnsWithTheRelay == 1, "t1 is still with the relay (it will store it)")
+        #expect(machine.answered("t1", .init(audioURL: "/r1"), now: start + .seconds(1)) == [.discardLateAnswer(turnID: "t1")])
+        #expect(machine.turnsWithTheRelay == 0)
         #expect(machine.utterance(turn("t3"), now: start) == [.keepForLater(turn("t3"), reason: "no open session")])
         // A failure after the session closed: kept, but no apology to nobody.
         _ = machine.sessionOpened("s2")
         _ = machine.utterance(turn("t4", session: "s2"), now: start)
         _ = machine.sessionClosed("s2")
         #expect(machine.failed("t4", reason: "timeout", now: start + .seconds(1)) == [.keepForLater(turn("t4", session: "s2"), reason: "timeout")])
+    }
+
+    @Test func theNextPatientsTurnIsSentAtOnceThoughTheLastSessionsIsStillWithTheRelay() {
+        var machine = open()
+        _ = machine.utterance(turn("t1"), now: start)
+        _ = machine.sessionClosed("s1")
+        _ = machine.sessionOpened("s2")
+        #expect(machine.utterance(turn("t2", session: "s2"), now: start + .seconds(1)) == [.send(turn("t2", session: "s2"))])
+        #expect(machine.state == .thinking && machine.turnsWithTheRelay == 2)
+        // The last session's answer is not played into this one, and does not end this turn.
+        #expect(machine.answered("t1", .init(audioURL: "/r1"), now: start + .seconds(2)) == [.discardLateAnswer(turnID: "t1")])
+        #expect(machine.state == .thinking && machine.turnsWithTheRelay == 1)
+        #expect(machine.answered("t2", .init(audioURL: "/r2"), now: start + .seconds(3)) == [.play(turnID: "t2", audioURL: "/r2")])
+
+        // Past its deadline, a closed session's turn is kept for later, without an apology to
+        // the patient now at the kiosk; the open session's own turn is failed as before.
+        _ = machine.playbackFinished("t2")
+        _ = machine.utterance(turn("t3", session: "s2"), now: start + .seconds(4))
+        _ = machine.sessionClosed("s2")
+        _ = machine.sessionOpened("s3")
+        _ = machine.utterance(turn("t4", session: "s3"), now: start + .seconds(5))
+        let ticked = machine.tick(now: start + .seconds(14.5))
+        #expect(ticked == [.keepForLater(turn("t3", session: "s2"), reason: "no answer within 10.0 seconds")])
+        #expect(machine.failed("t3", reason: "timeout", now: start + .seconds(15)) == [], "already kept")
+        #expect(machine.tick(now: start + .seconds(15.5)) == [
+            .keepForLater(turn("t4", session: "s3"), reason: "no answer within 10.0 seconds"), .apologise(turnID: "t4"),
+        ])
+        #expect(machine.turnsWithTheRelay == 0)
     }
 }
 
