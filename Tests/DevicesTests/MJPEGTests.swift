@@ -57,7 +57,27 @@ enum JPEGFixture {
         #expect(throws: DeviceError.self) {
             try jpeg.withUnsafeBytes { try decoder.decode($0, width: 320, height: 240, into: &decoded) }
         }
+        // Data lost inside the scan (a USB packet dropped), the end marker still there: libjpeg
+        // decodes past it, the rest of the picture grey; not a frame to measure.
+        var holed = JPEGFixture.jpeg()
+        holed.removeSubrange(holed.count / 2..<(holed.count / 2 + 600))
+        #expect(throws: DeviceError.self) {
+            try holed.withUnsafeBytes { try decoder.decode($0, width: 320, height: 240, into: &decoded) }
+        }
         // And the decoder still works afterwards.
         try JPEGFixture.jpeg().withUnsafeBytes { try decoder.decode($0, width: 320, height: 240, into: &decoded) }
+    }
+
+    @Test func strayBytesBeforeTheEndMarkerAreWhatManyWebcamsSendAndTheFrameIsKept() throws {
+        // libjpeg warns "Corrupt JPEG data: 3 extraneous bytes before marker 0xd9", and the
+        // picture is whole: a camera that sends every frame so must not lose every frame.
+        var jpeg = JPEGFixture.jpeg()
+        #expect(jpeg.suffix(2) == [0xFF, 0xD9])
+        jpeg.insert(contentsOf: [0x00, 0x11, 0x22], at: jpeg.count - 2)
+        let decoder = try MJPEGDecoder()
+        var decoded: [UInt8] = [], clean: [UInt8] = []
+        try jpeg.withUnsafeBytes { try decoder.decode($0, width: JPEGFixture.width, height: JPEGFixture.height, into: &decoded) }
+        try JPEGFixture.jpeg().withUnsafeBytes { try decoder.decode($0, width: JPEGFixture.width, height: JPEGFixture.height, into: &clean) }
+        #expect(decoded == clean)
     }
 }
