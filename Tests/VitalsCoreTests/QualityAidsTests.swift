@@ -69,6 +69,48 @@ import VitalsCore
         #expect(!BloodSignature.greenLeads(trace(mean * SIMD3(1.8, 1, 0.5) * 0.003), frequency: f, sampleRate: 30))
     }
 
+    @Test func pbvAfterPOSReadsABrightnessPulseAndRefusesAToneThatIsNotBlood() throws {
+        // MJPEG keeps a pulse's change of brightness and loses most of its change of colour. POS's
+        // fixed projections null a change along the skin's own colour, so they lose what is left;
+        // PBV's mix keeps it, and green still leads the change, as blood's does.
+        let rate = 30.0, heartRate = 72.0, mean = SIMD3<Double>(120, 90, 75)
+        /// 30 s of a face whose colour changes by `change` at the heart rate, in the camera's noise.
+        func samples(_ change: SIMD3<Double>, seed: UInt64) -> [RegionSample] {
+            var random = RandomSource(seed: seed)
+            return (0..<(30 * 30)).map { i in
+                let wave = sin(2 * Double.pi * heartRate / 60 * Double(i) / rate)
+                let noise = SIMD3(random.gaussian(), random.gaussian(), random.gaussian()) * 0.03
+                return RegionSample(facePresent: true, meanRGB: mean - change * wave + noise, skinPixels: 20_000, bounds: PixelRect(x: 0, y: 0, width: 160, height: 200))
+            }
+        }
+        /// The share of the 10 s windows of four seeds (no longer window, no tracking) that
+        /// report, and their worst error.
+        func reading(_ change: SIMD3<Double>, method: PulseMethod = .pos, pbvAfterPOS: Bool) throws -> (share: Double, worst: Double) {
+            var configuration = VitalsConfiguration()
+            configuration.method = method
+            configuration.triesPBVAfterPOS = pbvAfterPOS
+            configuration.longWindowSeconds = 0
+            configuration.lengthenedWindows = []
+            configuration.trackingSeconds = 0
+            let estimates = try (1...4).flatMap { try FaceTraces.estimates(samples(change, seed: $0), configuration) }
+            let rates = estimates.compactMap(\.heartRate)
+            return (Double(rates.count) / Double(max(1, estimates.count)), rates.map { abs($0 - heartRate) }.max() ?? 0)
+        }
+        // Every colour by nearly the same share, green 10% more.
+        let brightness = mean * SIMD3(0.9, 1, 0.9) * 0.001
+        let withPBV = try reading(brightness, pbvAfterPOS: true), posAlone = try reading(brightness, pbvAfterPOS: false)
+        #expect(withPBV.share >= 0.9, "\(withPBV)")
+        #expect(withPBV.worst <= 1.5, "\(withPBV)")
+        #expect(posAlone.share <= 0.05, "\(posAlone)")
+
+        // Red 10% more (what quantisation makes of a skin-coloured surface's noise): PBV's mix
+        // holds it, the green check keeps it from being reported.
+        let tone = mean * SIMD3(1.1, 1, 0.9) * 0.001
+        let pbv = try reading(tone, method: .pbv, pbvAfterPOS: false), refused = try reading(tone, pbvAfterPOS: true)
+        #expect(pbv.share >= 0.9, "\(pbv)")
+        #expect(refused.share <= 0.05, "\(refused)")
+    }
+
     @Test func aLampMovesEveryColourAlikeAndMoreThanAPulse() {
         var random = RandomSource(seed: 12)
         let f = 1.7
