@@ -52,7 +52,7 @@ demo: deps voice-corpus
 
 test: build deb voice-corpus vm-assets
 	@scripts/install-deps.sh chromium chromium-driver --pip schemathesis --pip aiohttp --pip selenium --pip axe-selenium-python --pip axe-core-python --pip fhir.resources
-	scripts/with-postgres.sh scripts/with-s3.sh SWIFT=$(SWIFT) scripts/run-tests.sh $(CONFIG) '$(COMPUTING_TESTS)' '$(SYSTEM_TESTS)'
+	SWIFT=$(SWIFT) scripts/with-postgres.sh scripts/with-s3.sh scripts/run-tests.sh $(CONFIG) '$(COMPUTING_TESTS)' '$(SYSTEM_TESTS)'
 
 # QEMU, busybox and a Debian kernel with vivid and snd-aloop for the device tests (once, ~70 MB).
 vm-assets: deps
