@@ -46,11 +46,39 @@ public final class EdgeStore: Sendable {
             }
         }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(pool)
+            pool = try Self.whileOpeningAlone(path) {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try Self.migrator.migrate(pool)
+                return pool
+            }
         } catch {
             throw .unavailable("\(path): \(StoreError.wrapping(error))")
         }
+    }
+
+    /// Runs `open` holding an exclusive `flock` on the database's directory, so that stores
+    /// opened at once (hhd starting while a tool or a test opens its file) make a new file WAL
+    /// and migrate it one after the other: SQLite refuses a second `journal_mode` change with
+    /// "database is locked", and GRDB's migrator reads which migrations ran outside the
+    /// transaction that runs one, so a second opener ran `CREATE TABLE` again. The directory
+    /// is locked, not the file, because closing any descriptor of the file would drop
+    /// SQLite's own locks on it.
+    private static func whileOpeningAlone<Opened>(_ path: String, _ open: () throws -> Opened) throws -> Opened {
+        let directory = (path as NSString).deletingLastPathComponent
+        let descriptor = Glibc.open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw LockError(directory: directory, reason: errno) }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw LockError(directory: directory, reason: errno) }
+        }
+        return try open()
+    }
+
+    /// The database's directory could not be opened or locked.
+    private struct LockError: Error, CustomStringConvertible {
+        var directory: String
+        var reason: Int32
+        var description: String { "cannot lock \(directory): \(String(cString: strerror(reason)))" }
     }
 
     /// The schema, one migration per version. Never edit a migration that has shipped.

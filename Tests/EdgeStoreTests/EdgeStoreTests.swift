@@ -1,5 +1,6 @@
 import EdgeStore
 import Foundation
+import Synchronization
 import Testing
 
 func temporaryStorePath() -> String {
@@ -17,6 +18,20 @@ func addSession(_ store: EdgeStore, _ id: String, at start: Double, seconds: Int
 }
 
 @Suite struct EdgeStoreTests {
+    /// hhd and anything else that opens its database (a test, a tool) may both find it new:
+    /// each must see the schema made once, not make it again and fail ("table already exists").
+    @Test func storesOpenedAtOnceOnANewFileMakeTheSchemaOnce() throws {
+        for _ in 0..<30 {
+            let path = temporaryStorePath()
+            let failures = Mutex([String]())
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                do { _ = try EdgeStore(path: path) } catch { failures.withLock { $0.append("\(error)") } }
+            }
+            #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+            #expect(try EdgeStore(path: path).openSessions().isEmpty)
+        }
+    }
+
     @Test func openSessionsKeepTheirSecondsAndClosedOnesQueueInOrder() throws {
         let store = try EdgeStore(path: temporaryStorePath())
         try store.openSession(id: "a", startedAt: Date(timeIntervalSince1970: 100))
