@@ -2,7 +2,8 @@
 """Side by side on labelled corpora: our detector, WebRTC VAD (modes 0-3), Silero VAD v5 and
 TEN VAD. Prints the Markdown tables of docs/BENCHMARKS.md and docs/VOICE.md, one section per
 corpus (eval: synthetic voices; heldout: real speakers kept out of training; independent: the
-recordings reserved for independent evaluation; see Training/voice/corpus.py).
+recordings reserved for independent evaluation; acted: a game's voice actors kept out of
+training and model selection; see Training/voice/corpus.py).
 
     make voice-compare
 

@@ -6,6 +6,7 @@
     python3 Training/voice/corpus.py --split eval        --out out/voice-corpus/eval
     python3 Training/voice/corpus.py --split heldout     --out out/voice-corpus/heldout
     python3 Training/voice/corpus.py --split independent --out out/voice-corpus/independent
+    python3 Training/voice/corpus.py --split acted       --out out/voice-corpus/acted
 
 Each clip is about 20 s: a stretch of noise only, then utterances (one to six sentences or
 prompts from one speaker, short pauses inside, at varying loudness) separated by pauses, all
@@ -28,7 +29,9 @@ The splits and their speech:
   tests read (fast to make);
 * heldout: the real speakers we keep out of training and model selection ("held-out");
 * independent: the recordings reserved for independent evaluation ("independent":
-  PocketSphinx and Codec2 test data, Asterisk's US English prompts).
+  PocketSphinx and Codec2 test data, Asterisk's US English prompts);
+* acted: the acted dialogue we keep out of training and model selection ("acted": the game
+  Drascula's voice actors in English, Spanish and Italian).
 Only train and select are used to fit or select anything. The evaluation splits share no
 sentence text, recording or noise instance with train and select.
 
@@ -288,6 +291,7 @@ SPLITS = {
     "eval": (2026, "eval", None),
     "heldout": (3031, None, "held-out"),
     "independent": (4041, None, "independent"),
+    "acted": (6061, None, "acted"),
 }
 
 _POOLS = {}

@@ -14,6 +14,9 @@ in its role:
 * "independent": the recordings the project reserves for independent evaluation (issue 17:
   `pocketsphinx-testdata`, `codec2-examples`, `asterisk-core-sounds-en-wav`), never used for
   training or tuning (`corpus.py --split independent`);
+* "acted": acted dialogue of a game kept out of training and model selection entirely, like
+  "held-out", in a split of its own (`corpus.py --split acted`): voice actors, expressive and
+  conversational, where the held-out split's speakers read telephone prompts;
 * "optional": tried in training and not adopted (docs/VOICE.md says what it did); added to the
   train and select splits only when named (`corpus.py --extra-speech NAME`), its package
   installed only when asked for (`--packages optional`).
@@ -27,8 +30,16 @@ truth (within 35 dB of the loudest frame) would call speech: of a source marked
 `quiet_floor_checked` (the volunteers', the game's), only the recordings whose quietest frames
 lie at least 45 dB below their loudest are used (QUIET_FLOOR_DB). A source marked
 `per_character` names its speaker in each file name (`_character`).
+
+Two games keep their dialogue inside their own data files (`container`): Flight of the Amazon
+Queen's in one archive, `queen.1c` (a table of 21-byte entries after a 15-byte header: a
+12-byte name, a byte, then the entry's offset and size, big-endian; each spoken line an `.SB`
+entry holding MP3 at 11 kHz), Drascula's one line a file (`*.ALS`: 8-bit unsigned PCM at
+11 kHz after a 32-byte header, the last 64 bytes not sound; `S*.ALS` are sound effects).
+Both are band-limited to 5.5 kHz, as a telephone-band prompt is to 4 kHz.
 """
 import ctypes
+import functools
 import glob
 import os
 import sys
@@ -38,6 +49,7 @@ from dataclasses import dataclass
 RATE = 16000
 FRAME = 160  # 10 ms
 SOUNDS = "/usr/share/asterisk/sounds"
+GAMES = "/usr/share/scummvm"
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,7 @@ class Source:
     per_folder: bool = False
     quiet_floor_checked: bool = False
     per_character: bool = False
+    container: str = ""  # "queen" or "drascula": the recordings are read from the games' files
 
 
 SOURCES = {
@@ -72,6 +85,20 @@ SOURCES = {
                          "Dutch dialogue of the game Fish Fillets (voice actors, two leads and many "
                          "characters, acted and conversational), 22-44 kHz",
                          quiet_floor_checked=True, per_character=True),
+    "queen": Source("flight-of-the-amazon-queen", (f"{GAMES}/flight-of-the-amazon-queen/queen.1c",), "optional",
+                    "English dialogue of the game Flight of the Amazon Queen (voice actors: the hero, "
+                    "Joe, and some fifty other characters; about 6 700 lines), 11 kHz MP3",
+                    quiet_floor_checked=True, container="queen"),
+    "drascula-en": Source("drascula", (f"{GAMES}/drascula/en/*.ALS",), "acted",
+                          "English dialogue of the game Drascula (voice actors: the hero and nine other "
+                          "characters; about 770 lines), 11 kHz 8-bit",
+                          quiet_floor_checked=True, container="drascula"),
+    "drascula-es": Source("drascula-spanish", (f"{GAMES}/drascula/es/*.ALS",), "acted",
+                          "Spanish dialogue of the game Drascula (voice actors), 11 kHz 8-bit",
+                          quiet_floor_checked=True, container="drascula"),
+    "drascula-it": Source("drascula-italian", (f"{GAMES}/drascula/it/*.ALS",), "acted",
+                          "Italian dialogue of the game Drascula (voice actors), 11 kHz 8-bit",
+                          quiet_floor_checked=True, container="drascula"),
     "ru-ivr": Source("asterisk-core-sounds-ru-g722", (f"{SOUNDS}/ru_RU_f_IvrvoiceRU/**/*.g722",), "held-out",
                      "Russian, female, 16 kHz G.722"),
     "es-allison": Source("asterisk-core-sounds-es-g722", (f"{SOUNDS}/es_MX_f_Allison/**/*.g722",), "held-out",
@@ -107,18 +134,51 @@ def sources(role):
 
 
 def files(name):
-    """The recordings of source `name`, sorted (stable across machines)."""
+    """The recordings of source `name`, sorted (stable across machines): paths, or for a source
+    whose recordings are entries of an archive, "path#entry"."""
     source = SOURCES[name]
     found = sorted({path for pattern in source.patterns for path in glob.glob(pattern, recursive=True)})
+    if source.container == "queen":
+        found = [f"{path}#{entry}" for path in found for entry in sorted(_queen_table(path)) if entry.endswith(".SB")]
+    elif source.container == "drascula":
+        found = [path for path in found if not os.path.basename(path).startswith("S")]
     if not found:
         raise SystemExit(f"no recordings for {name}: install the Debian package {source.package} "
                          f"(scripts/install-deps.sh {source.package})")
     return found
 
 
+@functools.lru_cache(maxsize=None)
+def _queen_table(path):
+    """The entries of Flight of the Amazon Queen's archive: name → (offset, size)."""
+    with open(path, "rb") as f:
+        header = f.read(15)
+        if header[:4] != b"QTBL":
+            raise SystemExit(f"{path}: not the game's archive (no QTBL header)")
+        count = int.from_bytes(header[13:15], "big")
+        table = f.read(21 * count)
+    entries = {}
+    for k in range(count):
+        entry = table[21 * k: 21 * (k + 1)]
+        name = entry[:12].rstrip(b"\0").decode("ascii")
+        entries[name] = (int.from_bytes(entry[13:17], "big"), int.from_bytes(entry[17:21], "big"))
+    return entries
+
+
 def _load(path):
     """One recording as float64 at 16 kHz, whole."""
-    if path.endswith(".g722"):
+    if "#" in path:  # an entry of Flight of the Amazon Queen's archive: MP3
+        import io
+        import soundfile
+        archive, entry = path.split("#")
+        offset, size = _queen_table(archive)[entry]
+        with open(archive, "rb") as f:
+            f.seek(offset)
+            data, rate = soundfile.read(io.BytesIO(f.read(size)), dtype="float64", always_2d=True)
+        audio = data.mean(axis=1)
+    elif path.endswith(".ALS"):  # Drascula: 8-bit unsigned PCM at 11 025 Hz between a header and a tail
+        rate, audio = 11025, (np.fromfile(path, dtype=np.uint8)[32:-64].astype(np.float64) - 128) / 128
+    elif path.endswith(".g722"):
         rate, audio = RATE, _decode_g722(path)
     elif path.endswith(".raw"):  # the PocketSphinx test files: 16 kHz, 16-bit little-endian
         rate, audio = RATE, np.fromfile(path, dtype="<i2").astype(np.float64) / 32768
@@ -163,6 +223,8 @@ def utterances(name, minimum_seconds=0.3):
                 speaker = f"{name}/{_language_folder(path)}"
             elif SOURCES[name].per_character:
                 speaker = f"{name}/{_character(path)}"
+            elif SOURCES[name].container:
+                speaker = f"{name}/{_game_character(path)}"
             out.append((audio, speaker))
     return out
 
@@ -197,6 +259,19 @@ def _character(path):
     the small fish); lines named otherwise count as one speaker, "other"."""
     parts = os.path.basename(path).split("-")
     return parts[1] if len(parts) >= 3 else "other"
+
+
+def _game_character(path):
+    """Who speaks a game's line, as far as its name tells. Drascula: the letters before the
+    number (none: the hero). Flight of the Amazon Queen: Joe ("J" after the room and line
+    numbers, or a name starting "JOE"), else the room's other characters, by room."""
+    name = path.split("#")[-1] if "#" in path else os.path.basename(path)
+    stem = name.split(".")[0]
+    if "#" not in path:
+        return stem.rstrip("0123456789") or "hero"
+    if stem.startswith("JOE") or stem[6:7] == "J":
+        return "joe"
+    return f"room-{stem[:2]}"
 
 
 _spandsp = None
