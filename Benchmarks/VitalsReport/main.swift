@@ -108,6 +108,10 @@ let rows: [Row] = {
         }
     }
     rows.append(Row(group: "Patients (type III)", name: "still") { $0.skinTone = .fitzpatrick(3) })
+    rows.append(Row(group: "Patients (type III)", name: "still, steady white balance") {
+        $0.skinTone = .fitzpatrick(3)
+        $0.camera?.whiteBalanceHunting = 0
+    })
     rows.append(Row(group: "Patients (type III)", name: "head motion") {
         $0.skinTone = .fitzpatrick(3)
         $0.swayAmplitude = 20
@@ -162,6 +166,29 @@ let rows: [Row] = {
             $0.flickerDepth = 0.1
             $0.flickerFrequency = hz
             $0.lampLightsBackground = false
+        })
+    }
+    // A camera whose white balance holds still (locked, or settled, as many do), under a lamp:
+    // through MJPEG a flat surface's chroma then stays on its quantiser's step while the lamp
+    // moves its brightness, which the other rows' hunting white balance hides (docs/VITALS.md,
+    // "MJPEG").
+    for (subject, hz, beside) in [(Subject.photo, 1.0, false), (.photo, 2.0, false), (.photo, 1.0, true), (.mannequin, 2.0, false)] {
+        let lamp = beside ? "lamp beside it at \(Int(hz)) Hz, wall steady" : "\(Int(hz)) Hz flicker"
+        rows.append(Row(group: "No pulse", name: "\(subject.rawValue), \(lamp), steady white balance") {
+            $0.subject = subject
+            $0.flickerDepth = 0.1
+            $0.flickerFrequency = hz
+            $0.lampLightsBackground = !beside
+            $0.camera?.whiteBalanceHunting = 0
+        })
+    }
+    for hz in [1.0, 2.0] {
+        rows.append(Row(group: "No pulse", name: "furniture, \(Int(hz)) Hz flicker, steady white balance") {
+            $0.absences = [0...10_000]
+            $0.furniture = true
+            $0.flickerDepth = 0.1
+            $0.flickerFrequency = hz
+            $0.camera?.whiteBalanceHunting = 0
         })
     }
     // The darkest skin in dim light: the noisiest face the engine sees, printed or moulded.
