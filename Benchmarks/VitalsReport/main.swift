@@ -107,6 +107,19 @@ let rows: [Row] = {
             }
         }
     }
+    // The same lamp with the camera's white balance held still: through MJPEG the lamp's
+    // harmonics then stand out of a flat surface's colour (docs/VITALS.md, "MJPEG"), and what
+    // takes them out must leave these patients' pulses.
+    for hz in [1.0, 2.0] {
+        for type in [2, 5] {
+            rows.append(Row(group: "Lamp flicker, steady white balance (10% deep)", name: "\(Int(hz)) Hz, type \(type == 2 ? "II" : "V")") {
+                $0.skinTone = .fitzpatrick(type)
+                $0.flickerDepth = 0.1
+                $0.flickerFrequency = hz
+                $0.camera?.whiteBalanceHunting = 0
+            })
+        }
+    }
     rows.append(Row(group: "Patients (type III)", name: "still") { $0.skinTone = .fitzpatrick(3) })
     rows.append(Row(group: "Patients (type III)", name: "still, steady white balance") {
         $0.skinTone = .fitzpatrick(3)

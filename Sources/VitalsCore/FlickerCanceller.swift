@@ -17,8 +17,14 @@
 /// ``cancelsUnconditionally``). The lamp's own frequency (the reference's spectral peak, when it
 /// stands out by 3 dB) and its first harmonic (``isLamp(_:tolerance:harmonic:)``) tell the 10 s window when to cancel (only
 /// when the lamp is the strongest peak of the pulse signal) and the long window, which cancels
-/// whenever there is a lamp, which peak to refuse.
+/// whenever there is a lamp, which peak to refuse. A peak on a higher harmonic
+/// (``harmonic(near:tolerance:)``) has the harmonics up to it fitted too
+/// (``fitting(harmonicsThrough:)``): the reference's change raised to each power, and its derivative.
 public struct FlickerCanceller: Sendable {
+    private let reading: LampReading
+    private let withoutLamp: Bool
+    /// The highest harmonic of the lamp fitted (1: its own rate only).
+    let harmonicsFitted: Int
     private let regressors: [[Double]]
     private let fit: LeastSquares
     /// The lamp's flicker frequency in Hz, when the reference shows one.
@@ -45,9 +51,19 @@ public struct FlickerCanceller: Sendable {
 
     /// The same, from a reference already read for a lamp, so a window's reference is read once.
     public init(reading: LampReading, fitsHarmonic: Bool = false, withoutLamp: Bool = false) {
+        self.init(reading: reading, harmonics: fitsHarmonic ? 2 : 1, withoutLamp: withoutLamp)
+    }
+
+    /// A canceller that fits the lamp's harmonics up to the `harmonics`-th (1: the lamp's own
+    /// rate only; 2: its first harmonic too, as `fitsHarmonic` does; 3: the second, ...), each by
+    /// the reference's change raised to that power and its derivative.
+    init(reading: LampReading, harmonics: Int, withoutLamp: Bool) {
         let (sampleRate, band) = (reading.sampleRate, reading.band)
         let filter = PulseMethod.pulseFilter(band: band, sampleRate: sampleRate)
         let (change, filtered) = (reading.change, reading.filtered)
+        self.reading = reading
+        self.withoutLamp = withoutLamp
+        harmonicsFitted = harmonics
         lampFrequency = reading.lampFrequency
         // The other regressors only when there is something to cancel (most windows have no lamp).
         var sources: [[Double]] = []
@@ -55,13 +71,47 @@ public struct FlickerCanceller: Sendable {
         let cancels = lampFrequency != nil || cancelsUnconditionally
         if cancels {
             sources = [Self.derivative(change)]
-            if fitsHarmonic {
-                let square = change.map { $0 * $0 }
-                sources += [square, Self.derivative(square)]
+            var raised = change
+            for _ in stride(from: 2, through: harmonics, by: 1) {
+                raised = zip(raised, change).map { $0 * $1 }
+                sources += [raised, Self.derivative(raised)]
             }
         }
         regressors = !cancels ? [] : [filtered] + sources.map { filter.apply($0, padding: Int(sampleRate)) }
         fit = LeastSquares(regressors: regressors)
+    }
+
+    /// This canceller fitting the lamp's harmonics up to the `harmonic`-th as well (see
+    /// ``harmonic(near:tolerance:)``).
+    func fitting(harmonicsThrough harmonic: Int) -> FlickerCanceller {
+        FlickerCanceller(reading: reading, harmonics: max(harmonic, harmonicsFitted), withoutLamp: withoutLamp)
+    }
+
+    /// `rgb` (uniformly sampled colours, as long as the reference) with the fit cancelled from
+    /// each channel: each channel's change relative to its mean, band-passed like a pulse, less
+    /// its least-squares fit, then scaled back onto the channel's mean. What the colours do at a
+    /// frequency once the lamp (and the harmonics fitted) is out of them.
+    func cancel(fromColours rgb: [SIMD3<Double>]) -> [SIMD3<Double>] {
+        guard !rgb.isEmpty else { return rgb }
+        let filter = PulseMethod.pulseFilter(band: reading.band, sampleRate: reading.sampleRate)
+        let mean = rgb.reduce(SIMD3<Double>.zero, +) / Double(rgb.count)
+        var out = rgb
+        for c in 0..<3 where mean[c] > 0 {
+            let change = filter.apply(rgb.map { $0[c] / mean[c] - 1 }, padding: Int(reading.sampleRate))
+            for (i, value) in cancel(from: change).enumerated() { out[i][c] = mean[c] * (1 + value) }
+        }
+        return out
+    }
+
+    /// Which of the lamp's harmonics a peak at `frequency` (Hz) lies on, within `tolerance` Hz:
+    /// 2 for twice the lamp's rate, 3 for three times, ...; `nil` for none (and for the lamp's
+    /// own rate). A camera's non-linear response (its gamma curve, a compressor's quantisation of
+    /// a flat surface's colour) repeats with the lamp's period, so its share of the flicker lies
+    /// exactly on these.
+    func harmonic(near frequency: Double, tolerance: Double) -> Int? {
+        guard let lamp = lampFrequency, lamp > 0 else { return nil }
+        let order = (frequency / lamp).rounded()
+        return order >= 2 && abs(frequency - order * lamp) <= tolerance ? Int(order) : nil
     }
 
     /// The central difference of `x` per sample (one-sided at the two ends).

@@ -168,7 +168,8 @@ public struct VitalsAnalyzer: Sendable {
         func spectrum(_ pulse: [Double]) -> PowerSpectrum { Self.spectrum(pulse, sampleRate: sampleRate, band: band, segments: segments) }
         var best: (signal: [Double], peak: SpectralPeak, method: PulseMethod)?
         for candidate in method.candidates {
-            var pulse = candidate.extract(trace, sampleRate: sampleRate, band: band)
+            let extracted = candidate.extract(trace, sampleRate: sampleRate, band: band)
+            var pulse = extracted
             if let reference, reference.cancelsUnconditionally { pulse = reference.cancel(from: pulse) }
             var power = spectrum(pulse)
             guard var peak = power.peak(in: band) else { continue }
@@ -178,6 +179,27 @@ public struct VitalsAnalyzer: Sendable {
                 guard let again = power.peak(in: band), segments == 1 || !reference.isLamp(again.frequency, tolerance: power.lobeHalfWidth)
                 else { continue }
                 peak = again
+            }
+            // A peak on one of the lamp's harmonics (within a quarter of a bin): the camera's
+            // non-linear response to the lamp (``FlickerCanceller/harmonic(near:tolerance:)``).
+            // The harmonics up to it are fitted out and the peak looked for again. One still on a
+            // harmonic is not taken: in one window a heart beating there cannot be told from it.
+            // Within a lobe of one, where what the fit leaves of the harmonic spreads, a peak is
+            // taken only where green leads the colours' change, as it does for blood.
+            if let reference, segments == 1 {
+                let tolerance = power.lobeHalfWidth / 4
+                var canceller = reference
+                while let harmonic = canceller.harmonic(near: peak.frequency, tolerance: tolerance), harmonic > canceller.harmonicsFitted {
+                    canceller = canceller.fitting(harmonicsThrough: harmonic)
+                    pulse = canceller.cancel(from: extracted)
+                    power = spectrum(pulse)
+                    guard let again = power.peak(in: band) else { break }
+                    peak = again
+                }
+                if canceller.harmonic(near: peak.frequency, tolerance: tolerance) != nil { continue }
+                if canceller.harmonic(near: peak.frequency, tolerance: power.lobeHalfWidth) != nil,
+                    !BloodSignature.greenLeads(canceller.cancel(fromColours: trace), frequency: peak.frequency, sampleRate: sampleRate)
+                { continue }
             }
             if best == nil || peak.snr > best!.peak.snr { best = (pulse, peak, candidate) }
         }
@@ -260,15 +282,28 @@ public struct VitalsAnalyzer: Sendable {
         let lampOversampling = lengthened ? Int((4 * segmentSeconds / seconds).rounded(.up)) : 4
         let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: seconds), face: trace, oversampling: lampOversampling)
         if c.longWindowUsesPBV {
-            let lamp = reference.map { FlickerCanceller(reading: $0, fitsHarmonic: true) }
-            let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
-            let power = Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: segments, oversampling: lengthened ? 4 : 8)
+            var lamp = reference.map { FlickerCanceller(reading: $0, fitsHarmonic: true) }
+            func peak(_ lamp: FlickerCanceller?) -> SpectralPeak? {
+                let pulse = PulseMethod.bandLimitedPBV(trace, sampleRate: c.sampleRate, band: band, flicker: lamp)
+                return Self.spectrum(pulse, sampleRate: c.sampleRate, band: band, segments: segments, oversampling: lengthened ? 4 : 8).peak(in: band)
+            }
+            guard var found = peak(lamp) else { return nil }
             // The lamp is already out of every channel: what is left at its rate is not taken. The
             // fit spans the whole window, so a heart more than one of its bins (not one of a
-            // segment's) from the lamp keeps most of its power through it.
+            // segment's) from the lamp keeps most of its power through it. A peak on a higher
+            // harmonic than the fit's (within a quarter of the window's bin) has the harmonics up
+            // to it fitted out too, and one that stays on a harmonic is not taken, as in the 10 s
+            // window (``pulse(_:method:sampleRate:band:lamp:segments:)``).
             let lampBin = 1 / seconds
-            guard let peak = power.peak(in: band), lamp?.isLamp(peak.frequency, tolerance: lampBin, harmonic: false) != true else { return nil }
-            return peak
+            while let fitted = lamp, let harmonic = fitted.harmonic(near: found.frequency, tolerance: lampBin / 4), harmonic > fitted.harmonicsFitted {
+                lamp = fitted.fitting(harmonicsThrough: harmonic)
+                guard let again = peak(lamp) else { return nil }
+                found = again
+            }
+            guard lamp?.isLamp(found.frequency, tolerance: lampBin, harmonic: false) != true,
+                lamp?.harmonic(near: found.frequency, tolerance: lampBin / 4) == nil
+            else { return nil }
+            return found
         }
         let lamp = reference.map { FlickerCanceller(reading: $0) }
         guard let peak = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp, segments: segments)?.peak,

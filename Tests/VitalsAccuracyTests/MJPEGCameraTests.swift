@@ -105,6 +105,31 @@ import VitalsCore
         }
     }
 
+    /// A camera whose white balance holds still, under a lamp: through MJPEG a flat surface's
+    /// colour keeps to its quantiser's steps while the lamp moves its brightness, which puts the
+    /// lamp's harmonics into the colours. Before they were fitted out the engine read them as a
+    /// heart rate (120 or 180 bpm under a 1 Hz lamp, 240 under a 2 Hz one) in 54-100% of the
+    /// report's seconds (docs/VITALS.md, "A lamp's harmonics").
+    @Test func aLampsHarmonicsOnAPhotoOrAMannequinAreNotAHeartRate() throws {
+        let photo = Self.withoutAPulse(seed: 1) {
+            $0.subject = .photo
+            $0.flickerDepth = 0.1
+            $0.flickerFrequency = 1
+            $0.camera?.whiteBalanceHunting = 0
+        }
+        let mannequin = Self.withoutAPulse(seed: 1) {
+            $0.subject = .mannequin
+            $0.flickerDepth = 0.1
+            $0.flickerFrequency = 2
+            $0.camera?.whiteBalanceHunting = 0
+        }
+        for scene in [photo, mannequin] {
+            let score = try Self.score(scene)
+            #expect(score.noPulseWindows > 15)
+            #expect(score.falseReports == 0, "\(score)")
+        }
+    }
+
     /// Issue 16's bar: a heart rate in at most 1% of a scene's seconds without a pulse. Through
     /// MJPEG the camera's slow changes (its exposure hunting, its white balance) cross the blocks'
     /// quantisation steps and make steady tones in the band that the fit of the scene's changes
