@@ -131,7 +131,8 @@ public struct FlickerCanceller: Sendable {
     }
 
     /// `pulse` less its least-squares fit on the reference and its derivative (and, made with
-    /// `fitsHarmonic`, the reference's square and its derivative); unchanged when the reference
+    /// `fitsHarmonic` or fitting higher harmonics, the reference's square, cube, ... up to the
+    /// harmonics fitted, each with its derivative); unchanged when the reference
     /// shows no flicker (a steady lamp: the fit would only take noise away). A regressor that is
     /// all zeros, or that the ones before it already span, is left out of the fit.
     public func cancel(from pulse: [Double]) -> [Double] {

@@ -115,17 +115,19 @@ public struct VitalsAnalyzer: Sendable {
             return VitalsEstimate(time: centre, status: .lowQuality)
         }
         var found = pulse.peak
+        var passes = !pulse.refused && found.snr >= c.minimumSNR
         var gated = true
         // Where POS's fixed projections lose a pulse that the brightness kept (compressed video),
         // PBV's mix may hold it (``VitalsConfiguration/triesPBVAfterPOS``), if green leads the
         // colours' change at its peak as blood's does.
-        if found.snr < c.minimumSNR, c.triesPBVAfterPOS, method == .pos,
-            let mixed = Self.pulse(trace, method: .pbv, sampleRate: c.sampleRate, band: band, lamp: lamp), mixed.peak.snr >= c.minimumSNR,
-            BloodSignature.greenLeads(trace, frequency: mixed.peak.frequency, sampleRate: c.sampleRate)
+        if !passes, c.triesPBVAfterPOS, method == .pos,
+            let mixed = Self.pulse(trace, method: .pbv, sampleRate: c.sampleRate, band: band, lamp: lamp), !mixed.refused,
+            mixed.peak.snr >= c.minimumSNR, BloodSignature.greenLeads(trace, frequency: mixed.peak.frequency, sampleRate: c.sampleRate)
         {
             found = mixed.peak
+            passes = true
         }
-        if found.snr < c.minimumSNR {
+        if !passes {
             // Too weak in one window: look again over the longer window, its spectrum averaged
             // over half-overlapping segments (Welch), which steadies the noise floor so a steady
             // pulse stands out from it (see ``longWindowPeak(endingAt:seconds:band:)`` for its
@@ -134,7 +136,7 @@ public struct VitalsAnalyzer: Sendable {
             // at a lower gate if the colour change at the peak is blood's (``BloodSignature``).
             if let long = longerWindowPeak(endingAt: end, band: band) {
                 found = long
-            } else if continuesFollowedRate(pulse.peak, at: centre, trace: trace) {
+            } else if !pulse.refused, continuesFollowedRate(pulse.peak, at: centre, trace: trace) {
                 found = pulse.peak
                 gated = false
             } else {
@@ -158,15 +160,18 @@ public struct VitalsAnalyzer: Sendable {
     /// the scene's brightness around the face or the face's own, same grid), the flicker is cancelled and the peak
     /// looked for again (one that cancels unconditionally has cancelled the scene's brightness
     /// from the start); what stays at the lamp's rate after that is a heart beating at it,
-    /// except over segments (the long window's lower gate), where it is not taken. ``PulseMethod/auto``
-    /// tries POS and CHROM and keeps the one whose peak stands out more. With `segments` above 1
-    /// the spectrum is the mean of that many half-overlapping segments'.
+    /// except over segments (the long window's lower gate), where it is not taken. A peak on one
+    /// of the lamp's higher harmonics has the harmonics up to it fitted out too, and is `refused`
+    /// (it clears no gate) if it stays there, or near one without green leading the colours'
+    /// change (over one segment only). ``PulseMethod/auto`` tries POS and CHROM and keeps the one
+    /// whose peak stands out more, a refused one last. With `segments` above 1 the spectrum is the
+    /// mean of that many half-overlapping segments'.
     static func pulse(
         _ trace: [SIMD3<Double>], method: PulseMethod, sampleRate: Double, band: ClosedRange<Double>, lamp reference: FlickerCanceller? = nil,
         segments: Int = 1
-    ) -> (signal: [Double], peak: SpectralPeak, method: PulseMethod)? {
+    ) -> (signal: [Double], peak: SpectralPeak, method: PulseMethod, refused: Bool)? {
         func spectrum(_ pulse: [Double]) -> PowerSpectrum { Self.spectrum(pulse, sampleRate: sampleRate, band: band, segments: segments) }
-        var best: (signal: [Double], peak: SpectralPeak, method: PulseMethod)?
+        var best: (signal: [Double], peak: SpectralPeak, method: PulseMethod, refused: Bool)?
         for candidate in method.candidates {
             let extracted = candidate.extract(trace, sampleRate: sampleRate, band: band)
             var pulse = extracted
@@ -186,6 +191,7 @@ public struct VitalsAnalyzer: Sendable {
             // harmonic is not taken: in one window a heart beating there cannot be told from it.
             // Within a lobe of one, where what the fit leaves of the harmonic spreads, a peak is
             // taken only where green leads the colours' change, as it does for blood.
+            var refused = false
             if let reference, segments == 1 {
                 let tolerance = power.lobeHalfWidth / 4
                 var canceller = reference
@@ -196,12 +202,14 @@ public struct VitalsAnalyzer: Sendable {
                     guard let again = power.peak(in: band) else { break }
                     peak = again
                 }
-                if canceller.harmonic(near: peak.frequency, tolerance: tolerance) != nil { continue }
-                if canceller.harmonic(near: peak.frequency, tolerance: power.lobeHalfWidth) != nil,
-                    !BloodSignature.greenLeads(canceller.cancel(fromColours: trace), frequency: peak.frequency, sampleRate: sampleRate)
-                { continue }
+                refused =
+                    canceller.harmonic(near: peak.frequency, tolerance: tolerance) != nil
+                    || canceller.harmonic(near: peak.frequency, tolerance: power.lobeHalfWidth) != nil
+                        && !BloodSignature.greenLeads(canceller.cancel(fromColours: trace), frequency: peak.frequency, sampleRate: sampleRate)
             }
-            if best == nil || peak.snr > best!.peak.snr { best = (pulse, peak, candidate) }
+            // A candidate whose peak was refused loses to one whose peak was not.
+            let better = best.map { kept in kept.refused != refused ? kept.refused : peak.snr > kept.peak.snr } ?? true
+            if better { best = (pulse, peak, candidate, refused) }
         }
         return best
     }
@@ -257,7 +265,8 @@ public struct VitalsAnalyzer: Sendable {
     /// The pulse's peak over the `seconds` (the long window's or a lengthened one's) ending at
     /// `end`, its spectrum averaged over half-overlapping segments of half the long window (three
     /// in the long window, five in 30 s, seven in 40 s by default); `nil` when that window is off
-    /// or not yet filled with a face, and when its peak is the lamp's flicker.
+    /// or not yet filled with a face, and when its peak is the lamp's flicker or, once fitted out,
+    /// one of its harmonics.
     ///
     /// With ``VitalsConfiguration/longWindowUsesPBV`` the pulse is PBV on the window's own
     /// band-limited covariance with the lamp regressed out of each channel first; PBV already
@@ -383,8 +392,8 @@ public struct VitalsAnalyzer: Sendable {
         guard let trace = faceTrace(endingAt: end, seconds: c.variabilityWindowSeconds, minimumPresence: 1) else { return nil }
         let reference = flickerReference(scene: sceneTrace(endingAt: end, seconds: c.variabilityWindowSeconds), face: trace)
         let lamp = reference.map { FlickerCanceller(reading: $0) }
-        guard let (pulse, peak, method) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp),
-            peak.snr >= c.minimumVariabilitySNR
+        guard let (pulse, peak, method, refused) = Self.pulse(trace, method: c.method, sampleRate: c.sampleRate, band: band, lamp: lamp),
+            !refused, peak.snr >= c.minimumVariabilitySNR
         else { return nil }
         // The crests find the beats; the whole waveform of each beat, matched against the
         // window's average beat, times them. Beats unlike the average (noise, motion) count

@@ -16,10 +16,11 @@ import VitalsCore
     /// A flat skin-coloured surface's mean colour at 30 fps under a lamp flickering by 10% at
     /// `lamp` Hz, with blood darkening it along its signature by `depth` at `rate` bpm (0: a
     /// photo or a mannequin), as a webcam with a steady white balance sends it through MJPEG:
-    /// the BT.709 gamma curve, then limited-range BT.601, whose brightness the surface's shading
-    /// dithers across its quantiser's steps, but whose colour (Cb, Cr) is the same over the whole
-    /// surface, so it crosses each step everywhere at once and keeps to whole code values. The
-    /// scene around it follows the lamp.
+    /// the BT.709 gamma curve onto codes 16-235, then BT.601's brightness and colour differences.
+    /// The surface's shading dithers its brightness across the quantiser's steps (here it is kept
+    /// unquantised, with a little noise), but its colour differences (Cb, Cr) are the same over
+    /// the whole surface, so they cross each step everywhere at once and keep to whole code
+    /// values. The scene around it follows the lamp.
     static func compressedSurface(lamp lampRate: Double, depth: Double = 0, rate: Double = 0, seed: UInt64) -> [RegionSample] {
         var random = RandomSource(seed: seed)
         return (0..<(40 * 30)).map { i in
@@ -47,6 +48,22 @@ import VitalsCore
         }
     }
 
+    /// A lamp whose rate does not divide the frame rate (1.37 Hz at 30 fps): the whole-code
+    /// colour's staircase has harmonics far above the band, and sampled at 30 fps they fold into
+    /// it away from the lamp's own multiples (the 20th, 27.4 Hz, lands at 2.6 Hz, 156 bpm). The
+    /// engine reads those folded harmonics as a heart rate at 155-158 bpm in a few windows of each
+    /// seed; fitting them out needs the reference's phase, not its powers (docs/VITALS.md, "A
+    /// lamp's harmonics").
+    @Test func aLampThatDoesNotDivideTheFrameRateFoldsItsHarmonicsIntoTheBand() throws {
+        for seed in [1, 2, 3] as [UInt64] {
+            let estimates = try FaceTraces.estimates(Self.compressedSurface(lamp: 1.37, seed: seed), VitalsConfiguration())
+            #expect(estimates.count > 25)
+            withKnownIssue("folded harmonics of a lamp off the frame rate's divisors") {
+                #expect(estimates.allSatisfy { $0.heartRate == nil }, "seed \(seed): \(estimates.compactMap(\.heartRate))")
+            }
+        }
+    }
+
     @Test(arguments: [(1.0, 67.0), (1.0, 124.0), (2.0, 84.0)])
     func aPatientUnderTheSameLampIsRead(lamp: Double, rate: Double) throws {
         var reported = 0, right = 0, windows = 0
@@ -59,8 +76,9 @@ import VitalsCore
             right += rates.filter { abs($0 - rate) <= 3 }.count
         }
         // Before the harmonics were fitted out, every window under the 1 Hz lamp read its harmonic
-        // (120 or 180 bpm). What the compression leaves of the pulse's colour reads in about
-        // three windows of four here (the 2 Hz lamp's harmonic lies at the band's edge).
+        // instead of the pulse. What the whole-code colour leaves of the pulse reads in
+        // three windows of four or more here, at any of these rates (82% at 84 bpm under the
+        // 2 Hz lamp, whose harmonic the pulse never met, before and after).
         #expect(right == reported && Double(reported) >= 0.7 * Double(windows), "\(right) right of \(reported) reported in \(windows) windows")
     }
 }
