@@ -7,7 +7,8 @@
 // * per second: the analysis that ends each second (10 s window, long window, flicker cancelling,
 //   tracking, respiration, HRV) on the face samples of a hard simulated visit (type V skin) under
 //   a lamp and without one (where the camera's changes are fitted out of the colours), and of
-//   type VI skin, where the lengthened windows run too, against the engine without its
+//   type VI skin, where the lengthened windows run too, and of a photo under a lamp through
+//   MJPEG, where the lamp's harmonics are fitted out in every window, against the engine without its
 //   lengthened windows, the engine without PBV tried after POS, and the plain configuration (POS
 //   behind a fixed gate) on the same samples.
 //
@@ -138,8 +139,9 @@ func measure(_ label: String, width: Int, height: Int, format: PixelFormat, fram
 /// window, flicker cancelling and tracking all run), without it in the room's steady light (the
 /// scene's changes are fitted out of the colours instead); 320×240 (the analysis does not
 /// depend on the frame size). On type VI skin the pulse is too faint for the 10 s and 20 s
-/// gates in most seconds, so the lengthened windows run too.
-func visitSamples(seconds: Double, lamp: Bool, skinType: Int) -> [RegionSample] {
+/// gates in most seconds, so the lengthened windows run too. `scene` changes the visit further
+/// (with an MJPEG camera the frames are the decoded RGB, as `hhd` reads them).
+func visitSamples(seconds: Double, lamp: Bool, skinType: Int, scene: (inout Scenario) -> Void = { _ in }) -> [RegionSample] {
     var scenario = Scenario()
     scenario.duration = seconds
     scenario.camera = .kioskWebcam
@@ -148,14 +150,16 @@ func visitSamples(seconds: Double, lamp: Bool, skinType: Int) -> [RegionSample] 
         scenario.flickerDepth = 0.05
         scenario.flickerFrequency = 1
     }
+    scene(&scenario)
+    let format: PixelFormat = scenario.camera?.mjpeg == nil ? .yuyv : .rgb24
     let simulator = PatientSimulator(scenario: scenario)
-    let geometry = FrameGeometry(width: scenario.width, height: scenario.height, format: .yuyv)
+    let geometry = FrameGeometry(width: scenario.width, height: scenario.height, format: format)
     let accumulator = try! SkinAccumulator(geometry: geometry)
     var background = BackgroundLight(geometry: geometry)
     var grid = accumulator.makeGrid()
     var tracker = FaceTracker()
     return (0..<simulator.frameCount).map { index in
-        let frame = simulator.frame(index, format: .yuyv)
+        let frame = simulator.frame(index, format: format)
         grid.reset()
         frame.withUnsafeBytes { try! accumulator.accumulate($0, into: &grid) }
         var region = tracker.track(grid)
@@ -204,10 +208,20 @@ print("\nPer-second analysis (30 samples added, one estimate), kiosk webcam; med
 print("| scene | engine (default) | without lengthened windows | without PBV after POS | plain (POS, fixed gate) | engine vs plain |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
 // Timed once the long window is filled (22 s), and on type VI once the 40 s lengthened window is.
-for (label, lamp, skinType, warmUp) in [
-    ("type V, 1 Hz lamp, 5% deep", true, 5, 22.0), ("type V, no lamp", false, 5, 22.0), ("type VI, no lamp (every window)", false, 6, 42.0),
-] {
-    let samples = visitSamples(seconds: warmUp + Double(max(runs, 3)), lamp: lamp, skinType: skinType)
+// The photo under a lamp through MJPEG with a steady white balance: the lamp's harmonics stand
+// out of its colour, so every window fits them out, refuses its peak and runs the longer windows.
+@Sendable func photoUnderALampThroughMJPEG(_ s: inout Scenario) {
+    s.subject = .photo
+    s.flickerDepth = 0.1
+    s.camera?.whiteBalanceHunting = 0
+    s.camera?.mjpeg = .kioskWebcam
+}
+for (label, lamp, skinType, warmUp, scene) in [
+    ("type V, 1 Hz lamp, 5% deep", true, 5, 22.0, nil), ("type V, no lamp", false, 5, 22.0, nil),
+    ("type VI, no lamp (every window)", false, 6, 42.0, nil),
+    ("photo, 1 Hz lamp, MJPEG, steady white balance (lamp's harmonics)", true, 3, 42.0, photoUnderALampThroughMJPEG),
+] as [(String, Bool, Int, Double, (@Sendable (inout Scenario) -> Void)?)] {
+    let samples = visitSamples(seconds: warmUp + Double(max(runs, 3)), lamp: lamp, skinType: skinType, scene: scene ?? { _ in })
     let engine = analysisPerSecond(samples, configuration: VitalsConfiguration(), frameRate: 30, warmUp: warmUp)
     var unlengthened = VitalsConfiguration()
     unlengthened.lengthenedWindows = []
